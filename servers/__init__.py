@@ -1,0 +1,1 @@
+"""Tool modules of backend-architect-mcp: one MCP server per backend, composable behind one endpoint."""

@@ -1,0 +1,41 @@
+"""Structured logging to stderr: one JSON object per line. stdout belongs to the stdio transport."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from servers._common.output import redact_text
+
+
+class JsonLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact_text(record.getMessage()),
+        }
+        if record.exc_info:
+            event["exc"] = redact_text(self.formatException(record.exc_info))
+        return orjson.dumps(event, default=str).decode()
+
+
+def configure_logging(level: str | None = None) -> None:
+    """Send every log record to stderr as a JSON line; quiet the chatty HTTP client loggers."""
+    level = (level or os.environ.get("BAM_LOG_LEVEL") or "INFO").upper()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLineFormatter())
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("httpx", "httpx2", "httpcore", "urllib3", "botocore", "boto3", "docker", "kubernetes", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger(noisy).level))
+    logging.getLogger("mcp").setLevel(max(logging.WARNING, root.level))

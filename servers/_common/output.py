@@ -1,0 +1,168 @@
+"""Output helpers: JSON conversion of driver values, size caps, and secret redaction."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import ipaddress
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+REDACTED = "***REDACTED***"
+
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|auth|"
+    r"session[_-]?key|signature|cookie|dsn|connection[_-]?string|salt)",
+    re.IGNORECASE,
+)
+_NOT_SECRET_KEY = re.compile(r"^(author|authors|authority|token_type|.*_count|.*_length|auth_type|keyspace)$", re.I)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+_INLINE_SECRET = re.compile(
+    r"(?P<k>\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key)\b\s*[=:]\s*)"
+    r"(?P<q>['\"]?)(?P<v>[^\s'\",;&]+)",
+    re.IGNORECASE,
+)
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a mapping key or variable name looks like it holds a secret."""
+    return bool(_SECRET_KEY.search(key)) and not _NOT_SECRET_KEY.match(key)
+
+
+def redact_text(text: str) -> str:
+    """Mask passwords in URLs, `password=...` pairs and bearer tokens inside free text."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+    text = _INLINE_SECRET.sub(lambda m: f"{m['k']}{m['q']}{REDACTED}", text)
+    return _BEARER.sub(lambda m: f"{m[1]}{REDACTED}", text)
+
+
+def redact(value: Any, *, aggressive: bool = False) -> Any:
+    """Recursively mask values under secret-looking keys and secrets inside strings.
+
+    `aggressive` also masks 40-character base64 runs (AWS secret access keys) in free text.
+    """
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = str(k)
+            if is_secret_key(key) and isinstance(v, str | bytes | int | float) and v not in ("", None):
+                out[key] = REDACTED
+            else:
+                out[key] = redact(v, aggressive=aggressive)
+        return out
+    if isinstance(value, list | tuple):
+        return [redact(v, aggressive=aggressive) for v in value]
+    if isinstance(value, str):
+        text = redact_text(value)
+        return _AWS_SECRET.sub(REDACTED, text) if aggressive else text
+    return value
+
+
+def redact_env(env: Iterable[str]) -> list[str]:
+    """Mask the values of `NAME=value` environment entries whose name looks secret."""
+    out = []
+    for item in env:
+        name, sep, val = item.partition("=")
+        out.append(f"{name}={REDACTED}" if sep and is_secret_key(name) and val else redact_text(item))
+    return out
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert driver values to JSON-friendly ones: exact numerics as strings, times in ISO 8601."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return _iso_duration(value)
+    if isinstance(value, uuid.UUID | ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)
+    if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return str(value)
+    if isinstance(value, ipaddress.IPv4Interface | ipaddress.IPv6Interface):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"base64": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, BaseModel):
+        return to_jsonable(value.model_dump(mode="json"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return str(value)
+
+
+def _iso_duration(td: dt.timedelta) -> str:
+    total = td.total_seconds()
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rem = divmod(total, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, seconds = divmod(rem, 60)
+    out = f"{sign}P{int(days)}D" if days else f"{sign}P"
+    time_part = ""
+    if hours:
+        time_part += f"{int(hours)}H"
+    if minutes:
+        time_part += f"{int(minutes)}M"
+    if seconds or not (days or hours or minutes):
+        time_part += f"{seconds:g}S"
+    return out + ("T" + time_part if time_part else "")
+
+
+def json_size(value: Any) -> int:
+    """Bytes `value` takes as compact JSON."""
+    return len(orjson.dumps(value, default=str))
+
+
+def cap_items(items: Iterable[T], *, max_items: int, max_bytes: int) -> tuple[list[T], bool]:
+    """Keep items while both caps hold; return them and whether anything was left out."""
+    kept: list[T] = []
+    used = 0
+    for item in items:
+        if len(kept) >= max_items:
+            return kept, True
+        size = json_size(to_jsonable(item)) + 1
+        if kept and used + size > max_bytes:
+            return kept, True
+        used += size
+        kept.append(item)
+    return kept, False
+
+
+def truncate_text(text: str, max_bytes: int, *, keep: str = "tail") -> tuple[str, bool]:
+    """Cut `text` to at most `max_bytes` of UTF-8, keeping the head or the tail."""
+    raw = text.encode()
+    if len(raw) <= max_bytes:
+        return text, False
+    part = raw[-max_bytes:] if keep == "tail" else raw[:max_bytes]
+    return part.decode(errors="ignore"), True
+
+
+class Page(BaseModel, Generic[T]):
+    """A bounded list of items with what is needed to fetch the rest."""
+
+    items: list[T]
+    count: int = Field(description="Number of items in this page")
+    truncated: bool = Field(description="True when more items exist than were returned")
+    next_cursor: str | None = Field(default=None, description="Pass back as `cursor` to get the next page")

@@ -1,0 +1,176 @@
+"""The tool contract: how a module declares tools, and the one place that decides which are exposed.
+
+A module lists its tools as `ToolSpec`s. Whether a tool is exposed is decided here, from its
+annotations alone: read-only tools always; write tools only when writes are allowed for the module;
+destructive tools only when writes are allowed and destructive tools are not switched off; admin tools
+only when admin is allowed for the module. Glob filters (`--tools`, `--exclude-tools`) apply last.
+Tools that are not allowed are never registered, so a client never sees them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+"""Reads state of a backend we own the connection to."""
+READ_OPEN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+"""Reads from an open world (cloud APIs, clusters, registries)."""
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+"""Adds or changes state without destroying any."""
+WRITE_IDEMPOTENT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+"""Sets state to a given value; repeating the call changes nothing more."""
+DESTRUCTIVE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
+"""May delete or overwrite data."""
+ADMIN = "admin"
+"""`ToolSpec.level` of tools that need an explicit admin setting (arbitrary commands, exec)."""
+
+WILDCARD = "*"
+
+
+def open_world(a: ToolAnnotations) -> ToolAnnotations:
+    """The same annotations with `open_world_hint=True`."""
+    return a.model_copy(update={"open_world_hint": True})
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool of a module: the function is the schema, the docstring the description."""
+
+    fn: Callable[..., Any]
+    name: str
+    title: str
+    annotations: ToolAnnotations
+    level: str = "normal"
+
+    @property
+    def is_write(self) -> bool:
+        return not bool(self.annotations.read_only_hint)
+
+    @property
+    def is_destructive(self) -> bool:
+        return self.is_write and bool(self.annotations.destructive_hint)
+
+
+def _matches(module: str, allowed: frozenset[str]) -> bool:
+    return WILDCARD in allowed or module in allowed
+
+
+@dataclass(frozen=True)
+class ToolPolicy:
+    """Which tools may be exposed. The default is read-only everywhere."""
+
+    allow_writes: frozenset[str] = frozenset()
+    allow_admin: frozenset[str] = frozenset()
+    allow_destructive: bool = True
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def permits(self, module: str, full_name: str, spec: ToolSpec) -> bool:
+        if spec.is_write and not _matches(module, self.allow_writes):
+            return False
+        if spec.is_destructive and not self.allow_destructive:
+            return False
+        if spec.level == ADMIN and not _matches(module, self.allow_admin):
+            return False
+        if self.include and not any(fnmatch.fnmatchcase(full_name, g) for g in self.include):
+            return False
+        return not any(fnmatch.fnmatchcase(full_name, g) for g in self.exclude)
+
+    def writes_allowed(self, module: str) -> bool:
+        return _matches(module, self.allow_writes)
+
+    def admin_allowed(self, module: str) -> bool:
+        return _matches(module, self.allow_admin)
+
+
+def register_tools(
+    server: MCPServer[Any],
+    specs: Iterable[ToolSpec],
+    *,
+    module: str,
+    prefix: str,
+    policy: ToolPolicy,
+) -> list[str]:
+    """Register the tools `policy` permits under `prefix`; return their names."""
+    added: list[str] = []
+    for spec in specs:
+        name = f"{prefix}{spec.name}"
+        if not policy.permits(module, name, spec):
+            continue
+        server.add_tool(
+            spec.fn,
+            name=name,
+            title=spec.title,
+            annotations=spec.annotations,
+            meta={"module": module, "level": spec.level},
+        )
+        added.append(name)
+    return added
+
+
+def lifespan_state(ctx: Context[Any, Any], key: str) -> Any:
+    """The object a module's `resources()` yielded, as stored under `key` by the lifespan."""
+    state = ctx.request_context.lifespan_context
+    if isinstance(state, Mapping) and key in state:
+        return state[key]
+    raise ToolError(f"the {key} module is not mounted in this server (its resources were not opened)")
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What the composite needs to know about a module, without importing its client library."""
+
+    key: str
+    prefix: str
+    title: str
+    summary: str
+    """One sentence for the role prompt: what the tool family lets the model do."""
+    resources: Callable[[], AbstractAsyncContextManager[Any]]
+    register: Callable[..., list[str]]
+    env: tuple[str, ...] = field(default=())
+    """Environment variables that configure the backend connection, for docs and errors."""
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+def make_policy(
+    *,
+    allow_writes: str = "",
+    allow_admin: str = "",
+    allow_destructive: bool = True,
+    tools: str = "",
+    exclude_tools: str = "",
+) -> ToolPolicy:
+    """Build a policy from the comma-separated forms used by flags and environment variables.
+
+    `allow_writes`/`allow_admin` take module names, `*` or `all`; `true`/`1` mean all modules.
+    """
+
+    def modules(v: str) -> frozenset[str]:
+        if v.strip().lower() in ("*", "all", "true", "1", "yes"):
+            return frozenset({WILDCARD})
+        if v.strip().lower() in ("", "false", "0", "no", "none"):
+            return frozenset()
+        return frozenset(_csv(v))
+
+    return ToolPolicy(
+        allow_writes=modules(allow_writes),
+        allow_admin=modules(allow_admin),
+        allow_destructive=allow_destructive,
+        include=_csv(tools),
+        exclude=_csv(exclude_tools),
+    )

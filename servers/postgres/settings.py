@@ -1,0 +1,43 @@
+"""PostgreSQL module settings: `DATABASE_URL` plus `BAM_PG_*` tuning variables."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PostgresSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_PG_", extra="ignore", populate_by_name=True)
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "BAM_PG_DATABASE_URL"),
+        description="libpq URL, e.g. postgresql://user:pass@127.0.0.1:5432/db?sslmode=require (TLS via the URL).",
+    )
+    pool_min_size: int = Field(default=1, ge=0, le=100, description="Connections kept open.")
+    pool_max_size: int = Field(default=10, ge=1, le=500, description="Upper bound of pooled connections.")
+    connect_timeout_s: float = Field(default=5.0, gt=0, description="Timeout to open a connection.")
+    acquire_timeout_s: float = Field(default=10.0, gt=0, description="Timeout to get a connection from the pool.")
+    statement_timeout_ms: int = Field(default=15_000, ge=1, description="Server-side statement_timeout per call.")
+    lock_timeout_ms: int = Field(default=2_000, ge=1, description="Server-side lock_timeout per call.")
+    idle_in_transaction_timeout_ms: int = Field(
+        default=30_000, ge=1, description="Server-side idle_in_transaction_session_timeout."
+    )
+    max_rows: int = Field(default=200, ge=1, description="Default rows per page of a query result.")
+    max_rows_limit: int = Field(default=5_000, ge=1, description="Largest page a caller may ask for.")
+    max_bytes: int = Field(default=256_000, ge=1_024, description="Byte cap of the rows in one result (JSON).")
+    application_name: str = Field(default="backend-architect-mcp", description="application_name of sessions.")
+
+    def dsn(self) -> str | None:
+        return self.database_url.get_secret_value() if self.database_url else None
+
+    def target(self) -> str:
+        """host:port/db of the DSN, without credentials (for messages and /readyz)."""
+        dsn = self.dsn()
+        if not dsn:
+            return "(DATABASE_URL unset)"
+        parts = urlsplit(dsn)
+        host = parts.hostname or "localhost"
+        return f"{host}:{parts.port or 5432}{parts.path or ''}"
