@@ -335,15 +335,13 @@ _RELKIND_NAMES = {v: k for k, v in _RELKINDS.items()}
 
 
 class TableInfo(BaseModel):
-    schema_name: str = Field(alias="schema", serialization_alias="schema")
+    schema_name: str
     name: str
     kind: str
     row_estimate: int | None = Field(description="pg_class.reltuples (-1/None: never analyzed)")
     total_bytes: int | None = Field(description="Table + indexes + TOAST")
     total_size: str | None = Field(description="Human-readable total size")
     comment: str | None = None
-
-    model_config = {"populate_by_name": True}
 
 
 class TableList(BaseModel):
@@ -365,14 +363,14 @@ async def pg_tables_list(
     pg = _pg(ctx)
     rk = [_RELKINDS[k] for k in (kinds or list(_RELKINDS))]
     sql = """
-      SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+      SELECT n.nspname AS schema_name, c.relname AS name, c.relkind::text AS kind,
              CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
              CASE WHEN c.relkind IN ('r','p','m') THEN pg_total_relation_size(c.oid) END AS total_bytes,
              CASE WHEN c.relkind IN ('r','p','m') THEN pg_size_pretty(pg_total_relation_size(c.oid)) END
                AS total_size,
              obj_description(c.oid, 'pg_class') AS comment
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relkind = ANY($1::"char"[])
+       WHERE c.relkind::text = ANY($1::text[])
          AND ($2::text IS NULL AND n.nspname NOT IN ('pg_catalog','information_schema')
               AND n.nspname NOT LIKE 'pg\\_%' OR n.nspname = $2)
          AND ($3::text IS NULL OR c.relname LIKE $3)
@@ -426,7 +424,7 @@ class ForeignKeyInfo(BaseModel):
 
 
 class TableDescription(BaseModel):
-    schema_name: str = Field(serialization_alias="schema")
+    schema_name: str
     name: str
     kind: str
     comment: str | None
