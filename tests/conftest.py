@@ -35,7 +35,7 @@ def database_url() -> Iterator[str]:
         yield os.environ["DATABASE_URL"]
         return
     try:
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
         pg = PostgresContainer(os.environ.get("BAM_TEST_PG_IMAGE", "postgres:16-alpine"), driver=None)
         pg.start()
@@ -55,7 +55,7 @@ def redis_url() -> Iterator[str]:
         yield os.environ["REDIS_URL"]
         return
     try:
-        from testcontainers.redis import RedisContainer
+        from testcontainers.community.redis import RedisContainer
 
         rc = RedisContainer(os.environ.get("BAM_TEST_REDIS_IMAGE", "redis:7-alpine"))
         rc.start()
@@ -120,7 +120,7 @@ def kubeconfig() -> Iterator[str]:
         yield os.environ["KUBECONFIG"]
         return
     try:
-        from testcontainers.k3s import K3SContainer
+        from testcontainers.community.k3s import K3SContainer
 
         k3s = K3SContainer()
         k3s.start()
