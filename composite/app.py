@@ -190,9 +190,11 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
     """One ASGI app: `/mcp` (streamable HTTP), `/sse` + `/messages/` (legacy SSE), `/healthz`, `/readyz`."""
     settings = app.settings
     security = _transport_security(settings)
-    required = registry.normalize(None if settings.required == "all" else settings.required) if (
-        settings.required.strip().lower() not in ("", "none")
-    ) else []
+    required = (
+        registry.normalize(None if settings.required == "all" else settings.required)
+        if (settings.required.strip().lower() not in ("", "none"))
+        else []
+    )
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": VERSION})
@@ -215,7 +217,10 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
         }
         return JSONResponse(body, status_code=503 if down else 200)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"]), Route("/readyz", readyz, methods=["GET"])]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
     if streamable:
         mcp_app = app.server.streamable_http_app(
             streamable_http_path="/mcp",

@@ -16,16 +16,32 @@ ALL = "all"
 
 
 def _add_selection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--servers", help="modules to mount: postgres,redis,kubernetes,aws,docker (default: all) "
-                   "[BAM_SERVERS]")
-    p.add_argument("--allow-writes", nargs="?", const=ALL, metavar="MODULES",
-                   help="expose write tools: for all modules, or only the comma-separated ones [BAM_ALLOW_WRITES]")
-    p.add_argument("--allow-admin", nargs="?", const=ALL, metavar="MODULES",
-                   help="expose admin-level tools (raw admin commands, container exec) [BAM_ALLOW_ADMIN]")
-    p.add_argument("--no-destructive", action="store_true",
-                   help="hide destructive tools even where writes are allowed [BAM_ALLOW_DESTRUCTIVE=false]")
-    p.add_argument("--tools", metavar="GLOBS", help="only tools matching these globs, e.g. 'pg_*,redis_get' "
-                   "[BAM_TOOLS]")
+    p.add_argument(
+        "--servers",
+        help="modules to mount: postgres,redis,kubernetes,aws,docker (default: all) [BAM_SERVERS]",
+    )
+    p.add_argument(
+        "--allow-writes",
+        nargs="?",
+        const=ALL,
+        metavar="MODULES",
+        help="expose write tools: for all modules, or only the comma-separated ones [BAM_ALLOW_WRITES]",
+    )
+    p.add_argument(
+        "--allow-admin",
+        nargs="?",
+        const=ALL,
+        metavar="MODULES",
+        help="expose admin-level tools (raw admin commands, container exec) [BAM_ALLOW_ADMIN]",
+    )
+    p.add_argument(
+        "--no-destructive",
+        action="store_true",
+        help="hide destructive tools even where writes are allowed [BAM_ALLOW_DESTRUCTIVE=false]",
+    )
+    p.add_argument(
+        "--tools", metavar="GLOBS", help="only tools matching these globs, e.g. 'pg_*,redis_get' [BAM_TOOLS]"
+    )
     p.add_argument("--exclude-tools", metavar="GLOBS", help="hide tools matching these globs [BAM_EXCLUDE_TOOLS]")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (stderr) [BAM_LOG_LEVEL]")
 
@@ -39,19 +55,35 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the composite MCP server (stdio by default)")
-    serve.add_argument("--transport", choices=["stdio", "http", "sse"],
-                       help="stdio (default); http serves /mcp, /sse, /healthz, /readyz; sse serves only SSE "
-                       "[BAM_TRANSPORT]")
+    serve.add_argument(
+        "--transport",
+        choices=["stdio", "http", "sse"],
+        help="stdio (default); http serves /mcp, /sse, /healthz, /readyz; sse serves only SSE [BAM_TRANSPORT]",
+    )
     serve.add_argument("--host", help="bind address for http/sse (default 127.0.0.1) [BAM_HOST]")
     serve.add_argument("--port", type=int, help="port for http/sse (default 8000) [BAM_PORT]")
-    serve.add_argument("--stateless", action="store_true", default=None,
-                       help="stateless streamable HTTP, for horizontal scaling [BAM_STATELESS]")
-    serve.add_argument("--json-response", action="store_true", default=None,
-                       help="plain JSON responses on /mcp instead of SSE streams [BAM_JSON_RESPONSE]")
-    serve.add_argument("--require", metavar="MODULES",
-                       help="modules that must be up for /readyz to be 200 (default all; 'none') [BAM_REQUIRED]")
-    serve.add_argument("--allowed-hosts", metavar="HOSTS",
-                       help="extra Host values accepted over HTTP, e.g. mcp.example.com:443 [BAM_ALLOWED_HOSTS]")
+    serve.add_argument(
+        "--stateless",
+        action="store_true",
+        default=None,
+        help="stateless streamable HTTP, for horizontal scaling [BAM_STATELESS]",
+    )
+    serve.add_argument(
+        "--json-response",
+        action="store_true",
+        default=None,
+        help="plain JSON responses on /mcp instead of SSE streams [BAM_JSON_RESPONSE]",
+    )
+    serve.add_argument(
+        "--require",
+        metavar="MODULES",
+        help="modules that must be up for /readyz to be 200 (default all; 'none') [BAM_REQUIRED]",
+    )
+    serve.add_argument(
+        "--allowed-hosts",
+        metavar="HOSTS",
+        help="extra Host values accepted over HTTP, e.g. mcp.example.com:443 [BAM_ALLOWED_HOSTS]",
+    )
     _add_selection(serve)
     tools = sub.add_parser("tools", help="list the tools the current configuration exposes")
     tools.add_argument("--json", action="store_true", help="JSON with annotations and schemas")
@@ -164,8 +196,9 @@ def _serve(app: Any) -> None:
     from composite.app import http_app
 
     asgi = http_app(app, sse=True, streamable=settings.transport == "http")
-    config = uvicorn.Config(asgi, host=settings.host, port=settings.port, log_level="warning",
-                            lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        asgi, host=settings.host, port=settings.port, log_level="warning", lifespan="on", access_log=False
+    )
     uvicorn.Server(config).run()
 
 

@@ -134,8 +134,6 @@ class Backend(Generic[C]):
         return await run_sync(fn, *args, limiter=self.limiter, **kwargs)
 
 
-async def run_sync(
-    fn: Callable[..., R], *args: Any, limiter: anyio.CapacityLimiter | None = None, **kwargs: Any
-) -> R:
+async def run_sync(fn: Callable[..., R], *args: Any, limiter: anyio.CapacityLimiter | None = None, **kwargs: Any) -> R:
     """Run `fn` in a worker thread so the event loop (and every other module) keeps serving."""
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=limiter)

@@ -36,6 +36,16 @@ def configure_logging(level: str | None = None) -> None:
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpx2", "httpcore", "urllib3", "botocore", "boto3", "docker", "kubernetes", "asyncio"):
+    for noisy in (
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "urllib3",
+        "botocore",
+        "boto3",
+        "docker",
+        "kubernetes",
+        "asyncio",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger(noisy).level))
     logging.getLogger("mcp").setLevel(max(logging.WARNING, root.level))

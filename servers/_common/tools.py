@@ -29,9 +29,7 @@ WRITE_IDEMPOTENT = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 """Sets state to a given value; repeating the call changes nothing more."""
-DESTRUCTIVE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
-)
+DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
 """May delete or overwrite data."""
 ADMIN = "admin"
 """`ToolSpec.level` of tools that need an explicit admin setting (arbitrary commands, exec)."""

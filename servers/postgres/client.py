@@ -23,8 +23,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     """Decode json/jsonb to objects and interval as PostgreSQL's own text (months stay months)."""
     for typ in ("json", "jsonb"):
         await conn.set_type_codec(
-            typ, schema="pg_catalog", encoder=lambda v: v if isinstance(v, str) else orjson.dumps(v).decode(),
-            decoder=orjson.loads, format="text",
+            typ,
+            schema="pg_catalog",
+            encoder=lambda v: v if isinstance(v, str) else orjson.dumps(v).decode(),
+            decoder=orjson.loads,
+            format="text",
         )
     await conn.set_type_codec("interval", schema="pg_catalog", encoder=str, decoder=str, format="text")
 

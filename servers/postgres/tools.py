@@ -361,7 +361,7 @@ async def pg_tables_list(
 ) -> TableList:
     """List tables, views and materialized views with row estimates and sizes, largest first."""
     pg = _pg(ctx)
-    rk = [_RELKINDS[k] for k in (kinds or list(_RELKINDS))]
+    rk = [_RELKINDS[k] for k in kinds] if kinds else list(_RELKINDS.values())
     sql = """
       SELECT n.nspname AS schema_name, c.relname AS name, c.relkind::text AS kind,
              CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
@@ -384,8 +384,7 @@ async def pg_tables_list(
         raise translate(exc, "list tables") from exc
     more = len(rows) > limit
     items = [
-        TableInfo.model_validate({**dict(r), "kind": _RELKIND_NAMES.get(r["kind"], r["kind"])})
-        for r in rows[:limit]
+        TableInfo.model_validate({**dict(r), "kind": _RELKIND_NAMES.get(r["kind"], r["kind"])}) for r in rows[:limit]
     ]
     return TableList(tables=items, count=len(items), truncated=more, next_offset=offset + limit if more else None)
 
@@ -436,7 +435,14 @@ class TableDescription(BaseModel):
     foreign_keys: list[ForeignKeyInfo]
 
 
-_CONTYPES = {"p": "primary_key", "u": "unique", "f": "foreign_key", "c": "check", "x": "exclusion", "t": "trigger"}
+_CONTYPES = {
+    "p": "primary_key",
+    "u": "unique",
+    "f": "foreign_key",
+    "c": "check",
+    "x": "exclusion",
+    "t": "trigger",
+}
 
 
 async def pg_table_describe(

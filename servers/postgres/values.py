@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import ipaddress
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -42,7 +43,7 @@ def _iso_dt(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-_COERCE = {
+_COERCE: dict[str, Callable[[str], Any]] = {
     "date": dt.date.fromisoformat,
     "timestamp": lambda s: _iso_dt(s).replace(tzinfo=None),
     "timestamptz": _iso_dt,

@@ -93,7 +93,9 @@ async def fingerprint(url: str) -> dict[str, Any]:
     conn = await asyncpg.connect(url)
     try:
         return {
-            "canary": await conn.fetchval(f"SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM {SCHEMA}.canary"),
+            "canary": await conn.fetchval(
+                f"SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM {SCHEMA}.canary"
+            ),
             "relations": await conn.fetchval(
                 f"SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class c JOIN pg_namespace n "
                 f"ON n.oid = c.relnamespace WHERE n.nspname = '{SCHEMA}'"

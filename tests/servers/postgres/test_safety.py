@@ -102,8 +102,7 @@ READS = [
     "customer_id ORDER BY placed_at)",
     f"SELECT c.id, last.* FROM {S}.customers c CROSS JOIN LATERAL (SELECT o.total, o.placed_at FROM {S}.orders o "
     "WHERE o.customer_id = c.id ORDER BY o.placed_at DESC LIMIT 1) last",
-    f"SELECT profile->>'age' AS age, profile->'tags'->>0 AS tag FROM {S}.customers WHERE profile @> "
-    "'{\"age\": 21}'",
+    f"SELECT profile->>'age' AS age, profile->'tags'->>0 AS tag FROM {S}.customers WHERE profile @> '{{\"age\": 21}}'",
     f"SELECT jsonb_path_query_array(profile, '$.tags[*]') FROM {S}.customers LIMIT 3",
     f"SELECT jsonb_agg(jsonb_build_object('id', id, 'email', email)) FROM {S}.customers WHERE id < 4",
     f"SELECT id FROM {S}.customers WHERE tier = 'pro' UNION SELECT customer_id FROM {S}.orders WHERE total > 400",

@@ -87,14 +87,17 @@ async def test_byte_cap_truncates_with_a_next_page(seeded: str, monkeypatch: pyt
         assert data["truncated"] is True and 0 < data["row_count"] < 50
         assert data["next_offset"] == data["row_count"]
         assert any("byte cap" in n for n in data["notes"])
-        rest = ok(await c.call_tool("pg_query", {"sql": f"SELECT * FROM {S}.customers ORDER BY id",
-                                                 "offset": data["next_offset"]}))
+        rest = ok(
+            await c.call_tool(
+                "pg_query", {"sql": f"SELECT * FROM {S}.customers ORDER BY id", "offset": data["next_offset"]}
+            )
+        )
         assert rest["rows"][0]["id"] == data["rows"][-1]["id"] + 1
 
 
 async def test_sql_errors_carry_sqlstate_position_and_hint(ro_client: Client) -> None:
     text = error_text(await ro_client.call_tool("pg_query", {"sql": f"SELECT nope FROM {S}.orders"}))
-    assert "SQLSTATE 42703" in text and "column \"nope\" does not exist" in text and "at character 8" in text
+    assert "SQLSTATE 42703" in text and 'column "nope" does not exist' in text and "at character 8" in text
     assert "Hint:" in text
     text = error_text(await ro_client.call_tool("pg_query", {"sql": "SELECT * FROM missing_table"}))
     assert "SQLSTATE 42P01" in text and "pg_tables_list" in text
@@ -168,8 +171,10 @@ async def test_execute_writes_commits_and_reports_rows(rw_client: Client, seeded
         r = ok(
             await rw_client.call_tool(
                 "pg_execute",
-                {"sql": f"INSERT INTO {S}.scratch SELECT g, $1 FROM generate_series(1, 5) g RETURNING id",
-                 "params": ["x"]},
+                {
+                    "sql": f"INSERT INTO {S}.scratch SELECT g, $1 FROM generate_series(1, 5) g RETURNING id",
+                    "params": ["x"],
+                },
             )
         )
         assert r["status"] == "INSERT 0 5" and r["rows_affected"] == 5 and len(r["returning"]) == 5
@@ -183,15 +188,22 @@ async def test_execute_writes_commits_and_reports_rows(rw_client: Client, seeded
             await conn.close()
         upd = ok(await rw_client.call_tool("pg_execute", {"sql": f"UPDATE {S}.scratch SET v = 'y' WHERE id > 3"}))
         assert upd["rows_affected"] == 2
-        text = error_text(await rw_client.call_tool("pg_execute", {"sql": f"INSERT INTO {S}.scratch VALUES (1, 'dup')"}))
+        text = error_text(
+            await rw_client.call_tool("pg_execute", {"sql": f"INSERT INTO {S}.scratch VALUES (1, 'dup')"})
+        )
         assert "SQLSTATE 23505" in text and "Detail: Key (id)=(1) already exists" in text
     finally:
         ok(await rw_client.call_tool("pg_execute", {"sql": f"DROP TABLE {S}.scratch"}))
 
 
 async def test_execute_refuses_transaction_control_and_server_access(rw_client: Client) -> None:
-    for sql in ["COMMIT", "BEGIN", f"COPY {S}.canary TO PROGRAM 'id'", "ALTER SYSTEM SET work_mem = '1GB'",
-                f"SELECT 1; DELETE FROM {S}.canary"]:
+    for sql in [
+        "COMMIT",
+        "BEGIN",
+        f"COPY {S}.canary TO PROGRAM 'id'",
+        "ALTER SYSTEM SET work_mem = '1GB'",
+        f"SELECT 1; DELETE FROM {S}.canary",
+    ]:
         error_text(await rw_client.call_tool("pg_execute", {"sql": sql}))
 
 
