@@ -1,0 +1,137 @@
+"""Fixtures for the composite: the server as a real subprocess on a loopback port, and a private
+PostgreSQL instance that a test may stop and start."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx2
+import pytest
+
+from tests.conftest import backend_unavailable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    proc: subprocess.Popen[bytes]
+    base: str
+    log_path: str
+
+    def log(self) -> str:
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+
+def start_server(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """`backend-architect-mcp serve --transport http ...` on a free loopback port, ready to answer."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="bam-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "composite", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env={**os.environ, **(env or {})},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return ServerProcess(proc, base, log.name)
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    with open(log.name) as f:
+        pytest.fail(f"server did not come up: {f.read()[-2000:]}")
+
+
+def stop_server(sp: ServerProcess) -> None:
+    sp.proc.terminate()
+    try:
+        sp.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        sp.proc.kill()
+
+
+@pytest.fixture
+def http_server(database_url: str) -> Iterator[ServerProcess]:
+    sp = start_server("--transport", "http", "--servers", "postgres")
+    yield sp
+    stop_server(sp)
+
+
+@dataclass
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on its own port, owned by the test."""
+
+    bindir: str
+    datadir: str
+    port: int
+    run_as: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.run_as, f"{self.bindir}/pg_ctl", "-D", self.datadir, "-w", "-t", "30", *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._ctl("-o", opts, "-l", f"{self.datadir}/server.log", "start")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        backend_unavailable("PostgreSQL server binaries (/usr/lib/postgresql/*/bin)", "initdb not found")
+    bindir = os.path.dirname(found[-1])
+    root = tempfile.mkdtemp(prefix="bam-pg-")
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(root, "postgres", "postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    datadir = f"{root}/data"
+    subprocess.run(
+        [*run_as, f"{bindir}/initdb", "-D", datadir, "-A", "trust", "-U", "postgres"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pg = PrivatePostgres(bindir, datadir, free_port(), run_as)
+    pg.start()
+    try:
+        yield pg
+    finally:
+        try:
+            pg.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(root, ignore_errors=True)
