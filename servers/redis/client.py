@@ -1,0 +1,373 @@
+"""The Redis connection: a `redis.asyncio` client (standalone, cluster or sentinel) behind a `Backend`.
+
+Also owns the per-connection cache of Redis's own command metadata (COMMAND INFO), which the raw-command
+tool uses to classify a command as read, write or admin, and the translation of driver errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from servers._common import Backend, Health, NotConfigured, redact_text, tool_error
+from servers.redis.settings import RedisSettings, parse_nodes
+
+log = logging.getLogger("backend_architect_mcp.redis")
+
+CommandClass = Literal["read", "write", "admin", "session"]
+CLASS_RANK = {"read": 0, "write": 1, "admin": 2, "session": 3}
+
+
+def text(value: Any) -> str:
+    """A reply as text (bytes decoded as UTF-8 with replacement)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
+def value_json(value: Any) -> Any:
+    """A stored value for output: text when it is UTF-8, else `{"base64": ...}`."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(raw).decode()}
+    return value
+
+
+def plain(value: Any) -> Any:
+    """Replies (nested lists/dicts of bytes) as JSON-friendly values."""
+    if isinstance(value, dict):
+        return {text(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return value_json(value)
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class CommandMeta:
+    """What Redis says about one command (COMMAND INFO), and our class derived from it."""
+
+    name: str
+    flags: tuple[str, ...]
+    acl_categories: tuple[str, ...]
+    cls: CommandClass
+    reason: str
+
+
+def classify(name: str, flags: list[str], categories: list[str]) -> CommandMeta:
+    """Classify from Redis's metadata alone.
+
+    - session: the command changes or holds the connection's protocol state (@transaction, @blocking,
+      subscription mode: `pubsub`+`noscript` flags, or a non-admin @connection command) and cannot run
+      on a shared pooled connection;
+    - admin: `admin` flag or the @admin / @dangerous ACL category;
+    - read: the `readonly` flag;
+    - write: everything else (conservative: a command not declared read-only is treated as a write).
+    """
+    f = {x.lower() for x in flags}
+    c = {x.lower() for x in categories}
+    cls: CommandClass
+    if "@transaction" in c:
+        cls, reason = "session", "@transaction"
+    elif "@blocking" in c or "blocking" in f:
+        cls, reason = "session", "@blocking"
+    elif "pubsub" in f and "noscript" in f:
+        cls, reason = "session", "subscription (pubsub, noscript)"
+    elif "@connection" in c and "admin" not in f and "@admin" not in c and "@dangerous" not in c:
+        cls, reason = "session", "@connection"
+    elif "admin" in f or "@admin" in c or "@dangerous" in c:
+        cls, reason = "admin", ", ".join(sorted(({"admin"} & f) | ({"@admin", "@dangerous"} & c)))
+    elif "readonly" in f and "write" not in f and "@write" not in c:
+        cls, reason = "read", "readonly"
+    else:
+        reason = ", ".join(sorted(({"write", "may_replicate", "pubsub"} & f) | ({"@write"} & c))) or "not readonly"
+        cls = "write"
+    return CommandMeta(name, tuple(sorted(f)), tuple(sorted(c)), cls, reason)
+
+
+@dataclass
+class Redis:
+    """What the redis module's tools get from the lifespan."""
+
+    settings: RedisSettings
+    backend: Backend[Any]
+    _meta: dict[str, CommandMeta | None] = field(default_factory=dict)
+    _meta_owner: int = 0
+
+    async def check(self, timeout: float = 2.0) -> Health:
+        return await self.backend.check(timeout)
+
+    @property
+    def mode(self) -> str:
+        return self.settings.effective_mode()
+
+    async def client(self) -> Any:
+        """The connected client (redis.asyncio.Redis or RedisCluster)."""
+        return await self.backend.get()
+
+    async def is_cluster(self) -> bool:
+        from redis.asyncio.cluster import RedisCluster
+
+        return isinstance(await self.client(), RedisCluster)
+
+    async def nodes(self) -> list[Any]:
+        """The nodes to iterate for SCAN and diagnostics: [None] standalone, primaries in a cluster."""
+        client = await self.client()
+        from redis.asyncio.cluster import RedisCluster
+
+        if isinstance(client, RedisCluster):
+            return sorted(client.get_primaries(), key=lambda n: n.name)
+        return [None]
+
+    async def pick_node(self, node: str | None) -> Any:
+        """A cluster node by `host:port` (default: the first primary); None when standalone."""
+        nodes = await self.nodes()
+        if nodes == [None]:
+            if node:
+                raise tool_error("select the node", "`node` applies only in cluster mode", hint="omit `node`")
+            return None
+        if not node:
+            return nodes[0]
+        client = await self.client()
+        all_nodes = client.get_nodes()
+        for n in all_nodes:
+            if n.name == node:
+                return n
+        raise tool_error(
+            "select the node",
+            f"no cluster node {node!r}",
+            hint=f"known nodes: {', '.join(sorted(n.name for n in all_nodes))}",
+        )
+
+    async def node_command(self, node: Any, *args: Any, **options: Any) -> Any:
+        """Run a command on one node (standalone: the server)."""
+        client = await self.client()
+        if node is None:
+            return await client.execute_command(*args, **options)
+        return await client.execute_command(*args, target_nodes=node, **options)
+
+    async def command_meta(self, name: str, sub: str | None = None) -> CommandMeta | None:
+        """COMMAND INFO of `name` (or `name|sub` for container commands), cached per connection."""
+        client = await self.client()
+        if id(client) != self._meta_owner:
+            self._meta.clear()
+            self._meta_owner = id(client)
+        key = name.lower() if sub is None else f"{name.lower()}|{sub.lower()}"
+        if key in self._meta:
+            return self._meta[key]
+        try:
+            reply = await client.execute_command("COMMAND", "INFO", key)
+        except TypeError:  # redis-py's parser fails on a nil entry (unknown command)
+            reply = None
+        info = None
+        if isinstance(reply, dict):
+            info = reply.get(key) or next(iter(reply.values()), None)
+        meta: CommandMeta | None = None
+        if isinstance(info, dict) and info:
+            meta = classify(
+                key, [text(x) for x in info.get("flags", [])], [text(x) for x in info.get("acl_categories", [])]
+            )
+            if sub is None and info.get("subcommands"):
+                meta = CommandMeta(key, meta.flags, meta.acl_categories, meta.cls, "container:" + meta.reason)
+        self._meta[key] = meta
+        return meta
+
+
+def _ssl_kwargs(s: RedisSettings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if s.tls_ca_file:
+        out["ssl_ca_certs"] = s.tls_ca_file
+    if s.tls_insecure:
+        out["ssl_cert_reqs"] = "none"
+        out["ssl_check_hostname"] = False
+    return out
+
+
+def _url_parts(dsn: str) -> dict[str, Any]:
+    u = urlsplit(dsn)
+    out: dict[str, Any] = {"ssl": u.scheme == "rediss"}
+    if u.username:
+        out["username"] = unquote(u.username)
+    if u.password:
+        out["password"] = unquote(u.password)
+    path = (u.path or "/").strip("/")
+    out["db"] = int(path) if path.isdigit() else 0
+    return out
+
+
+async def open_client(s: RedisSettings) -> Any:
+    """Build and verify a client for the configured mode; raises NotConfigured without an address."""
+    import redis.asyncio as aioredis
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    dsn = s.dsn()
+    mode = s.effective_mode()
+    common: dict[str, Any] = {
+        "socket_connect_timeout": s.connect_timeout_s,
+        "socket_timeout": s.command_timeout_s,
+        "decode_responses": False,
+        "client_name": s.client_name,
+    }
+    if mode == "cluster":
+        seeds = parse_nodes(s.cluster_nodes) if s.cluster_nodes.strip() else []
+        if not seeds and dsn:
+            seeds = parse_nodes(dsn)
+        if not seeds:
+            raise NotConfigured("set REDIS_CLUSTER_NODES=host:port,host:port (or REDIS_URL with mode=cluster)")
+        parts = _url_parts(dsn) if dsn else {"ssl": False}
+        parts.pop("db", None)
+        ssl = bool(parts.pop("ssl"))
+        cluster_kwargs: dict[str, Any] = dict(common)
+        cluster_kwargs.update(parts)
+        if ssl:
+            cluster_kwargs["ssl"] = True
+            cluster_kwargs.update(_ssl_kwargs(s))
+        rc = RedisCluster(
+            startup_nodes=[ClusterNode(h, p) for h, p in seeds],
+            max_connections=s.max_connections,
+            **cluster_kwargs,
+        )
+        try:
+            await rc.initialize()
+            await rc.ping(target_nodes=RedisCluster.PRIMARIES)
+        except BaseException:
+            await rc.aclose()
+            raise
+        return rc
+    if mode == "sentinel":
+        from redis.asyncio.sentinel import Sentinel
+
+        sentinels = parse_nodes(s.sentinels)
+        if not sentinels:
+            raise NotConfigured("set REDIS_SENTINELS=host:port,host:port and REDIS_SENTINEL_SERVICE")
+        parts = _url_parts(dsn) if dsn else {"ssl": False, "db": 0}
+        ssl = bool(parts.pop("ssl"))
+        kw: dict[str, Any] = dict(common)
+        kw.update(parts)
+        if ssl:
+            kw["ssl"] = True
+            kw.update(_ssl_kwargs(s))
+        sentinel_kwargs: dict[str, Any] = {
+            "socket_connect_timeout": s.connect_timeout_s,
+            "socket_timeout": s.command_timeout_s,
+        }
+        if s.sentinel_password:
+            sentinel_kwargs["password"] = s.sentinel_password.get_secret_value()
+        sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, **kw)  # type: ignore[no-untyped-call]
+        master = sentinel.master_for(s.sentinel_service, max_connections=s.max_connections)
+        try:
+            await master.ping()
+        except BaseException:
+            await master.aclose()
+            raise
+        return master
+    if not dsn:
+        raise NotConfigured("set REDIS_URL, e.g. redis://[user:password@]127.0.0.1:6379/0 (rediss:// for TLS)")
+    extra = _ssl_kwargs(s) if dsn.startswith("rediss://") else {}
+    client = aioredis.Redis.from_url(dsn, max_connections=s.max_connections, **common, **extra)
+    try:
+        await client.ping()
+    except BaseException:
+        await client.aclose()
+        raise
+    return client
+
+
+@asynccontextmanager
+async def resources(settings: RedisSettings | None = None) -> AsyncIterator[Redis]:
+    """Own the Redis client for the lifetime of the server; never fail when Redis is down."""
+    s = settings or RedisSettings()
+
+    async def connect() -> Any:
+        return await open_client(s)
+
+    async def probe(client: Any) -> Any:
+        return await client.ping()
+
+    async def close(client: Any) -> None:
+        await client.aclose()
+
+    env_hint = {
+        "cluster": "REDIS_CLUSTER_NODES (or REDIS_URL)",
+        "sentinel": "REDIS_SENTINELS / REDIS_SENTINEL_SERVICE",
+    }.get(s.effective_mode(), "REDIS_URL")
+    backend: Backend[Any] = Backend(
+        module="redis",
+        title="Redis",
+        target=s.target(),
+        env_hint=env_hint,
+        connect=connect,
+        probe=probe,
+        close=close,
+    )
+    try:
+        yield Redis(s, backend)
+    finally:
+        await backend.aclose()
+
+
+_HINTS = {
+    "WRONGTYPE": "the key holds another type; check it with redis_key_info and use the tool for that type",
+    "NOPERM": "the Redis ACL user lacks permission for this command or key; check `ACL GETUSER` for the user",
+    "NOAUTH": "Redis requires a password: put it in REDIS_URL (redis://user:password@host:port/db)",
+    "WRONGPASS": "the user/password in REDIS_URL were rejected",
+    "MOVED": "the key lives on another cluster node; configure cluster mode (REDIS_CLUSTER_NODES)",
+    "CROSSSLOT": "in a cluster, keys of one command must share a hash slot; use {hashtags} or one key per call",
+    "OOM": "Redis hit maxmemory with a noeviction policy; free memory or raise maxmemory",
+    "READONLY": "this node is a read-only replica; connect to the primary",
+    "BUSYGROUP": "the consumer group already exists",
+    "NOGROUP": "no such stream or consumer group; create it with redis_stream_group_create",
+    "LOADING": "Redis is loading its dataset; retry shortly",
+    "BUSY": "a script is running; wait or SCRIPT KILL (admin)",
+}
+
+
+def translate(exc: BaseException, action: str, r: Redis | None = None) -> ToolError:
+    """redis-py errors as tool errors carrying Redis's own error code and a hint."""
+    from redis import exceptions as rx
+
+    if isinstance(exc, ToolError):
+        return exc
+    if isinstance(exc, rx.AuthenticationError | rx.AuthorizationError):
+        return tool_error(action, str(exc), code="AUTH", hint=_HINTS["WRONGPASS"])
+    if isinstance(exc, rx.TimeoutError | TimeoutError):
+        return tool_error(
+            action,
+            f"no reply within the command timeout ({type(exc).__name__}: {exc})",
+            code="TIMEOUT",
+            hint="narrow the request (smaller count/limit) or raise BAM_REDIS_COMMAND_TIMEOUT_S",
+        )
+    if isinstance(exc, rx.ConnectionError | OSError):
+        if r is not None:
+            return r.backend._unavailable(exc)
+        return tool_error(action, f"{type(exc).__name__}: {exc}", hint="Redis connection problem; retry")
+    if isinstance(exc, rx.ResponseError):
+        msg = str(exc)
+        code = msg.split(" ", 1)[0] if msg[:1].isupper() and msg.split(" ", 1)[0].isupper() else "ERR"
+        hint = _HINTS.get(code)
+        low = msg.lower()
+        if hint is None and "unknown command" in low:
+            hint = "the command is not available on this server (a module may be missing); see COMMAND DOCS"
+        elif hint is None and "wrong number of arguments" in low:
+            hint = "check the command syntax (COMMAND DOCS <name> via redis_command)"
+        body = msg[len(code) :].strip() if msg.startswith(code) else msg
+        return tool_error(action, body or msg, code=code, hint=hint)
+    if isinstance(exc, rx.RedisClusterException | rx.ClusterError):
+        return tool_error(action, f"{type(exc).__name__}: {exc}", code="CLUSTER", hint="check the cluster state")
+    if isinstance(exc, rx.RedisError):
+        return tool_error(action, f"{type(exc).__name__}: {exc}")
+    log.warning("unexpected error in redis %s: %s", action, redact_text(repr(exc)))
+    return tool_error(action, f"{type(exc).__name__}: {exc}")
