@@ -1,0 +1,73 @@
+"""Kubernetes module settings: `KUBECONFIG` (or in-cluster config) plus `BAM_K8S_*` safety and tuning."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+class KubernetesSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_K8S_", extra="ignore", populate_by_name=True)
+
+    kubeconfig: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KUBECONFIG", "BAM_K8S_KUBECONFIG"),
+        description="Path(s) of kubeconfig files (first one is used); default ~/.kube/config, then in-cluster.",
+    )
+    context: str | None = Field(default=None, description="Default context (default: the kubeconfig's current one).")
+    allowed_contexts: str = Field(default="", description="Comma-separated contexts tools may use; empty: all.")
+    allowed_namespaces: str = Field(
+        default="", description="Comma-separated namespace globs tools may touch; empty: all (minus the deny list)."
+    )
+    denied_namespaces: str = Field(default="", description="Comma-separated namespace globs tools may never touch.")
+    denied_kinds: str = Field(
+        default="",
+        description=(
+            "Kinds refused on every call: Kind, plural or plural.group (e.g. Secret,roles.rbac.authorization.k8s.io)"
+        ),
+    )
+    reveal_secrets: bool = Field(
+        default=False, description="Show Secret data in outputs. Off: Secret values are always redacted."
+    )
+    field_manager: str = Field(default="backend-architect-mcp", description="Field manager of server-side apply.")
+    request_timeout_s: float = Field(default=20.0, gt=0, description="Timeout of one API request.")
+    discovery_ttl_s: float = Field(default=300.0, ge=0, description="How long API discovery is cached per context.")
+    max_items: int = Field(default=50, ge=1, description="Default items per page of a list.")
+    max_items_limit: int = Field(default=500, ge=1, description="Largest page a caller may ask for.")
+    max_bytes: int = Field(default=200_000, ge=1_024, description="Byte cap of one tool result's payload (JSON).")
+    log_max_bytes: int = Field(default=64_000, ge=256, description="Default byte cap of returned pod logs.")
+    max_threads: int = Field(default=8, ge=1, le=64, description="Worker threads for blocking API calls.")
+
+    def kubeconfig_path(self) -> str:
+        raw = self.kubeconfig or ""
+        first = raw.split(os.pathsep)[0].strip() if raw else ""
+        return os.path.expanduser(first or "~/.kube/config")
+
+    def contexts_allowed(self) -> tuple[str, ...]:
+        return _csv(self.allowed_contexts)
+
+    def context_allowed(self, name: str) -> bool:
+        allowed = self.contexts_allowed()
+        return not allowed or any(fnmatch.fnmatchcase(name, g) for g in allowed)
+
+    def namespace_allowed(self, namespace: str) -> bool:
+        if any(fnmatch.fnmatchcase(namespace, g) for g in _csv(self.denied_namespaces)):
+            return False
+        allowed = _csv(self.allowed_namespaces)
+        return not allowed or any(fnmatch.fnmatchcase(namespace, g) for g in allowed)
+
+    def namespaces_restricted(self) -> bool:
+        return bool(_csv(self.allowed_namespaces) or _csv(self.denied_namespaces))
+
+    def kind_denied(self, kind: str, plural: str, group: str) -> bool:
+        names = {kind.lower(), plural.lower()}
+        if group:
+            names |= {f"{kind.lower()}.{group}", f"{plural.lower()}.{group}"}
+        return any(d.lower() in names for d in _csv(self.denied_kinds))
