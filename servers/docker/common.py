@@ -1,0 +1,32 @@
+"""Shared parameter types and helpers of the docker tools."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from servers._common import lifespan_state
+from servers.docker.client import Docker
+
+KEY = "docker"
+
+Limit = Annotated[int | None, Field(ge=1, description="Items per page (default 100, capped by the server)")]
+Offset = Annotated[int, Field(ge=0, description="Items to skip: the `next_offset` of the previous page")]
+ContainerRef = Annotated[str, Field(min_length=1, description="Container name or id (a unique id prefix works)")]
+ImageRef = Annotated[str, Field(min_length=1, description="Image reference (repo:tag, repo@digest) or id")]
+Labels = Annotated[
+    dict[str, str] | None,
+    Field(description="Labels to set; the server adds io.backend-architect-mcp.managed=true and the tool name"),
+]
+LabelFilter = Annotated[list[str] | None, Field(description="Label filters, each `key` or `key=value`; all must match")]
+
+
+def dk(ctx: Context[Any, Any]) -> Docker:
+    d: Docker = lifespan_state(ctx, KEY)
+    return d
+
+
+def limit_of(d: Docker, limit: int | None) -> int:
+    return min(limit or d.settings.max_items, d.settings.max_items_limit)

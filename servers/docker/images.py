@@ -1,0 +1,508 @@
+"""Image tools: list, inspect, history; and as writes build (with progress), pull, push, tag, remove, prune."""
+
+from __future__ import annotations
+
+import collections
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import json_size, redact, tool_error
+from servers.docker.client import Docker
+from servers.docker.common import ImageRef, LabelFilter, Labels, Limit, Offset, dk, limit_of
+from servers.docker.safety import check_build_context, check_registry, managed_labels
+from servers.docker.settings import MANAGED_LABEL
+from servers.docker.values import iso_from_epoch, page, redact_inspect, redact_output, short_id
+
+_END = object()
+
+
+class ImageSummary(BaseModel):
+    id: str = Field(description="Short id")
+    tags: list[str]
+    digests: list[str]
+    created: str | None
+    size_bytes: int
+    containers: int | None = Field(description="Containers using it (-1/None: not computed by the engine)")
+    labels: dict[str, str]
+    managed: bool
+
+
+class ImageList(BaseModel):
+    images: list[ImageSummary]
+    count: int
+    total: int
+    truncated: bool
+    next_offset: int | None
+
+
+def image_summary(i: dict[str, Any]) -> ImageSummary:
+    labels = i.get("Labels") or {}
+    tags = [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"]
+    return ImageSummary(
+        id=short_id(i.get("Id")),
+        tags=tags,
+        digests=[x for x in i.get("RepoDigests") or [] if x != "<none>@<none>"],
+        created=iso_from_epoch(i.get("Created")),
+        size_bytes=int(i.get("Size") or 0),
+        containers=i.get("Containers") if (i.get("Containers") or 0) >= 0 else None,
+        labels=redact(labels),
+        managed=labels.get(MANAGED_LABEL) == "true",
+    )
+
+
+async def docker_images_list(
+    ctx: Context[Any, Any],
+    reference: Annotated[str | None, Field(description="Only this repository, e.g. 'busybox' or 'repo:tag'")] = None,
+    dangling: Annotated[bool | None, Field(description="true: only untagged images; false: only tagged")] = None,
+    label: LabelFilter = None,
+    managed_only: Annotated[bool, Field(description="Only images this server built")] = False,
+    all: Annotated[bool, Field(description="Include intermediate images")] = False,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> ImageList:
+    """List local images with tags, size and creation time; newest first, paged."""
+    d = dk(ctx)
+    api = await d.api()
+    filters: dict[str, Any] = {}
+    if dangling is not None:
+        filters["dangling"] = dangling
+    labels = list(label or [])
+    if managed_only:
+        labels.append(f"{MANAGED_LABEL}=true")
+    if labels:
+        filters["label"] = labels
+    if reference:
+        filters["reference"] = reference
+    raw = await d.call("list images", api.images, all=all, filters=filters or None)
+    raw.sort(key=lambda i: i.get("Created") or 0, reverse=True)
+    items = [image_summary(i) for i in raw]
+    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    return ImageList(images=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+
+
+class ImageDetails(BaseModel):
+    id: str
+    tags: list[str]
+    digests: list[str]
+    created: str | None
+    size_bytes: int
+    architecture: str | None
+    os: str | None
+    author: str | None
+    cmd: list[str]
+    entrypoint: list[str]
+    env: list[str] = Field(description="Environment baked into the image, secret values masked")
+    exposed_ports: list[str]
+    volumes: list[str]
+    working_dir: str | None
+    user: str | None
+    labels: dict[str, str]
+    layers: int
+    raw: dict[str, Any] | None = Field(default=None, description="The whole inspect document, with `full`")
+    truncated: bool = Field(default=False, description="True when `raw` was left out for its size")
+
+
+async def docker_image_inspect(
+    ctx: Context[Any, Any],
+    image: ImageRef,
+    full: Annotated[bool, Field(description="Also return the whole inspect document (redacted)")] = False,
+) -> ImageDetails:
+    """Inspect an image: tags, digests, size, platform, default command, environment (secrets masked), labels."""
+    d = dk(ctx)
+    api = await d.api()
+    data = redact_inspect(await d.call("inspect the image", api.inspect_image, image))
+    cfg = data.get("Config") or {}
+    raw = None
+    truncated = False
+    if full:
+        if json_size(data) <= d.settings.max_bytes:
+            raw = data
+        else:
+            truncated = True
+    return ImageDetails(
+        id=data.get("Id", ""),
+        tags=list(data.get("RepoTags") or []),
+        digests=list(data.get("RepoDigests") or []),
+        created=data.get("Created"),
+        size_bytes=int(data.get("Size") or 0),
+        architecture=data.get("Architecture"),
+        os=data.get("Os"),
+        author=data.get("Author") or None,
+        cmd=list(cfg.get("Cmd") or []),
+        entrypoint=list(cfg.get("Entrypoint") or []),
+        env=list(cfg.get("Env") or []),
+        exposed_ports=sorted((cfg.get("ExposedPorts") or {}).keys()),
+        volumes=sorted((cfg.get("Volumes") or {}).keys()),
+        working_dir=cfg.get("WorkingDir") or None,
+        user=cfg.get("User") or None,
+        labels=cfg.get("Labels") or {},
+        layers=len((data.get("RootFS") or {}).get("Layers") or []),
+        raw=raw,
+        truncated=truncated,
+    )
+
+
+class HistoryEntry(BaseModel):
+    id: str
+    created: str | None
+    created_by: str = Field(description="The instruction that made the layer (secrets masked)")
+    size_bytes: int
+    tags: list[str]
+    comment: str | None
+
+
+class History(BaseModel):
+    image: str
+    layers: list[HistoryEntry]
+    count: int
+    total: int
+    truncated: bool
+    next_offset: int | None
+
+
+async def docker_image_history(
+    ctx: Context[Any, Any], image: ImageRef, limit: Limit = None, offset: Offset = 0
+) -> History:
+    """Show the layers of an image, newest first, with the instruction and size of each."""
+    d = dk(ctx)
+    api = await d.api()
+    raw = await d.call("read the image history", api.history, image)
+    items = [
+        HistoryEntry(
+            id=short_id(h.get("Id")) if h.get("Id") not in (None, "<missing>") else "<missing>",
+            created=iso_from_epoch(h.get("Created")),
+            created_by=redact_output(h.get("CreatedBy") or ""),
+            size_bytes=int(h.get("Size") or 0),
+            tags=list(h.get("Tags") or []),
+            comment=h.get("Comment") or None,
+        )
+        for h in raw
+    ]
+    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    return History(image=image, layers=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+
+
+# ------------------------------------------------------------------------------------------- streams
+
+
+async def _drain(
+    ctx: Context[Any, Any],
+    d: Docker,
+    action: str,
+    start: Callable[[], Iterator[dict[str, Any]]],
+    describe: Callable[[dict[str, Any]], str | None],
+    keep: int,
+) -> tuple[list[dict[str, Any]], list[str], bool]:
+    """Consume a streaming SDK call chunk by chunk in worker threads, reporting each step as progress.
+
+    Returns the chunks, the last `keep` log lines, and whether older lines were dropped.
+    """
+    it = await d.call(action, start)
+    chunks: list[dict[str, Any]] = []
+    lines: collections.deque[str] = collections.deque(maxlen=keep)
+    seen = 0
+    n = 0
+    while True:
+        chunk = await d.call(action, next, it, _END)
+        if chunk is _END:
+            break
+        assert isinstance(chunk, dict)
+        chunks.append(chunk)
+        if "error" in chunk or "errorDetail" in chunk:
+            detail = chunk.get("errorDetail") or {}
+            msg = chunk.get("error") or detail.get("message") or "unknown error"
+            tail = " | ".join(list(lines)[-5:])
+            raise tool_error(
+                action,
+                redact_output(str(msg).strip()),
+                code=str(detail.get("code")) if detail.get("code") else "stream error",
+                detail=f"last output: {tail}" if tail else None,
+            )
+        text = describe(chunk)
+        if text:
+            for line in text.splitlines():
+                line = redact_output(line.rstrip())
+                if not line:
+                    continue
+                seen += 1
+                lines.append(line)
+                n += 1
+                await ctx.report_progress(n, None, line[:200])
+    return chunks, list(lines), seen > len(lines)
+
+
+class BuildResult(BaseModel):
+    image_id: str
+    tags: list[str]
+    labels: dict[str, str]
+    duration_s: float
+    log: list[str] = Field(description="The last lines of build output (secrets masked)")
+    truncated: bool = Field(description="True when earlier build output lines were dropped")
+
+
+async def docker_image_build(
+    ctx: Context[Any, Any],
+    tag: Annotated[str, Field(min_length=1, description="Tag for the result, e.g. myapp:dev")],
+    dockerfile: Annotated[
+        str | None, Field(description="Inline Dockerfile text (used with or without `context_dir`)")
+    ] = None,
+    context_dir: Annotated[
+        str | None, Field(description="Absolute path of the build context directory on the server host")
+    ] = None,
+    dockerfile_path: Annotated[
+        str | None, Field(description="Dockerfile path relative to `context_dir` (default Dockerfile)")
+    ] = None,
+    build_args: Annotated[dict[str, str] | None, Field(description="--build-arg values")] = None,
+    labels: Labels = None,
+    target: Annotated[str | None, Field(description="Multi-stage target to stop at")] = None,
+    no_cache: Annotated[bool, Field(description="Do not use the build cache")] = False,
+    network_mode: Annotated[
+        str | None, Field(description="Network for RUN steps: none, host or a network name (default engine's)")
+    ] = None,
+    log_lines: Annotated[int, Field(ge=1, le=2_000, description="Output lines to keep in the result")] = 50,
+) -> BuildResult:
+    """Build an image from a context directory and/or inline Dockerfile text; output streams as progress.
+
+    Uses the engine's classic builder. Base images are not pulled (pull them first with docker_image_pull).
+    The image is labelled io.backend-architect-mcp.managed=true.
+    """
+    d = dk(ctx)
+    action = "build the image"
+    if not dockerfile and not context_dir:
+        raise tool_error(action, "give `dockerfile` text, `context_dir`, or both", code="invalid")
+    if dockerfile_path and dockerfile:
+        raise tool_error(action, "give either inline `dockerfile` or `dockerfile_path`, not both", code="invalid")
+    path = check_build_context(action, context_dir, d.settings) if context_dir else None
+    api = await d.api()
+    final_labels = managed_labels("image_build", labels)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bam-docker-build-") as tmp:
+        df_arg = dockerfile_path
+        if dockerfile is not None:
+            df_file = os.path.join(tmp, "Dockerfile")
+            with open(df_file, "w") as f:
+                f.write(dockerfile)
+            if path is None:
+                path = tmp
+                df_arg = None
+            else:
+                df_arg = df_file  # outside the context: the SDK adds it to the context archive
+
+        def start() -> Iterator[dict[str, Any]]:
+            it: Iterator[dict[str, Any]] = api.build(
+                path=path,
+                tag=tag,
+                dockerfile=df_arg,
+                buildargs=build_args,
+                labels=final_labels,
+                target=target,
+                nocache=no_cache,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
+                network_mode=network_mode,
+                timeout=int(d.settings.build_timeout_s),
+                use_config_proxy=False,
+            )
+            return it
+
+        chunks, log, truncated = await _drain(
+            ctx, d, action, start, lambda c: c.get("stream") or c.get("status"), log_lines
+        )
+    image_id = ""
+    for c in chunks:
+        aux = c.get("aux")
+        if isinstance(aux, dict) and aux.get("ID"):
+            image_id = aux["ID"]
+        elif isinstance(c.get("stream"), str) and c["stream"].startswith("Successfully built "):
+            image_id = image_id or c["stream"].split()[-1]
+    if not image_id:
+        raise tool_error(action, "the engine finished without reporting an image id", detail=" | ".join(log[-5:]))
+    return BuildResult(
+        image_id=image_id,
+        tags=[tag],
+        labels=redact(final_labels),
+        duration_s=round(time.perf_counter() - started, 3),
+        log=log,
+        truncated=truncated,
+    )
+
+
+def _split_ref(reference: str) -> tuple[str, str | None]:
+    from docker.utils import parse_repository_tag
+
+    repo, tag = parse_repository_tag(reference)
+    if tag and tag.startswith("sha256:") and "@" in reference:
+        return reference.split("@", 1)[0], tag
+    return repo, tag
+
+
+def _progress_line(c: dict[str, Any]) -> str | None:
+    status = c.get("status")
+    if not status:
+        return None
+    # skip the per-byte "Downloading"/"Pushing" ticks: they would flood the client
+    if c.get("progressDetail") and status in ("Downloading", "Extracting", "Pushing"):
+        return None
+    return f"{c['id']}: {status}" if c.get("id") else str(status)
+
+
+class PullResult(BaseModel):
+    reference: str
+    image_id: str
+    digest: str | None
+    tags: list[str]
+    log: list[str]
+    truncated: bool
+
+
+async def docker_image_pull(
+    ctx: Context[Any, Any],
+    reference: Annotated[str, Field(min_length=1, description="Image to pull: repo[:tag] or repo@digest")],
+) -> PullResult:
+    """Pull an image from its registry (tag defaults to latest, never all tags); layer progress is reported.
+
+    Credentials come from the server host's Docker config (docker login).
+    """
+    d = dk(ctx)
+    action = "pull the image"
+    check_registry(action, reference, d.settings)
+    repo, tag = _split_ref(reference)
+    tag = tag or "latest"
+    api = await d.api()
+
+    def start() -> Iterator[dict[str, Any]]:
+        it: Iterator[dict[str, Any]] = api.pull(repo, tag=tag, stream=True, decode=True)
+        return it
+
+    chunks, log, truncated = await _drain(ctx, d, action, start, _progress_line, 50)
+    digest = None
+    for c in chunks:
+        st = str(c.get("status") or "")
+        if st.startswith("Digest: "):
+            digest = st.split(" ", 1)[1]
+    full = f"{repo}@{tag}" if tag.startswith("sha256:") else f"{repo}:{tag}"
+    info = await d.call("inspect the pulled image", api.inspect_image, full)
+    return PullResult(
+        reference=full,
+        image_id=info.get("Id", ""),
+        digest=digest,
+        tags=list(info.get("RepoTags") or []),
+        log=log,
+        truncated=truncated,
+    )
+
+
+class PushResult(BaseModel):
+    reference: str
+    digest: str | None
+    log: list[str]
+    truncated: bool
+
+
+async def docker_image_push(
+    ctx: Context[Any, Any],
+    reference: Annotated[str, Field(min_length=1, description="Local tag to push, e.g. registry:5000/team/app:1.2")],
+) -> PushResult:
+    """Push a tagged image to its registry; layer progress is reported. Tag it for the registry first."""
+    d = dk(ctx)
+    action = "push the image"
+    check_registry(action, reference, d.settings)
+    repo, tag = _split_ref(reference)
+    tag = tag or "latest"
+    api = await d.api()
+
+    def start() -> Iterator[dict[str, Any]]:
+        it: Iterator[dict[str, Any]] = api.push(repo, tag=tag, stream=True, decode=True)
+        return it
+
+    chunks, log, truncated = await _drain(ctx, d, action, start, _progress_line, 50)
+    digest = None
+    for c in chunks:
+        aux = c.get("aux")
+        if isinstance(aux, dict) and aux.get("Digest"):
+            digest = aux["Digest"]
+    return PushResult(reference=f"{repo}:{tag}", digest=digest, log=log, truncated=truncated)
+
+
+class TagResult(BaseModel):
+    source: str
+    target: str
+    image_id: str
+
+
+async def docker_image_tag(
+    ctx: Context[Any, Any],
+    image: ImageRef,
+    target: Annotated[str, Field(min_length=1, description="New reference: repo[:tag] (tag defaults to latest)")],
+) -> TagResult:
+    """Add a tag (new name) to an existing image, e.g. before pushing it to a registry."""
+    d = dk(ctx)
+    repo, tag = _split_ref(target)
+    api = await d.api()
+    await d.call("tag the image", api.tag, image, repo, tag=tag or "latest", force=True)
+    info = await d.call("inspect the image", api.inspect_image, image)
+    return TagResult(source=image, target=f"{repo}:{tag or 'latest'}", image_id=info.get("Id", ""))
+
+
+class RemoveImageResult(BaseModel):
+    image: str
+    untagged: list[str]
+    deleted: list[str]
+
+
+async def docker_image_remove(
+    ctx: Context[Any, Any],
+    image: ImageRef,
+    force: Annotated[
+        bool, Field(description="Remove even if tagged several times or used by stopped containers")
+    ] = False,
+) -> RemoveImageResult:
+    """Remove an image (or untag it, when other tags still point to it)."""
+    d = dk(ctx)
+    api = await d.api()
+    res = await d.call("remove the image", api.remove_image, image, force=force) or []
+    return RemoveImageResult(
+        image=image,
+        untagged=[r["Untagged"] for r in res if "Untagged" in r],
+        deleted=[r["Deleted"] for r in res if "Deleted" in r],
+    )
+
+
+class PruneResult(BaseModel):
+    deleted: list[str]
+    count: int
+    space_reclaimed_bytes: int
+    truncated: bool
+
+
+async def docker_images_prune(
+    ctx: Context[Any, Any],
+    all_unused: Annotated[
+        bool, Field(description="Remove every image no container uses, not only dangling (untagged) ones")
+    ] = False,
+    managed_only: Annotated[bool, Field(description="Only images this server built (default true)")] = True,
+    label: LabelFilter = None,
+) -> PruneResult:
+    """Delete unused images: dangling ones by default, or all unused; limited to this server's by default."""
+    d = dk(ctx)
+    api = await d.api()
+    filters: dict[str, Any] = {"dangling": not all_unused}
+    labels = list(label or [])
+    if managed_only:
+        labels.append(f"{MANAGED_LABEL}=true")
+    if labels:
+        filters["label"] = labels
+    res = await d.call("prune images", api.prune_images, filters=filters) or {}
+    deleted = [r.get("Deleted") or r.get("Untagged") or "" for r in res.get("ImagesDeleted") or []]
+    kept, truncated, _ = page(deleted, 0, d.settings.max_items_limit, d.settings.max_bytes)
+    return PruneResult(
+        deleted=kept, count=len(deleted), space_reclaimed_bytes=int(res.get("SpaceReclaimed") or 0), truncated=truncated
+    )

@@ -1,0 +1,437 @@
+"""Volume and network tools, and the list/cleanup of everything this server created."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import redact, tool_error
+from servers.docker.common import LabelFilter, Labels, Limit, Offset, dk, limit_of
+from servers.docker.safety import check_host_path, managed_labels
+from servers.docker.settings import MANAGED_LABEL
+from servers.docker.values import page, short_id
+
+VolumeName = Annotated[str, Field(min_length=1, description="Volume name")]
+NetworkRef = Annotated[str, Field(min_length=1, description="Network name or id")]
+
+
+# -------------------------------------------------------------------------------------------- volumes
+
+
+class VolumeSummary(BaseModel):
+    name: str
+    driver: str
+    mountpoint: str | None
+    created: str | None
+    scope: str | None
+    labels: dict[str, str]
+    options: dict[str, str]
+    managed: bool
+
+
+class VolumeList(BaseModel):
+    volumes: list[VolumeSummary]
+    count: int
+    total: int
+    truncated: bool
+    next_offset: int | None
+    warnings: list[str]
+
+
+def volume_summary(v: dict[str, Any]) -> VolumeSummary:
+    labels = v.get("Labels") or {}
+    return VolumeSummary(
+        name=v.get("Name", ""),
+        driver=v.get("Driver", ""),
+        mountpoint=v.get("Mountpoint"),
+        created=v.get("CreatedAt"),
+        scope=v.get("Scope"),
+        labels=redact(labels),
+        options=redact(v.get("Options") or {}),
+        managed=labels.get(MANAGED_LABEL) == "true",
+    )
+
+
+async def docker_volumes_list(
+    ctx: Context[Any, Any],
+    name: Annotated[str | None, Field(description="Name contains this text")] = None,
+    label: LabelFilter = None,
+    dangling: Annotated[bool | None, Field(description="true: only volumes no container uses")] = None,
+    managed_only: Annotated[bool, Field(description="Only volumes this server created")] = False,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> VolumeList:
+    """List volumes with driver, labels and options; filter by name, label or dangling."""
+    d = dk(ctx)
+    api = await d.api()
+    filters: dict[str, Any] = {}
+    if name:
+        filters["name"] = name
+    labels = list(label or [])
+    if managed_only:
+        labels.append(f"{MANAGED_LABEL}=true")
+    if labels:
+        filters["label"] = labels
+    if dangling is not None:
+        filters["dangling"] = dangling
+    res = await d.call("list volumes", api.volumes, filters=filters or None) or {}
+    items = sorted((volume_summary(v) for v in res.get("Volumes") or []), key=lambda v: v.name)
+    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    return VolumeList(
+        volumes=kept,
+        count=len(kept),
+        total=len(items),
+        truncated=truncated,
+        next_offset=nxt,
+        warnings=list(res.get("Warnings") or []),
+    )
+
+
+class VolumeDetails(VolumeSummary):
+    status: dict[str, Any] | None = None
+    used_by: list[str] = Field(description="Containers (names) that mount it")
+
+
+async def docker_volume_inspect(ctx: Context[Any, Any], name: VolumeName) -> VolumeDetails:
+    """Inspect a volume: driver, mountpoint, options, labels, and which containers use it."""
+    d = dk(ctx)
+    api = await d.api()
+    v = await d.call("inspect the volume", api.inspect_volume, name)
+    users = await d.call("list containers using the volume", api.containers, all=True, filters={"volume": name})
+    base = volume_summary(v)
+    return VolumeDetails(
+        **base.model_dump(),
+        status=redact(v.get("Status")) if v.get("Status") else None,
+        used_by=[(c.get("Names") or ["/"])[0].lstrip("/") for c in users],
+    )
+
+
+async def docker_volume_create(
+    ctx: Context[Any, Any],
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Volume name")],
+    driver: Annotated[str, Field(description="Volume driver")] = "local",
+    driver_opts: Annotated[
+        dict[str, str] | None, Field(description="Driver options, e.g. {'type': 'tmpfs', 'device': 'tmpfs'}")
+    ] = None,
+    labels: Labels = None,
+) -> VolumeSummary:
+    """Create a named volume (labelled as created by this server)."""
+    d = dk(ctx)
+    action = "create the volume"
+    opts = driver_opts or {}
+    if opts.get("device") and ("bind" in opts.get("o", "") or opts.get("type") == "none"):
+        check_host_path(action, opts["device"], d.settings)
+    api = await d.api()
+    v = await d.call(
+        action,
+        api.create_volume,
+        name,
+        driver=driver,
+        driver_opts=opts or None,
+        labels=managed_labels("volume_create", labels),
+    )
+    return volume_summary(v)
+
+
+class Removed(BaseModel):
+    kind: str
+    name: str
+    removed: bool
+
+
+async def docker_volume_remove(
+    ctx: Context[Any, Any],
+    name: VolumeName,
+    force: Annotated[bool, Field(description="Remove even if the engine reports it in use")] = False,
+) -> Removed:
+    """Remove a volume and all data in it."""
+    d = dk(ctx)
+    api = await d.api()
+    await d.call("remove the volume", api.remove_volume, name, force=force)
+    return Removed(kind="volume", name=name, removed=True)
+
+
+# ------------------------------------------------------------------------------------------- networks
+
+
+class NetworkSummary(BaseModel):
+    id: str
+    name: str
+    driver: str
+    scope: str | None
+    internal: bool
+    attachable: bool
+    subnets: list[str]
+    created: str | None
+    labels: dict[str, str]
+    managed: bool
+
+
+class NetworkList(BaseModel):
+    networks: list[NetworkSummary]
+    count: int
+    total: int
+    truncated: bool
+    next_offset: int | None
+
+
+def network_summary(n: dict[str, Any]) -> NetworkSummary:
+    labels = n.get("Labels") or {}
+    cfg = (n.get("IPAM") or {}).get("Config") or []
+    return NetworkSummary(
+        id=short_id(n.get("Id")),
+        name=n.get("Name", ""),
+        driver=n.get("Driver", ""),
+        scope=n.get("Scope"),
+        internal=bool(n.get("Internal")),
+        attachable=bool(n.get("Attachable")),
+        subnets=[c["Subnet"] for c in cfg if isinstance(c, dict) and c.get("Subnet")],
+        created=n.get("Created"),
+        labels=redact(labels),
+        managed=labels.get(MANAGED_LABEL) == "true",
+    )
+
+
+async def docker_networks_list(
+    ctx: Context[Any, Any],
+    name: Annotated[str | None, Field(description="Name contains this text")] = None,
+    driver: Annotated[str | None, Field(description="Only this driver: bridge, host, null, overlay, macvlan")] = None,
+    label: LabelFilter = None,
+    managed_only: Annotated[bool, Field(description="Only networks this server created")] = False,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> NetworkList:
+    """List networks with driver, scope, subnets and labels."""
+    d = dk(ctx)
+    api = await d.api()
+    filters: dict[str, Any] = {}
+    if name:
+        filters["name"] = name
+    if driver:
+        filters["driver"] = driver
+    labels = list(label or [])
+    if managed_only:
+        labels.append(f"{MANAGED_LABEL}=true")
+    if labels:
+        filters["label"] = labels
+    res = await d.call("list networks", api.networks, filters=filters or None) or []
+    items = sorted((network_summary(n) for n in res), key=lambda n: n.name)
+    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    return NetworkList(networks=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+
+
+class NetworkDetails(NetworkSummary):
+    gateways: list[str]
+    options: dict[str, str]
+    containers: dict[str, Any] = Field(description="Attached containers: name, IPv4Address, MacAddress")
+    truncated: bool = Field(description="True when the container map was cut to the server's item cap")
+
+
+async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) -> NetworkDetails:
+    """Inspect a network: driver, IPAM subnets and gateways, options and attached containers."""
+    d = dk(ctx)
+    api = await d.api()
+    n = await d.call("inspect the network", api.inspect_network, network)
+    cfg = (n.get("IPAM") or {}).get("Config") or []
+    cons = n.get("Containers") or {}
+    items = [
+        (short_id(k), {"name": v.get("Name"), "ipv4": v.get("IPv4Address"), "mac": v.get("MacAddress")})
+        for k, v in cons.items()
+    ]
+    kept, truncated, _ = page(items, 0, d.settings.max_items_limit, d.settings.max_bytes)
+    return NetworkDetails(
+        **network_summary(n).model_dump(),
+        gateways=[c["Gateway"] for c in cfg if isinstance(c, dict) and c.get("Gateway")],
+        options=redact(n.get("Options") or {}),
+        containers=dict(kept),
+        truncated=truncated,
+    )
+
+
+async def docker_network_create(
+    ctx: Context[Any, Any],
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Network name")],
+    driver: Annotated[str, Field(description="Network driver")] = "bridge",
+    internal: Annotated[bool, Field(description="No route to outside networks")] = False,
+    subnet: Annotated[str | None, Field(description="IPv4 subnet in CIDR form, e.g. 10.42.0.0/24")] = None,
+    gateway: Annotated[str | None, Field(description="Gateway address inside `subnet`")] = None,
+    attachable: Annotated[bool, Field(description="Let standalone containers attach (overlay)")] = False,
+    options: Annotated[dict[str, str] | None, Field(description="Driver options")] = None,
+    labels: Labels = None,
+) -> NetworkSummary:
+    """Create a network (labelled as created by this server)."""
+    from docker.types import IPAMConfig, IPAMPool
+
+    d = dk(ctx)
+    action = "create the network"
+    if gateway and not subnet:
+        raise tool_error(action, "`gateway` needs `subnet`", code="invalid")
+    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway)]) if subnet else None
+    api = await d.api()
+    res = await d.call(
+        action,
+        api.create_network,
+        name,
+        driver=driver,
+        internal=internal,
+        ipam=ipam,
+        attachable=attachable or None,
+        options=options,
+        labels=managed_labels("network_create", labels),
+    )
+    n = await d.call("inspect the network", api.inspect_network, res["Id"])
+    return network_summary(n)
+
+
+async def docker_network_remove(ctx: Context[Any, Any], network: NetworkRef) -> Removed:
+    """Remove a network (no container may be attached)."""
+    d = dk(ctx)
+    api = await d.api()
+    await d.call("remove the network", api.remove_network, network)
+    return Removed(kind="network", name=network, removed=True)
+
+
+# ------------------------------------------------------------------------------------- managed objects
+
+Kind = Literal["container", "image", "volume", "network"]
+
+
+class ManagedItem(BaseModel):
+    kind: Kind
+    id: str
+    name: str
+    tool: str | None = Field(description="The tool that created it")
+    state: str | None = Field(default=None, description="Container state")
+
+
+class ManagedList(BaseModel):
+    items: list[ManagedItem]
+    count: int
+    total: int
+    truncated: bool
+    next_offset: int | None
+
+
+async def _managed(ctx: Context[Any, Any], kinds: list[Kind]) -> list[ManagedItem]:
+    from servers.docker.settings import TOOL_LABEL
+
+    d = dk(ctx)
+    api = await d.api()
+    flt = {"label": [f"{MANAGED_LABEL}=true"]}
+    out: list[ManagedItem] = []
+    if "container" in kinds:
+        for c in await d.call("list containers", api.containers, all=True, filters=flt):
+            out.append(
+                ManagedItem(
+                    kind="container",
+                    id=short_id(c.get("Id")),
+                    name=(c.get("Names") or ["/"])[0].lstrip("/"),
+                    tool=(c.get("Labels") or {}).get(TOOL_LABEL),
+                    state=c.get("State"),
+                )
+            )
+    if "network" in kinds:
+        for n in await d.call("list networks", api.networks, filters=flt):
+            out.append(
+                ManagedItem(
+                    kind="network",
+                    id=short_id(n.get("Id")),
+                    name=n.get("Name", ""),
+                    tool=(n.get("Labels") or {}).get(TOOL_LABEL),
+                )
+            )
+    if "volume" in kinds:
+        res = await d.call("list volumes", api.volumes, filters=flt) or {}
+        for v in res.get("Volumes") or []:
+            out.append(
+                ManagedItem(
+                    kind="volume",
+                    id=v.get("Name", ""),
+                    name=v.get("Name", ""),
+                    tool=(v.get("Labels") or {}).get(TOOL_LABEL),
+                )
+            )
+    if "image" in kinds:
+        for i in await d.call("list images", api.images, filters=flt):
+            tags = [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"]
+            out.append(
+                ManagedItem(
+                    kind="image",
+                    id=short_id(i.get("Id")),
+                    name=tags[0] if tags else short_id(i.get("Id")),
+                    tool=(i.get("Labels") or {}).get(TOOL_LABEL),
+                )
+            )
+    return out
+
+
+ALL_KINDS: list[Kind] = ["container", "network", "volume", "image"]
+KindsParam = Annotated[list[Kind] | None, Field(description="Kinds to include (default: all)")]
+
+
+async def docker_managed_list(
+    ctx: Context[Any, Any], kinds: KindsParam = None, limit: Limit = None, offset: Offset = 0
+) -> ManagedList:
+    """List the containers, networks, volumes and images this server created (by its provenance label)."""
+    d = dk(ctx)
+    items = await _managed(ctx, list(kinds or ALL_KINDS))
+    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    return ManagedList(items=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+
+
+class CleanupItem(ManagedItem):
+    removed: bool
+    error: str | None = None
+
+
+class CleanupResult(BaseModel):
+    items: list[CleanupItem]
+    removed: int
+    failed: int
+    dry_run: bool
+    truncated: bool = Field(description="True when the item list was cut by the byte cap (all were processed)")
+
+
+async def docker_managed_cleanup(
+    ctx: Context[Any, Any],
+    kinds: KindsParam = None,
+    name_contains: Annotated[str | None, Field(description="Only objects whose name contains this text")] = None,
+    dry_run: Annotated[bool, Field(description="Only list what would be removed")] = False,
+) -> CleanupResult:
+    """Remove what this server created (and only that): containers (forced), then networks, volumes, images.
+
+    Objects are selected by the label io.backend-architect-mcp.managed=true, so nothing else is touched.
+    """
+    d = dk(ctx)
+    api = await d.api()
+    items = await _managed(ctx, list(kinds or ALL_KINDS))
+    if name_contains:
+        items = [i for i in items if name_contains in i.name]
+    out: list[CleanupItem] = []
+    order = {"container": 0, "network": 1, "volume": 2, "image": 3}
+    for it in sorted(items, key=lambda i: order[i.kind]):
+        if dry_run:
+            out.append(CleanupItem(**it.model_dump(), removed=False))
+            continue
+        try:
+            if it.kind == "container":
+                await d.call("remove the container", api.remove_container, it.id, force=True, v=True)
+            elif it.kind == "network":
+                await d.call("remove the network", api.remove_network, it.id)
+            elif it.kind == "volume":
+                await d.call("remove the volume", api.remove_volume, it.id, force=True)
+            else:
+                await d.call("remove the image", api.remove_image, it.id, force=True)
+            out.append(CleanupItem(**it.model_dump(), removed=True))
+        except Exception as exc:  # keep going: report each failure next to its object
+            out.append(CleanupItem(**it.model_dump(), removed=False, error=str(exc)))
+    kept, truncated, _ = page(out, 0, len(out) or 1, d.settings.max_bytes)
+    return CleanupResult(
+        items=kept,
+        removed=sum(1 for i in out if i.removed),
+        failed=sum(1 for i in out if not i.removed and not dry_run),
+        dry_run=dry_run,
+        truncated=truncated,
+    )

@@ -1,0 +1,81 @@
+"""Docker module settings: `DOCKER_HOST` (and the SDK's TLS variables) plus `BAM_DOCKER_*` tuning."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+MANAGED_LABEL = "io.backend-architect-mcp.managed"
+"""Label put on everything this server creates (value `true`)."""
+TOOL_LABEL = "io.backend-architect-mcp.tool"
+"""Label naming the tool that created the object."""
+
+
+class DockerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_DOCKER_", extra="ignore", populate_by_name=True)
+
+    docker_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DOCKER_HOST", "BAM_DOCKER_HOST"),
+        description="Engine address: unix:///var/run/docker.sock, tcp://host:2376 (TLS via DOCKER_TLS_VERIFY and "
+        "DOCKER_CERT_PATH) or ssh://user@host. Default: the local unix socket.",
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="Socket timeout of one engine API call.")
+    build_timeout_s: float = Field(default=600.0, gt=0, description="Upper bound of one image build.")
+    max_items: int = Field(default=100, ge=1, le=5_000, description="Default items per page of a list.")
+    max_items_limit: int = Field(default=1_000, ge=1, description="Largest page a caller may ask for.")
+    max_bytes: int = Field(default=200_000, ge=1_024, description="Byte cap of one list or inspect result (JSON).")
+    max_log_lines: int = Field(default=200, ge=1, description="Default number of log lines (tail).")
+    max_log_lines_limit: int = Field(default=5_000, ge=1, description="Largest tail a caller may ask for.")
+    max_log_bytes: int = Field(default=64_000, ge=1_024, description="Byte cap of log and exec output.")
+    allow_privileged: bool = Field(default=False, description="Allow `privileged=true` containers.")
+    allow_host_pid: bool = Field(default=False, description="Allow containers in the host PID namespace.")
+    allow_host_ipc: bool = Field(default=False, description="Allow containers in the host IPC namespace.")
+    allow_root_mount: bool = Field(default=False, description="Allow bind mounts (or bind volumes) of `/`.")
+    allow_socket_mount: bool = Field(
+        default=False, description="Allow mounting the Docker socket (or a directory containing it)."
+    )
+    allow_cap_add: bool = Field(default=False, description="Allow adding Linux capabilities (`cap_add`).")
+    build_roots: str = Field(
+        default="",
+        description="Comma-separated directories that build contexts must lie under (empty: any directory but /).",
+    )
+    allowed_registries: str = Field(
+        default="",
+        description="Comma-separated registry hosts that pull/push may use, e.g. `127.0.0.1:5001,ghcr.io` "
+        "(`docker.io` for Docker Hub). Empty: any.",
+    )
+
+    def host(self) -> str:
+        return self.docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+    def target(self) -> str:
+        """The engine address without credentials (for messages and /readyz)."""
+        host = self.host()
+        parts = urlsplit(host)
+        if parts.scheme == "unix":
+            return host
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        if parts.username and parts.scheme == "ssh":
+            netloc = f"{parts.username}@{netloc}"
+        return f"{parts.scheme}://{netloc}"
+
+    def socket_paths(self) -> list[str]:
+        """Paths under which the engine socket is known to live (mount checks)."""
+        paths = ["/var/run/docker.sock", "/run/docker.sock"]
+        parts = urlsplit(self.host())
+        if parts.scheme == "unix" and parts.path:
+            paths.append(parts.path)
+        return paths
+
+    def build_root_list(self) -> list[str]:
+        return [p.strip() for p in self.build_roots.split(",") if p.strip()]
+
+    def registry_list(self) -> list[str]:
+        return [p.strip().lower() for p in self.allowed_registries.split(",") if p.strip()]

@@ -1,0 +1,131 @@
+"""Conversions of engine data for output: time stamps, sizes, redaction of environments and text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from servers._common import cap_items, redact, redact_text
+from servers._common.output import REDACTED, is_secret_key
+
+T = TypeVar("T")
+
+_TOKEN_PREFIX = re.compile(
+    r"^(AKIA|ASIA)[A-Z0-9]{12,}$|^(ghp|gho|ghs|ghu|github_pat|glpat|xox[abpr]|sk|sk_live|rk_live|npm)[-_][A-Za-z0-9_\-]{16,}"
+    r"|^eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\."
+)
+_HIGH_ENTROPY = re.compile(r"^[A-Za-z0-9+/=_\-]{32,}$")
+
+
+def looks_secret_value(value: str) -> bool:
+    """A value that is a known token format, or a long mixed-case-and-digit random-looking string."""
+    v = value.strip()
+    if _TOKEN_PREFIX.search(v):
+        return True
+    if _HIGH_ENTROPY.match(v):
+        return any(c.isdigit() for c in v) and any(c.isupper() for c in v) and any(c.islower() for c in v)
+    return False
+
+
+_ASSIGN = re.compile(r"(?P<k>\b[A-Za-z_][A-Za-z0-9_.\-]*)(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)(?P<v>[^\s'\",;&]+)")
+
+
+def redact_output(text: str) -> str:
+    """Free text (logs, exec output, build output) with `NAME=value` secrets and known token formats masked."""
+
+    def sub(m: re.Match[str]) -> str:
+        if is_secret_key(m["k"]) or looks_secret_value(m["v"]):
+            return f"{m['k']}{m['sep']}{m['q']}{REDACTED}"
+        return m.group(0)
+
+    text = _ASSIGN.sub(sub, text)
+    text = redact_text(text)
+    return _TOKEN_ANYWHERE.sub(REDACTED, text)
+
+
+_TOKEN_ANYWHERE = re.compile(
+    r"\b(?:(?:AKIA|ASIA)[A-Z0-9]{16}|(?:ghp|gho|ghs|ghu)_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}|xox[abpr]-[A-Za-z0-9\-]{10,}|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]+)"
+)
+
+
+def redact_env_list(env: Iterable[str] | None) -> list[str]:
+    """`NAME=value` entries with secret-looking names or values masked, and URL passwords masked."""
+    out: list[str] = []
+    for item in env or []:
+        name, sep, val = item.partition("=")
+        if sep and val and (is_secret_key(name) or looks_secret_value(val)):
+            out.append(f"{name}={REDACTED}")
+        else:
+            out.append(redact_text(item))
+    return out
+
+
+def redact_inspect(data: Any) -> Any:
+    """An inspect document with Config.Env masked, then every secret-looking key or text masked."""
+    if isinstance(data, dict):
+        cfg = data.get("Config")
+        if isinstance(cfg, dict) and isinstance(cfg.get("Env"), list):
+            data = {**data, "Config": {**cfg, "Env": redact_env_list(cfg["Env"])}}
+        cc = data.get("ContainerConfig")
+        if isinstance(cc, dict) and isinstance(cc.get("Env"), list):
+            data = {**data, "ContainerConfig": {**cc, "Env": redact_env_list(cc["Env"])}}
+    return redact(data)
+
+
+def iso_from_epoch(ts: int | float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat()
+
+
+def short_id(full: str | None) -> str:
+    if not full:
+        return ""
+    return full.split(":", 1)[-1][:12]
+
+
+def page(items: list[T], offset: int, limit: int, max_bytes: int) -> tuple[list[T], bool, int | None]:
+    """`items[offset:offset+limit]`, cut further by the byte cap; (kept, truncated, next_offset)."""
+    window = items[offset : offset + limit]
+    kept, cut = cap_items(window, max_items=limit, max_bytes=max_bytes)
+    more = cut or offset + len(kept) < len(items)
+    return kept, more, (offset + len(kept)) if more else None
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+
+
+def parse_since(value: str | None) -> dt.datetime | int | None:
+    """`10m`, `2h`, `1d`, `30s` (relative), a Unix time in seconds, or an ISO 8601 time stamp."""
+    if value is None or not value.strip():
+        return None
+    v = value.strip()
+    m = _DURATION.match(v)
+    if m:
+        mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+        return dt.datetime.now(tz=dt.UTC) - dt.timedelta(seconds=float(m.group(1)) * mult)
+    if v.isdigit():
+        return int(v)
+    try:
+        parsed = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot read {value!r} as a time: use 10m, 2h, a Unix time or an ISO 8601 time stamp"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def parse_size(value: str | int | None) -> int | None:
+    """`512m`, `1g`, `100k` or a byte count."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*$", value.lower())
+    if not m:
+        raise ValueError(f"cannot read {value!r} as a size: use e.g. 256m, 1g or a byte count")
+    mult = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2)]
+    return int(float(m.group(1)) * mult)
