@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -15,6 +17,8 @@ from servers.postgres.settings import PostgresSettings
 
 if TYPE_CHECKING:
     import asyncpg
+
+log = logging.getLogger("backend_architect_mcp.postgres")
 
 CONNECTION_SQLSTATE_CLASSES = ("08", "57P")  # connection exceptions, operator intervention (shutdown)
 
@@ -58,6 +62,46 @@ class Postgres:
             yield conn
         finally:
             await pool.release(conn)
+
+    @asynccontextmanager
+    async def transaction(self, *, read_only: bool, timeout_ms: int | None = None) -> AsyncIterator[Transaction]:
+        """A transaction with server-side statement/lock timeouts, opened in one round trip.
+
+        It is rolled back on exit unless `commit()` was called.
+        """
+        ms = int(timeout_ms or self.settings.statement_timeout_ms)
+        begin = "BEGIN READ ONLY" if read_only else "BEGIN"
+        async with self.connection() as conn:
+            await conn.execute(
+                f"{begin}; SET LOCAL statement_timeout = {ms}; "
+                f"SET LOCAL lock_timeout = {int(self.settings.lock_timeout_ms)}"
+            )
+            tx = Transaction(conn)
+            try:
+                yield tx
+            finally:
+                if not tx.committed and not conn.is_closed():
+                    with anyio.CancelScope(shield=True):
+                        try:
+                            await conn.execute("ROLLBACK")
+                        except (OSError, asyncpg_errors()) as exc:  # a dead connection rolls back by itself
+                            log.debug("rollback failed: %s", exc)
+
+
+def asyncpg_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg
+
+    return (asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@dataclass
+class Transaction:
+    conn: asyncpg.Connection
+    committed: bool = False
+
+    async def commit(self) -> None:
+        await self.conn.execute("COMMIT")
+        self.committed = True
 
 
 @asynccontextmanager

@@ -85,12 +85,6 @@ def _coerce_params(stmt: Any, params: list[Any] | None) -> list[Any]:
         raise tool_error("bind parameters", str(exc), hint=f"parameter types are {types}") from exc
 
 
-async def _set_local_timeout(conn: Any, pg: Postgres, timeout_ms: int | None) -> None:
-    ms = timeout_ms or pg.settings.statement_timeout_ms
-    await conn.execute(f"SET LOCAL statement_timeout = {int(ms)}")
-    await conn.execute(f"SET LOCAL lock_timeout = {int(pg.settings.lock_timeout_ms)}")
-
-
 async def pg_query(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="One read statement: SELECT / WITH ... SELECT / VALUES / TABLE / SHOW")],
@@ -111,21 +105,15 @@ async def pg_query(
     if limit and limit > pg.settings.max_rows_limit:
         notes.append(f"limit capped at {pg.settings.max_rows_limit}")
     try:
-        async with pg.connection() as conn:
-            tr = conn.transaction(readonly=True)
-            await tr.start()
-            try:
-                await _set_local_timeout(conn, pg, timeout_ms)
-                await _forbid_volatile_user_functions(conn, checked.functions)
-                stmt = await conn.prepare(sql)
-                args = _coerce_params(stmt, params)
-                columns = [Column(name=a.name, type=a.type.name) for a in stmt.get_attributes()]
-                cursor = await stmt.cursor(*args)
-                if offset:
-                    await cursor.forward(offset)
-                records = await cursor.fetch(page + 1)
-            finally:
-                await tr.rollback()
+        async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
+            await _forbid_volatile_user_functions(tx.conn, checked.functions)
+            stmt = await tx.conn.prepare(sql)
+            args = _coerce_params(stmt, params)
+            columns = [Column(name=a.name, type=a.type.name) for a in stmt.get_attributes()]
+            cursor = await stmt.cursor(*args)
+            if offset:
+                await cursor.forward(offset)
+            records = await cursor.fetch(page + 1)
     except Exception as exc:
         raise translate(exc, "run the query") from exc
     more = len(records) > page
@@ -194,17 +182,11 @@ async def pg_explain(
     if analyze:
         options += ["ANALYZE", f"BUFFERS {'TRUE' if buffers else 'FALSE'}"]
     try:
-        async with pg.connection() as conn:
-            tr = conn.transaction(readonly=True)
-            await tr.start()
-            try:
-                await _set_local_timeout(conn, pg, timeout_ms)
-                await _forbid_volatile_user_functions(conn, checked.functions)
-                stmt = await conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")
-                args = _coerce_params(stmt, params)
-                plan = await stmt.fetchval(*args)
-            finally:
-                await tr.rollback()
+        async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
+            await _forbid_volatile_user_functions(tx.conn, checked.functions)
+            stmt = await tx.conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")
+            args = _coerce_params(stmt, params)
+            plan = await stmt.fetchval(*args)
     except Exception as exc:
         raise translate(exc, "explain the statement") from exc
     top = plan[0] if isinstance(plan, list) and plan else {}
@@ -245,32 +227,24 @@ async def pg_execute(
     pg = _pg(ctx)
     check_write(sql)
     try:
-        async with pg.connection() as conn:
-            tr = conn.transaction()
-            await tr.start()
-            committed = False
-            try:
-                await _set_local_timeout(conn, pg, timeout_ms)
-                stmt = await conn.prepare(sql)
-                args = _coerce_params(stmt, params)
-                records = await stmt.fetch(*args)
-                status = stmt.get_statusmsg()
-                returning: list[dict[str, Any]] = []
-                truncated = False
-                used = 0
-                for rec in records:
-                    row = {k: pg_to_json(v) for k, v in rec.items()}
-                    used += json_size(row)
-                    if len(returning) >= pg.settings.max_rows or (returning and used > pg.settings.max_bytes):
-                        truncated = True
-                        break
-                    returning.append(row)
-                if not dry_run:
-                    await tr.commit()
-                    committed = True
-            finally:
-                if not committed:
-                    await tr.rollback()
+        async with pg.transaction(read_only=False, timeout_ms=timeout_ms) as tx:
+            stmt = await tx.conn.prepare(sql)
+            args = _coerce_params(stmt, params)
+            records = await stmt.fetch(*args)
+            status = stmt.get_statusmsg()
+            returning: list[dict[str, Any]] = []
+            truncated = False
+            used = 0
+            for rec in records:
+                row = {k: pg_to_json(v) for k, v in rec.items()}
+                used += json_size(row)
+                if len(returning) >= pg.settings.max_rows or (returning and used > pg.settings.max_bytes):
+                    truncated = True
+                    break
+                returning.append(row)
+            if not dry_run:
+                await tx.commit()
+            committed = tx.committed
     except Exception as exc:
         raise translate(exc, "execute the statement") from exc
     m = _TAG_COUNT.match(status or "")
