@@ -1,0 +1,449 @@
+"""Every AWS API through validated tools: discover services/operations, describe inputs, call."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Annotated, Any, Literal
+
+import orjson
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import json_size, to_jsonable, tool_error, truncate_text
+from servers.aws import catalog
+from servers.aws.client import scrub
+from servers.aws.common import MaxItems, Profile, Region, RoleArn, aws_state, page_size, target
+
+
+class ServiceList(BaseModel):
+    services: list[str] = Field(description="botocore service names to pass as `service`")
+    count: int
+    total: int = Field(description="Services matching the filter")
+    truncated: bool
+    next_offset: int | None = Field(default=None, description="Pass as `offset` for the next page")
+
+
+async def aws_services_list(
+    ctx: Context[Any, Any],
+    filter: Annotated[str | None, Field(description="Substring or glob to match names, e.g. `log` or `ec2*`")] = None,
+    offset: Annotated[int, Field(ge=0, description="Names to skip: `next_offset` of the previous page")] = 0,
+    limit: Annotated[int, Field(ge=1, le=500, description="Names per page")] = 200,
+) -> ServiceList:
+    """List the AWS services this server can call (from botocore's bundled service models, no network)."""
+    aws = aws_state(ctx)
+    names = await aws.backend.run_sync(catalog.services)
+    if filter:
+        f = filter.lower()
+        names = [n for n in names if (fnmatch.fnmatch(n, f) if any(c in f for c in "*?[") else f in n)]
+    page = names[offset : offset + limit]
+    more = offset + len(page) < len(names)
+    return ServiceList(
+        services=page,
+        count=len(page),
+        total=len(names),
+        truncated=more,
+        next_offset=offset + len(page) if more else None,
+    )
+
+
+class OperationInfo(BaseModel):
+    name: str = Field(description="API name to pass as `operation`")
+    access: catalog.Access = Field(description="read: runs with aws_call; write/sensitive: needs aws_call_write")
+    paginated: bool = Field(description="aws_call pages it automatically with a resume token")
+    summary: str = Field(description="First sentence of the AWS documentation")
+
+
+class OperationList(BaseModel):
+    service: str
+    service_full_name: str
+    api_version: str
+    operations: list[OperationInfo]
+    count: int
+    total: int = Field(description="Operations matching the filters")
+    truncated: bool
+    next_offset: int | None = None
+
+
+def _operations(service: str) -> tuple[Any, set[str]]:
+    model = catalog.service_model(service)
+    try:
+        pag = set(catalog._botocore().get_paginator_model(service)._paginator_config)
+    except Exception:  # services without paginators
+        pag = set()
+    return model, pag
+
+
+async def aws_operations_list(
+    ctx: Context[Any, Any],
+    service: Annotated[str, Field(description="botocore service name, e.g. s3, ec2, logs, dynamodb")],
+    filter: Annotated[
+        str | None, Field(description="Case-insensitive substring or glob of operation names, e.g. `bucket`")
+    ] = None,
+    access: Annotated[
+        Literal["any", "read", "write"], Field(description="Only reads, only writes (incl. sensitive), or any")
+    ] = "any",
+    offset: Annotated[int, Field(ge=0, description="Operations to skip: `next_offset` of the previous page")] = 0,
+    limit: Annotated[int, Field(ge=1, le=500, description="Operations per page")] = 100,
+) -> OperationList:
+    """List a service's API operations with their read/write classification and a one-line summary."""
+    aws = aws_state(ctx)
+    model, paginators = await aws.backend.run_sync(_operations, service)
+
+    def build() -> tuple[list[OperationInfo], int]:
+        out: list[OperationInfo] = []
+        for name in model.operation_names:
+            if filter:
+                f = filter.lower()
+                ok = fnmatch.fnmatch(name.lower(), f) if any(c in f for c in "*?[") else f in name.lower()
+                if not ok:
+                    continue
+            cls = catalog.classify(model.service_name, name)
+            if (access == "read" and cls.access != "read") or (access == "write" and cls.access == "read"):
+                continue
+            out.append(OperationInfo(name=name, access=cls.access, paginated=name in paginators, summary=""))
+        total = len(out)
+        page = out[offset : offset + limit]
+        for info in page:
+            info.summary = catalog.first_sentence(model.operation_model(info.name).documentation)
+        return page, total
+
+    page, total = await aws.backend.run_sync(build)
+    more = offset + len(page) < total
+    meta = model.metadata
+    return OperationList(
+        service=model.service_name,
+        service_full_name=str(meta.get("serviceFullName", model.service_name)),
+        api_version=str(meta.get("apiVersion", "")),
+        operations=page,
+        count=len(page),
+        total=total,
+        truncated=more,
+        next_offset=offset + len(page) if more else None,
+    )
+
+
+class OperationDescription(BaseModel):
+    service: str
+    operation: str
+    access: catalog.Access
+    access_reason: str
+    documentation: str = Field(description="AWS documentation, plain text, shortened")
+    input: dict[str, Any] = Field(description="Input shape: members with type, required, doc, enum, nested members")
+    output_members: list[str] = Field(description="Top-level members of the response")
+    paginated: bool
+    result_keys: list[str] = Field(description="Lists that aws_call merges across pages")
+    http: str = Field(description="HTTP method and path of the API")
+    depth: int = Field(description="Nesting depth shown (reduced when the shape was too large)")
+    truncated: bool = Field(description="True when nesting or docs were cut to fit the byte cap")
+
+
+async def aws_operation_describe(
+    ctx: Context[Any, Any],
+    service: Annotated[str, Field(description="botocore service name, e.g. s3")],
+    operation: Annotated[str, Field(description="Operation, e.g. ListObjectsV2 (list_objects_v2 also accepted)")],
+    depth: Annotated[int, Field(ge=0, le=6, description="How deep to expand nested structures")] = 3,
+) -> OperationDescription:
+    """Describe one operation: its input parameters (types, required, enums, docs), output and paging.
+
+    Use it before aws_call to form valid `parameters`.
+    """
+    aws = aws_state(ctx)
+    cap = aws.settings.max_bytes
+
+    def build() -> OperationDescription:
+        model, paginators = _operations(service)
+        name = catalog.operation_name(model, operation)
+        op = model.operation_model(name)
+        cls = catalog.classify(model.service_name, name)
+        keys: list[str] = []
+        if name in paginators:
+            rk = catalog._botocore().get_paginator_model(model.service_name).get_paginator(name).get("result_key")
+            keys = [rk] if isinstance(rk, str) else list(rk or [])
+        d, doc_limit, cut = depth, 160, False
+        while True:
+            inp = catalog.shape_schema(op.input_shape, d, doc_limit) if op.input_shape is not None else {}
+            if json_size(inp) <= cap * 0.8 or (d == 0 and doc_limit == 0):
+                break
+            cut = True
+            if doc_limit:
+                doc_limit = 0
+            else:
+                d -= 1
+        http = op.http or {}
+        return OperationDescription(
+            service=model.service_name,
+            operation=name,
+            access=cls.access,
+            access_reason=cls.reason,
+            documentation=catalog.doc_text(op.documentation, 1500),
+            input=inp,
+            output_members=sorted(op.output_shape.members) if op.output_shape is not None else [],
+            paginated=name in paginators,
+            result_keys=keys,
+            http=f"{http.get('method', '')} {http.get('requestUri', '')}".strip(),
+            depth=d,
+            truncated=cut,
+        )
+
+    return await aws.backend.run_sync(build)
+
+
+class CallResult(BaseModel):
+    service: str
+    operation: str
+    access: catalog.Access
+    region: str = Field(description="Region the call went to")
+    result: dict[str, Any] = Field(description="The response as JSON (ResponseMetadata dropped, secrets masked)")
+    paginated: bool = Field(description="True when pages were merged by the operation's result keys")
+    item_count: int | None = Field(default=None, description="Items merged across pages (paginated calls)")
+    truncated: bool = Field(description="True when more data exists or a cap cut the result")
+    resume_token: str | None = Field(default=None, description="Pass back as `resume_token` for the next items")
+    notes: list[str] = Field(default_factory=list)
+
+
+Service = Annotated[str, Field(description="botocore service name, e.g. s3, ec2, logs, lambda, dynamodb")]
+Operation = Annotated[
+    str, Field(description="API operation, e.g. DescribeInstances (describe_instances/describe-instances accepted)")
+]
+Parameters = Annotated[
+    dict[str, Any] | None,
+    Field(description="Input parameters exactly as in the API (PascalCase keys); see aws_operation_describe"),
+]
+Paginate = Annotated[
+    bool, Field(description="Merge pages by the operation's result keys up to `max_items` (paginated operations)")
+]
+ResumeToken = Annotated[str | None, Field(description="`resume_token` of the previous call to continue paging")]
+
+
+def _read_body(body: Any, cap: int) -> tuple[dict[str, Any], bool]:
+    data = body.read(cap + 1)
+    body.close()
+    cut = len(data) > cap
+    data = data[:cap]
+    try:
+        return {"text": data.decode("utf-8")}, cut
+    except UnicodeDecodeError:
+        return {"base64": to_jsonable(data)["base64"]}, cut
+
+
+def _fit(result: dict[str, Any], max_bytes: int, notes: list[str]) -> tuple[dict[str, Any], bool]:
+    """Cut the largest lists (then the JSON text) until `result` fits `max_bytes`."""
+    if json_size(result) <= max_bytes:
+        return result, False
+    for _ in range(len(result) + 1):
+        lists = [(json_size(v), k) for k, v in result.items() if isinstance(v, list) and len(v) > 1]
+        if not lists:
+            break
+        size, key = max(lists)
+        items = result[key]
+        other = json_size(result) - size
+        budget = max(max_bytes - other, 1)
+        keep = max(1, int(len(items) * budget * 0.9 / max(size, 1)))
+        while keep > 1 and json_size(items[:keep]) > budget:
+            keep = max(1, int(keep * 0.8))
+        notes.append(f"`{key}` cut from {len(items)} to {keep} items to fit {max_bytes} bytes")
+        result = {**result, key: items[:keep]}
+        if json_size(result) <= max_bytes:
+            return result, True
+    text, _ = truncate_text(orjson.dumps(result).decode(), max_bytes, keep="head")
+    notes.append(f"result cut to its first {max_bytes} bytes of JSON (`partial_json`); narrow the request")
+    return {"partial_json": text}, True
+
+
+def _execute(
+    client: Any,
+    name: str,
+    params: dict[str, Any],
+    *,
+    paginate: bool,
+    max_items: int,
+    resume_token: str | None,
+    max_bytes: int,
+    body_cap: int,
+) -> dict[str, Any]:
+    from botocore import xform_name
+
+    py = xform_name(name)
+    notes: list[str] = []
+    if paginate and client.can_paginate(py):
+        pag = client.get_paginator(py)
+        keys = [k.expression for k in pag.result_keys]
+        n = max_items
+        while True:
+            cfg: dict[str, Any] = {"MaxItems": n}
+            if resume_token:
+                cfg["StartingToken"] = resume_token
+            try:
+                res = pag.paginate(**params, PaginationConfig=cfg).build_full_result()
+            except ValueError as exc:
+                raise tool_error(
+                    "resume the call",
+                    str(exc),
+                    code="InvalidResumeToken",
+                    hint="pass `resume_token` exactly as returned, or omit it to start over",
+                ) from exc
+            token = res.pop("NextToken", None)
+            res.pop("ResponseMetadata", None)
+            result = scrub(to_jsonable(res))
+            count = sum(len(v) for k in keys if isinstance(v := res.get(k), list))
+            size = json_size(result)
+            if size <= max_bytes or n <= 1 or count <= 1:
+                break
+            n = max(1, min(n - 1, int(count * max_bytes * 0.9 / size)))
+        if n < max_items:
+            notes.append(f"page reduced to {n} items to fit {max_bytes} bytes; continue with resume_token")
+        result, cut = _fit(result, max_bytes, notes)
+        return {
+            "result": result,
+            "paginated": True,
+            "item_count": count,
+            "truncated": token is not None or cut,
+            "resume_token": token,
+            "notes": notes,
+        }
+    if resume_token:
+        raise tool_error(
+            f"call {name}",
+            "resume_token given but this call is not paginated",
+            hint="pass the operation's own token parameter in `parameters` instead",
+        )
+    res = getattr(client, py)(**params)
+    res.pop("ResponseMetadata", None)
+    body_cut = False
+    for k, v in list(res.items()):
+        if hasattr(v, "read") and hasattr(v, "close"):
+            res[k], c = _read_body(v, body_cap)
+            body_cut = body_cut or c
+            if c:
+                notes.append(f"`{k}` cut at {body_cap} bytes; use a Range parameter to read further")
+        elif type(v).__name__ == "EventStream":
+            v.close()
+            res[k] = None
+            notes.append(f"`{k}` is an event stream, which this tool does not read")
+    result, cut = _fit(scrub(to_jsonable(res)), max_bytes, notes)
+    return {"result": result, "paginated": False, "truncated": cut or body_cut, "notes": notes}
+
+
+async def _call(
+    ctx: Context[Any, Any],
+    service: str,
+    operation: str,
+    parameters: dict[str, Any] | None,
+    *,
+    allow: frozenset[str],
+    region: str | None,
+    profile: str | None,
+    role_arn: str | None,
+    paginate: bool,
+    max_items: int | None,
+    resume_token: str | None,
+) -> CallResult:
+    aws = aws_state(ctx)
+    params = dict(parameters or {})
+
+    def prepare() -> tuple[str, str, catalog.Classification]:
+        model = catalog.service_model(service)
+        name = catalog.operation_name(model, operation)
+        return model.service_name, name, catalog.classify(model.service_name, name, params)
+
+    svc, name, cls = await aws.backend.run_sync(prepare)
+    rule = aws.settings.denied(svc, name)
+    if rule:
+        raise tool_error(
+            f"call {svc}:{name}",
+            f"refused: `{svc}:{name}` matches the deny list entry `{rule}`",
+            code="DeniedByPolicy",
+            hint="the operator set BAM_AWS_DENY; choose another operation",
+        )
+    if cls.access not in allow:
+        what = "a sensitive read" if cls.access == "sensitive" else "a write"
+        raise tool_error(
+            f"call {svc}:{name}",
+            f"refused: {svc}:{name} is {what} ({cls.reason}); aws_call runs read-only operations only",
+            code="ReadOnlyRefused",
+            hint="use aws_call_write, which is exposed only when writes are allowed for aws "
+            "(--allow-writes aws / BAM_ALLOW_WRITES=aws)",
+        )
+    await aws.backend.run_sync(lambda: catalog.validate(catalog.service_model(svc), name, params))
+    size = page_size(aws, max_items)
+    out, used_region = await aws.call(
+        svc,
+        target(profile, region, role_arn),
+        lambda c: _execute(
+            c,
+            name,
+            params,
+            paginate=paginate,
+            max_items=size,
+            resume_token=resume_token,
+            max_bytes=aws.settings.max_bytes,
+            body_cap=aws.settings.object_max_bytes,
+        ),
+        action=f"call {svc}:{name}",
+    )
+    return CallResult(service=svc, operation=name, access=cls.access, region=used_region, **out)
+
+
+async def aws_call(
+    ctx: Context[Any, Any],
+    service: Service,
+    operation: Operation,
+    parameters: Parameters = None,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+    paginate: Paginate = True,
+    max_items: MaxItems = None,
+    resume_token: ResumeToken = None,
+) -> CallResult:
+    """Call any read-only AWS API operation (Describe/List/Get/Head/Search/Query/Scan/...).
+
+    Parameters are validated against botocore's model before anything is sent; errors name the bad
+    field. Paginated operations are merged up to `max_items` with a `resume_token` for the rest.
+    Writes and sensitive reads (secret values, credential minting) are refused here.
+    """
+    return await _call(
+        ctx,
+        service,
+        operation,
+        parameters,
+        allow=frozenset({"read"}),
+        region=region,
+        profile=profile,
+        role_arn=role_arn,
+        paginate=paginate,
+        max_items=max_items,
+        resume_token=resume_token,
+    )
+
+
+async def aws_call_write(
+    ctx: Context[Any, Any],
+    service: Service,
+    operation: Operation,
+    parameters: Parameters = None,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+    paginate: Paginate = True,
+    max_items: MaxItems = None,
+    resume_token: ResumeToken = None,
+) -> CallResult:
+    """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue).
+
+    Validated against botocore's model before sending. Operations on the deny list (BAM_AWS_DENY) are
+    refused. Check the target (region/profile) first: changes are real.
+    """
+    return await _call(
+        ctx,
+        service,
+        operation,
+        parameters,
+        allow=frozenset({"read", "write", "sensitive"}),
+        region=region,
+        profile=profile,
+        role_arn=role_arn,
+        paginate=paginate,
+        max_items=max_items,
+        resume_token=resume_token,
+    )

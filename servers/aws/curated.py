@@ -1,0 +1,459 @@
+"""Curated AWS tools for daily work: identity, S3, CloudWatch Logs, compute/data summaries, cost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import to_jsonable, tool_error
+from servers.aws.common import (
+    AwsPage,
+    MaxItems,
+    NextToken,
+    Profile,
+    Region,
+    RoleArn,
+    aws_state,
+    page_size,
+    paginate,
+    target,
+)
+
+MESSAGE_CAP = 4_096
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else (str(value) if value else None)
+
+
+def _ms(value: int | None) -> str | None:
+    return dt.datetime.fromtimestamp(value / 1000, dt.UTC).isoformat() if value is not None else None
+
+
+# --- identity and profiles -----------------------------------------------------------------------------
+
+
+class CallerIdentity(BaseModel):
+    account: str
+    arn: str
+    user_id: str
+    region: str = Field(description="Region this profile/role resolves to")
+    profile: str | None = Field(description="Profile used (null: default credential chain)")
+    role_arn: str | None = Field(description="Role assumed for the call, if any")
+    endpoint_url: str | None = Field(description="Custom endpoint (AWS_ENDPOINT_URL), if set")
+
+
+async def aws_caller_identity(
+    ctx: Context[Any, Any], region: Region = None, profile: Profile = None, role_arn: RoleArn = None
+) -> CallerIdentity:
+    """Who am I: account, ARN and user id of the credentials a profile/role resolves to (STS)."""
+    aws = aws_state(ctx)
+    where = target(profile, region, role_arn)
+    res, used = await aws.call("sts", where, lambda c: c.get_caller_identity(), action="get the caller identity")
+    sessions = await aws.sessions()
+    return CallerIdentity(
+        account=res["Account"],
+        arn=res["Arn"],
+        user_id=res["UserId"],
+        region=used,
+        profile=profile or sessions.settings.profile,
+        role_arn=role_arn,
+        endpoint_url=aws.settings.endpoint_url,
+    )
+
+
+class ProfileInfo(BaseModel):
+    name: str
+    region: str | None
+    kind: str = Field(description="static-keys, sso, assume-role, process or other")
+    role_arn: str | None = None
+    allowed: bool = Field(description="Whether calls may select it (BAM_AWS_ALLOWED_PROFILES)")
+
+
+class ProfileList(BaseModel):
+    profiles: list[ProfileInfo]
+    count: int
+    truncated: bool
+    default_profile: str | None
+    default_region: str | None
+    assumable_roles: list[str] = Field(description="Role ARN globs allowed for `role_arn`")
+
+
+async def aws_profiles_list(ctx: Context[Any, Any]) -> ProfileList:
+    """List the profiles in the AWS config files (region, credential kind; never keys) and the defaults."""
+    aws = aws_state(ctx)
+    sessions = await aws.sessions()
+    try:
+        profiles = await aws.backend.run_sync(sessions.profiles)
+    except Exception as exc:
+        raise tool_error(
+            "read the AWS config files",
+            f"{type(exc).__name__}: {exc}",
+            hint="check AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE",
+        ) from exc
+    items = [
+        ProfileInfo(
+            name=n, region=p["region"], kind=p["kind"], role_arn=p["role_arn"], allowed=aws.settings.profile_allowed(n)
+        )
+        for n, p in sorted(profiles.items())
+    ]
+    limit = aws.settings.max_items_limit
+    return ProfileList(
+        profiles=items[:limit],
+        count=min(len(items), limit),
+        truncated=len(items) > limit,
+        default_profile=aws.settings.profile,
+        default_region=aws.settings.region,
+        assumable_roles=[r.strip() for r in aws.settings.allowed_role_arns.split(",") if r.strip()],
+    )
+
+
+# --- S3 --------------------------------------------------------------------------------------------------
+
+Bucket = Annotated[str, Field(description="S3 bucket name")]
+ObjectKey = Annotated[str, Field(description="Object key (full path inside the bucket)")]
+
+
+class BucketInfo(BaseModel):
+    name: str
+    created: str | None
+
+
+class BucketPage(AwsPage):
+    buckets: list[BucketInfo]
+
+
+async def aws_s3_buckets_list(
+    ctx: Context[Any, Any],
+    prefix: Annotated[str | None, Field(description="Only buckets whose name starts with this")] = None,
+    max_items: MaxItems = None,
+    next_token: NextToken = None,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> BucketPage:
+    """List S3 buckets of the account (name, creation time), optionally by name prefix."""
+    aws = aws_state(ctx)
+    params: dict[str, Any] = {"Prefix": prefix} if prefix else {}
+
+    def run(c: Any) -> tuple[list[Any], str | None]:
+        return paginate(
+            c,
+            "list_buckets",
+            params,
+            lambda r: [
+                BucketInfo(name=b["Name"], created=_iso(b.get("CreationDate")))
+                for b in r.get("Buckets", [])
+                if not prefix or b["Name"].startswith(prefix)
+            ],
+            max_items=page_size(aws, max_items),
+            token=next_token,
+            max_bytes=aws.settings.max_bytes,
+        )
+
+    (items, token), used = await aws.call("s3", target(profile, region, role_arn), run, action="list S3 buckets")
+    return BucketPage(region=used, buckets=items, count=len(items), truncated=token is not None, next_token=token)
+
+
+class ObjectInfo(BaseModel):
+    key: str
+    size: int
+    last_modified: str | None
+    storage_class: str | None = None
+    etag: str | None = None
+
+
+class ObjectPage(AwsPage):
+    bucket: str
+    prefix: str
+    objects: list[ObjectInfo]
+    common_prefixes: list[str] = Field(description="'Folders' under the prefix when a delimiter is used")
+
+
+async def aws_s3_objects_list(
+    ctx: Context[Any, Any],
+    bucket: Bucket,
+    prefix: Annotated[str, Field(description="Only keys starting with this, e.g. `logs/2026/`")] = "",
+    delimiter: Annotated[
+        str | None, Field(description="Group keys by this character (`/` lists one 'folder' level)")
+    ] = None,
+    max_items: MaxItems = None,
+    next_token: NextToken = None,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> ObjectPage:
+    """List objects in a bucket by prefix (key, size, last modified), one page at a time."""
+    aws = aws_state(ctx)
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    if delimiter:
+        params["Delimiter"] = delimiter
+    prefixes: list[str] = []
+
+    def convert(r: dict[str, Any]) -> list[Any]:
+        prefixes[:] = [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        return [
+            ObjectInfo(
+                key=o["Key"],
+                size=o.get("Size", 0),
+                last_modified=_iso(o.get("LastModified")),
+                storage_class=o.get("StorageClass"),
+                etag=(o.get("ETag") or "").strip('"') or None,
+            )
+            for o in r.get("Contents", [])
+        ]
+
+    def run(c: Any) -> tuple[list[Any], str | None]:
+        return paginate(
+            c,
+            "list_objects_v2",
+            params,
+            convert,
+            max_items=page_size(aws, max_items),
+            token=next_token,
+            max_bytes=aws.settings.max_bytes,
+        )
+
+    (items, token), used = await aws.call(
+        "s3", target(profile, region, role_arn), run, action=f"list objects in s3://{bucket}/{prefix}"
+    )
+    return ObjectPage(
+        region=used,
+        bucket=bucket,
+        prefix=prefix,
+        objects=items,
+        common_prefixes=prefixes,
+        count=len(items),
+        truncated=token is not None,
+        next_token=token,
+    )
+
+
+class ObjectContent(BaseModel):
+    bucket: str
+    key: str
+    content_type: str | None
+    size: int = Field(description="Total object size in bytes")
+    offset: int
+    bytes_read: int
+    encoding: Literal["utf-8", "base64"] = Field(description="utf-8 text, or base64 for binary data")
+    content: str
+    truncated: bool = Field(description="True when the object continues past this chunk")
+    next_offset: int | None = Field(default=None, description="Pass as `offset` to read the next chunk")
+    last_modified: str | None = None
+    etag: str | None = None
+
+
+async def aws_s3_object_read(
+    ctx: Context[Any, Any],
+    bucket: Bucket,
+    key: ObjectKey,
+    max_bytes: Annotated[int | None, Field(ge=1, description="Bytes to read (default 64 KiB, capped)")] = None,
+    offset: Annotated[int, Field(ge=0, description="Byte offset to start at: `next_offset` of the last read")] = 0,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> ObjectContent:
+    """Read an S3 object as text (UTF-8, else base64) with a byte cap, from an offset (ranged GET)."""
+    aws = aws_state(ctx)
+    cap = min(max_bytes or aws.settings.object_max_bytes, aws.settings.object_max_bytes_limit)
+
+    def run(c: Any) -> dict[str, Any]:
+        res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + cap - 1}")
+        body = res["Body"]
+        data = body.read(cap)
+        body.close()
+        total = res.get("ContentLength", len(data))
+        rng = res.get("ContentRange")
+        if rng and "/" in rng:
+            total = int(rng.rsplit("/", 1)[1])
+        res["_data"], res["_total"] = data, total
+        out: dict[str, Any] = res
+        return out
+
+    try:
+        res, _ = await aws.call("s3", target(profile, region, role_arn), run, action=f"read s3://{bucket}/{key}")
+    except Exception as exc:
+        if "InvalidRange" in str(exc):
+            raise tool_error(
+                f"read s3://{bucket}/{key}",
+                f"offset {offset} is past the end of the object",
+                code="InvalidRange",
+                hint="use an offset below the object size",
+            ) from exc
+        raise
+    data: bytes = res["_data"]
+    total: int = res["_total"]
+    encoding: Literal["utf-8", "base64"] = "utf-8"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start >= len(data) - 3 and offset + len(data) < total:  # a character split by the byte cap
+            data = data[: err.start]
+            text = data.decode("utf-8")
+        else:
+            encoding, text = "base64", to_jsonable(data)["base64"]
+    end = offset + len(data)
+    more = end < total
+    return ObjectContent(
+        bucket=bucket,
+        key=key,
+        content_type=res.get("ContentType"),
+        size=total,
+        offset=offset,
+        bytes_read=len(data),
+        encoding=encoding,
+        content=text,
+        truncated=more,
+        next_offset=end if more else None,
+        last_modified=_iso(res.get("LastModified")),
+        etag=(res.get("ETag") or "").strip('"') or None,
+    )
+
+
+class PresignedUrl(BaseModel):
+    url: str = Field(description="HTTPS URL anyone holding it can GET until it expires")
+    method: str
+    expires_in_s: int
+    expires_at: str
+
+
+async def aws_s3_presign(
+    ctx: Context[Any, Any],
+    bucket: Bucket,
+    key: ObjectKey,
+    expires_in_s: Annotated[int, Field(ge=1, description="Lifetime in seconds (capped by the server)")] = 900,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> PresignedUrl:
+    """Create a presigned GET URL for an object (download link that expires); checks the object exists."""
+    aws = aws_state(ctx)
+    ttl = min(expires_in_s, aws.settings.presign_max_expires_s)
+
+    def run(c: Any) -> str:
+        c.head_object(Bucket=bucket, Key=key)
+        url: str = c.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl)
+        return url
+
+    url, _ = await aws.call("s3", target(profile, region, role_arn), run, action=f"presign s3://{bucket}/{key}")
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
+    return PresignedUrl(url=url, method="GET", expires_in_s=ttl, expires_at=until.isoformat(timespec="seconds"))
+
+
+class PutResult(BaseModel):
+    bucket: str
+    key: str
+    size: int
+    etag: str | None
+    version_id: str | None
+    overwritten: bool
+
+
+async def aws_s3_object_put(
+    ctx: Context[Any, Any],
+    bucket: Bucket,
+    key: ObjectKey,
+    content: Annotated[str, Field(description="Object content: text, or base64 when `encoding` is base64")],
+    encoding: Annotated[Literal["utf-8", "base64"], Field(description="How `content` is encoded")] = "utf-8",
+    content_type: Annotated[str | None, Field(description="Content-Type, e.g. application/json")] = None,
+    overwrite: Annotated[bool, Field(description="Replace an existing object (refused by default)")] = False,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> PutResult:
+    """Upload a small object (text or base64). Refuses to replace an existing key unless `overwrite`."""
+    import base64
+    import binascii
+
+    aws = aws_state(ctx)
+    try:
+        body = base64.b64decode(content, validate=True) if encoding == "base64" else content.encode()
+    except binascii.Error as exc:
+        raise tool_error("decode `content`", f"not valid base64: {exc}", code="InvalidBase64") from exc
+    if len(body) > aws.settings.object_max_bytes_limit:
+        raise tool_error(
+            "upload the object",
+            f"{len(body)} bytes exceeds the {aws.settings.object_max_bytes_limit}-byte limit of this tool",
+            hint="use the AWS CLI or multipart upload for large files",
+        )
+
+    def run(c: Any) -> tuple[dict[str, Any], bool]:
+        from botocore.exceptions import ClientError
+
+        exists = True
+        try:
+            c.head_object(Bucket=bucket, Key=key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            exists = False
+        if exists and not overwrite:
+            raise tool_error(
+                f"upload s3://{bucket}/{key}",
+                "the object already exists",
+                code="ObjectExists",
+                hint="pass overwrite=true to replace it",
+            )
+        extra = {"ContentType": content_type} if content_type else {}
+        return c.put_object(Bucket=bucket, Key=key, Body=body, **extra), exists
+
+    (res, existed), _ = await aws.call(
+        "s3", target(profile, region, role_arn), run, action=f"upload s3://{bucket}/{key}"
+    )
+    return PutResult(
+        bucket=bucket,
+        key=key,
+        size=len(body),
+        etag=(res.get("ETag") or "").strip('"') or None,
+        version_id=res.get("VersionId"),
+        overwritten=existed,
+    )
+
+
+class DeleteResult(BaseModel):
+    bucket: str
+    key: str
+    existed: bool
+    version_id: str | None
+    delete_marker: bool
+
+
+async def aws_s3_object_delete(
+    ctx: Context[Any, Any],
+    bucket: Bucket,
+    key: ObjectKey,
+    version_id: Annotated[str | None, Field(description="Delete this version (versioned buckets)")] = None,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> DeleteResult:
+    """Delete one object (or one version of it). Irreversible on unversioned buckets."""
+    aws = aws_state(ctx)
+
+    def run(c: Any) -> tuple[dict[str, Any], bool]:
+        from botocore.exceptions import ClientError
+
+        extra = {"VersionId": version_id} if version_id else {}
+        try:
+            c.head_object(Bucket=bucket, Key=key, **extra)
+            existed = True
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            existed = False
+        return c.delete_object(Bucket=bucket, Key=key, **extra), existed
+
+    (res, existed), _ = await aws.call(
+        "s3", target(profile, region, role_arn), run, action=f"delete s3://{bucket}/{key}"
+    )
+    return DeleteResult(
+        bucket=bucket,
+        key=key,
+        existed=existed,
+        version_id=res.get("VersionId"),
+        delete_marker=bool(res.get("DeleteMarker")),
+    )

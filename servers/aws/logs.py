@@ -1,0 +1,297 @@
+"""CloudWatch Logs tools: log groups, filtered/tailed events, Logs Insights queries with progress."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import tool_error, truncate_text
+from servers.aws.client import scrub
+from servers.aws.common import (
+    AwsPage,
+    MaxItems,
+    NextToken,
+    Profile,
+    Region,
+    RoleArn,
+    aws_state,
+    page_size,
+    paginate,
+    target,
+)
+
+MESSAGE_CAP = 4_096
+LogGroup = Annotated[str, Field(description="Log group name, e.g. /aws/lambda/my-function")]
+SinceMinutes = Annotated[int, Field(ge=1, le=60 * 24 * 90, description="Look back this many minutes from now")]
+
+
+def _ms(value: int | None) -> str | None:
+    return dt.datetime.fromtimestamp(value / 1000, dt.UTC).isoformat() if value is not None else None
+
+
+def _parse_time(value: str | None, name: str) -> int | None:
+    if not value:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise tool_error(
+            f"parse `{name}`", f"{value!r} is not an ISO 8601 time", hint="use e.g. 2026-11-27T08:00:00Z"
+        ) from exc
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return int(t.timestamp() * 1000)
+
+
+class LogGroupInfo(BaseModel):
+    name: str
+    stored_bytes: int | None
+    retention_days: int | None = Field(description="null: never expire")
+    created: str | None
+    log_class: str | None = None
+
+
+class LogGroupPage(AwsPage):
+    groups: list[LogGroupInfo]
+
+
+async def aws_logs_groups_list(
+    ctx: Context[Any, Any],
+    prefix: Annotated[str | None, Field(description="Only groups whose name starts with this")] = None,
+    max_items: MaxItems = None,
+    next_token: NextToken = None,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> LogGroupPage:
+    """List CloudWatch Logs log groups (name, stored bytes, retention), optionally by name prefix."""
+    aws = aws_state(ctx)
+    params: dict[str, Any] = {"logGroupNamePrefix": prefix} if prefix else {}
+
+    def run(c: Any) -> tuple[list[Any], str | None]:
+        return paginate(
+            c,
+            "describe_log_groups",
+            params,
+            lambda r: [
+                LogGroupInfo(
+                    name=g["logGroupName"],
+                    stored_bytes=g.get("storedBytes"),
+                    retention_days=g.get("retentionInDays"),
+                    created=_ms(g.get("creationTime")),
+                    log_class=g.get("logGroupClass"),
+                )
+                for g in r.get("logGroups", [])
+            ],
+            max_items=page_size(aws, max_items),
+            token=next_token,
+            max_bytes=aws.settings.max_bytes,
+        )
+
+    (items, token), used = await aws.call("logs", target(profile, region, role_arn), run, action="list log groups")
+    return LogGroupPage(region=used, groups=items, count=len(items), truncated=token is not None, next_token=token)
+
+
+class LogEvent(BaseModel):
+    timestamp: str | None
+    stream: str | None
+    message: str
+    message_truncated: bool = False
+
+
+class LogEventPage(AwsPage):
+    group: str
+    events: list[LogEvent]
+    start: str
+    end: str | None
+    last_timestamp_ms: int | None = Field(
+        description="Newest event time; to tail, call again with start_time just after it"
+    )
+
+
+async def aws_logs_events_filter(
+    ctx: Context[Any, Any],
+    group: LogGroup,
+    pattern: Annotated[
+        str | None, Field(description="CloudWatch filter pattern, e.g. `ERROR` or `{ $.status = 500 }`")
+    ] = None,
+    since_minutes: SinceMinutes = 60,
+    start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
+    end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
+    stream_prefix: Annotated[str | None, Field(description="Only streams whose name starts with this")] = None,
+    max_items: MaxItems = None,
+    next_token: NextToken = None,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> LogEventPage:
+    """Search or tail log events of a group in a time window, oldest first, with a filter pattern.
+
+    To tail: call with a small `since_minutes`, then call again with `start_time` set just after
+    `last_timestamp_ms`. Each message is capped at 4 KiB.
+    """
+    aws = aws_state(ctx)
+    start = _parse_time(start_time, "start_time") or int((time.time() - since_minutes * 60) * 1000)
+    end = _parse_time(end_time, "end_time")
+    params: dict[str, Any] = {"logGroupName": group, "startTime": start}
+    if end is not None:
+        params["endTime"] = end
+    if pattern:
+        params["filterPattern"] = pattern
+    if stream_prefix:
+        params["logStreamNamePrefix"] = stream_prefix
+    newest: list[int] = []
+
+    def convert(r: dict[str, Any]) -> list[Any]:
+        out = []
+        for e in r.get("events", []):
+            msg, cut = truncate_text(str(e.get("message", "")), MESSAGE_CAP, keep="head")
+            out.append(
+                LogEvent(
+                    timestamp=_ms(e.get("timestamp")),
+                    stream=e.get("logStreamName"),
+                    message=scrub(msg),
+                    message_truncated=cut,
+                )
+            )
+            if e.get("timestamp") is not None:
+                newest.append(int(e["timestamp"]))
+        return out
+
+    def run(c: Any) -> tuple[list[Any], str | None]:
+        return paginate(
+            c,
+            "filter_log_events",
+            params,
+            convert,
+            max_items=page_size(aws, max_items),
+            token=next_token,
+            max_bytes=aws.settings.max_bytes,
+        )
+
+    (items, token), used = await aws.call(
+        "logs", target(profile, region, role_arn), run, action=f"filter log events of {group}"
+    )
+    return LogEventPage(
+        region=used,
+        group=group,
+        events=items,
+        count=len(items),
+        truncated=token is not None,
+        next_token=token,
+        start=_ms(start) or "",
+        end=_ms(end),
+        last_timestamp_ms=max(newest) if newest else None,
+    )
+
+
+class InsightsResult(BaseModel):
+    region: str
+    query_id: str
+    status: str = Field(description="Complete, Failed, Cancelled, Timeout or Unknown")
+    rows: list[dict[str, str]] = Field(description="Result rows as field -> value (@ptr dropped)")
+    count: int
+    truncated: bool = Field(description="True when rows were cut by `limit`/the byte cap or the query timed out")
+    records_matched: float | None = None
+    records_scanned: float | None = None
+    bytes_scanned: float | None = None
+    elapsed_s: float
+
+
+async def aws_logs_insights_query(
+    ctx: Context[Any, Any],
+    groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names to query")],
+    query: Annotated[
+        str,
+        Field(description="Logs Insights query, e.g. `fields @timestamp, @message | filter @message like /ERROR/`"),
+    ],
+    since_minutes: SinceMinutes = 60,
+    start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
+    end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
+    limit: Annotated[int, Field(ge=1, le=10_000, description="Maximum rows to return")] = 100,
+    timeout_s: Annotated[float | None, Field(gt=0, le=900, description="Stop waiting after this (default 60)")] = None,
+    region: Region = None,
+    profile: Profile = None,
+    role_arn: RoleArn = None,
+) -> InsightsResult:
+    """Run a CloudWatch Logs Insights query and wait for it, reporting progress while it runs.
+
+    A query still running at the timeout is stopped and its partial rows returned (truncated=true).
+    """
+    aws = aws_state(ctx)
+    where = target(profile, region, role_arn)
+    now = time.time()
+    start = _parse_time(start_time, "start_time") or int((now - since_minutes * 60) * 1000)
+    end = _parse_time(end_time, "end_time") or int(now * 1000)
+    wait = min(timeout_s or aws.settings.insights_timeout_s, 900.0)
+    qid, used = await aws.call(
+        "logs",
+        where,
+        lambda c: c.start_query(
+            logGroupNames=groups, queryString=query, startTime=start // 1000, endTime=end // 1000, limit=limit
+        )["queryId"],
+        action="start the Logs Insights query",
+    )
+    t0 = time.monotonic()
+    status = "Unknown"
+    res: dict[str, Any] = {}
+    polls = 0
+    while True:
+        res, _ = await aws.call(
+            "logs", where, lambda c: c.get_query_results(queryId=qid), action="get the Logs Insights results"
+        )
+        status = str(res.get("status", "Unknown"))
+        polls += 1
+        elapsed = time.monotonic() - t0
+        stats = res.get("statistics") or {}
+        await ctx.report_progress(
+            min(elapsed, wait),
+            wait,
+            message=f"{status}: {stats.get('recordsMatched', 0):g} matched, {stats.get('recordsScanned', 0):g} "
+            f"scanned after {elapsed:.1f}s",
+        )
+        if status in ("Complete", "Failed", "Cancelled", "Timeout"):
+            break
+        if elapsed >= wait:
+            with contextlib.suppress(Exception):  # stopping is best effort; the partial rows still count
+                await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
+            status = "Timeout"
+            break
+        await anyio.sleep(min(aws.settings.insights_poll_s * min(polls, 5), 5.0))
+    if status == "Failed":
+        raise tool_error(
+            "run the Logs Insights query",
+            f"query {qid} failed",
+            code="QueryFailed",
+            hint="check the query syntax and the log group names",
+        )
+    rows: list[dict[str, str]] = []
+    used_bytes = 0
+    cut = status == "Timeout"
+    for row in res.get("results", []):
+        item = {f["field"]: str(scrub(f.get("value", ""))) for f in row if f.get("field") != "@ptr"}
+        size = sum(len(k) + len(v) + 6 for k, v in item.items())
+        if len(rows) >= limit or (rows and used_bytes + size > aws.settings.max_bytes):
+            cut = True
+            break
+        used_bytes += size
+        rows.append(item)
+    stats = res.get("statistics") or {}
+    return InsightsResult(
+        region=used,
+        query_id=qid,
+        status=status,
+        rows=rows,
+        count=len(rows),
+        truncated=cut,
+        records_matched=stats.get("recordsMatched"),
+        records_scanned=stats.get("recordsScanned"),
+        bytes_scanned=stats.get("bytesScanned"),
+        elapsed_s=round(time.monotonic() - t0, 3),
+    )

@@ -1,0 +1,85 @@
+"""AWS module settings: the standard AWS variables plus `BAM_AWS_*` tuning and safety variables."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def csv(value: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+class AwsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_AWS_", extra="ignore", populate_by_name=True)
+
+    profile: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BAM_AWS_PROFILE", "AWS_PROFILE"),
+        description="Default named profile (else the standard credential chain).",
+    )
+    region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BAM_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="Default region (else the profile's region, else us-east-1).",
+    )
+    endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BAM_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
+        description="Endpoint for every service (LocalStack/moto); boto3 also reads AWS_ENDPOINT_URL itself.",
+    )
+    config_file: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BAM_AWS_CONFIG_FILE", "AWS_CONFIG_FILE"),
+        description="Shared config file (profiles, regions, SSO, role_arn/source_profile).",
+    )
+    credentials_file: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BAM_AWS_CREDENTIALS_FILE", "AWS_SHARED_CREDENTIALS_FILE"),
+        description="Shared credentials file.",
+    )
+    allowed_role_arns: str = Field(
+        default="",
+        description="Comma-separated role ARNs (globs) a call may assume via `role_arn`. Empty: assume-role off.",
+    )
+    allowed_profiles: str = Field(
+        default="*",
+        description="Comma-separated profile names (globs) a call may select via `profile`.",
+    )
+    role_session_name: str = Field(default="backend-architect-mcp", description="RoleSessionName of assumed roles.")
+    deny: str = Field(
+        default="",
+        description="Comma-separated `service:Operation` globs never executed, e.g. `iam:*,s3:DeleteBucket*`.",
+    )
+    max_items: int = Field(default=50, ge=1, description="Default items per page of list results.")
+    max_items_limit: int = Field(default=1_000, ge=1, description="Largest page a caller may ask for.")
+    max_bytes: int = Field(default=200_000, ge=2_048, description="Byte cap of one tool result (JSON).")
+    object_max_bytes: int = Field(default=65_536, ge=1, description="Default byte cap when reading an S3 object.")
+    object_max_bytes_limit: int = Field(default=1_048_576, ge=1, description="Largest object read allowed.")
+    presign_max_expires_s: int = Field(default=3_600, ge=1, description="Longest presigned URL lifetime.")
+    connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout of AWS calls.")
+    read_timeout_s: float = Field(default=30.0, gt=0, description="Read timeout of AWS calls.")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="botocore retry attempts (standard mode).")
+    insights_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for a Logs Insights query.")
+    insights_poll_s: float = Field(default=1.0, gt=0, description="Poll interval of Logs Insights queries.")
+    max_threads: int = Field(default=8, ge=1, le=64, description="Worker threads for blocking boto3 calls.")
+
+    def role_allowed(self, role_arn: str) -> bool:
+        return any(fnmatch.fnmatchcase(role_arn, g) for g in csv(self.allowed_role_arns))
+
+    def profile_allowed(self, profile: str) -> bool:
+        return any(fnmatch.fnmatchcase(profile, g) for g in csv(self.allowed_profiles))
+
+    def denied(self, service: str, operation: str) -> str | None:
+        """The deny-list glob matching `service:Operation`, if any."""
+        name = f"{service}:{operation}"
+        for g in csv(self.deny):
+            if fnmatch.fnmatch(name.lower(), g.lower()):
+                return g
+        return None
+
+    def target(self) -> str:
+        where = self.endpoint_url or "AWS"
+        return f"{where} (profile {self.profile or 'default chain'}, region {self.region or 'from profile'})"
