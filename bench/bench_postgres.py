@@ -54,7 +54,9 @@ async def main() -> None:
     notes = (
         "Same process, interleaved round-robin. `composite pg_query` = in-memory MCP client -> composite server -> "
         "pglast check + volatile-function gate + READ ONLY transaction + statement/lock timeouts + cursor page + "
-        "JSON conversion, plus the client's own jsonschema validation of the structured result (~0.4 ms of the gap, measured with cProfile). Peer: Postgres MCP Pro 0.3.0 no longer installs from PyPI (pins pglast 7.2.0, "
+        "JSON conversion, plus the client's own jsonschema validation of the structured result "
+        "(~0.4 ms of the gap, measured with cProfile). Peer: Postgres MCP Pro 0.3.0 no longer installs from PyPI "
+        "(it pins pglast 7.2.0, "
         "which is gone), so it could not be measured."
     )
     path = write("postgres", table("PostgreSQL: SELECT 1", stats, "raw asyncpg fetchval", notes))

@@ -84,14 +84,8 @@ class Postgres:
                     with anyio.CancelScope(shield=True):
                         try:
                             await conn.execute("ROLLBACK")
-                        except (OSError, asyncpg_errors()) as exc:  # a dead connection rolls back by itself
+                        except Exception as exc:  # a dead connection rolls back by itself
                             log.debug("rollback failed: %s", exc)
-
-
-def asyncpg_errors() -> tuple[type[BaseException], ...]:
-    import asyncpg
-
-    return (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 @dataclass

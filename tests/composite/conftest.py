@@ -3,6 +3,7 @@ PostgreSQL instance that a test may stop and start."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -41,13 +42,14 @@ class ServerProcess:
 def start_server(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
     """`backend-architect-mcp serve --transport http ...` on a free loopback port, ready to answer."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="bam-server-", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "composite", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        env={**os.environ, **(env or {})},
-    )
+    fd, log_path = tempfile.mkstemp(prefix="bam-server-", suffix=".log")
+    with os.fdopen(fd, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "composite", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, **(env or {})},
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -55,11 +57,11 @@ def start_server(*args: str, env: dict[str, str] | None = None) -> ServerProcess
             break
         try:
             if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return ServerProcess(proc, base, log.name)
+                return ServerProcess(proc, base, log_path)
         except httpx2.TransportError:
             time.sleep(0.1)
     proc.kill()
-    with open(log.name) as f:
+    with open(log_path) as f:
         pytest.fail(f"server did not come up: {f.read()[-2000:]}")
 
 
@@ -130,8 +132,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     try:
         yield pg
     finally:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             pg.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(root, ignore_errors=True)
