@@ -363,7 +363,7 @@ async def redis_key_get(
         next_cursor: str | None = None
         if typ in ("hash", "set"):
             _, scan_cur, skip = _parse_scan_cursor(cursor, typ)
-            cmd = "HSCAN" if typ == "hash" else "SSCAN"
+            cmd = b"HSCAN" if typ == "hash" else b"SSCAN"
 
             async def fetch(cur: int) -> tuple[int, list[Any]]:
                 reply = await client.execute_command(cmd, key, cur, "COUNT", r.settings.scan_count)
