@@ -734,22 +734,23 @@ async def _lifecycle(ctx: Context[Any, Any], container: str, action: str, **kwar
         "unpause": api.unpause,
         "remove": api.remove_container,
     }[action]
-    changed = True
+    before = ""
+    if action in ("start", "stop", "pause", "unpause"):
+        pre = await d.call(f"{action} the container", api.inspect_container, container)
+        before = (pre.get("State") or {}).get("Status", "")
     try:
         await d.backend.run_sync(fn, container, **kwargs)
     except docker.errors.APIError as exc:
-        if exc.status_code == 304:  # already started / stopped
-            changed = False
-        else:
+        if exc.status_code != 304:  # 304: already in that state
             raise d.translate(exc, f"{action} the container") from exc
     except Exception as exc:
         raise d.translate(exc, f"{action} the container") from exc
     if action == "remove":
         return ContainerState(container=container, action=action, state="removed", changed=True)
     info = await d.call("inspect the container", api.inspect_container, container)
-    return ContainerState(
-        container=container, action=action, state=(info.get("State") or {}).get("Status", ""), changed=changed
-    )
+    after = (info.get("State") or {}).get("Status", "")
+    changed = action == "restart" or before != after
+    return ContainerState(container=container, action=action, state=after, changed=changed)
 
 
 StopTimeout = Annotated[int, Field(ge=0, le=600, description="Seconds to wait before SIGKILL")]
