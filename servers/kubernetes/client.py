@@ -118,10 +118,8 @@ class Cluster:
         if params:
             path = f"{path}?{urlencode({k: _qv(v) for k, v in params.items()})}"
         headers = {"Accept": accept}
-        payload: str | None = None
-        if body is not None:
+        if body is not None:  # the REST client serialises JSON (and structured apply-patch YAML) bodies itself
             headers["Content-Type"] = content_type or "application/json"
-            payload = json.dumps(body)
         try:
             method_, url, hdrs, _, _ = self.api.param_serialize(
                 method.upper(), path, header_params=headers, auth_settings=["BearerToken"]
@@ -130,7 +128,7 @@ class Cluster:
                 method_,
                 url,
                 headers=hdrs,
-                body=payload,
+                body=body,
                 _request_timeout=timeout or self.settings.request_timeout_s,
             )
             data: bytes = resp.read()

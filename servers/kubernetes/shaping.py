@@ -127,7 +127,7 @@ def unified_diff(old: dict[str, Any] | None, new: dict[str, Any] | None, label: 
     return "".join(difflib.unified_diff(a, b, fromfile=f"live/{label}", tofile=f"applied/{label}", n=2))
 
 
-def table_rows(table: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+def table_rows(table: dict[str, Any], *, with_namespace: bool = True) -> tuple[list[str], list[dict[str, Any]]]:
     """Rows of a server-side `meta.k8s.io/v1 Table` as dicts keyed by column name (priority 0 only)."""
     cols = table.get("columnDefinitions") or []
     keep = [i for i, c in enumerate(cols) if int(c.get("priority", 0)) == 0 or c.get("name") in ("IP", "Node")]
@@ -137,7 +137,7 @@ def table_rows(table: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
         cells = row.get("cells") or []
         entry: dict[str, Any] = {}
         meta = meta_of(row.get("object") or {})
-        if meta.get("namespace"):
+        if with_namespace and meta.get("namespace"):
             entry["Namespace"] = meta["namespace"]
         for i, n in zip(keep, names, strict=True):
             entry[n] = cells[i] if i < len(cells) else None

@@ -360,7 +360,7 @@ async def k8s_resources_list(
     # keep entries while policy and byte caps allow
     columns: list[str] = []
     if is_table:
-        columns, shaped_rows = table_rows({**doc, "rows": raw_entries})
+        columns, shaped_rows = table_rows({**doc, "rows": raw_entries}, with_namespace=ns is None)
         entries: list[tuple[str | None, str, Any]] = []
         for row, shaped in zip(raw_entries, shaped_rows, strict=True):
             m = meta_of(row.get("object") or {})
@@ -377,7 +377,7 @@ async def k8s_resources_list(
                 shaped_item = _shape(kube, item)
                 if output == "table":  # server returned plain JSON (aggregated APIs without Table support)
                     shaped_item = {
-                        "Namespace": m.get("namespace"),
+                        **({"Namespace": m.get("namespace")} if ns is None and m.get("namespace") else {}),
                         "Name": m.get("name"),
                         "Age": _age(m.get("creationTimestamp")),
                     }
@@ -1188,6 +1188,8 @@ async def k8s_resource_delete(
     body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
     if grace_period_seconds is not None:
         body["gracePeriodSeconds"] = grace_period_seconds
+    if dry_run:  # with a DeleteOptions body the server reads options from the body only, not the query
+        body["dryRun"] = ["All"]
     doc = await _call(
         kube,
         action,

@@ -1,0 +1,53 @@
+"""Fixtures of the kubernetes module tests: a raw API client, a unique namespace per module, servers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mcp.server.mcpserver import MCPServer
+
+from servers._common import ToolPolicy
+
+WRITES = ToolPolicy(allow_writes=frozenset({"kubernetes"}))
+
+
+@pytest.fixture(scope="module")
+def api(kubeconfig: str) -> Iterator[Any]:
+    """The official client's ApiClient for test setup and cross-checks."""
+    from kubernetes import config
+
+    client = config.new_client_from_config(config_file=kubeconfig)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def namespace(api: Any) -> Iterator[str]:
+    """A fresh namespace for the test module, deleted at the end."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    name = f"bam-k8s-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name, "labels": {"bam-test": "true"}}})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the service account controller must create `default` first
+        if core.list_namespaced_service_account(name).items:
+            break
+        time.sleep(0.2)
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
+
+
+def server(policy: ToolPolicy | None = None) -> MCPServer[Any]:
+    """A fresh standalone kubernetes server (settings are read from the environment at lifespan start)."""
+    from servers.kubernetes import build_server
+
+    return build_server(policy=policy or ToolPolicy())
