@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from servers._common import json_size, to_jsonable, tool_error, truncate_text
 from servers.aws import catalog
 from servers.aws.client import scrub
-from servers.aws.common import MaxItems, Profile, Region, RoleArn, aws_state, page_size, target
+from servers.aws.common import MaxItems, Profile, Region, RoleArn, aws_state, check_token, page_size, target
 
 
 class ServiceList(BaseModel):
@@ -268,6 +268,7 @@ def _execute(
     if paginate and client.can_paginate(py):
         pag = client.get_paginator(py)
         keys = [k.expression for k in pag.result_keys]
+        check_token(resume_token, "resume_token")
         n = max_items
         while True:
             cfg: dict[str, Any] = {"MaxItems": n}

@@ -47,6 +47,25 @@ class AwsPage(BaseModel):
     next_token: str | None = Field(default=None, description="Pass back as `next_token` for the next page")
 
 
+def check_token(token: str | None, what: str = "next_token") -> None:
+    """Refuse a resume token that botocore did not issue (it would be sent to AWS as-is)."""
+    if not token:
+        return
+    from botocore.paginate import TokenDecoder
+
+    try:
+        decoded = TokenDecoder().decode(token)
+        if not isinstance(decoded, dict):
+            raise ValueError("not a token object")
+    except Exception as exc:
+        raise tool_error(
+            "resume the listing",
+            f"`{what}` is not a token this server issued",
+            code="InvalidResumeToken",
+            hint=f"pass `{what}` exactly as returned by the previous call, or omit it to start over",
+        ) from exc
+
+
 def paginate(
     client: Any,
     operation: str,
@@ -62,6 +81,7 @@ def paginate(
     When the converted items exceed the byte cap, the page is fetched again with fewer items so the
     resume token stays exact (botocore tokens encode the position inside an AWS page too).
     """
+    check_token(token)
     n = max_items
     while True:
         cfg: dict[str, Any] = {"MaxItems": n}
