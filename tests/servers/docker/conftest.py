@@ -6,6 +6,7 @@ removes exactly what this test made, even when the test failed half-way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -49,33 +50,23 @@ def cleanup(sdk: Any, uid: str) -> Iterator[None]:
     api = sdk.api
     flt = {"label": [f"bam-test={uid}"]}
     for c in api.containers(all=True, filters=flt) + api.containers(all=True, filters={"name": uid}):
-        try:
+        with contextlib.suppress(Exception):
             api.remove_container(c["Id"], force=True, v=True)
-        except Exception:
-            pass
     for n in api.networks(filters=flt) + api.networks(filters={"name": uid}):
-        try:
+        with contextlib.suppress(Exception):
             api.remove_network(n["Id"])
-        except Exception:
-            pass
     for v in (api.volumes(filters=flt) or {}).get("Volumes") or []:
-        try:
+        with contextlib.suppress(Exception):
             api.remove_volume(v["Name"], force=True)
-        except Exception:
-            pass
     for v in (api.volumes(filters={"name": uid}) or {}).get("Volumes") or []:
-        try:
+        with contextlib.suppress(Exception):
             api.remove_volume(v["Name"], force=True)
-        except Exception:
-            pass
     for i in api.images(all=True):
         tags = i.get("RepoTags") or []
         labelled = (i.get("Labels") or {}).get("bam-test") == uid
         if labelled or any(uid in t for t in tags):
-            try:
+            with contextlib.suppress(Exception):
                 api.remove_image(i["Id"], force=True)
-            except Exception:
-                pass
 
 
 @pytest.fixture
