@@ -20,7 +20,7 @@ def api(kubeconfig: str) -> Iterator[Any]:
     """The official client's ApiClient for test setup and cross-checks."""
     from kubernetes import config
 
-    client = config.new_client_from_config(config_file=kubeconfig)
+    client = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
     try:
         yield client
     finally:
@@ -32,7 +32,7 @@ def namespace(api: Any) -> Iterator[str]:
     """A fresh namespace for the test module, deleted at the end."""
     from kubernetes import client
 
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     name = f"bam-k8s-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name, "labels": {"bam-test": "true"}}})
     deadline = time.monotonic() + 20

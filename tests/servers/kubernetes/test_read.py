@@ -24,7 +24,7 @@ def seeded(api: Any, namespace: str) -> dict[str, Any]:
     """12 labelled ConfigMaps, a Secret and a pod with known logs in the module's namespace."""
     from kubernetes import client
 
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     for i in range(12):
         core.create_namespaced_config_map(
             namespace,

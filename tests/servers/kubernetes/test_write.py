@@ -39,7 +39,7 @@ spec:
 async def test_apply_dry_run_diff_then_apply(kubeconfig: str, namespace: str, api: Any) -> None:
     from kubernetes import client
 
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     manifest = """
 apiVersion: v1
 kind: ConfigMap
@@ -103,7 +103,7 @@ stringData: {token: tok-first-value}
 async def test_crd_crud_through_generic_tools(kubeconfig: str, namespace: str, api: Any) -> None:
     from kubernetes import client
 
-    ext = client.ApiextensionsV1Api(api)
+    ext: Any = client.ApiextensionsV1Api(api)
     suffix = uuid.uuid4().hex[:6]
     group = f"bam{suffix}.example.com"
     kind = f"Widget{suffix.capitalize()}"
@@ -265,7 +265,7 @@ async def test_deployment_scale_restart_undo(kubeconfig: str, namespace: str) ->
 async def test_cordon_uncordon(kubeconfig: str, api: Any) -> None:
     from kubernetes import client
 
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     node = f"bam-node-{uuid.uuid4().hex[:6]}"
     core.create_node({"metadata": {"name": node, "labels": {"bam-test": "true"}}})
     try:
