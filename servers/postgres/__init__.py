@@ -28,7 +28,8 @@ MODULE = ModuleInfo(
     title="PostgreSQL",
     summary=(
         "inspect schemas, tables, columns, indexes and foreign keys; run read-only SQL with bind parameters "
-        "and paging; read EXPLAIN plans (optionally ANALYZE)"
+        "and paging; read EXPLAIN plans (optionally ANALYZE); see sessions, lock blockers, health checks and the "
+        "heaviest statements"
     ),
     resources=resources,
     register=register,

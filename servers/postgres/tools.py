@@ -504,11 +504,16 @@ async def pg_table_describe(
     )
 
 
+from servers.postgres.diagnostics import pg_activity, pg_health, pg_top_queries  # noqa: E402
+
 TOOLS = [
     ToolSpec(pg_schemas_list, "schemas_list", "PostgreSQL: list schemas", READ),
     ToolSpec(pg_tables_list, "tables_list", "PostgreSQL: list tables and views", READ),
     ToolSpec(pg_table_describe, "table_describe", "PostgreSQL: describe a table", READ),
     ToolSpec(pg_query, "query", "PostgreSQL: run a read-only query", READ),
     ToolSpec(pg_explain, "explain", "PostgreSQL: explain a query plan", READ),
+    ToolSpec(pg_activity, "activity", "PostgreSQL: sessions, waits and blockers", READ),
+    ToolSpec(pg_health, "health", "PostgreSQL: health checks", READ),
+    ToolSpec(pg_top_queries, "top_queries", "PostgreSQL: heaviest statements", READ),
     ToolSpec(pg_execute, "execute", "PostgreSQL: execute a write statement", DESTRUCTIVE),
 ]

@@ -17,7 +17,16 @@ S = SCHEMA
 
 async def test_read_only_mode_lists_no_write_tool(ro_client: Client) -> None:
     names = {t.name for t in (await ro_client.list_tools()).tools}
-    assert names == {"pg_schemas_list", "pg_tables_list", "pg_table_describe", "pg_query", "pg_explain"}
+    assert names == {
+        "pg_schemas_list",
+        "pg_tables_list",
+        "pg_table_describe",
+        "pg_query",
+        "pg_explain",
+        "pg_activity",
+        "pg_health",
+        "pg_top_queries",
+    }
 
 
 async def test_write_mode_adds_execute_with_destructive_annotation(rw_client: Client) -> None:
@@ -215,7 +224,7 @@ async def test_unreachable_database_gives_actionable_error_and_server_stays_up(
         text = error_text(await c.call_tool("pg_query", {"sql": "SELECT 1"}))
         assert "unreachable at 127.0.0.1:1/db" in text and "DATABASE_URL" in text
         assert "secretpw" not in text
-        assert len((await c.list_tools()).tools) == 5  # the server still answers
+        assert len((await c.list_tools()).tools) == 8  # the server still answers
 
 
 async def test_unconfigured_database_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
