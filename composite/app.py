@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from composite import modules as registry
 from composite.settings import AppSettings
 from servers._common import Health, ModuleInfo, ToolPolicy
+from servers._common.logs import ToolCallLog
 from servers._common.version import VERSION
 
 log = logging.getLogger("backend_architect_mcp.composite")
@@ -149,6 +150,7 @@ def build(settings: AppSettings | None = None) -> Composite:
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
+        middleware=[ToolCallLog()],
     )
     mounted = [
         MountedModule(info, info.register(server, info.prefix, policy), policy.writes_allowed(info.key))

@@ -21,6 +21,9 @@ class JsonLineFormatter(logging.Formatter):
             "logger": record.name,
             "msg": redact_text(record.getMessage()),
         }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            event.update(fields)
         if record.exc_info:
             event["exc"] = redact_text(self.formatException(record.exc_info))
         return orjson.dumps(event, default=str).decode()
@@ -49,3 +52,28 @@ def configure_logging(level: str | None = None) -> None:
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger(noisy).level))
     logging.getLogger("mcp").setLevel(max(logging.WARNING, root.level))
+
+
+class ToolCallLog:
+    """Server middleware: one log line per tool call (name, duration, outcome); never the arguments."""
+
+    def __init__(self) -> None:
+        self.log = logging.getLogger("backend_architect_mcp.calls")
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if getattr(ctx, "method", None) != "tools/call":
+            return await call_next(ctx)
+        params = ctx.params if isinstance(ctx.params, dict) else {}
+        name = str(params.get("name", "?"))
+        start = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await call_next(ctx)
+            is_error = getattr(result, "is_error", None)
+            if is_error is None and isinstance(result, dict):
+                is_error = result.get("isError")
+            outcome = "tool_error" if is_error else "ok"
+            return result
+        finally:
+            ms = round((time.perf_counter() - start) * 1000, 2)
+            self.log.info("tool call", extra={"fields": {"tool": name, "ms": ms, "outcome": outcome}})

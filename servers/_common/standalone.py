@@ -8,7 +8,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from servers._common.logs import configure_logging
+from servers._common.logs import ToolCallLog, configure_logging
 from servers._common.settings import PolicySettings
 from servers._common.tools import ModuleInfo, ToolPolicy
 from servers._common.version import VERSION
@@ -29,6 +29,7 @@ def build_standalone(info: ModuleInfo, *, policy: ToolPolicy | None = None) -> M
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
+        middleware=[ToolCallLog()],
     )
     info.register(server, info.prefix, policy or PolicySettings().policy())
     return server
