@@ -283,6 +283,8 @@ async def aws_logs_insights_query(
         used_bytes += size
         rows.append(item)
     stats = res.get("statistics") or {}
+    if float(stats.get("recordsMatched") or 0) > len(rows):  # AWS stops at `limit`; more rows matched
+        cut = True
     return InsightsResult(
         region=used,
         query_id=qid,

@@ -30,7 +30,7 @@ async def test_read_only_policy_hides_write_tools(ro: Client) -> None:
 
 async def test_write_policy_exposes_write_tools_with_destructive_annotations(rw: Client) -> None:
     tools = {t.name: t for t in (await rw.list_tools()).tools}
-    assert WRITE_TOOLS <= set(tools)
+    assert set(tools) >= WRITE_TOOLS
     for name in WRITE_TOOLS:
         a = tools[name].annotations
         assert a is not None and a.read_only_hint is False and a.destructive_hint is True and a.open_world_hint

@@ -132,7 +132,7 @@ async def test_clients_are_cached_per_profile_region_role(
         ]
         clients = []
         for t in targets:
-            ident, region = await aws.call("sts", t, lambda c: c.get_caller_identity(), action="identify")
+            ident, _region = await aws.call("sts", t, lambda c: c.get_caller_identity(), action="identify")
             assert ident["Account"]
             sessions = await aws.sessions()
             clients.append(sessions.client("sts", sessions.resolve(t)))
