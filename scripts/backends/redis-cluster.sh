@@ -56,4 +56,3 @@ if [ "$state" != "ok" ] || [ "${known:-0}" -lt "${#PORTS[@]}" ]; then
 fi
 log "cluster ok on ${PORTS[*]}"
 echo "export REDIS_CLUSTER_URL=redis://$HOST:${PORTS[0]}"
-echo "export REDIS_CLUSTER_NODES=$HOST:${PORTS[0]},$HOST:${PORTS[1]},$HOST:${PORTS[2]}"

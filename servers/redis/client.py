@@ -106,6 +106,8 @@ class Redis:
     backend: Backend[Any]
     _meta: dict[str, CommandMeta | None] = field(default_factory=dict)
     _meta_owner: int = 0
+    _raw: dict[str, Any] = field(default_factory=dict)
+    _raw_owner: int = 0
 
     async def check(self, timeout: float = 2.0) -> Health:
         return await self.backend.check(timeout)
@@ -152,12 +154,55 @@ class Redis:
             hint=f"known nodes: {', '.join(sorted(n.name for n in all_nodes))}",
         )
 
-    async def node_command(self, node: Any, *args: Any, **options: Any) -> Any:
-        """Run a command on one node (standalone: the server)."""
+    async def raw_client(self, node: Any) -> Any:
+        """A client that returns Redis's replies unparsed, for one node (standalone: the server).
+
+        redis-py reshapes many replies (INFO, SCAN, XINFO, ...) differently in cluster and standalone
+        mode; the tools parse the protocol replies themselves instead. Standalone shares the main pool.
+        """
+        import redis.asyncio as aioredis
+
         client = await self.client()
-        if node is None:
-            return await client.execute_command(*args, **options)
-        return await client.execute_command(*args, target_nodes=node, **options)
+        if id(client) != self._raw_owner:
+            await self.close_raw()
+            self._raw_owner = id(client)
+        key = node.name if node is not None else ""
+        rc = self._raw.get(key)
+        if rc is None:
+            if node is None:
+                rc = aioredis.Redis(connection_pool=client.connection_pool)
+            else:
+                from redis.asyncio.connection import SSLConnection
+
+                kw = {k: v for k, v in node.connection_kwargs.items() if k in _NODE_KWARGS or k.startswith("ssl_")}
+                rc = aioredis.Redis(
+                    host=node.host,
+                    port=node.port,
+                    ssl=issubclass(node.connection_class, SSLConnection),
+                    max_connections=self.settings.max_connections,
+                    **kw,
+                )
+            rc.response_callbacks = {}
+            self._raw[key] = rc
+        return rc
+
+    async def close_raw(self) -> None:
+        raw, self._raw = self._raw, {}
+        for key, rc in raw.items():
+            if key:  # the standalone one shares the main pool, which the backend closes
+                await rc.aclose()
+
+    async def node_command(self, node: Any, *args: Any) -> Any:
+        """Run a command on one node (standalone: the server); the reply is unparsed."""
+        return await (await self.raw_client(node)).execute_command(*args)
+
+    async def key_command(self, key: str, *args: Any) -> Any:
+        """Run a single-key command on the node owning `key`; the reply is unparsed."""
+        client = await self.client()
+        from redis.asyncio.cluster import RedisCluster
+
+        node = client.get_node_from_key(key) if isinstance(client, RedisCluster) else None
+        return await self.node_command(node, *args)
 
     async def command_meta(self, name: str, sub: str | None = None) -> CommandMeta | None:
         """COMMAND INFO of `name` (or `name|sub` for container commands), cached per connection."""
@@ -184,6 +229,9 @@ class Redis:
                 meta = CommandMeta(key, meta.flags, meta.acl_categories, meta.cls, "container:" + meta.reason)
         self._meta[key] = meta
         return meta
+
+
+_NODE_KWARGS = {"username", "password", "socket_timeout", "socket_connect_timeout", "client_name", "db"}
 
 
 def _ssl_kwargs(s: RedisSettings) -> dict[str, Any]:
@@ -292,7 +340,22 @@ async def resources(settings: RedisSettings | None = None) -> AsyncIterator[Redi
     s = settings or RedisSettings()
 
     async def connect() -> Any:
-        return await open_client(s)
+        from redis import exceptions as rx
+
+        try:
+            return await open_client(s)
+        except (rx.AuthenticationError, rx.AuthorizationError, rx.ResponseError, rx.RedisClusterException) as exc:
+            msg = str(exc)
+            if isinstance(exc, rx.AuthenticationError | rx.AuthorizationError) or any(
+                m in msg for m in ("WRONGPASS", "NOAUTH", "username-password", "NOPERM")
+            ):
+                raise tool_error(
+                    f"connect to Redis at {s.target()}",
+                    redact_text(msg),
+                    code="AUTH",
+                    hint="check the ACL user and password in REDIS_URL (redis://user:password@host:port/db)",
+                ) from exc
+            raise
 
     async def probe(client: Any) -> Any:
         return await client.ping()
@@ -313,9 +376,11 @@ async def resources(settings: RedisSettings | None = None) -> AsyncIterator[Redi
         probe=probe,
         close=close,
     )
+    state = Redis(s, backend)
     try:
-        yield Redis(s, backend)
+        yield state
     finally:
+        await state.close_raw()
         await backend.aclose()
 
 

@@ -363,10 +363,10 @@ async def redis_key_get(
         next_cursor: str | None = None
         if typ in ("hash", "set"):
             _, scan_cur, skip = _parse_scan_cursor(cursor, typ)
-            cmd = b"HSCAN" if typ == "hash" else b"SSCAN"
+            cmd = "HSCAN" if typ == "hash" else "SSCAN"
 
             async def fetch(cur: int) -> tuple[int, list[Any]]:
-                reply = await client.execute_command(cmd, key, cur, "COUNT", r.settings.scan_count)
+                reply = await r.key_command(key, cmd, key, cur, "COUNT", r.settings.scan_count)
                 flat = list(reply[1])
                 if typ == "hash":
                     return int(reply[0]), [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
@@ -523,12 +523,11 @@ async def redis_stream_info(
     """Stream metadata (XINFO STREAM), its consumer groups (XINFO GROUPS) and a group's consumers."""
     r = _r(ctx)
     try:
-        client = await r.client()
-        stream = _pairs(await client.execute_command(b"XINFO", "STREAM", key))
-        groups = [_pairs(g) for g in await client.execute_command(b"XINFO", "GROUPS", key)]
+        stream = _pairs(await r.key_command(key, "XINFO", "STREAM", key))
+        groups = [_pairs(g) for g in await r.key_command(key, "XINFO", "GROUPS", key)]
         consumers = None
         if group:
-            consumers = [_pairs(c) for c in await client.execute_command(b"XINFO", "CONSUMERS", key, group)]
+            consumers = [_pairs(c) for c in await r.key_command(key, "XINFO", "CONSUMERS", key, group)]
     except Exception as exc:
         raise translate(exc, "describe the stream", r) from exc
     for k in ("first-entry", "last-entry"):
@@ -572,15 +571,14 @@ async def redis_stream_pending(
     r = _r(ctx)
     page = _limit(r, limit)
     try:
-        client = await r.client()
-        summary = await client.execute_command(b"XPENDING", key, group)
-        args: list[Any] = [b"XPENDING", key, group]
+        summary = await r.key_command(key, "XPENDING", key, group)
+        args: list[Any] = ["XPENDING", key, group]
         if min_idle_ms is not None:
             args += ["IDLE", min_idle_ms]
         args += [start, end, page + 1]
         if consumer:
             args.append(consumer)
-        rows = await client.execute_command(*args)
+        rows = await r.key_command(key, *args)
     except Exception as exc:
         raise translate(exc, "read pending entries", r) from exc
     total, lo, hi, per = summary[0], summary[1], summary[2], summary[3] or []
@@ -804,11 +802,11 @@ async def redis_info(
     want = [s.lower() for s in sections or []]
     try:
         n = await r.pick_node(node)
-        raw_summary = await r.node_command(n, b"INFO", *_SUMMARY_SECTIONS)
+        raw_summary = await r.node_command(n, "INFO", *_SUMMARY_SECTIONS)
         summ = parse_info(text(raw_summary))
         full: dict[str, dict[str, Any]] = {}
         if want:
-            full = parse_info(text(await r.node_command(n, b"INFO", *want)))
+            full = parse_info(text(await r.node_command(n, "INFO", *want)))
     except Exception as exc:
         raise translate(exc, "read INFO", r) from exc
     return InfoResult(node=n.name if n is not None else None, summary=_summary(summ), sections=redact(full))
@@ -840,8 +838,8 @@ async def redis_slowlog(
     r = _r(ctx)
     try:
         n = await r.pick_node(node)
-        rows = await r.node_command(n, b"SLOWLOG", "GET", limit)
-        total = int(await r.node_command(n, b"SLOWLOG", "LEN"))
+        rows = await r.node_command(n, "SLOWLOG", "GET", limit)
+        total = int(await r.node_command(n, "SLOWLOG", "LEN"))
     except Exception as exc:
         raise translate(exc, "read the slowlog", r) from exc
     entries = []
@@ -890,9 +888,9 @@ async def redis_latency(
     r = _r(ctx)
     try:
         n = await r.pick_node(node)
-        latest = await r.node_command(n, b"LATENCY", "LATEST")
-        hist = await r.node_command(n, b"LATENCY", "HISTORY", event) if event else None
-        doctor = text(await r.node_command(n, b"LATENCY", "DOCTOR"))
+        latest = await r.node_command(n, "LATENCY", "LATEST")
+        hist = await r.node_command(n, "LATENCY", "HISTORY", event) if event else None
+        doctor = text(await r.node_command(n, "LATENCY", "DOCTOR"))
     except Exception as exc:
         raise translate(exc, "read latency data", r) from exc
     notes = []
@@ -943,7 +941,7 @@ async def redis_clients_list(
     page = _limit(r, limit)
     try:
         n = await r.pick_node(node)
-        args: list[Any] = [b"CLIENT", "LIST"] + (["TYPE", type] if type else [])
+        args: list[Any] = ["CLIENT", "LIST"] + (["TYPE", type] if type else [])
         raw = text(await r.node_command(n, *args))
     except Exception as exc:
         raise translate(exc, "list clients", r) from exc
@@ -975,8 +973,8 @@ async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> Memo
     r = _r(ctx)
     try:
         n = await r.pick_node(node)
-        doctor = text(await r.node_command(n, b"MEMORY", "DOCTOR"))
-        stats = _pairs(await r.node_command(n, b"MEMORY", "STATS"))
+        doctor = text(await r.node_command(n, "MEMORY", "DOCTOR"))
+        stats = _pairs(await r.node_command(n, "MEMORY", "STATS"))
     except Exception as exc:
         raise translate(exc, "diagnose memory", r) from exc
     return MemoryReport(node=n.name if n is not None else None, doctor=doctor[: r.settings.max_bytes], stats=stats)
@@ -1047,7 +1045,13 @@ async def redis_keyspace_report(
         while node_i < len(nodes):
             nd = nodes[node_i]
             reply = await r.node_command(
-                nd, "SCAN", scan_cur, "MATCH", pattern, "COUNT", min(r.settings.scan_count, 200)
+                nd,
+                "SCAN",
+                scan_cur,
+                "MATCH",
+                pattern,
+                "COUNT",
+                max(1, min(r.settings.scan_count, 200, budget_keys - sampled)),
             )
             scan_cur = int(reply[0])
             keys = list(reply[1])
@@ -1192,6 +1196,7 @@ def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandR
             list[str],
             Field(min_length=1, description="Command and arguments, e.g. ['ZRANGE', 'board', '0', '9', 'WITHSCORES']"),
         ],
+        node: Node = None,
     ) -> CommandResult:
         r = _r(ctx)
         name = args[0].strip()
@@ -1223,11 +1228,26 @@ def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandR
                 code="REFUSED",
                 hint=f"this needs {_NEEDS[meta.cls]}",
             )
+        notes: list[str] = []
         try:
-            reply = await (await r.client()).execute_command(*args)
+            client = await r.client()
+            target = await r.pick_node(node) if node else None
+            if target is not None:
+                reply = await client.execute_command(*args, target_nodes=target)
+            else:
+                try:
+                    reply = await client.execute_command(*args)
+                except Exception as exc:  # a keyless command in a cluster: run it on one node
+                    if "No way to dispatch" not in str(exc):
+                        raise
+                    target = await r.pick_node(None)
+                    reply = await client.execute_command(*args, target_nodes=target)
+                    notes.append(f"keyless command ran on node {target.name}; pass `node` to choose another")
         except Exception as exc:
             raise translate(exc, f"run {meta.name.upper()}", r) from exc
         value, cut = _cap_reply(plain(reply), r.settings.max_bytes, r.settings.max_items_limit)
+        if cut:
+            notes.append("reply cut at the size caps")
         return CommandResult(
             command=meta.name,
             classification=meta.cls,  # type: ignore[arg-type]
@@ -1235,7 +1255,7 @@ def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandR
             acl_categories=list(meta.acl_categories),
             result=redact(value) if meta.cls == "admin" else value,
             truncated=cut,
-            notes=["reply cut at the size caps"] if cut else [],
+            notes=notes,
         )
 
     what = {

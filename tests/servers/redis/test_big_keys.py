@@ -23,7 +23,7 @@ async def test_million_member_set_and_50mb_string(rw: Client, raw: aioredis.Redi
     for start in range(0, MEMBERS, BATCH):
         pipe.sadd(big_set, *[f"member:{i}" for i in range(start, start + BATCH)])
     await pipe.execute()
-    chunk = (b"0123456789abcdef" * 65536)  # 1 MiB
+    chunk = b"0123456789abcdef" * 65536  # 1 MiB
     await raw.set(big_str, b"")
     pipe = raw.pipeline(transaction=False)
     for _ in range(50):

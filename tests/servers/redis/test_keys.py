@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 import pytest
+import redis.asyncio as aioredis
 from mcp import Client
 
 from tests.conftest import error_text, ok
@@ -22,7 +22,9 @@ async def seed_types(raw: aioredis.Redis, p: str) -> None:
         await raw.xadd(p + "stream", {"n": str(i)}, id=f"{i + 1}-0")
 
 
-async def test_keys_scan_pages_through_every_key_without_duplicates(ro: Client, raw: aioredis.Redis, prefix: str) -> None:
+async def test_keys_scan_pages_through_every_key_without_duplicates(
+    ro: Client, raw: aioredis.Redis, prefix: str
+) -> None:
     pipe = raw.pipeline(transaction=False)
     for i in range(250):
         pipe.set(f"{prefix}k:{i}", i)
@@ -105,7 +107,11 @@ async def test_key_get_reads_every_type(ro: Client, raw: aioredis.Redis, prefix:
     st = ok(await ro.call_tool("redis_key_get", {"key": prefix + "set", "limit": 1000}))
     assert {i["member"] for i in st["items"]} == {f"m{i}" for i in range(30)}
     z = ok(await ro.call_tool("redis_key_get", {"key": prefix + "zset", "limit": 3}))
-    assert z["items"] == [{"member": "z0", "score": 0.0}, {"member": "z1", "score": 1.5}, {"member": "z2", "score": 3.0}]
+    assert z["items"] == [
+        {"member": "z0", "score": 0.0},
+        {"member": "z1", "score": 1.5},
+        {"member": "z2", "score": 3.0},
+    ]
     assert z["next_cursor"] == "3"
     x = ok(await ro.call_tool("redis_key_get", {"key": prefix + "stream", "limit": 2}))
     assert [e["id"] for e in x["items"]] == ["1-0", "2-0"] and x["items"][0]["fields"] == {"n": "0"}

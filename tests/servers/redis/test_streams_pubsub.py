@@ -29,7 +29,9 @@ async def test_stream_range_pages_forward_and_backward(ro: Client, raw: aioredis
     assert ids == [f"{1000 + i}-0" for i in range(25)]
     rev = ok(await ro.call_tool("redis_stream_range", {"key": key, "reverse": True, "limit": 3}))
     assert [e["id"] for e in rev["entries"]] == ["1024-0", "1023-0", "1022-0"]
-    rev2 = ok(await ro.call_tool("redis_stream_range", {"key": key, "reverse": True, "limit": 3, "end": rev["next_cursor"]}))
+    rev2 = ok(
+        await ro.call_tool("redis_stream_range", {"key": key, "reverse": True, "limit": 3, "end": rev["next_cursor"]})
+    )
     assert [e["id"] for e in rev2["entries"]] == ["1021-0", "1020-0", "1019-0"]
     assert rev["entries"][0]["fields"] == {"seq": "24", "kind": "view"}
 
@@ -66,7 +68,11 @@ async def test_groups_pending_and_ack(rw: Client, raw: aioredis.Redis, prefix: s
     idle = ok(await rw.call_tool("redis_stream_pending", {"key": key, "group": "workers", "min_idle_ms": 3_600_000}))
     assert idle["count"] == 0
 
-    acked = ok(await rw.call_tool("redis_stream_ack", {"key": key, "group": "workers", "ids": [e["id"] for e in bob["entries"]]}))
+    acked = ok(
+        await rw.call_tool(
+            "redis_stream_ack", {"key": key, "group": "workers", "ids": [e["id"] for e in bob["entries"]]}
+        )
+    )
     assert acked["changed"] == 4
     after = ok(await rw.call_tool("redis_stream_pending", {"key": key, "group": "workers"}))
     assert after["total_pending"] == 8 and after["per_consumer"] == {"alice": 8}

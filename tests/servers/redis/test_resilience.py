@@ -1,0 +1,98 @@
+"""A missing or down Redis never stops the server; tools say what to fix and recover by themselves."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import anyio
+import pytest
+import redis.asyncio as aioredis
+from mcp import Client
+
+from servers.redis import build_server, resources
+from servers.redis.settings import RedisSettings
+from tests.conftest import error_text, ok
+
+pytestmark = pytest.mark.anyio
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def test_unconfigured_server_starts_and_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("REDIS_URL", "BAM_REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS"):
+        monkeypatch.delenv(var, raising=False)
+    async with Client(build_server()) as c:
+        msg = error_text(await c.call_tool("redis_info", {}))
+    assert "not configured" in msg and "REDIS_URL" in msg
+    async with resources(RedisSettings()) as r:
+        h = await r.check()
+    assert h.status == "unconfigured" and not h.ok
+
+
+async def test_down_then_up_recovers_without_restart(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
+    server_bin = shutil.which("redis-server")
+    assert server_bin, "redis-server must be installed (apt-get install redis-server)"
+    port = free_port()
+    monkeypatch.setenv("REDIS_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
+    monkeypatch.setenv("BAM_REDIS_CONNECT_TIMEOUT_S", "1")
+    for var in ("REDIS_CLUSTER_NODES", "REDIS_SENTINELS"):
+        monkeypatch.delenv(var, raising=False)
+    async with Client(build_server()) as c:
+        t0 = time.monotonic()
+        msg = error_text(await c.call_tool("redis_key_info", {"key": "k"}))
+        assert time.monotonic() - t0 < 5
+        assert f"127.0.0.1:{port}" in msg and "REDIS_URL" in msg and "unreachable" in msg
+        assert "s3cret" not in msg
+        proc = subprocess.Popen(
+            [
+                server_bin,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                "s3cret",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            probe = aioredis.Redis(host="127.0.0.1", port=port, password="s3cret")
+            for _ in range(100):
+                try:
+                    await probe.ping()
+                    break
+                except Exception:
+                    await anyio.sleep(0.05)
+            await probe.set("k", "v")
+            await probe.aclose()
+            info = ok(await c.call_tool("redis_key_info", {"key": "k"}))
+            assert info["exists"] and info["type"] == "string"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        # down again: an actionable error, not a crash
+        msg = error_text(await c.call_tool("redis_key_info", {"key": "k"}))
+        assert "REDIS_URL" in msg or "connection" in msg.lower()
+        assert "s3cret" not in msg
+
+
+async def test_wrong_password_is_reported_without_the_password(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url.replace("redis://", "redis://nobody:hunter2@", 1))
+    for var in ("REDIS_CLUSTER_NODES", "REDIS_SENTINELS"):
+        monkeypatch.delenv(var, raising=False)
+    async with Client(build_server()) as c:
+        msg = error_text(await c.call_tool("redis_info", {}))
+    assert "hunter2" not in msg and "[AUTH]" in msg and "REDIS_URL" in msg and "password" in msg
