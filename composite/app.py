@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,6 +16,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -34,6 +36,23 @@ PROMPT_URI = "prompt://backend-architect/system"
 def role_text() -> str:
     """The role's system prompt, from the packaged markdown file."""
     return importlib_resources.files("composite").joinpath("prompts/backend_architect.md").read_text().strip()
+
+
+class StaticTokenVerifier:
+    """Accepts the bearer tokens given in `--auth-tokens` (compared in constant time)."""
+
+    def __init__(self, tokens: str) -> None:
+        self._tokens = [t.strip() for t in tokens.split(",") if t.strip()]
+        if not self._tokens:
+            raise ValueError("BAM_AUTH_TOKENS is set but holds no token")
+
+    async def verify_token(self, token: str) -> Any:
+        from mcp.server.auth.provider import AccessToken
+
+        for i, known in enumerate(self._tokens):
+            if hmac.compare_digest(token.encode(), known.encode()):
+                return AccessToken(token=token, client_id=f"static-token-{i + 1}", scopes=[])
+        return None
 
 
 @dataclass
@@ -143,6 +162,20 @@ def build(settings: AppSettings | None = None) -> Composite:
         async with runtime.attach() as state:
             yield state
 
+    auth_kwargs: dict[str, Any] = {}
+    if settings.auth_tokens is not None:
+        from mcp.server.auth.settings import AuthSettings
+
+        base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        auth_kwargs = {
+            "token_verifier": StaticTokenVerifier(settings.auth_tokens.get_secret_value()),
+            "auth": AuthSettings(
+                issuer_url=base,  # type: ignore[arg-type]
+                resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]
+                validate_token_resource=False,
+            ),
+        }
+
     server: MCPServer[Any] = MCPServer(
         "backend-architect-mcp",
         title="Backend Architect",
@@ -151,6 +184,7 @@ def build(settings: AppSettings | None = None) -> Composite:
         lifespan=lifespan,
         log_level="WARNING",
         middleware=[ToolCallLog()],
+        **auth_kwargs,
     )
     mounted = [
         MountedModule(info, info.register(server, info.prefix, policy), policy.writes_allowed(info.key))
@@ -223,6 +257,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    middleware: list[Middleware] = []
     if streamable:
         mcp_app = app.server.streamable_http_app(
             streamable_http_path="/mcp",
@@ -232,8 +267,11 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
             host=settings.host,
         )
         routes.extend(mcp_app.routes)
+        middleware = list(mcp_app.user_middleware)  # bearer authentication, when configured
     if sse:
-        routes.extend(app.server.sse_app(transport_security=security, host=settings.host).routes)
+        sse_app = app.server.sse_app(transport_security=security, host=settings.host)
+        routes.extend([r for r in sse_app.routes if not any(_same_path(r, x) for x in routes)])
+        middleware = middleware or list(sse_app.user_middleware)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -243,4 +281,8 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
                 await stack.enter_async_context(app.server.session_manager.run())
             yield
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def _same_path(a: BaseRoute, b: BaseRoute) -> bool:
+    return getattr(a, "path", None) is not None and getattr(a, "path", None) == getattr(b, "path", None)

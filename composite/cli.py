@@ -84,6 +84,17 @@ def parser() -> argparse.ArgumentParser:
         metavar="HOSTS",
         help="extra Host values accepted over HTTP, e.g. mcp.example.com:443 [BAM_ALLOWED_HOSTS]",
     )
+    serve.add_argument(
+        "--auth-tokens",
+        metavar="TOKENS",
+        help="require one of these bearer tokens on /mcp and /sse (comma-separated; prefer the "
+        "variable) [BAM_AUTH_TOKENS]",
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="external base URL, for the OAuth protected-resource metadata [BAM_PUBLIC_URL]",
+    )
     _add_selection(serve)
     tools = sub.add_parser("tools", help="list the tools the current configuration exposes")
     tools.add_argument("--json", action="store_true", help="JSON with annotations and schemas")
@@ -111,6 +122,8 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         "json_response": "json_response",
         "require": "required",
         "allowed_hosts": "allowed_hosts",
+        "auth_tokens": "auth_tokens",
+        "public_url": "public_url",
     }
     for arg, field in mapping.items():
         value = getattr(args, arg, None)

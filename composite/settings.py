@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from servers._common.settings import PolicySettings
 
@@ -26,4 +26,13 @@ class AppSettings(PolicySettings):
     allowed_hosts: str = Field(
         default="",
         description="Extra Host header values accepted over HTTP (DNS-rebinding protection), comma-separated.",
+    )
+    auth_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens accepted over HTTP/SSE (comma-separated). Unset: no authentication (loopback).",
+    )
+    public_url: str = Field(
+        default="",
+        description="External base URL of this server (for the OAuth protected-resource metadata); "
+        "default http://HOST:PORT.",
     )

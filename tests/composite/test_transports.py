@@ -12,6 +12,7 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.composite.conftest import PrivatePostgres, ServerProcess, start_server, stop_server
 from tests.conftest import ok
@@ -100,5 +101,26 @@ async def test_readyz_follows_a_stopped_and_restarted_postgres(private_postgres:
             assert took < 10
             data = ok(await c.call_tool("pg_query", {"sql": "SELECT 'back' AS s"}))  # same session, no restart
             assert data["rows"] == [{"s": "back"}]
+    finally:
+        stop_server(sp)
+
+
+async def test_bearer_token_auth_over_http_and_sse(database_url: str) -> None:
+    sp = start_server("--transport", "http", "--servers", "postgres", env={"BAM_AUTH_TOKENS": "tok-a,tok-b"})
+    try:
+        async with httpx2.AsyncClient(base_url=sp.base) as h:
+            r = await h.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+            assert r.status_code == 401 and "Bearer" in r.headers["www-authenticate"]
+            assert (await h.get("/sse")).status_code == 401
+            assert (await h.get("/healthz")).status_code == 200  # probes stay open
+            meta = await h.get("/.well-known/oauth-protected-resource/mcp")
+            assert meta.status_code == 200 and meta.json()["resource"].endswith("/mcp")
+        for token in ("tok-a", "tok-b"):
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as hc:
+                async with Client(streamable_http_client(f"{sp.base}/mcp", http_client=hc)) as c:
+                    ok(await c.call_tool("pg_query", {"sql": "SELECT 1"}))
+        async with httpx2.AsyncClient(headers={"Authorization": "Bearer wrong"}, base_url=sp.base) as h:
+            assert (await h.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})).status_code == 401
+        assert "tok-a" not in sp.log() and "tok-b" not in sp.log()
     finally:
         stop_server(sp)
