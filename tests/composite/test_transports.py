@@ -116,9 +116,11 @@ async def test_bearer_token_auth_over_http_and_sse(database_url: str) -> None:
             meta = await h.get("/.well-known/oauth-protected-resource/mcp")
             assert meta.status_code == 200 and meta.json()["resource"].endswith("/mcp")
         for token in ("tok-a", "tok-b"):
-            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as hc:
-                async with Client(streamable_http_client(f"{sp.base}/mcp", http_client=hc)) as c:
-                    ok(await c.call_tool("pg_query", {"sql": "SELECT 1"}))
+            async with (
+                httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as hc,
+                Client(streamable_http_client(f"{sp.base}/mcp", http_client=hc)) as c,
+            ):
+                ok(await c.call_tool("pg_query", {"sql": "SELECT 1"}))
         async with httpx2.AsyncClient(headers={"Authorization": "Bearer wrong"}, base_url=sp.base) as h:
             assert (await h.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})).status_code == 401
         assert "tok-a" not in sp.log() and "tok-b" not in sp.log()
