@@ -585,13 +585,16 @@ async def k8s_resource_describe(
     ev_trunc = False
     if events_limit and m.get("uid"):
         ev_path = f"/api/v1/namespaces/{ns}/events" if ns else "/api/v1/events"
+        selector = f"involvedObject.uid={m['uid']}"
+        if res.kind == "Node" and res.group == "":  # node events carry the node name as uid, or the real one
+            selector = f"involvedObject.kind=Node,involvedObject.name={name}"
         doc = await _call(
             kube,
             "list related events",
             cluster.request,
             "GET",
             ev_path,
-            query={"fieldSelector": f"involvedObject.uid={m['uid']}", "limit": 500},
+            query={"fieldSelector": selector, "limit": 500},
         )
         events = _sort_events([_event(e) for e in doc.get("items") or []])
         ev_trunc = len(events) > events_limit or bool((doc.get("metadata") or {}).get("continue"))

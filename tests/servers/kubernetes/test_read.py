@@ -94,6 +94,9 @@ async def test_contexts_and_discovery(kubeconfig: str) -> None:
         assert all(r["api_version"] == "v1" and not r["namespaced"] for r in core["resources"])
         allv = ok(await c.call_tool("k8s_api_resources", {"search": "cronjob", "all_versions": True}))
         assert {r["api_version"] for r in allv["resources"]} >= {"batch/v1beta1"}
+        node = ok(await c.call_tool("k8s_resource_describe", {"kind": "nodes", "name": "mcp-node"}))
+        assert node["namespace"] is None and any(x["type"] == "Ready" for x in node["conditions"])
+        assert all(e["object"] == "Node/mcp-node" for e in node["events"])
 
 
 async def test_namespaces_list(kubeconfig: str, namespace: str) -> None:
