@@ -98,3 +98,18 @@ async def test_health_check_states(monkeypatch: pytest.MonkeyPatch, docker_host:
     async with MODULE.resources() as res:
         health = await res.check(5.0)
         assert health.status == "down" and f"{uid}-missing.sock" in health.target
+
+
+async def test_standalone_stdio_server(docker_host: str) -> None:
+    import sys
+
+    from mcp import StdioServerParameters
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "servers.docker"], cwd=root, env={**os.environ, "BAM_ALLOW_WRITES": ""}
+    )
+    async with Client(params) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        assert "docker_engine_info" in names and "docker_container_run" not in names
+        assert ok(await c.call_tool("docker_engine_info", {}))["api_version"]

@@ -131,7 +131,9 @@ async def test_build_failures(client: Client, image: str, uid: str, tmp_path: Pa
     )
     assert "give `dockerfile`" in error_text(await client.call_tool("docker_image_build", {"tag": f"{uid}:x"}))
     missing = error_text(
-        await client.call_tool("docker_image_build", {"tag": f"{uid}:x", "dockerfile": f"FROM {uid}/base:none\n"})
+        await client.call_tool(
+            "docker_image_build", {"tag": f"{uid}:x", "dockerfile": f"FROM {registry()}/bam-test/{uid}-missing:none\n"}
+        )
     )
     assert "failed to build the image" in missing
 
