@@ -333,16 +333,25 @@ async def redis_key_get(
     notes: list[str] = []
     try:
         client = await r.client()
-        typ = text(await client.type(key))
+        offset = 0
+        if cursor and cursor.isdigit():
+            offset = int(cursor)
+        # one round trip for the common case (a string): TYPE, STRLEN and the first chunk together
+        pipe = client.pipeline(transaction=False)
+        pipe.type(key)
+        pipe.strlen(key)
+        pipe.getrange(key, offset, offset + cap - 1)
+        first = await pipe.execute(raise_on_error=False)
+        if isinstance(first[0], Exception):
+            raise first[0]
+        typ = text(first[0])
         if typ == "none":
             return KeyValue(key=key, type="none", exists=False, length=None, count=0, truncated=False)
         if typ == "string":
-            total = int(await client.strlen(key))
-            try:
-                offset = int(cursor or 0)
-            except ValueError:
-                raise _bad_cursor(cursor or "", "the string") from None
-            raw = bytes(await client.getrange(key, offset, offset + cap - 1)) if offset < total else b""
+            if cursor and not cursor.isdigit():
+                raise _bad_cursor(cursor, "the string")
+            total = int(first[1])
+            raw = bytes(first[2]) if offset < total else b""
             val, used = _utf8_chunk(raw)
             end = offset + used
             more = end < total
