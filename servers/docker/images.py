@@ -269,7 +269,8 @@ async def docker_image_build(
 ) -> BuildResult:
     """Build an image from a context directory and/or inline Dockerfile text; output streams as progress.
 
-    Uses the engine's classic builder. Base images are not pulled (pull them first with docker_image_pull).
+    Uses the engine's classic builder. Present base images are not refreshed; a missing FROM image is pulled
+    by the engine itself, so pull it first with docker_image_pull (which applies the registry allowlist).
     The image is labelled io.backend-architect-mcp.managed=true.
     """
     d = dk(ctx)
