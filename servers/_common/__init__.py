@@ -22,6 +22,7 @@ from servers._common.tools import (
     ToolPolicy,
     ToolSpec,
     lifespan_state,
+    open_world,
     register_tools,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "cap_items",
     "json_size",
     "lifespan_state",
+    "open_world",
     "raise_tool_error",
     "redact",
     "redact_text",

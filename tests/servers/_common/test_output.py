@@ -77,3 +77,9 @@ def test_caps() -> None:
     assert truncate_text("héllo world", 5, keep="head") == ("héll", True)
     assert truncate_text("abc", 10) == ("abc", False)
     assert truncate_text("abcdef", 3) == ("def", True)
+
+
+def test_inline_secrets_with_prefixed_names() -> None:
+    out = redact_text("DB_PASSWORD=x MY_API_KEY: abc PWD=/root token=t1")
+    assert "DB_PASSWORD=***REDACTED***" in out and "abc" not in out and "t1" not in out
+    assert "PWD=/root" in out  # a working directory is not a password
