@@ -263,7 +263,14 @@ async def open_client(s: RedisSettings) -> Any:
 
     dsn = s.dsn()
     mode = s.effective_mode()
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    def retry() -> Retry:
+        return Retry(ExponentialBackoff(cap=0.5, base=0.05), s.retries)
+
     common: dict[str, Any] = {
+        "retry": retry(),
         "socket_connect_timeout": s.connect_timeout_s,
         "socket_timeout": s.command_timeout_s,
         "decode_responses": False,
@@ -309,6 +316,7 @@ async def open_client(s: RedisSettings) -> Any:
             kw["ssl"] = True
             kw.update(_ssl_kwargs(s))
         sentinel_kwargs: dict[str, Any] = {
+            "retry": retry(),
             "socket_connect_timeout": s.connect_timeout_s,
             "socket_timeout": s.command_timeout_s,
         }

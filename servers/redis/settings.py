@@ -62,6 +62,9 @@ class RedisSettings(BaseSettings):
     tls_insecure: bool = Field(default=False, description="Skip TLS certificate verification (testing only).")
     connect_timeout_s: float = Field(default=5.0, gt=0, description="Timeout to open a connection.")
     command_timeout_s: float = Field(default=10.0, gt=0, description="Socket timeout of every command.")
+    retries: int = Field(
+        default=1, ge=0, le=10, description="Retries of a command after a connection error or timeout (short backoff)."
+    )
     max_connections: int = Field(default=32, ge=2, le=10_000, description="Connection pool size.")
     max_items: int = Field(default=100, ge=1, description="Default items per page (keys, members, entries).")
     max_items_limit: int = Field(default=2_000, ge=1, description="Largest page a caller may ask for.")
