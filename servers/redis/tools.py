@@ -263,8 +263,6 @@ async def redis_key_info(ctx: Context[Any, Any], key: Key) -> KeyInfo:
         length = None
         if typ in _LENGTH_CMD:
             length = int(await client.execute_command(_LENGTH_CMD[typ], key))
-        elif typ == "ReJSON-RL":
-            length = await _optional(client.execute_command("JSON.DEBUG", "MEMORY", key))
         idle = await _optional(client.execute_command("OBJECT", "IDLETIME", key))
         freq = await _optional(client.execute_command("OBJECT", "FREQ", key))
     except Exception as exc:
