@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 from mcp import Client
 from redis.asyncio.cluster import RedisCluster
@@ -106,3 +107,56 @@ async def test_cluster_admin_reads_cluster_metadata(cluster_env: None, craw: Red
     async with Client(build_server(ADMIN)) as c:
         r = ok(await c.call_tool("redis_command", {"args": ["DBSIZE"], "node": primaries[1]}))
     assert r["result"] == await craw.execute_command("DBSIZE", target_nodes=craw.get_node(node_name=primaries[1]))
+
+
+async def test_cluster_typed_reads_streams_and_pubsub(cluster_env: None, craw: RedisCluster, cprefix: str) -> None:
+    h, s, x = cprefix + "hash", cprefix + "set", cprefix + "stream"
+    await craw.hset(h, mapping={f"f{i}": str(i) for i in range(300)})
+    await craw.sadd(s, *[f"m{i}" for i in range(300)])
+    async with Client(build_server(WRITES)) as c:
+        info = ok(await c.call_tool("redis_key_info", {"key": h}))
+        assert info["type"] == "hash" and info["length"] == 300 and info["memory_bytes"] > 0
+        fields: list[str] = []
+        cursor = None
+        while True:
+            args: dict[str, object] = {"key": h, "limit": 70}
+            if cursor:
+                args["cursor"] = cursor
+            page = ok(await c.call_tool("redis_key_get", args))
+            fields += [i["field"] for i in page["items"]]
+            if not page["truncated"]:
+                break
+            cursor = page["next_cursor"]
+        assert len(fields) == len(set(fields)) == 300
+        members = ok(await c.call_tool("redis_key_get", {"key": s, "limit": 1000}))
+        assert members["count"] == 300
+        ok(await c.call_tool("redis_stream_group_create", {"key": x, "group": "g", "start_id": "0"}))
+        for i in range(5):
+            ok(await c.call_tool("redis_stream_add", {"key": x, "fields": {"i": str(i)}}))
+        await craw.xreadgroup("g", "worker", {x: ">"}, count=5)
+        sinfo = ok(await c.call_tool("redis_stream_info", {"key": x, "group": "g"}))
+        assert sinfo["stream"]["length"] == 5 and sinfo["consumers"][0]["name"] == "worker"
+        pend = ok(await c.call_tool("redis_stream_pending", {"key": x, "group": "g"}))
+        assert pend["total_pending"] == 5
+        rng = ok(await c.call_tool("redis_stream_range", {"key": x, "limit": 2}))
+        assert rng["count"] == 2 and rng["truncated"]
+
+        result: dict[str, object] = {}
+
+        async def listen() -> None:
+            result.update(
+                ok(
+                    await c.call_tool(
+                        "redis_subscribe", {"channels": [cprefix + "ch"], "max_messages": 1, "timeout_s": 10}
+                    )
+                )
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listen)
+            for _ in range(200):
+                if result:
+                    break
+                ok(await c.call_tool("redis_publish", {"channel": cprefix + "ch", "message": "hi"}))
+                await anyio.sleep(0.05)
+        assert result["count"] == 1 and result["stopped_by"] == "max_messages"
