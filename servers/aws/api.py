@@ -304,7 +304,7 @@ def _execute(
         }
     if resume_token:
         raise tool_error(
-            f"call {name}",
+            f"call {name} with resume_token",
             "resume_token given but this call is not paginated",
             hint="pass the operation's own token parameter in `parameters` instead",
         )
@@ -351,7 +351,7 @@ async def _call(
     rule = aws.settings.denied(svc, name)
     if rule:
         raise tool_error(
-            f"call {svc}:{name}",
+            f"call {svc}:{name} on AWS",
             f"refused: `{svc}:{name}` matches the deny list entry `{rule}`",
             code="DeniedByPolicy",
             hint="the operator set BAM_AWS_DENY; choose another operation",
@@ -359,7 +359,7 @@ async def _call(
     if cls.access not in allow:
         what = "a sensitive read" if cls.access == "sensitive" else "a write"
         raise tool_error(
-            f"call {svc}:{name}",
+            f"call {svc}:{name} on AWS",
             f"refused: {svc}:{name} is {what} ({cls.reason}); aws_call runs read-only operations only",
             code="ReadOnlyRefused",
             hint="use aws_call_write, which is exposed only when writes are allowed for aws "
@@ -380,7 +380,7 @@ async def _call(
             max_bytes=aws.settings.max_bytes,
             body_cap=aws.settings.object_max_bytes,
         ),
-        action=f"call {svc}:{name}",
+        action=f"call {svc}:{name} on AWS",
     )
     return CallResult(service=svc, operation=name, access=cls.access, region=used_region, **out)
 

@@ -93,6 +93,7 @@ class Sessions:
         self.settings = settings
         self._lock = threading.RLock()
         self._entries: dict[tuple[str | None, str, str | None], _Entry] = {}
+        self._regions: dict[tuple[str | None, bool], str | None] = {}
         self._config = Config(
             connect_timeout=settings.connect_timeout_s,
             read_timeout=settings.read_timeout_s,
@@ -154,13 +155,27 @@ class Sessions:
             )
         region = target.region
         if not region and target.profile:
-            bs = self._botocore_session(target.profile)
-            region = bs.full_config.get("profiles", {}).get(target.profile, {}).get("region")
+            region = self._profile_region(target.profile, explicit=True)
         if not region:
             region = self.settings.region
         if not region:
-            region = self._botocore_session(profile).get_config_variable("region")
+            region = self._profile_region(profile, explicit=False)
         return profile, region or DEFAULT_REGION, target.role_arn
+
+    def _profile_region(self, profile: str | None, *, explicit: bool) -> str | None:
+        """The region configured for `profile` (read from the files once; reread after `evict`)."""
+        cache_key = (profile, explicit)
+        with self._lock:
+            if cache_key in self._regions:
+                return self._regions[cache_key]
+        bs = self._botocore_session(profile)
+        if explicit and profile:
+            region = bs.full_config.get("profiles", {}).get(profile, {}).get("region")
+        else:
+            region = bs.get_config_variable("region")
+        with self._lock:
+            self._regions[cache_key] = region
+        return region if isinstance(region, str) else None
 
     def _entry(self, key: tuple[str | None, str, str | None]) -> _Entry:
         with self._lock:
@@ -222,8 +237,10 @@ class Sessions:
         return client
 
     def evict(self, key: tuple[str | None, str, str | None]) -> None:
+        """Forget the key's session and clients, and the regions read from the files."""
         with self._lock:
             self._entries.pop(key, None)
+            self._regions.clear()
 
     def cached_keys(self) -> list[tuple[str | None, str, str | None]]:
         with self._lock:
