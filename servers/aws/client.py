@@ -41,7 +41,7 @@ CREDENTIAL_ERROR_CODES = frozenset(
         "InvalidToken",
     }
 )
-PAGINATION_KEYS = frozenset(
+KEEP_KEYS = frozenset(
     {
         "NextToken",
         "nextToken",
@@ -61,6 +61,7 @@ PAGINATION_KEYS = frozenset(
         "nextBackwardToken",
         "next_token",
         "resume_token",
+        "AccessKeyId",  # an identifier AWS shows in CloudTrail and IAM listings; the secret key stays masked
     }
 )
 
@@ -432,12 +433,12 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
 
 
 def scrub(value: Any) -> Any:
-    """Mask secret-looking fields and inline secrets, keeping pagination tokens usable."""
+    """Mask secret-looking fields and inline secrets, keeping pagination tokens and key ids usable."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
             key = str(k)
-            if key in PAGINATION_KEYS:
+            if key in KEEP_KEYS:
                 out[key] = v
             elif is_secret_key(key) and isinstance(v, str | bytes | int | float) and v not in ("", None):
                 out[key] = REDACTED

@@ -262,7 +262,14 @@ async def aws_s3_object_read(
     cap = min(max_bytes or aws.settings.object_max_bytes, aws.settings.object_max_bytes_limit)
 
     def run(c: Any) -> dict[str, Any]:
-        res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + cap - 1}")
+        from botocore.exceptions import ClientError
+
+        try:
+            res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + cap - 1}")
+        except ClientError as err:
+            if offset or err.response.get("Error", {}).get("Code") != "InvalidRange":
+                raise
+            res = c.get_object(Bucket=bucket, Key=key)  # an empty object has no byte range to ask for
         body = res["Body"]
         data = body.read(cap)
         body.close()

@@ -226,6 +226,18 @@ async def test_call_write_runs_writes_and_masks_secrets(rw: Client, boto: Callab
     )
     assert s["access"] == "sensitive" and s["result"]["SecretString"] == "***REDACTED***"
     assert "hunter2" not in str(s)
+    iam = boto("iam")
+    iam.create_user(UserName=f"bam-k-{uid}")
+    key = ok(
+        await rw.call_tool(
+            "aws_call_write",
+            {"service": "iam", "operation": "CreateAccessKey", "parameters": {"UserName": f"bam-k-{uid}"}},
+        )
+    )
+    created = key["result"]["AccessKey"]
+    assert created["SecretAccessKey"] == "***REDACTED***" and created["AccessKeyId"].startswith("AKIA")
+    iam.delete_access_key(UserName=f"bam-k-{uid}", AccessKeyId=created["AccessKeyId"])
+    iam.delete_user(UserName=f"bam-k-{uid}")
     ok(
         await rw.call_tool(
             "aws_call_write",

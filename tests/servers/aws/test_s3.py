@@ -25,6 +25,7 @@ def bucket(boto: Callable[..., Any], uid: str) -> Iterator[str]:
     s3.put_object(Bucket=name, Key="logs/2027/a.log", Body=b"a")
     s3.put_object(Bucket=name, Key="readme.txt", Body=("héllo wörld " * 100).encode())
     s3.put_object(Bucket=name, Key="blob.bin", Body=bytes(range(256)))
+    s3.put_object(Bucket=name, Key="empty.txt", Body=b"")
     yield name
     for o in s3.list_objects_v2(Bucket=name).get("Contents", []):
         s3.delete_object(Bucket=name, Key=o["Key"])
@@ -75,6 +76,8 @@ async def test_object_read_with_byte_cap_and_offset(ro: Client, bucket: str) -> 
     blob = ok(await ro.call_tool("aws_s3_object_read", {"bucket": bucket, "key": "blob.bin"}))
     assert blob["encoding"] == "base64" and base64.b64decode(blob["content"]) == bytes(range(256))
     assert blob["truncated"] is False
+    empty = ok(await ro.call_tool("aws_s3_object_read", {"bucket": bucket, "key": "empty.txt"}))
+    assert empty["content"] == "" and empty["size"] == 0 and empty["truncated"] is False
     missing = error_text(await ro.call_tool("aws_s3_object_read", {"bucket": bucket, "key": "nope.txt"}))
     assert "NoSuchKey" in missing and "aws_s3_objects_list" in missing
     past = error_text(await ro.call_tool("aws_s3_object_read", {"bucket": bucket, "key": "blob.bin", "offset": 10_000}))
