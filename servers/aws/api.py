@@ -64,13 +64,9 @@ class OperationList(BaseModel):
     next_offset: int | None = None
 
 
-def _operations(service: str) -> tuple[Any, set[str]]:
+def _operations(service: str) -> tuple[Any, dict[str, dict[str, Any]]]:
     model = catalog.service_model(service)
-    try:
-        pag = set(catalog._botocore().get_paginator_model(service)._paginator_config)
-    except Exception:  # services without paginators
-        pag = set()
-    return model, pag
+    return model, catalog.paginators(model.service_name)
 
 
 async def aws_operations_list(
@@ -157,7 +153,7 @@ async def aws_operation_describe(
         cls = catalog.classify(model.service_name, name)
         keys: list[str] = []
         if name in paginators:
-            rk = catalog._botocore().get_paginator_model(model.service_name).get_paginator(name).get("result_key")
+            rk = paginators[name].get("result_key")
             keys = [rk] if isinstance(rk, str) else list(rk or [])
         d, doc_limit, cut = depth, 160, False
         while True:

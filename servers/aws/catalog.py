@@ -109,6 +109,18 @@ def services() -> list[str]:
     return names
 
 
+def paginators(service: str) -> dict[str, dict[str, Any]]:
+    """The service's paginator definitions by operation name (empty when it has none)."""
+    from botocore.exceptions import DataNotFoundError
+
+    try:
+        data = _botocore().get_component("data_loader").load_service_model(service, "paginators-1")
+    except DataNotFoundError:
+        return {}
+    pages: dict[str, dict[str, Any]] = data.get("pagination", {})
+    return pages
+
+
 def service_model(service: str) -> Any:
     from botocore.exceptions import UnknownServiceError
 
