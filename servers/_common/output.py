@@ -28,7 +28,7 @@ _SECRET_KEY = re.compile(
 _NOT_SECRET_KEY = re.compile(r"^(author|authors|authority|token_type|.*_count|.*_length|auth_type|keyspace)$", re.I)
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
 _INLINE_SECRET = re.compile(
-    r"(?P<k>\b[\w.-]*?(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key)\b\s*[=:]\s*)"
+    r"(?P<k>\b(?:[\w.-]*[_.-])?(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key)\b\s*[=:]\s*)"
     r"(?P<q>['\"]?)(?P<v>[^\s'\",;&]+)",
     re.IGNORECASE,
 )

@@ -83,3 +83,8 @@ def test_inline_secrets_with_prefixed_names() -> None:
     out = redact_text("DB_PASSWORD=x MY_API_KEY: abc PWD=/root token=t1")
     assert "DB_PASSWORD=***REDACTED***" in out and "abc" not in out and "t1" not in out
     assert "PWD=/root" in out  # a working directory is not a password
+
+
+def test_operation_names_are_not_mistaken_for_secrets() -> None:
+    text = "failed to call iam:CreateAccessKey: [ReadOnlyRefused] refused; GetSecretValue: [x] y"
+    assert redact_text(text) == text
