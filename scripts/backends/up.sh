@@ -15,6 +15,11 @@ SERVICES="${SERVICES:-postgres redis docker aws k8s}"
 export PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 export KUBE_BIN_DIR="${KUBE_BIN_DIR:-/var/cache/mcp-backends/kube-bin}"
 mkdir -p "$(dirname "$OUT")"
+# the probes below need curl and openssl; a minimal Debian image may lack them
+if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    curl openssl ca-certificates >&2
+fi
 case " $SERVICES " in
   *" k8s "*) nice -n 10 bash "$HERE/build-kube-apiserver.sh" "$KUBE_BIN_DIR" >&2 ;;
 esac
