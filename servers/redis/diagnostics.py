@@ -1,0 +1,321 @@
+"""Diagnostics: INFO with a cache-design summary, SLOWLOG, LATENCY, CLIENT LIST and the memory doctor.
+
+Each takes an optional cluster `node`; replies are read unparsed from that node and parsed here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import redact
+from servers.redis.base import Collector, Limit, Node, page_size, pairs, state
+from servers.redis.client import text, translate
+
+
+def node_name(n: Any) -> str | None:
+    """The `host:port` of a cluster node; None for the standalone server."""
+    return n.name if n is not None else None
+
+
+def parse_info(raw: str) -> dict[str, dict[str, Any]]:
+    """INFO text as {section: {field: value}}; numbers as numbers, keyspace lines as objects."""
+    out: dict[str, dict[str, Any]] = {}
+    section = "default"
+    for line in raw.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            section = line[1:].strip().lower()
+            out.setdefault(section, {})
+            continue
+        k, sep, v = line.partition(":")
+        if not sep:
+            continue
+        out.setdefault(section, {})[k] = _info_value(v)
+    return out
+
+
+def _info_value(v: str) -> Any:
+    if ("=" in v and "," in v) or (v.count("=") == 1 and not v.startswith("=")):
+        parts = dict(p.split("=", 1) for p in v.split(",") if "=" in p)
+        if parts:
+            return {k: _info_value(x) for k, x in parts.items()}
+    try:
+        return int(v)
+    except ValueError:
+        pass
+    try:
+        f = float(v)
+        return f if f == f else v
+    except ValueError:
+        return v
+
+
+class InfoSummary(BaseModel):
+    version: str | None
+    mode: str | None
+    role: str | None
+    uptime_s: int | None
+    connected_clients: int | None
+    used_memory_bytes: int | None
+    used_memory_human: str | None
+    maxmemory_bytes: int | None
+    maxmemory_policy: str | None
+    memory_fragmentation_ratio: float | None
+    keyspace_hits: int | None
+    keyspace_misses: int | None
+    hit_ratio: float | None = Field(description="hits / (hits + misses); null before any lookup")
+    evicted_keys: int | None
+    expired_keys: int | None
+    ops_per_sec: int | None
+    total_keys: int = Field(description="Sum of keys over the keyspace section")
+    keys_with_expiry: int
+
+
+class InfoResult(BaseModel):
+    node: str | None
+    summary: InfoSummary
+    sections: dict[str, dict[str, Any]]
+
+
+def _g(sections: dict[str, dict[str, Any]], sec: str, key: str) -> Any:
+    return sections.get(sec, {}).get(key)
+
+
+def _summary(s: dict[str, dict[str, Any]]) -> InfoSummary:
+    hits, misses = _g(s, "stats", "keyspace_hits"), _g(s, "stats", "keyspace_misses")
+    ratio = None
+    if isinstance(hits, int) and isinstance(misses, int) and hits + misses:
+        ratio = round(hits / (hits + misses), 4)
+    total = expires = 0
+    for v in s.get("keyspace", {}).values():
+        if isinstance(v, dict):
+            total += int(v.get("keys", 0))
+            expires += int(v.get("expires", 0))
+    frag = _g(s, "memory", "mem_fragmentation_ratio")
+    return InfoSummary(
+        version=str(_g(s, "server", "redis_version")) if _g(s, "server", "redis_version") is not None else None,
+        mode=_g(s, "server", "redis_mode"),
+        role=_g(s, "replication", "role"),
+        uptime_s=_g(s, "server", "uptime_in_seconds"),
+        connected_clients=_g(s, "clients", "connected_clients"),
+        used_memory_bytes=_g(s, "memory", "used_memory"),
+        used_memory_human=_g(s, "memory", "used_memory_human"),
+        maxmemory_bytes=_g(s, "memory", "maxmemory"),
+        maxmemory_policy=_g(s, "memory", "maxmemory_policy"),
+        memory_fragmentation_ratio=float(frag) if isinstance(frag, int | float) else None,
+        keyspace_hits=hits,
+        keyspace_misses=misses,
+        hit_ratio=ratio,
+        evicted_keys=_g(s, "stats", "evicted_keys"),
+        expired_keys=_g(s, "stats", "expired_keys"),
+        ops_per_sec=_g(s, "stats", "instantaneous_ops_per_sec"),
+        total_keys=total,
+        keys_with_expiry=expires,
+    )
+
+
+_SUMMARY_SECTIONS = ("server", "clients", "memory", "stats", "replication", "keyspace")
+
+
+async def redis_info(
+    ctx: Context[Any, Any],
+    sections: Annotated[
+        list[str] | None,
+        Field(
+            description="INFO sections to return in full (server, clients, memory, persistence, stats, "
+            "replication, cpu, commandstats, latencystats, errorstats, keyspace, cluster, modules, "
+            "everything); default: none, only the summary"
+        ),
+    ] = None,
+    node: Node = None,
+) -> InfoResult:
+    """Server INFO as structured data plus a summary: memory, hit ratio, evictions, expirations, keys.
+
+    The summary is what cache design needs first: keyspace_hits/misses -> hit_ratio, evicted_keys with
+    maxmemory and maxmemory_policy, and expired keys.
+    """
+    r = state(ctx)
+    want = [s.lower() for s in sections or []]
+    try:
+        n = await r.pick_node(node)
+        raw_summary = await r.node_command(n, "INFO", *_SUMMARY_SECTIONS)
+        summ = parse_info(text(raw_summary))
+        full: dict[str, dict[str, Any]] = {}
+        if want:
+            full = parse_info(text(await r.node_command(n, "INFO", *want)))
+    except Exception as exc:
+        raise translate(exc, "read INFO", r) from exc
+    return InfoResult(node=node_name(n), summary=_summary(summ), sections=redact(full))
+
+
+class SlowlogEntry(BaseModel):
+    id: int
+    started_at: int = Field(description="Unix time the command started")
+    duration_us: int
+    command: list[str] = Field(description="Command and arguments as logged (Redis shortens long ones)")
+    client_address: str | None
+    client_name: str | None
+
+
+class SlowlogResult(BaseModel):
+    node: str | None
+    entries: list[SlowlogEntry]
+    count: int
+    total_logged: int = Field(description="SLOWLOG LEN")
+    truncated: bool
+
+
+async def redis_slowlog(
+    ctx: Context[Any, Any],
+    limit: Annotated[int, Field(ge=1, le=128, description="Most recent entries to return")] = 25,
+    node: Node = None,
+) -> SlowlogResult:
+    """Recent slow commands (SLOWLOG GET): what ran, how long, from which client. Newest first."""
+    r = state(ctx)
+    try:
+        n = await r.pick_node(node)
+        rows = await r.node_command(n, "SLOWLOG", "GET", limit)
+        total = int(await r.node_command(n, "SLOWLOG", "LEN"))
+    except Exception as exc:
+        raise translate(exc, "read the slowlog", r) from exc
+    entries = []
+    for row in rows:
+        args = [text(a) for a in row[3]]
+        entries.append(
+            SlowlogEntry(
+                id=int(row[0]),
+                started_at=int(row[1]),
+                duration_us=int(row[2]),
+                command=redact(args),
+                client_address=text(row[4]) if len(row) > 4 else None,
+                client_name=text(row[5]) if len(row) > 5 else None,
+            )
+        )
+    return SlowlogResult(
+        node=node_name(n),
+        entries=entries,
+        count=len(entries),
+        total_logged=total,
+        truncated=total > len(entries),
+    )
+
+
+class LatencyEvent(BaseModel):
+    event: str
+    latest_at: int
+    latest_ms: int
+    max_ms: int
+
+
+class LatencyResult(BaseModel):
+    node: str | None
+    latest: list[LatencyEvent] = Field(description="LATENCY LATEST: one row per event class")
+    history: list[dict[str, int]] | None = Field(description="LATENCY HISTORY of `event` (time, latency_ms)")
+    doctor: str = Field(description="LATENCY DOCTOR's human-readable analysis")
+    notes: list[str] = Field(default_factory=list)
+
+
+async def redis_latency(
+    ctx: Context[Any, Any],
+    event: Annotated[str | None, Field(description="Event name for LATENCY HISTORY, e.g. 'command'")] = None,
+    node: Node = None,
+) -> LatencyResult:
+    """Latency monitor figures: latest spikes per event, an event's history and LATENCY DOCTOR advice."""
+    r = state(ctx)
+    try:
+        n = await r.pick_node(node)
+        latest = await r.node_command(n, "LATENCY", "LATEST")
+        hist = await r.node_command(n, "LATENCY", "HISTORY", event) if event else None
+        doctor = text(await r.node_command(n, "LATENCY", "DOCTOR"))
+    except Exception as exc:
+        raise translate(exc, "read latency data", r) from exc
+    notes = []
+    if not latest:
+        notes.append(
+            "no latency events recorded: the monitor may be off (latency-monitor-threshold 0) or nothing exceeded it"
+        )
+    return LatencyResult(
+        node=node_name(n),
+        latest=[
+            LatencyEvent(event=text(x[0]), latest_at=int(x[1]), latest_ms=int(x[2]), max_ms=int(x[3])) for x in latest
+        ],
+        history=[{"time": int(t), "latency_ms": int(ms)} for t, ms in hist] if hist is not None else None,
+        doctor=doctor[: r.settings.max_bytes],
+        notes=notes,
+    )
+
+
+class ClientsResult(BaseModel):
+    node: str | None
+    clients: list[dict[str, Any]] = Field(description="CLIENT LIST fields: id, addr, name, age, idle, db, cmd, ...")
+    count: int
+    total: int
+    truncated: bool
+    next_offset: int | None
+
+
+def _parse_client_line(line: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in line.split(" "):
+        k, sep, v = part.partition("=")
+        if sep:
+            out[k] = int(v) if v.lstrip("-").isdigit() else v
+    return out
+
+
+async def redis_clients_list(
+    ctx: Context[Any, Any],
+    type: Annotated[
+        Literal["normal", "master", "replica", "pubsub"] | None, Field(description="Only clients of this type")
+    ] = None,
+    limit: Limit = None,
+    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
+    node: Node = None,
+) -> ClientsResult:
+    """Connected clients (CLIENT LIST): address, name, age, idle time, db, last command, buffers."""
+    r = state(ctx)
+    page = page_size(r, limit)
+    try:
+        n = await r.pick_node(node)
+        args: list[Any] = ["CLIENT", "LIST"] + (["TYPE", type] if type else [])
+        raw = text(await r.node_command(n, *args))
+    except Exception as exc:
+        raise translate(exc, "list clients", r) from exc
+    rows = [_parse_client_line(x) for x in raw.splitlines() if x.strip()]
+    col = Collector(page, r.settings.max_bytes)
+    for row in rows[offset:]:
+        if not col.add(row):
+            break
+    end = offset + len(col.items)
+    more = end < len(rows)
+    return ClientsResult(
+        node=node_name(n),
+        clients=col.items,
+        count=len(col.items),
+        total=len(rows),
+        truncated=more,
+        next_offset=end if more else None,
+    )
+
+
+class MemoryReport(BaseModel):
+    node: str | None
+    doctor: str = Field(description="MEMORY DOCTOR's analysis")
+    stats: dict[str, Any] = Field(description="MEMORY STATS: allocator, overhead, dataset, per-db figures")
+
+
+async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> MemoryReport:
+    """Memory diagnosis: MEMORY DOCTOR advice plus MEMORY STATS (overhead, dataset, fragmentation)."""
+    r = state(ctx)
+    try:
+        n = await r.pick_node(node)
+        doctor = text(await r.node_command(n, "MEMORY", "DOCTOR"))
+        stats = pairs(await r.node_command(n, "MEMORY", "STATS"))
+    except Exception as exc:
+        raise translate(exc, "diagnose memory", r) from exc
+    return MemoryReport(node=node_name(n), doctor=doctor[: r.settings.max_bytes], stats=stats)

@@ -1,0 +1,339 @@
+"""Key tools: SCAN-based browsing, per-key metadata and typed value reads with caps and cursors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import json_size, tool_error
+from servers.redis.base import (
+    LENGTH_CMD,
+    Collector,
+    Cursor,
+    Key,
+    Limit,
+    RedisType,
+    bad_cursor,
+    collect_entries,
+    page_size,
+    parse_scan_cursor,
+    scan_pages,
+    state,
+)
+from servers.redis.client import text, translate, value_json
+
+
+class KeyItem(BaseModel):
+    key: Any = Field(description="Key name (text, or {base64} for binary names)")
+    type: str | None = Field(default=None, description="Redis type (with_types=true)")
+    ttl_ms: int | None = Field(default=None, description="Milliseconds to expiry; -1 no expiry (with_types=true)")
+
+
+class KeyPage(BaseModel):
+    keys: list[KeyItem]
+    count: int
+    truncated: bool = Field(description="True when the scan is not finished: call again with next_cursor")
+    next_cursor: str | None
+    scanned_nodes: int = Field(description="Nodes scanned (1 unless cluster)")
+    notes: list[str] = Field(default_factory=list)
+
+
+async def redis_keys_scan(
+    ctx: Context[Any, Any],
+    pattern: Annotated[str, Field(description="Glob pattern for SCAN MATCH, e.g. 'user:*' (default all)")] = "*",
+    type: Annotated[RedisType | None, Field(description="Only keys of this type (SCAN TYPE)")] = None,
+    cursor: Cursor = None,
+    limit: Limit = None,
+    with_types: Annotated[bool, Field(description="Also return each key's type and TTL (one pipeline)")] = True,
+) -> KeyPage:
+    """List keys matching a pattern with SCAN (never KEYS), one bounded page at a time.
+
+    The scan runs in small steps so it never blocks the server; in a cluster it walks every primary.
+    A page can hold fewer keys than `limit` while the scan is not finished: keep calling with
+    `next_cursor` until it is null.
+    """
+    r = state(ctx)
+    page = page_size(r, limit)
+    node_i, scan_cur, skip = parse_scan_cursor(cursor, "keys", with_node=True)
+    col = Collector(page, r.settings.max_bytes)
+    deadline = time.monotonic() + min(2.0, r.settings.command_timeout_s)
+    next_cursor: str | None = None
+    try:
+        nodes = await r.nodes()
+        if node_i >= len(nodes):
+            raise bad_cursor(cursor or "", "keys")
+        scanned = 0
+        while node_i < len(nodes):
+            node = nodes[node_i]
+            scanned += 1
+
+            async def fetch(cur: int, node: Any = node) -> tuple[int, list[Any]]:
+                args: list[Any] = ["SCAN", cur, "MATCH", pattern, "COUNT", r.settings.scan_count]
+                if type:
+                    args += ["TYPE", type]
+                reply = await r.node_command(node, *args)
+                return int(reply[0]), list(reply[1])
+
+            resume, skip_at, _ = await scan_pages(fetch, lambda k: k, col, scan_cur, skip, deadline=deadline)
+            skip = 0
+            if resume is not None:
+                next_cursor = f"{node_i}:{resume}:{skip_at}"
+                break
+            node_i += 1
+            scan_cur = 0
+            if col.full() or time.monotonic() > deadline:
+                if node_i < len(nodes):
+                    next_cursor = f"{node_i}:0:0"
+                break
+        raw_keys: list[bytes] = col.items
+        items = [KeyItem(key=value_json(k)) for k in raw_keys]
+        if with_types and raw_keys:
+            client = await r.client()
+            pipe = client.pipeline(transaction=False)
+            for k in raw_keys:
+                pipe.type(k)
+                pipe.pttl(k)
+            res = await pipe.execute()
+            for i, item in enumerate(items):
+                item.type = text(res[2 * i])
+                item.ttl_ms = int(res[2 * i + 1])
+    except Exception as exc:
+        raise translate(exc, "scan keys", r) from exc
+    notes = []
+    if next_cursor and len(items) < page:
+        notes.append("scan step budget reached before the page filled; continue with next_cursor")
+    return KeyPage(
+        keys=items,
+        count=len(items),
+        truncated=next_cursor is not None,
+        next_cursor=next_cursor,
+        scanned_nodes=scanned,
+        notes=notes,
+    )
+
+
+class KeyInfo(BaseModel):
+    key: str
+    exists: bool
+    type: str = Field(description="string, hash, list, set, zset, stream, ReJSON-RL, ... or none")
+    ttl_ms: int | None = Field(description="Milliseconds to expiry; -1 no expiry; null when missing")
+    memory_bytes: int | None = Field(description="MEMORY USAGE (sampled for big aggregates)")
+    encoding: str | None = Field(description="OBJECT ENCODING, e.g. listpack, hashtable, intset, embstr")
+    length: int | None = Field(description="Bytes for strings, elements for aggregates, entries for streams")
+    idle_seconds: int | None = Field(default=None, description="OBJECT IDLETIME (LRU policies only)")
+    lfu_frequency: int | None = Field(default=None, description="OBJECT FREQ (LFU policies only)")
+
+
+async def _optional(coro: Awaitable[Any]) -> Any:
+    from redis.exceptions import ResponseError
+
+    try:
+        return await coro
+    except ResponseError:
+        return None
+
+
+async def redis_key_info(ctx: Context[Any, Any], key: Key) -> KeyInfo:
+    """Type, TTL, memory usage, internal encoding and length of one key (cheap: O(1) commands)."""
+    r = state(ctx)
+    try:
+        client = await r.client()
+        typ = text(await client.type(key))
+        if typ == "none":
+            return KeyInfo(
+                key=key, exists=False, type="none", ttl_ms=None, memory_bytes=None, encoding=None, length=None
+            )
+        ttl = int(await client.pttl(key))
+        mem = await _optional(client.execute_command("MEMORY", "USAGE", key))
+        enc = await _optional(client.execute_command("OBJECT", "ENCODING", key))
+        length = None
+        if typ in LENGTH_CMD:
+            length = int(await client.execute_command(LENGTH_CMD[typ], key))
+        idle = await _optional(client.execute_command("OBJECT", "IDLETIME", key))
+        freq = await _optional(client.execute_command("OBJECT", "FREQ", key))
+    except Exception as exc:
+        raise translate(exc, "inspect the key", r) from exc
+    return KeyInfo(
+        key=key,
+        exists=True,
+        type=typ,
+        ttl_ms=ttl,
+        memory_bytes=int(mem) if mem is not None else None,
+        encoding=text(enc) if enc is not None else None,
+        length=int(length) if isinstance(length, int) else None,
+        idle_seconds=int(idle) if idle is not None else None,
+        lfu_frequency=int(freq) if freq is not None else None,
+    )
+
+
+class KeyValue(BaseModel):
+    key: str
+    type: str
+    exists: bool
+    length: int | None = Field(description="Total bytes (string) or elements/entries (aggregates)")
+    value: Any = Field(default=None, description="string: this chunk (text or {base64}); JSON: the document")
+    items: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="hash: {field,value}; list: {index,value}; set: {member}; zset: {member,score}; "
+        "stream: {id,fields}",
+    )
+    count: int = Field(description="Items (or string bytes) in this page")
+    truncated: bool = Field(description="True when more data exists: call again with next_cursor")
+    next_cursor: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+def _utf8_chunk(raw: bytes) -> tuple[Any, int]:
+    """A chunk as text when it is UTF-8 (dropping a split trailing character), else base64; bytes used."""
+    for cut in range(0, 4):
+        part = raw[: len(raw) - cut] if cut else raw
+        try:
+            return part.decode("utf-8"), len(part)
+        except UnicodeDecodeError:
+            continue
+    return value_json(raw), len(raw)
+
+
+async def redis_key_get(
+    ctx: Context[Any, Any],
+    key: Key,
+    cursor: Cursor = None,
+    limit: Limit = None,
+    max_bytes: Annotated[
+        int | None, Field(ge=64, description="Byte cap of this page (default and ceiling: server setting)")
+    ] = None,
+    json_path: Annotated[str, Field(description="JSONPath for RedisJSON documents")] = "$",
+) -> KeyValue:
+    """Read a key's value by its type, one capped page at a time.
+
+    string: a byte range (cursor = byte offset); hash/set: HSCAN/SSCAN; list and sorted set: by index
+    range; stream: XRANGE by id; RedisJSON (when the module is loaded): JSON.GET. `truncated` says more
+    data exists; pass `next_cursor` back to continue.
+    """
+    r = state(ctx)
+    cap = min(max_bytes or r.settings.max_bytes, r.settings.max_bytes)
+    page = page_size(r, limit)
+    col = Collector(page, cap)
+    notes: list[str] = []
+    try:
+        client = await r.client()
+        offset = 0
+        if cursor and cursor.isdigit():
+            offset = int(cursor)
+        # one round trip for the common case (a string): TYPE, STRLEN and the first chunk together
+        pipe = client.pipeline(transaction=False)
+        pipe.type(key)
+        pipe.strlen(key)
+        pipe.getrange(key, offset, offset + cap - 1)
+        first = await pipe.execute(raise_on_error=False)
+        if isinstance(first[0], Exception):
+            raise first[0]
+        typ = text(first[0])
+        if typ == "none":
+            return KeyValue(key=key, type="none", exists=False, length=None, count=0, truncated=False)
+        if typ == "string":
+            if cursor and not cursor.isdigit():
+                raise bad_cursor(cursor, "the string")
+            total = int(first[1])
+            raw = bytes(first[2]) if offset < total else b""
+            val, used = _utf8_chunk(raw)
+            end = offset + used
+            more = end < total
+            if more:
+                notes.append(f"string is {total} bytes; this page holds bytes {offset}..{end - 1}")
+            return KeyValue(
+                key=key,
+                type=typ,
+                exists=True,
+                length=total,
+                value=val,
+                count=used,
+                truncated=more,
+                next_cursor=str(end) if more else None,
+                notes=notes,
+            )
+        length = int(await client.execute_command(LENGTH_CMD[typ], key)) if typ in LENGTH_CMD else None
+        next_cursor: str | None = None
+        if typ in ("hash", "set"):
+            _, scan_cur, skip = parse_scan_cursor(cursor, typ)
+            cmd = "HSCAN" if typ == "hash" else "SSCAN"
+
+            async def fetch(cur: int) -> tuple[int, list[Any]]:
+                reply = await r.key_command(key, cmd, key, cur, "COUNT", r.settings.scan_count)
+                flat = list(reply[1])
+                if typ == "hash":
+                    return int(reply[0]), [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+                return int(reply[0]), flat
+
+            def conv(x: Any) -> dict[str, Any]:
+                if typ == "hash":
+                    return {"field": value_json(x[0]), "value": value_json(x[1])}
+                return {"member": value_json(x)}
+
+            resume, skip_at, _ = await scan_pages(fetch, conv, col, scan_cur, skip)
+            next_cursor = f"{resume}:{skip_at}" if resume is not None else None
+        elif typ in ("list", "zset"):
+            try:
+                start = int(cursor or 0)
+            except ValueError:
+                raise bad_cursor(cursor or "", typ) from None
+            if typ == "list":
+                vals = await client.lrange(key, start, start + page - 1)
+                for i, v in enumerate(vals):
+                    if not col.add({"index": start + i, "value": value_json(v)}):
+                        break
+            else:
+                vals = await client.zrange(key, start, start + page - 1, withscores=True)
+                for m, s in vals:
+                    if not col.add({"member": value_json(m), "score": s}):
+                        break
+            end = start + len(col.items)
+            next_cursor = str(end) if length is not None and end < length else None
+        elif typ == "stream":
+            start_id = cursor or "-"
+            next_cursor = collect_entries(col, await client.xrange(key, start_id, "+", count=page + 1))
+        elif typ == "ReJSON-RL":
+            doc = await client.execute_command("JSON.GET", key, json_path)
+            doc_text = text(doc) if doc is not None else "null"
+            import orjson
+
+            parsed = orjson.loads(doc_text)
+            if json_size(parsed) > cap:
+                notes.append(f"document larger than {cap} bytes; read a narrower `json_path`")
+                return KeyValue(
+                    key=key,
+                    type=typ,
+                    exists=True,
+                    length=None,
+                    value=doc_text[:cap],
+                    count=cap,
+                    truncated=True,
+                    next_cursor=None,
+                    notes=notes,
+                )
+            return KeyValue(key=key, type=typ, exists=True, length=None, value=parsed, count=1, truncated=False)
+        else:
+            raise tool_error(
+                "read the key",
+                f"type {typ!r} has no reader here",
+                hint="use redis_command with the type's own read commands",
+            )
+    except Exception as exc:
+        raise translate(exc, "read the key", r) from exc
+    if col.byte_cut:
+        notes.append(f"page cut at the {cap}-byte cap")
+    return KeyValue(
+        key=key,
+        type=typ,
+        exists=True,
+        length=length,
+        items=col.items,
+        count=len(col.items),
+        truncated=next_cursor is not None,
+        next_cursor=next_cursor,
+        notes=notes,
+    )
