@@ -52,7 +52,7 @@ async def test_every_type_comes_back_as_sensible_json(ro_client: Client) -> None
     assert row["b"] == {"base64": "3q2+7w=="}
     assert row["r"] == {"lower": 1, "upper": 10, "lower_inc": True, "upper_inc": False}
     assert row["tsr"]["lower"].startswith("2024-01-01T00:00:00")
-    assert row["ip"] == "192.168.1.5/24" and row["net"] == "10.0.0.0/8"
+    assert row["ip"] == "192.0.2.5/24" and row["net"] == "198.51.100.0/24"
     assert row["bo"] is True and row["f"] == 1.5 and row["bi"] == 9007199254740993
     assert row["m"] == "$12.34" and row["bits"] == "1010" and row["pt"] == [1.0, 2.0]
 
