@@ -9,6 +9,7 @@ from pydantic import Field
 
 from servers._common import lifespan_state
 from servers.docker.client import Docker
+from servers.docker.settings import MANAGED_LABEL
 
 KEY = "docker"
 
@@ -30,3 +31,11 @@ def dk(ctx: Context[Any, Any]) -> Docker:
 
 def limit_of(d: Docker, limit: int | None) -> int:
     return min(limit or d.settings.max_items, d.settings.max_items_limit)
+
+
+def label_filters(label: list[str] | None, managed_only: bool) -> list[str]:
+    """The `label` filter of a list call: the caller's filters, plus the provenance label with `managed_only`."""
+    labels = list(label or [])
+    if managed_only:
+        labels.append(f"{MANAGED_LABEL}=true")
+    return labels

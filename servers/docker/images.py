@@ -7,17 +7,17 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import json_size, redact, tool_error
+from servers._common import redact, tool_error
 from servers.docker.client import Docker
-from servers.docker.common import ImageRef, LabelFilter, Labels, Limit, Offset, dk, limit_of
+from servers.docker.common import ImageRef, LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
 from servers.docker.safety import check_build_context, check_registry, managed_labels
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import iso_from_epoch, page, redact_inspect, redact_output, short_id
+from servers.docker.values import iso_from_epoch, page, raw_if_fits, redact_inspect, redact_output, short_id
 
 _END = object()
 
@@ -72,9 +72,7 @@ async def docker_images_list(
     filters: dict[str, Any] = {}
     if dangling is not None:
         filters["dangling"] = dangling
-    labels = list(label or [])
-    if managed_only:
-        labels.append(f"{MANAGED_LABEL}=true")
+    labels = label_filters(label, managed_only)
     if labels:
         filters["label"] = labels
     if reference:
@@ -118,13 +116,7 @@ async def docker_image_inspect(
     api = await d.api()
     data = redact_inspect(await d.call("inspect the image", api.inspect_image, image))
     cfg = data.get("Config") or {}
-    raw = None
-    truncated = False
-    if full:
-        if json_size(data) <= d.settings.max_bytes:
-            raw = data
-        else:
-            truncated = True
+    raw, truncated = raw_if_fits(data, full, d.settings.max_bytes)
     return ImageDetails(
         id=data.get("Id", ""),
         tags=list(data.get("RepoTags") or []),
@@ -355,6 +347,28 @@ def _progress_line(c: dict[str, Any]) -> str | None:
     return f"{c['id']}: {status}" if c.get("id") else str(status)
 
 
+async def _registry_stream(
+    ctx: Context[Any, Any], d: Docker, verb: Literal["pull", "push"], reference: str
+) -> tuple[str, str, list[dict[str, Any]], list[str], bool]:
+    """Pull or push `reference` (registry allowlist applied, tag defaults to latest), with layer progress.
+
+    Returns the repository, the tag, the stream's chunks, the last log lines and whether older ones were dropped.
+    """
+    action = f"{verb} the image"
+    check_registry(action, reference, d.settings)
+    repo, tag = _split_ref(reference)
+    tag = tag or "latest"
+    api = await d.api()
+    op = api.pull if verb == "pull" else api.push
+
+    def start() -> Iterator[dict[str, Any]]:
+        it: Iterator[dict[str, Any]] = op(repo, tag=tag, stream=True, decode=True)
+        return it
+
+    chunks, log, truncated = await _drain(ctx, d, action, start, _progress_line, 50)
+    return repo, tag, chunks, log, truncated
+
+
 class PullResult(BaseModel):
     reference: str
     image_id: str
@@ -373,23 +387,14 @@ async def docker_image_pull(
     Credentials come from the server host's Docker config (docker login).
     """
     d = dk(ctx)
-    action = "pull the image"
-    check_registry(action, reference, d.settings)
-    repo, tag = _split_ref(reference)
-    tag = tag or "latest"
-    api = await d.api()
-
-    def start() -> Iterator[dict[str, Any]]:
-        it: Iterator[dict[str, Any]] = api.pull(repo, tag=tag, stream=True, decode=True)
-        return it
-
-    chunks, log, truncated = await _drain(ctx, d, action, start, _progress_line, 50)
+    repo, tag, chunks, log, truncated = await _registry_stream(ctx, d, "pull", reference)
     digest = None
     for c in chunks:
         st = str(c.get("status") or "")
         if st.startswith("Digest: "):
             digest = st.split(" ", 1)[1]
     full = f"{repo}@{tag}" if tag.startswith("sha256:") else f"{repo}:{tag}"
+    api = await d.api()
     info = await d.call("inspect the pulled image", api.inspect_image, full)
     return PullResult(
         reference=full,
@@ -414,17 +419,7 @@ async def docker_image_push(
 ) -> PushResult:
     """Push a tagged image to its registry; layer progress is reported. Tag it for the registry first."""
     d = dk(ctx)
-    action = "push the image"
-    check_registry(action, reference, d.settings)
-    repo, tag = _split_ref(reference)
-    tag = tag or "latest"
-    api = await d.api()
-
-    def start() -> Iterator[dict[str, Any]]:
-        it: Iterator[dict[str, Any]] = api.push(repo, tag=tag, stream=True, decode=True)
-        return it
-
-    chunks, log, truncated = await _drain(ctx, d, action, start, _progress_line, 50)
+    repo, tag, chunks, log, truncated = await _registry_stream(ctx, d, "push", reference)
     digest = None
     for c in chunks:
         aux = c.get("aux")
@@ -496,9 +491,7 @@ async def docker_images_prune(
     d = dk(ctx)
     api = await d.api()
     filters: dict[str, Any] = {"dangling": not all_unused}
-    labels = list(label or [])
-    if managed_only:
-        labels.append(f"{MANAGED_LABEL}=true")
+    labels = label_filters(label, managed_only)
     if labels:
         filters["label"] = labels
     res = await d.call("prune images", api.prune_images, filters=filters) or {}

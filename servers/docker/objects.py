@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import redact, tool_error
-from servers.docker.common import LabelFilter, Labels, Limit, Offset, dk, limit_of
+from servers.docker.common import LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
 from servers.docker.safety import check_host_path, managed_labels
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import page, short_id
@@ -69,9 +69,7 @@ async def docker_volumes_list(
     filters: dict[str, Any] = {}
     if name:
         filters["name"] = name
-    labels = list(label or [])
-    if managed_only:
-        labels.append(f"{MANAGED_LABEL}=true")
+    labels = label_filters(label, managed_only)
     if labels:
         filters["label"] = labels
     if dangling is not None:
@@ -211,9 +209,7 @@ async def docker_networks_list(
         filters["name"] = name
     if driver:
         filters["driver"] = driver
-    labels = list(label or [])
-    if managed_only:
-        labels.append(f"{MANAGED_LABEL}=true")
+    labels = label_filters(label, managed_only)
     if labels:
         filters["label"] = labels
     res = await d.call("list networks", api.networks, filters=filters or None) or []

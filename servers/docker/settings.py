@@ -26,6 +26,12 @@ class DockerSettings(BaseSettings):
     )
     timeout_s: float = Field(default=60.0, gt=0, description="Socket timeout of one engine API call.")
     build_timeout_s: float = Field(default=600.0, gt=0, description="Upper bound of one image build.")
+    exec_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Upper bound of one docker_container_exec call: reading stops and the output so far is "
+        "returned (default: `timeout_s`).",
+    )
     max_items: int = Field(default=100, ge=1, le=5_000, description="Default items per page of a list.")
     max_items_limit: int = Field(default=1_000, ge=1, description="Largest page a caller may ask for.")
     max_bytes: int = Field(default=200_000, ge=1_024, description="Byte cap of one list or inspect result (JSON).")
@@ -49,6 +55,12 @@ class DockerSettings(BaseSettings):
         description="Comma-separated registry hosts that pull/push may use, e.g. `127.0.0.1:5001,ghcr.io` "
         "(`docker.io` for Docker Hub). Empty: any.",
     )
+
+    def exec_deadline(self) -> tuple[float, str]:
+        """Seconds one exec may take, and the variable that sets it."""
+        if self.exec_timeout_s is not None:
+            return self.exec_timeout_s, "BAM_DOCKER_EXEC_TIMEOUT_S"
+        return self.timeout_s, "BAM_DOCKER_TIMEOUT_S"
 
     def host(self) -> str:
         return self.docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST

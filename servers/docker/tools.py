@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from servers._common import ADMIN, DESTRUCTIVE, READ, WRITE, WRITE_IDEMPOTENT, ToolSpec
 from servers._common.tools import open_world
+from servers.docker.container_exec import docker_container_exec
 from servers.docker.containers import (
     docker_container_diff,
-    docker_container_exec,
     docker_container_inspect,
     docker_container_logs,
-    docker_container_pause,
-    docker_container_remove,
-    docker_container_restart,
-    docker_container_run,
-    docker_container_start,
     docker_container_stats,
-    docker_container_stop,
     docker_container_top,
-    docker_container_unpause,
     docker_containers_list,
-    docker_engine_df,
-    docker_engine_info,
 )
+from servers.docker.engine import docker_engine_df, docker_engine_info
 from servers.docker.images import (
     docker_image_build,
     docker_image_history,
@@ -32,6 +24,15 @@ from servers.docker.images import (
     docker_image_tag,
     docker_images_list,
     docker_images_prune,
+)
+from servers.docker.lifecycle import (
+    docker_container_pause,
+    docker_container_remove,
+    docker_container_restart,
+    docker_container_run,
+    docker_container_start,
+    docker_container_stop,
+    docker_container_unpause,
 )
 from servers.docker.objects import (
     docker_managed_cleanup,

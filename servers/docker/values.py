@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from servers._common import cap_items, redact, redact_text
+from servers._common import cap_items, json_size, redact, redact_text
 from servers._common.output import REDACTED, is_secret_key
 
 T = TypeVar("T")
@@ -129,3 +129,12 @@ def parse_size(value: str | int | None) -> int | None:
         raise ValueError(f"cannot read {value!r} as a size: use e.g. 256m, 1g or a byte count")
     mult = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2)]
     return int(float(m.group(1)) * mult)
+
+
+def raw_if_fits(data: dict[str, Any], full: bool, max_bytes: int) -> tuple[dict[str, Any] | None, bool]:
+    """The whole (redacted) inspect document when `full` was asked for; (raw, truncated)."""
+    if not full:
+        return None, False
+    if json_size(data) <= max_bytes:
+        return data, False
+    return None, True

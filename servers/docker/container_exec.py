@@ -1,0 +1,158 @@
+"""`docker_container_exec`: run a command in a container, read its output until it ends or a deadline passes.
+
+The exec is started attached through the low-level API and its raw socket is read in one worker thread,
+with a socket timeout set to the time left before the deadline. A command that runs (or stays silent)
+past the deadline is not waited for: reading stops, the output so far is returned with `exit_code` unset
+and a note at the end of `stderr`. The engine cannot stop an exec, so the command may still be running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import truncate_text
+from servers.docker.common import ContainerRef, dk
+from servers.docker.values import redact_output
+
+_HEADER = struct.Struct(">BxxxL")  # stream type (1 stdout, 2 stderr), payload size
+_STDERR_STREAMS = (2, 3)  # 3: the engine's own error stream
+_MARGIN = 8  # bytes kept beyond the cap, so a character cut at the start can be dropped whole
+
+
+@dataclass
+class ExecOutput:
+    """What was read from an exec's socket: the newest `keep` bytes of each stream."""
+
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    dropped: bool = False
+    timed_out: bool = False
+
+    def add(self, stream: int, data: bytes, keep: int) -> None:
+        buf = self.stderr if stream in _STDERR_STREAMS else self.stdout
+        buf += data
+        if len(buf) > keep:
+            del buf[: len(buf) - keep]
+            self.dropped = True
+
+
+def read_exec_socket(sock: Any, seconds: float, keep: int) -> ExecOutput:
+    """Read the multiplexed frames of an attached, TTY-less exec until EOF or until `seconds` have passed.
+
+    Blocking: run it in a worker thread. The socket (and its HTTP response) are closed on return.
+    """
+    raw = getattr(sock, "_sock", sock)  # SocketIO wraps the socket; a timed-out SocketIO refuses to read again
+    recv = getattr(raw, "recv", None) or sock.read
+    end = time.monotonic() + seconds
+    out = ExecOutput()
+    pending = bytearray()
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                out.timed_out = True
+                break
+            with contextlib.suppress(AttributeError, OSError):
+                raw.settimeout(left)
+            try:
+                chunk = recv(65_536)
+            except TimeoutError:
+                out.timed_out = True
+                break
+            if not chunk:
+                break
+            pending += chunk
+            while len(pending) >= _HEADER.size:
+                stream, size = _HEADER.unpack_from(pending)
+                if len(pending) < _HEADER.size + size:
+                    break
+                out.add(stream, bytes(pending[_HEADER.size : _HEADER.size + size]), keep)
+                del pending[: _HEADER.size + size]
+    finally:
+        _close(sock, raw)
+    return out
+
+
+def _close(sock: Any, raw: Any) -> None:
+    for obj in (raw, sock, getattr(sock, "_response", None)):
+        with contextlib.suppress(Exception):
+            if obj is not None:
+                obj.close()
+
+
+def _text(data: bytearray, cap: int, dropped: bool) -> tuple[str, bool]:
+    """Decoded output cut to `cap` bytes (the tail is kept; a character cut at the start is left out)."""
+    text, cut = truncate_text(bytes(data).decode(errors="replace"), cap)
+    return redact_output(text), cut or dropped
+
+
+class ExecResult(BaseModel):
+    container: str
+    exit_code: int | None
+    stdout: str = Field(description="Standard output (secrets masked)")
+    stderr: str = Field(description="Standard error (secrets masked)")
+    truncated: bool = Field(description="True when output was cut to the byte cap (the tail is kept)")
+
+
+async def docker_container_exec(
+    ctx: Context[Any, Any],
+    container: ContainerRef,
+    command: Annotated[list[str], Field(min_length=1, description="Command and arguments (exec form, no shell)")],
+    user: Annotated[str | None, Field(description="User to run as (default: the container's)")] = None,
+    working_dir: Annotated[str | None, Field(description="Working directory")] = None,
+    env: Annotated[dict[str, str] | None, Field(description="Extra environment variables")] = None,
+) -> ExecResult:
+    """Run a command inside a running container and return its exit code, stdout and stderr (bounded).
+
+    Admin-level: it runs arbitrary commands. No TTY, no stdin, never privileged. A command that stays
+    silent longer than the engine timeout (BAM_DOCKER_TIMEOUT_S) fails with a timeout error.
+    """
+    d = dk(ctx)
+    api = await d.api()
+    ex = await d.call(
+        "create the exec",
+        api.exec_create,
+        container,
+        command,
+        stdout=True,
+        stderr=True,
+        user=user or "",
+        workdir=working_dir,
+        environment=env,
+    )
+    cap = d.settings.max_log_bytes
+    seconds, setting = d.settings.exec_deadline()
+
+    def run() -> ExecOutput:
+        return read_exec_socket(api.exec_start(ex["Id"], socket=True), seconds, cap + _MARGIN)
+
+    got = await d.call("run the command", run)
+    res = await d.call("read the exit code", api.exec_inspect, ex["Id"])
+    for _ in range(20):  # the streams can close a moment before the engine records the exit code
+        if got.timed_out or not res.get("Running"):
+            break
+        await anyio.sleep(0.05)
+        res = await d.call("read the exit code", api.exec_inspect, ex["Id"])
+    note = ""
+    if got.timed_out:
+        still = "the command may still be running in the container" if res.get("Running") else "it has ended since"
+        note = f"[timed out: stopped reading after {seconds:g}s ({setting}); {still}]"
+    so, t1 = _text(got.stdout, cap, got.dropped)
+    se, t2 = _text(got.stderr, cap - len(note.encode()) - 1 if note else cap, got.dropped)
+    if note:
+        se = f"{se}\n{note}" if se and not se.endswith("\n") else se + note
+    return ExecResult(
+        container=container,
+        exit_code=None if res.get("Running") else res.get("ExitCode"),
+        stdout=so,
+        stderr=se,
+        truncated=t1 or t2,
+    )

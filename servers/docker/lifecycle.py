@@ -1,0 +1,249 @@
+"""Container writes: run (with the safety checks), start/stop/restart/pause/unpause and remove."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import redact, tool_error, truncate_text
+from servers.docker.common import ContainerRef, Labels, dk
+from servers.docker.safety import check_container, managed_labels
+from servers.docker.values import parse_size, redact_output, short_id
+
+
+class MountSpec(BaseModel):
+    type: Literal["bind", "volume", "tmpfs"] = Field(description="bind (host path), volume (named) or tmpfs")
+    source: str | None = Field(default=None, description="Host path (bind) or volume name (volume); none for tmpfs")
+    target: str = Field(description="Absolute path inside the container")
+    read_only: bool = False
+
+
+class RunResult(BaseModel):
+    id: str
+    name: str
+    state: str = Field(description="State after start (and after waiting, when `wait_s` was given)")
+    exit_code: int | None = Field(description="Exit code, when it exited within `wait_s`")
+    logs: str | None = Field(description="Last log lines (when `wait_s` was given), secrets masked")
+    logs_truncated: bool
+    removed: bool = Field(description="True when the container was removed after exiting (`remove`)")
+    labels: dict[str, str]
+
+
+async def docker_container_run(
+    ctx: Context[Any, Any],
+    image: Annotated[str, Field(min_length=1, description="Image to run; must be present (pull or build first)")],
+    command: Annotated[list[str] | None, Field(description="Command and arguments (exec form)")] = None,
+    entrypoint: Annotated[list[str] | None, Field(description="Override the image's entrypoint")] = None,
+    name: Annotated[
+        str | None, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Container name")
+    ] = None,
+    env: Annotated[dict[str, str] | None, Field(description="Environment variables")] = None,
+    mounts: Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")] = None,
+    network_mode: Annotated[
+        str | None, Field(description="none, host, bridge, container:<id> or a network name (default: engine's)")
+    ] = None,
+    labels: Labels = None,
+    memory: Annotated[str | None, Field(description="Memory limit, e.g. 256m, 1g")] = None,
+    cpus: Annotated[float | None, Field(gt=0, le=1024, description="CPU limit in cores, e.g. 0.5")] = None,
+    pids_limit: Annotated[int | None, Field(ge=1, description="Maximum number of processes")] = None,
+    user: Annotated[str | None, Field(description="User (name or uid[:gid]) to run as")] = None,
+    working_dir: Annotated[str | None, Field(description="Working directory inside the container")] = None,
+    read_only_rootfs: Annotated[bool, Field(description="Mount the root filesystem read-only")] = False,
+    restart_policy: Annotated[
+        Literal["no", "on-failure", "always", "unless-stopped"], Field(description="Restart policy")
+    ] = "no",
+    privileged: Annotated[bool, Field(description="Privileged mode (refused unless the operator allows it)")] = False,
+    pid_mode: Annotated[
+        str | None, Field(description="'host' shares the host PID namespace (refused by default)")
+    ] = None,
+    ipc_mode: Annotated[
+        str | None, Field(description="'host' shares the host IPC namespace (refused by default)")
+    ] = None,
+    cap_add: Annotated[list[str] | None, Field(description="Capabilities to add (refused by default)")] = None,
+    cap_drop: Annotated[list[str] | None, Field(description="Capabilities to drop, e.g. ['ALL']")] = None,
+    wait_s: Annotated[
+        float | None, Field(gt=0, le=600, description="Wait up to this long for it to exit; returns code and logs")
+    ] = None,
+    remove: Annotated[bool, Field(description="Remove the container after it exited within `wait_s`")] = False,
+) -> RunResult:
+    """Create and start a container (detached) with env, mounts, network mode, labels and resource limits.
+
+    Privileged mode, host PID/IPC, mounting / or the Docker socket and cap_add are refused unless the
+    operator allows each. The image is never pulled implicitly. Everything created is labelled
+    io.backend-architect-mcp.managed=true, so docker_managed_cleanup can remove it.
+    """
+    from docker.types import Mount
+
+    d = dk(ctx)
+    action = "run the container"
+    host_paths = [m.source for m in mounts or [] if m.type == "bind" and m.source]
+    check_container(
+        action,
+        d.settings,
+        privileged=privileged,
+        pid_mode=pid_mode,
+        ipc_mode=ipc_mode,
+        cap_add=cap_add,
+        host_paths=host_paths,
+    )
+    for m in mounts or []:
+        if m.type != "tmpfs" and not m.source:
+            raise tool_error(action, f"mount to {m.target} needs a `source`", code="invalid")
+        if m.type == "bind" and not (m.source or "").startswith("/"):
+            raise tool_error(action, f"bind source {m.source!r} must be an absolute host path", code="invalid")
+    try:
+        mem = parse_size(memory)
+    except ValueError as exc:
+        raise tool_error(action, str(exc), code="invalid") from exc
+    api = await d.api()
+    final_labels = managed_labels("container_run", labels)
+    host_config = api.create_host_config(
+        mounts=[Mount(m.target, m.source or "", type=m.type, read_only=m.read_only) for m in mounts or []] or None,
+        network_mode=network_mode,
+        privileged=privileged,
+        pid_mode=pid_mode,
+        ipc_mode=ipc_mode,
+        cap_add=cap_add or None,
+        cap_drop=cap_drop or None,
+        mem_limit=mem,
+        nano_cpus=int(cpus * 1e9) if cpus else None,
+        pids_limit=pids_limit,
+        read_only=read_only_rootfs or None,
+        restart_policy={"Name": restart_policy} if restart_policy != "no" else None,
+    )
+    created = await d.call(
+        action,
+        api.create_container,
+        image,
+        command=command,
+        entrypoint=entrypoint,
+        name=name,
+        environment=env,
+        labels=final_labels,
+        working_dir=working_dir,
+        user=user,
+        host_config=host_config,
+        detach=True,
+        use_config_proxy=False,
+    )
+    cid = created["Id"]
+    try:
+        await d.call(action, api.start, cid)
+    except Exception:
+        await d.call("remove the container that failed to start", api.remove_container, cid, force=True)
+        raise
+    exit_code: int | None = None
+    logs: str | None = None
+    logs_truncated = False
+    removed = False
+    if wait_s:
+        import requests.exceptions
+
+        try:
+            res = await d.backend.run_sync(api.wait, cid, timeout=wait_s)
+            exit_code = int(res.get("StatusCode", -1))
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # still running
+            exit_code = None
+        except Exception as exc:
+            raise d.translate(exc, "wait for the container") from exc
+        raw: bytes = await d.call("read the logs", api.logs, cid, tail=d.settings.max_log_lines)
+        logs, logs_truncated = truncate_text(raw.decode(errors="replace"), d.settings.max_log_bytes)
+        logs = redact_output(logs)
+    info = await d.call("inspect the container", api.inspect_container, cid)
+    state = (info.get("State") or {}).get("Status", "")
+    if remove and exit_code is not None:
+        await d.call("remove the container", api.remove_container, cid, v=True, force=True)
+        removed = True
+    return RunResult(
+        id=short_id(cid),
+        name=(info.get("Name") or "").lstrip("/"),
+        state=state,
+        exit_code=exit_code,
+        logs=logs,
+        logs_truncated=logs_truncated,
+        removed=removed,
+        labels=redact(final_labels),
+    )
+
+
+class ContainerState(BaseModel):
+    container: str
+    action: str
+    state: str = Field(description="State after the action (removed: 'removed')")
+    changed: bool = Field(description="False when it already was in the requested state")
+
+
+async def _lifecycle(ctx: Context[Any, Any], container: str, action: str, **kwargs: Any) -> ContainerState:
+    import docker.errors
+
+    d = dk(ctx)
+    api = await d.api()
+    fn = {
+        "start": api.start,
+        "stop": api.stop,
+        "restart": api.restart,
+        "pause": api.pause,
+        "unpause": api.unpause,
+        "remove": api.remove_container,
+    }[action]
+    before = ""
+    if action in ("start", "stop", "pause", "unpause"):
+        pre = await d.call(f"{action} the container", api.inspect_container, container)
+        before = (pre.get("State") or {}).get("Status", "")
+    try:
+        await d.backend.run_sync(fn, container, **kwargs)
+    except docker.errors.APIError as exc:
+        if exc.status_code != 304:  # 304: already in that state
+            raise d.translate(exc, f"{action} the container") from exc
+    except Exception as exc:
+        raise d.translate(exc, f"{action} the container") from exc
+    if action == "remove":
+        return ContainerState(container=container, action=action, state="removed", changed=True)
+    info = await d.call("inspect the container", api.inspect_container, container)
+    after = (info.get("State") or {}).get("Status", "")
+    changed = action == "restart" or before != after
+    return ContainerState(container=container, action=action, state=after, changed=changed)
+
+
+StopTimeout = Annotated[int, Field(ge=0, le=600, description="Seconds to wait before SIGKILL")]
+
+
+async def docker_container_start(ctx: Context[Any, Any], container: ContainerRef) -> ContainerState:
+    """Start a created or stopped container."""
+    return await _lifecycle(ctx, container, "start")
+
+
+async def docker_container_stop(
+    ctx: Context[Any, Any], container: ContainerRef, timeout: StopTimeout = 10
+) -> ContainerState:
+    """Stop a running container (SIGTERM, then SIGKILL after `timeout` seconds)."""
+    return await _lifecycle(ctx, container, "stop", timeout=timeout)
+
+
+async def docker_container_restart(
+    ctx: Context[Any, Any], container: ContainerRef, timeout: StopTimeout = 10
+) -> ContainerState:
+    """Restart a container (stop with `timeout`, then start)."""
+    return await _lifecycle(ctx, container, "restart", timeout=timeout)
+
+
+async def docker_container_pause(ctx: Context[Any, Any], container: ContainerRef) -> ContainerState:
+    """Freeze every process of a running container (cgroup freezer)."""
+    return await _lifecycle(ctx, container, "pause")
+
+
+async def docker_container_unpause(ctx: Context[Any, Any], container: ContainerRef) -> ContainerState:
+    """Resume a paused container."""
+    return await _lifecycle(ctx, container, "unpause")
+
+
+async def docker_container_remove(
+    ctx: Context[Any, Any],
+    container: ContainerRef,
+    force: Annotated[bool, Field(description="Kill it first if it is running")] = False,
+    volumes: Annotated[bool, Field(description="Also remove its anonymous volumes")] = False,
+) -> ContainerState:
+    """Remove a container (its writable layer is lost)."""
+    return await _lifecycle(ctx, container, "remove", force=force, v=volumes)
