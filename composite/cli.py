@@ -135,7 +135,7 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
 
 
 def _fail(message: str) -> None:
-    print(f"backend-architect-mcp: {message}", file=sys.stderr)
+    sys.stderr.write(f"backend-architect-mcp: {message}\n")
     raise SystemExit(2)
 
 
