@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from servers._common import json_size, to_jsonable, tool_error, truncate_text
 from servers.aws import catalog
 from servers.aws.client import scrub
-from servers.aws.common import MaxItems, Profile, Region, RoleArn, aws_state, check_token, page_size, target
+from servers.aws.common import MaxItems, Profile, Region, RoleArn, aws_state, fit_pages, page_size, target
 
 
 class ServiceList(BaseModel):
@@ -264,29 +264,24 @@ def _execute(
     if paginate and client.can_paginate(py):
         pag = client.get_paginator(py)
         keys = [k.expression for k in pag.result_keys]
-        check_token(resume_token, "resume_token")
-        n = max_items
-        while True:
-            cfg: dict[str, Any] = {"MaxItems": n}
-            if resume_token:
-                cfg["StartingToken"] = resume_token
-            try:
-                res = pag.paginate(**params, PaginationConfig=cfg).build_full_result()
-            except ValueError as exc:
-                raise tool_error(
-                    "resume the call",
-                    str(exc),
-                    code="InvalidResumeToken",
-                    hint="pass `resume_token` exactly as returned, or omit it to start over",
-                ) from exc
-            token = res.pop("NextToken", None)
+
+        def measure(res: dict[str, Any]) -> tuple[tuple[Any, int], int, int]:
             res.pop("ResponseMetadata", None)
             result = scrub(to_jsonable(res))
             count = sum(len(v) for k in keys if isinstance(v := res.get(k), list))
-            size = json_size(result)
-            if size <= max_bytes or n <= 1 or count <= 1:
-                break
-            n = max(1, min(n - 1, int(count * max_bytes * 0.9 / size)))
+            return (result, count), count, json_size(result)
+
+        (result, count), token, n = fit_pages(
+            pag,
+            params,
+            measure,
+            max_items=max_items,
+            token=resume_token,
+            max_bytes=max_bytes,
+            what="resume_token",
+            action="resume the call",
+            code="InvalidResumeToken",
+        )
         if n < max_items:
             notes.append(f"page reduced to {n} items to fit {max_bytes} bytes; continue with resume_token")
         result, cut = _fit(result, max_bytes, notes)

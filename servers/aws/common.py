@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
@@ -12,6 +14,7 @@ from servers._common import json_size, lifespan_state, to_jsonable, tool_error
 from servers.aws.client import Aws, Target
 
 KEY = "aws"
+T = TypeVar("T")
 
 Region = Annotated[
     str | None, Field(description="AWS region for this call, e.g. eu-west-1 (default: the profile's, else AWS_REGION)")
@@ -66,6 +69,43 @@ def check_token(token: str | None, what: str = "next_token") -> None:
         ) from exc
 
 
+def fit_pages(
+    paginator: Any,
+    params: dict[str, Any],
+    measure: Callable[[dict[str, Any]], tuple[T, int, int]],
+    *,
+    max_items: int,
+    token: str | None,
+    max_bytes: int,
+    what: str = "next_token",
+    action: str = "resume the listing",
+    code: str = "InvalidNextToken",
+) -> tuple[T, str | None, int]:
+    """Merge pages of `paginator` up to `max_items` items, fetching fewer while the result is over `max_bytes`.
+
+    `measure(result)` converts the merged result and returns (converted, item count, JSON size). The page
+    is fetched again with fewer items (never cut afterwards) so the resume token stays exact: botocore
+    tokens encode the position inside an AWS page too. Returns (converted, next token, items asked).
+    """
+    check_token(token, what)
+    n = max_items
+    while True:
+        cfg: dict[str, Any] = {"MaxItems": n}
+        if token:
+            cfg["StartingToken"] = token
+        try:
+            res = paginator.paginate(**params, PaginationConfig=cfg).build_full_result()
+        except ValueError as exc:  # botocore rejects a malformed StartingToken with ValueError
+            raise tool_error(
+                action, str(exc), code=code, hint=f"pass `{what}` exactly as returned, or omit it to start over"
+            ) from exc
+        next_token = res.pop("NextToken", None)
+        out, count, size = measure(res)
+        if size <= max_bytes or n <= 1 or count <= 1:
+            return out, next_token, n
+        n = max(1, min(n - 1, int(count * max_bytes * 0.9 / size)))
+
+
 def paginate(
     client: Any,
     operation: str,
@@ -76,29 +116,77 @@ def paginate(
     token: str | None,
     max_bytes: int,
 ) -> tuple[list[Any], str | None]:
-    """One page of a paginated operation, converted, that fits `max_bytes`.
+    """One page of a paginated operation, converted, that fits `max_bytes` (see `fit_pages`)."""
 
-    When the converted items exceed the byte cap, the page is fetched again with fewer items so the
-    resume token stays exact (botocore tokens encode the position inside an AWS page too).
-    """
-    check_token(token)
-    n = max_items
-    while True:
-        cfg: dict[str, Any] = {"MaxItems": n}
-        if token:
-            cfg["StartingToken"] = token
-        try:
-            res = client.get_paginator(operation).paginate(**params, PaginationConfig=cfg).build_full_result()
-        except ValueError as exc:  # botocore rejects a malformed StartingToken with ValueError
-            raise tool_error(
-                "resume the listing",
-                str(exc),
-                code="InvalidNextToken",
-                hint="pass `next_token` exactly as returned, or omit it to start over",
-            ) from exc
+    def measure(res: dict[str, Any]) -> tuple[list[Any], int, int]:
         items = convert(res)
-        next_token = res.get("NextToken")
-        size = json_size(to_jsonable(items))
-        if size <= max_bytes or n <= 1 or len(items) <= 1:
-            return items, next_token
-        n = max(1, min(n - 1, int(len(items) * max_bytes * 0.9 / size)))
+        return items, len(items), json_size(to_jsonable(items))
+
+    items, next_token, _ = fit_pages(
+        client.get_paginator(operation), params, measure, max_items=max_items, token=token, max_bytes=max_bytes
+    )
+    return items, next_token
+
+
+@dataclass
+class Paged:
+    """One page of a curated list: its items, the token for the next page, and the region asked."""
+
+    items: list[Any]
+    next_token: str | None
+    region: str
+
+    def fields(self) -> dict[str, Any]:
+        """The `AwsPage` fields of this page."""
+        return {
+            "region": self.region,
+            "count": len(self.items),
+            "truncated": self.next_token is not None,
+            "next_token": self.next_token,
+        }
+
+
+async def list_page(
+    aws: Aws,
+    service: str,
+    where: Target,
+    operation: str,
+    convert: Callable[[dict[str, Any]], list[Any]],
+    *,
+    size: int,
+    token: str | None,
+    action: str,
+    params: dict[str, Any] | None = None,
+    expand: Callable[[Any, list[Any]], dict[Any, Any]] | None = None,
+) -> Paged:
+    """A page of `operation` through its paginator, at most `size` items and `max_bytes` of JSON.
+
+    `convert` turns a merged AWS result into items. With `expand(client, keys)`, those items are keys
+    (names, ARNs, URLs) that `expand` describes with further calls, returning key -> item (a key left
+    out is dropped); the byte cap then applies to the described items, and a key is described once
+    even when the page is fetched again with fewer items.
+    """
+    described: dict[Any, Any] = {}
+
+    def run(client: Any) -> tuple[list[Any], str | None]:
+        def items(res: dict[str, Any]) -> list[Any]:
+            keys = convert(res)
+            if expand is None:
+                return keys
+            todo = [k for k in keys if k not in described]
+            if todo:
+                described.update(dict.fromkeys(todo))
+                described.update(expand(client, todo))
+            return [described[k] for k in keys if described[k] is not None]
+
+        return paginate(
+            client, operation, params or {}, items, max_items=size, token=token, max_bytes=aws.settings.max_bytes
+        )
+
+    (items, next_token), region = await aws.call(service, where, run, action=action)
+    return Paged(items=items, next_token=next_token, region=region)
+
+
+def iso(value: Any) -> str | None:
+    """A datetime/date as ISO 8601 (other values as text, empty as null)."""
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else (str(value) if value else None)

@@ -1,4 +1,4 @@
-"""Curated AWS tools for daily work: identity, S3, CloudWatch Logs, compute/data summaries, cost."""
+"""Curated AWS tools for daily work: caller identity, profiles and S3 (buckets, objects, presigned URLs)."""
 
 from __future__ import annotations
 
@@ -17,21 +17,11 @@ from servers.aws.common import (
     Region,
     RoleArn,
     aws_state,
+    iso,
+    list_page,
     page_size,
-    paginate,
     target,
 )
-
-MESSAGE_CAP = 4_096
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else (str(value) if value else None)
-
-
-def _ms(value: int | None) -> str | None:
-    return dt.datetime.fromtimestamp(value / 1000, dt.UTC).isoformat() if value is not None else None
-
 
 # --- identity and profiles -----------------------------------------------------------------------------
 
@@ -137,25 +127,22 @@ async def aws_s3_buckets_list(
 ) -> BucketPage:
     """List S3 buckets of the account (name, creation time), optionally by name prefix."""
     aws = aws_state(ctx)
-    params: dict[str, Any] = {"Prefix": prefix} if prefix else {}
-
-    def run(c: Any) -> tuple[list[Any], str | None]:
-        return paginate(
-            c,
-            "list_buckets",
-            params,
-            lambda r: [
-                BucketInfo(name=b["Name"], created=_iso(b.get("CreationDate")))
-                for b in r.get("Buckets", [])
-                if not prefix or b["Name"].startswith(prefix)
-            ],
-            max_items=page_size(aws, max_items),
-            token=next_token,
-            max_bytes=aws.settings.max_bytes,
-        )
-
-    (items, token), used = await aws.call("s3", target(profile, region, role_arn), run, action="list S3 buckets")
-    return BucketPage(region=used, buckets=items, count=len(items), truncated=token is not None, next_token=token)
+    page = await list_page(
+        aws,
+        "s3",
+        target(profile, region, role_arn),
+        "list_buckets",
+        lambda r: [
+            BucketInfo(name=b["Name"], created=iso(b.get("CreationDate")))
+            for b in r.get("Buckets", [])
+            if not prefix or b["Name"].startswith(prefix)
+        ],
+        params={"Prefix": prefix} if prefix else None,
+        size=page_size(aws, max_items),
+        token=next_token,
+        action="list S3 buckets",
+    )
+    return BucketPage(buckets=page.items, **page.fields())
 
 
 class ObjectInfo(BaseModel):
@@ -199,37 +186,25 @@ async def aws_s3_objects_list(
             ObjectInfo(
                 key=o["Key"],
                 size=o.get("Size", 0),
-                last_modified=_iso(o.get("LastModified")),
+                last_modified=iso(o.get("LastModified")),
                 storage_class=o.get("StorageClass"),
                 etag=(o.get("ETag") or "").strip('"') or None,
             )
             for o in r.get("Contents", [])
         ]
 
-    def run(c: Any) -> tuple[list[Any], str | None]:
-        return paginate(
-            c,
-            "list_objects_v2",
-            params,
-            convert,
-            max_items=page_size(aws, max_items),
-            token=next_token,
-            max_bytes=aws.settings.max_bytes,
-        )
-
-    (items, token), used = await aws.call(
-        "s3", target(profile, region, role_arn), run, action=f"list objects in s3://{bucket}/{prefix}"
+    page = await list_page(
+        aws,
+        "s3",
+        target(profile, region, role_arn),
+        "list_objects_v2",
+        convert,
+        params=params,
+        size=page_size(aws, max_items),
+        token=next_token,
+        action=f"list objects in s3://{bucket}/{prefix}",
     )
-    return ObjectPage(
-        region=used,
-        bucket=bucket,
-        prefix=prefix,
-        objects=items,
-        common_prefixes=prefixes,
-        count=len(items),
-        truncated=token is not None,
-        next_token=token,
-    )
+    return ObjectPage(bucket=bucket, prefix=prefix, objects=page.items, common_prefixes=prefixes, **page.fields())
 
 
 class ObjectContent(BaseModel):
@@ -316,7 +291,7 @@ async def aws_s3_object_read(
         content=text,
         truncated=more,
         next_offset=end if more else None,
-        last_modified=_iso(res.get("LastModified")),
+        last_modified=iso(res.get("LastModified")),
         etag=(res.get("ETag") or "").strip('"') or None,
     )
 
@@ -349,6 +324,19 @@ async def aws_s3_presign(
     url, _ = await aws.call("s3", target(profile, region, role_arn), run, action=f"presign s3://{bucket}/{key}")
     until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
     return PresignedUrl(url=url, method="GET", expires_in_s=ttl, expires_at=until.isoformat(timespec="seconds"))
+
+
+def _exists(c: Any, bucket: str, key: str, **extra: Any) -> bool:
+    """Whether the object (or the version in `extra`) exists; other errors are raised."""
+    from botocore.exceptions import ClientError
+
+    try:
+        c.head_object(Bucket=bucket, Key=key, **extra)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        return False
+    return True
 
 
 class PutResult(BaseModel):
@@ -389,15 +377,7 @@ async def aws_s3_object_put(
         )
 
     def run(c: Any) -> tuple[dict[str, Any], bool]:
-        from botocore.exceptions import ClientError
-
-        exists = True
-        try:
-            c.head_object(Bucket=bucket, Key=key)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-                raise
-            exists = False
+        exists = _exists(c, bucket, key)
         if exists and not overwrite:
             raise tool_error(
                 f"upload s3://{bucket}/{key}",
@@ -442,16 +422,8 @@ async def aws_s3_object_delete(
     aws = aws_state(ctx)
 
     def run(c: Any) -> tuple[dict[str, Any], bool]:
-        from botocore.exceptions import ClientError
-
         extra = {"VersionId": version_id} if version_id else {}
-        try:
-            c.head_object(Bucket=bucket, Key=key, **extra)
-            existed = True
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-                raise
-            existed = False
+        existed = _exists(c, bucket, key, **extra)
         return c.delete_object(Bucket=bucket, Key=key, **extra), existed
 
     (res, existed), _ = await aws.call(

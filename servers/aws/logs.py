@@ -21,8 +21,8 @@ from servers.aws.common import (
     Region,
     RoleArn,
     aws_state,
+    list_page,
     page_size,
-    paginate,
     target,
 )
 
@@ -72,30 +72,27 @@ async def aws_logs_groups_list(
 ) -> LogGroupPage:
     """List CloudWatch Logs log groups (name, stored bytes, retention), optionally by name prefix."""
     aws = aws_state(ctx)
-    params: dict[str, Any] = {"logGroupNamePrefix": prefix} if prefix else {}
-
-    def run(c: Any) -> tuple[list[Any], str | None]:
-        return paginate(
-            c,
-            "describe_log_groups",
-            params,
-            lambda r: [
-                LogGroupInfo(
-                    name=g["logGroupName"],
-                    stored_bytes=g.get("storedBytes"),
-                    retention_days=g.get("retentionInDays"),
-                    created=_ms(g.get("creationTime")),
-                    log_class=g.get("logGroupClass"),
-                )
-                for g in r.get("logGroups", [])
-            ],
-            max_items=page_size(aws, max_items),
-            token=next_token,
-            max_bytes=aws.settings.max_bytes,
-        )
-
-    (items, token), used = await aws.call("logs", target(profile, region, role_arn), run, action="list log groups")
-    return LogGroupPage(region=used, groups=items, count=len(items), truncated=token is not None, next_token=token)
+    page = await list_page(
+        aws,
+        "logs",
+        target(profile, region, role_arn),
+        "describe_log_groups",
+        lambda r: [
+            LogGroupInfo(
+                name=g["logGroupName"],
+                stored_bytes=g.get("storedBytes"),
+                retention_days=g.get("retentionInDays"),
+                created=_ms(g.get("creationTime")),
+                log_class=g.get("logGroupClass"),
+            )
+            for g in r.get("logGroups", [])
+        ],
+        params={"logGroupNamePrefix": prefix} if prefix else None,
+        size=page_size(aws, max_items),
+        token=next_token,
+        action="list log groups",
+    )
+    return LogGroupPage(groups=page.items, **page.fields())
 
 
 class LogEvent(BaseModel):
@@ -149,6 +146,7 @@ async def aws_logs_events_filter(
     newest: list[int] = []
 
     def convert(r: dict[str, Any]) -> list[Any]:
+        newest.clear()  # a page fetched again with fewer items must not keep the dropped events' times
         out = []
         for e in r.get("events", []):
             msg, cut = truncate_text(str(e.get("message", "")), MESSAGE_CAP, keep="head")
@@ -164,30 +162,24 @@ async def aws_logs_events_filter(
                 newest.append(int(e["timestamp"]))
         return out
 
-    def run(c: Any) -> tuple[list[Any], str | None]:
-        return paginate(
-            c,
-            "filter_log_events",
-            params,
-            convert,
-            max_items=page_size(aws, max_items),
-            token=next_token,
-            max_bytes=aws.settings.max_bytes,
-        )
-
-    (items, token), used = await aws.call(
-        "logs", target(profile, region, role_arn), run, action=f"filter log events of {group}"
+    page = await list_page(
+        aws,
+        "logs",
+        target(profile, region, role_arn),
+        "filter_log_events",
+        convert,
+        params=params,
+        size=page_size(aws, max_items),
+        token=next_token,
+        action=f"filter log events of {group}",
     )
     return LogEventPage(
-        region=used,
         group=group,
-        events=items,
-        count=len(items),
-        truncated=token is not None,
-        next_token=token,
+        events=page.items,
         start=_ms(start) or "",
         end=_ms(end),
         last_timestamp_ms=max(newest) if newest else None,
+        **page.fields(),
     )
 
 

@@ -11,6 +11,7 @@ from servers.aws.api import (
     aws_operations_list,
     aws_services_list,
 )
+from servers.aws.cost import aws_cost_by_service
 from servers.aws.curated import (
     aws_caller_identity,
     aws_profiles_list,
@@ -22,7 +23,6 @@ from servers.aws.curated import (
     aws_s3_presign,
 )
 from servers.aws.inventory import (
-    aws_cost_by_service,
     aws_dynamodb_tables_list,
     aws_ec2_instances_list,
     aws_ecs_clusters_list,
