@@ -1,0 +1,207 @@
+"""Shared pieces of the kubernetes tools: parameter types, the state lookup, policy guards, request helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import lifespan_state, tool_error
+from servers.kubernetes.client import ApiResource, Cluster, Kube, translate
+from servers.kubernetes.shaping import redact_object, strip
+
+KEY = "kubernetes"
+MERGE_PATCH = "application/merge-patch+json"
+
+ContextArg = Annotated[
+    str | None, Field(description="kubeconfig context (default: the current one; see k8s_contexts_list)")
+]
+KindArg = Annotated[
+    str,
+    Field(
+        description="Resource type: kind (Deployment), plural (deployments), short name (deploy), "
+        "or qualified (deployments.apps); CRDs included"
+    ),
+]
+ApiVersionArg = Annotated[
+    str | None, Field(description="apiVersion or group to disambiguate, e.g. apps/v1 or batch/v1beta1")
+]
+NamespaceArg = Annotated[
+    str | None, Field(description="Namespace (default: the context's namespace); ignored for cluster-scoped kinds")
+]
+NameArg = Annotated[str, Field(description="Object name")]
+LimitArg = Annotated[int | None, Field(ge=1, description="Items per page (default 50, capped by the server setting)")]
+ContinueArg = Annotated[str | None, Field(description="`continue_token` of the previous page, to fetch the next one")]
+
+
+def kube_of(ctx: Context[Any, Any]) -> Kube:
+    kube: Kube = lifespan_state(ctx, KEY)
+    return kube
+
+
+async def call(kube: Kube, action: str, fn: Any, *args: Any, hint: str | None = None, **kwargs: Any) -> Any:
+    """Run a blocking cluster call in a worker thread; every failure becomes a ToolError."""
+    try:
+        return await kube.backend.run_sync(fn, *args, **kwargs)
+    except Exception as exc:
+        raise translate(exc, action, hint=hint) from exc
+
+
+def page_size(kube: Kube, limit: int | None, default: int | None = None) -> int:
+    """Items to ask for: `limit`, else `default` (the max_items setting), never above max_items_limit."""
+    s = kube.settings
+    return min(limit or default or s.max_items, s.max_items_limit)
+
+
+def continue_of(doc: dict[str, Any]) -> str | None:
+    """The server's continue token of a list answer (None on the last page)."""
+    token: str | None = (doc.get("metadata") or {}).get("continue") or None
+    return token
+
+
+# ---------------------------------------------------------------------------------------------------------
+# policy
+
+
+def guard_kind(kube: Kube, res: ApiResource, action: str) -> None:
+    if kube.settings.kind_denied(res.kind, res.plural, res.group):
+        raise tool_error(
+            action,
+            f"refused: kind {res.kind} ({res.qualified}) is in the denied kinds",
+            code="Forbidden by policy",
+            hint="the server's BAM_K8S_DENIED_KINDS setting blocks it on every call",
+        )
+
+
+def guard_namespace(kube: Kube, namespace: str, action: str) -> None:
+    if not kube.settings.namespace_allowed(namespace):
+        s = kube.settings
+        allowed = s.allowed_namespaces or "(all)"
+        raise tool_error(
+            action,
+            f"refused: namespace {namespace!r} is not allowed by policy",
+            code="Forbidden by policy",
+            hint=f"allowed namespaces: {allowed}; denied: {s.denied_namespaces or '(none)'} "
+            "(BAM_K8S_ALLOWED_NAMESPACES / BAM_K8S_DENIED_NAMESPACES)",
+        )
+
+
+def is_namespace_kind(res: ApiResource) -> bool:
+    """core/v1 Namespace: its objects fall under the namespace policy by their own name."""
+    return res.kind == "Namespace" and res.group == ""
+
+
+def visible(kube: Kube, obj_namespace: str | None, res: ApiResource, name: str | None = None) -> bool:
+    """Whether an object from a cross-namespace or cluster-scoped list may be shown."""
+    if res.namespaced and obj_namespace:
+        return kube.settings.namespace_allowed(obj_namespace)
+    if is_namespace_kind(res) and name:
+        return kube.settings.namespace_allowed(name)
+    return True
+
+
+async def target(
+    kube: Kube,
+    context: str | None,
+    kind: str,
+    api_version: str | None,
+    namespace: str | None,
+    action: str,
+    *,
+    name: str | None = None,
+    all_namespaces: bool = False,
+) -> tuple[Cluster, ApiResource, str | None]:
+    """Resolve the context and kind, apply the policy, and return the namespace to use.
+
+    The namespace is None for cluster-scoped kinds and with `all_namespaces` (whose objects the caller
+    filters with `visible`).
+    """
+    cluster = await kube.cluster(context)
+    res: ApiResource = await call(kube, "discover API resources", cluster.resolve, kind, api_version)
+    guard_kind(kube, res, action)
+    if all_namespaces:
+        return cluster, res, None
+    ns = (namespace or cluster.default_namespace) if res.namespaced else None
+    if ns is not None:
+        guard_namespace(kube, ns, action)
+    elif is_namespace_kind(res) and name:
+        guard_namespace(kube, name, action)
+    return cluster, res, ns
+
+
+async def namespaced_target(
+    kube: Kube, context: str | None, kind: str, api_version: str, namespace: str | None, action: str
+) -> tuple[Cluster, ApiResource, str]:
+    """`target` for a kind known to be namespaced (pods, workloads)."""
+    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action)
+    assert ns is not None, f"{kind} is namespaced"
+    return cluster, res, ns
+
+
+# ---------------------------------------------------------------------------------------------------------
+# requests and shaping
+
+
+async def get_object(
+    kube: Kube, cluster: Cluster, res: ApiResource, name: str, ns: str | None, action: str
+) -> dict[str, Any]:
+    obj: dict[str, Any] = await call(kube, action, cluster.request, "GET", res.path(name=name, namespace=ns))
+    return obj
+
+
+async def patch(
+    kube: Kube, cluster: Cluster, action: str, path: str, body: Any, content_type: str = MERGE_PATCH
+) -> Any:
+    """PATCH `path` (a merge patch unless `content_type` says otherwise)."""
+    return await call(kube, action, cluster.request, "PATCH", path, body=body, content_type=content_type)
+
+
+def events_path(ns: str | None) -> str:
+    """core/v1 events of one namespace, or of all namespaces when `ns` is None."""
+    return f"/api/v1/namespaces/{ns}/events" if ns else "/api/v1/events"
+
+
+def shape(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
+    shaped: dict[str, Any] = redact_object(strip(obj), reveal_secrets=kube.settings.reveal_secrets)
+    return shaped
+
+
+def age_of(ts: str | None) -> str | None:
+    if not ts:
+        return None
+    try:
+        then = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    secs = int((dt.datetime.now(dt.UTC) - then).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs // size}{unit}"
+    return f"{max(secs, 0)}s"
+
+
+class Condition(BaseModel):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    last_transition: str | None = None
+
+
+def conditions_of(obj: dict[str, Any]) -> list[Condition]:
+    """`status.conditions` of an object (entries without a type are skipped)."""
+    status = obj.get("status")
+    raw = status.get("conditions") or [] if isinstance(status, dict) else []
+    return [
+        Condition(
+            type=str(c["type"]),
+            status=str(c.get("status", "")),
+            reason=c.get("reason"),
+            message=c.get("message"),
+            last_transition=c.get("lastTransitionTime"),
+        )
+        for c in raw
+        if isinstance(c, dict) and c.get("type")
+    ]

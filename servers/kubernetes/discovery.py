@@ -1,0 +1,182 @@
+"""Discovery tools: kubeconfig contexts, the API resource types the cluster serves (CRDs too), namespaces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers.kubernetes.client import ApiResource
+from servers.kubernetes.common import (
+    ContextArg,
+    ContinueArg,
+    LimitArg,
+    age_of,
+    call,
+    continue_of,
+    kube_of,
+    page_size,
+)
+from servers.kubernetes.shaping import meta_of
+
+
+class ContextInfo(BaseModel):
+    name: str
+    cluster: str | None = None
+    user: str | None = None
+    namespace: str | None = Field(default=None, description="Default namespace of the context")
+    current: bool
+    allowed: bool = Field(description="False when the server's context allow-list refuses it")
+
+
+class ContextList(BaseModel):
+    contexts: list[ContextInfo]
+    current: str | None
+    in_cluster: bool
+
+
+async def k8s_contexts_list(ctx: Context[Any, Any]) -> ContextList:
+    """List the kubeconfig contexts (cluster, user, default namespace) and which ones tools may use."""
+    kube = kube_of(ctx)
+    clients = await kube.backend.get()
+    current = kube.settings.context or clients.current
+    out = []
+    for c in clients.contexts:
+        body = c.get("context") or {}
+        out.append(
+            ContextInfo(
+                name=c["name"],
+                cluster=body.get("cluster"),
+                user=body.get("user"),
+                namespace=body.get("namespace"),
+                current=c["name"] == current,
+                allowed=kube.settings.context_allowed(c["name"]),
+            )
+        )
+    return ContextList(contexts=out, current=current, in_cluster=clients.in_cluster)
+
+
+class ApiResourceInfo(BaseModel):
+    kind: str
+    name: str = Field(description="Plural resource name")
+    api_version: str
+    namespaced: bool
+    short_names: list[str]
+    verbs: list[str]
+    subresources: list[str]
+    preferred: bool = Field(description="Whether this is the group's preferred version")
+
+
+class ApiResourceList(BaseModel):
+    resources: list[ApiResourceInfo]
+    count: int
+    truncated: bool
+    next_offset: int | None
+
+
+def _matches(r: ApiResource, search: str, group: str | None, namespaced: bool | None, all_versions: bool) -> bool:
+    if not all_versions and not r.preferred:
+        return False
+    if group is not None and r.group != group:
+        return False
+    if namespaced is not None and r.namespaced != namespaced:
+        return False
+    return not search or any(search in x.lower() for x in (r.kind, r.plural, r.group, *r.short_names))
+
+
+async def k8s_api_resources(
+    ctx: Context[Any, Any],
+    context: ContextArg = None,
+    search: Annotated[
+        str | None, Field(description="Case-insensitive substring of kind, plural, short name or group")
+    ] = None,
+    group: Annotated[str | None, Field(description="Only this API group ('' or 'core' for the core group)")] = None,
+    namespaced: Annotated[bool | None, Field(description="Only namespaced (true) or cluster-scoped (false)")] = None,
+    all_versions: Annotated[bool, Field(description="Include non-preferred versions")] = False,
+    refresh: Annotated[bool, Field(description="Re-run discovery now instead of using the cache")] = False,
+    limit: Annotated[int, Field(ge=1, le=1000, description="Items per page")] = 200,
+    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
+) -> ApiResourceList:
+    """Discover the resource types the cluster serves (built-in kinds and CRDs), like `kubectl api-resources`."""
+    kube = kube_of(ctx)
+    cluster = await kube.cluster(context)
+    resources: list[ApiResource] = await call(kube, "discover API resources", cluster.resources, refresh)
+    want_group = "" if group in ("core", "") else group
+    s = (search or "").lower()
+    picked = [r for r in resources if _matches(r, s, want_group, namespaced, all_versions)]
+    page = picked[offset : offset + limit]
+    more = len(picked) > offset + limit
+    return ApiResourceList(
+        resources=[
+            ApiResourceInfo(
+                kind=r.kind,
+                name=r.plural,
+                api_version=r.api_version,
+                namespaced=r.namespaced,
+                short_names=list(r.short_names),
+                verbs=list(r.verbs),
+                subresources=list(r.subresources),
+                preferred=r.preferred,
+            )
+            for r in page
+        ],
+        count=len(page),
+        truncated=more,
+        next_offset=offset + limit if more else None,
+    )
+
+
+class NamespaceInfo(BaseModel):
+    name: str
+    phase: str | None
+    age: str | None
+    labels: dict[str, str]
+
+
+class NamespaceList(BaseModel):
+    namespaces: list[NamespaceInfo]
+    count: int
+    truncated: bool
+    continue_token: str | None
+    hidden_by_policy: int = 0
+
+
+async def k8s_namespaces_list(
+    ctx: Context[Any, Any],
+    label_selector: Annotated[str | None, Field(description="Label selector on namespaces")] = None,
+    limit: LimitArg = None,
+    continue_token: ContinueArg = None,
+    context: ContextArg = None,
+) -> NamespaceList:
+    """List namespaces with phase, age and labels (only those the namespace policy allows)."""
+    kube = kube_of(ctx)
+    cluster = await kube.cluster(context)
+    page = page_size(kube, limit, default=kube.settings.max_items_limit)
+    doc = await call(
+        kube,
+        "list namespaces",
+        cluster.request,
+        "GET",
+        "/api/v1/namespaces",
+        query={"labelSelector": label_selector, "limit": page, "continue": continue_token},
+    )
+    out = []
+    hidden = 0
+    for n in doc.get("items") or []:
+        m = meta_of(n)
+        if not kube.settings.namespace_allowed(m.get("name", "")):
+            hidden += 1
+            continue
+        out.append(
+            NamespaceInfo(
+                name=m.get("name", ""),
+                phase=(n.get("status") or {}).get("phase"),
+                age=age_of(m.get("creationTimestamp")),
+                labels=m.get("labels") or {},
+            )
+        )
+    token = continue_of(doc)
+    return NamespaceList(
+        namespaces=out, count=len(out), truncated=token is not None, continue_token=token, hidden_by_policy=hidden
+    )

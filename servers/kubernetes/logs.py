@@ -1,0 +1,106 @@
+"""Pod logs: tail, since, previous instance and timestamps, capped in bytes keeping the newest lines."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import redact_text, tool_error, truncate_text
+from servers.kubernetes.common import (
+    ContextArg,
+    NamespaceArg,
+    call,
+    get_object,
+    kube_of,
+    namespaced_target,
+)
+from servers.kubernetes.shaping import meta_of
+
+DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
+
+
+class PodLogs(BaseModel):
+    pod: str
+    namespace: str
+    container: str
+    containers: list[str] = Field(description="All containers of the pod")
+    text: str = Field(description="Log text (the most recent part when truncated); secrets masked")
+    bytes: int
+    lines: int
+    truncated: bool = Field(description="True when older output was cut to fit `max_bytes`")
+    notes: list[str] = Field(default_factory=list)
+
+
+def _pick_container(pod: dict[str, Any], names: list[str], notes: list[str]) -> str | None:
+    """The pod's default container (kubectl's annotation), else its first one."""
+    default = (meta_of(pod).get("annotations") or {}).get(DEFAULT_CONTAINER)
+    container = default if default in names else (names[0] if names else None)
+    if len(names) > 1:
+        notes.append(f"pod has containers {names}; showing {container!r} (pass `container`)")
+    return container
+
+
+async def k8s_pod_logs(
+    ctx: Context[Any, Any],
+    name: Annotated[str, Field(description="Pod name")],
+    namespace: NamespaceArg = None,
+    container: Annotated[
+        str | None, Field(description="Container (default: the pod's default container or its first one)")
+    ] = None,
+    tail_lines: Annotated[int | None, Field(ge=1, le=100_000, description="Last N lines (default 200)")] = 200,
+    since_seconds: Annotated[int | None, Field(ge=1, description="Only lines newer than this many seconds")] = None,
+    previous: Annotated[bool, Field(description="Logs of the previous (crashed) instance of the container")] = False,
+    timestamps: Annotated[bool, Field(description="Prefix each line with its RFC3339 timestamp")] = False,
+    max_bytes: Annotated[int | None, Field(ge=256, le=1_000_000, description="Byte cap (default 64 kB)")] = None,
+    context: ContextArg = None,
+) -> PodLogs:
+    """Read a pod container's logs: tail, since, previous instance; bounded by bytes, keeping the newest lines."""
+    kube = kube_of(ctx)
+    action = f"read logs of pod {name}"
+    cluster, res, ns = await namespaced_target(kube, context, "pods", "v1", namespace, action)
+    pod = await get_object(kube, cluster, res, name, ns, action)
+    names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    notes: list[str] = []
+    if container is None:
+        container = _pick_container(pod, names, notes)
+    if container is None:
+        raise tool_error(action, "the pod has no containers")
+    cap = max_bytes or kube.settings.log_max_bytes
+    fetch = cap * 8  # ask for more than the cap: the newest lines are kept, and a cut is then known
+    query = {
+        "container": container,
+        "tailLines": tail_lines,
+        "sinceSeconds": since_seconds,
+        "previous": previous or None,
+        "timestamps": timestamps or None,
+        "limitBytes": fetch,
+    }
+    data: bytes = await call(
+        kube,
+        action,
+        cluster.request,
+        "GET",
+        res.path(name=name, namespace=ns, subresource="log"),
+        query=query,
+        accept="text/plain, */*",
+        raw=True,
+        hint=f"containers: {', '.join(names)}; `previous` needs a restarted container",
+    )
+    text, truncated = truncate_text(data.decode(errors="replace"), cap, keep="tail")
+    if truncated and "\n" in text:
+        text = text.split("\n", 1)[1]  # drop the partial first line
+    truncated = truncated or len(data) >= fetch
+    text = redact_text(text)
+    return PodLogs(
+        pod=name,
+        namespace=ns,
+        container=container,
+        containers=names,
+        text=text,
+        bytes=len(text.encode()),
+        lines=text.count("\n") + (1 if text and not text.endswith("\n") else 0),
+        truncated=truncated,
+        notes=notes,
+    )
