@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import tool_error
+from servers._common import cap_items, tool_error
 from servers.aws.common import Profile, RoleArn, aws_state, target
 
 
@@ -96,7 +96,11 @@ async def aws_cost_by_service(
                 totals["(total, ungrouped)"] = totals.get("(total, ungrouped)", 0.0) + float(m.get("Amount", 0))
                 unit = unit or m.get("Unit")
     ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
-    items = [ServiceCost(service=k, amount=round(v, 4), unit=unit or "USD") for k, v in ranked[:max_items]]
+    items, cut = cap_items(
+        (ServiceCost(service=k, amount=round(v, 4), unit=unit or "USD") for k, v in ranked),
+        max_items=max_items,
+        max_bytes=aws.settings.max_bytes,
+    )
     return CostReport(
         start=d_start.isoformat(),
         end=d_end.isoformat(),
@@ -106,7 +110,7 @@ async def aws_cost_by_service(
         unit=unit,
         services=items,
         count=len(items),
-        truncated=len(ranked) > max_items or more,
+        truncated=cut or more,
         estimated=estimated,
         periods=len(periods),
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import to_jsonable, tool_error
+from servers._common import cap_items, to_jsonable, tool_error
 from servers.aws.common import (
     AwsPage,
     MaxItems,
@@ -90,11 +90,11 @@ async def aws_profiles_list(ctx: Context[Any, Any]) -> ProfileList:
         )
         for n, p in sorted(profiles.items())
     ]
-    limit = aws.settings.max_items_limit
+    kept, cut = cap_items(items, max_items=aws.settings.max_items_limit, max_bytes=aws.settings.max_bytes)
     return ProfileList(
-        profiles=items[:limit],
-        count=min(len(items), limit),
-        truncated=len(items) > limit,
+        profiles=kept,
+        count=len(kept),
+        truncated=cut,
         default_profile=aws.settings.profile,
         default_region=aws.settings.region,
         assumable_roles=[r.strip() for r in aws.settings.allowed_role_arns.split(",") if r.strip()],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from servers.aws import build_server
 from tests.conftest import error_text, ok
+from tests.servers.aws.paging import all_pages
 
 pytestmark = pytest.mark.anyio
 
@@ -31,10 +34,46 @@ def group(boto: Callable[..., Any], uid: str) -> Iterator[str]:
     logs.delete_log_group(logGroupName=name)
 
 
-async def test_groups_list(ro: Client, group: str, uid: str) -> None:
+async def test_groups_list(ro: Client, group: str, uid: str, boto: Callable[..., Any]) -> None:
     r = ok(await ro.call_tool("aws_logs_groups_list", {"prefix": f"/bam/{uid}/"}))
     assert [g["name"] for g in r["groups"]] == [group] and r["groups"][0]["retention_days"] == 7
     assert r["truncated"] is False
+    logs = boto("logs")
+    more = [f"/bam/{uid}/more-{i}" for i in range(3)]
+    for name in more:
+        logs.create_log_group(logGroupName=name)
+    try:
+        args = {"prefix": f"/bam/{uid}/", "max_items": 1}
+        groups = await all_pages(ro, "aws_logs_groups_list", args, "groups", min_pages=4)
+        assert [g["name"] for g in groups] == sorted([group, *more])
+    finally:
+        for name in more:
+            logs.delete_log_group(logGroupName=name)
+
+
+async def test_events_byte_cap_keeps_the_page_exact(
+    aws_endpoint: str, boto: Callable[..., Any], uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BAM_AWS_MAX_BYTES", "2048")
+    logs = boto("logs")
+    name = f"/bam/{uid}/big"
+    logs.create_log_group(logGroupName=name)
+    logs.create_log_stream(logGroupName=name, logStreamName="s")
+    now = int(time.time() * 1000)
+    sent = [{"timestamp": now - 5000 + i, "message": f"{i:02d} " + "x" * 300} for i in range(12)]
+    logs.put_log_events(logGroupName=name, logStreamName="s", logEvents=sent)
+    try:
+        async with Client(build_server()) as c:
+            args = {"group": name, "since_minutes": 10, "max_items": 12}
+            first = ok(await c.call_tool("aws_logs_events_filter", args))
+            assert 1 <= first["count"] < 12 and first["truncated"] and first["next_token"]
+            assert len(json.dumps(first["events"])) <= 2048
+            # the newest time is that of the last event returned, not of one dropped to fit the cap
+            assert first["last_timestamp_ms"] == sent[first["count"] - 1]["timestamp"]
+            events = await all_pages(c, "aws_logs_events_filter", args, "events", min_pages=2)
+            assert [e["message"][:2] for e in events] == [f"{i:02d}" for i in range(12)]
+    finally:
+        logs.delete_log_group(logGroupName=name)
 
 
 async def test_events_filter_pattern_paging_and_redaction(ro: Client, group: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 from mcp import Client
 
 from tests.conftest import error_text, ok
+from tests.servers.aws.paging import all_pages
 
 pytestmark = pytest.mark.anyio
 
@@ -36,6 +37,20 @@ async def test_buckets_list(ro: Client, bucket: str) -> None:
     r = ok(await ro.call_tool("aws_s3_buckets_list", {"prefix": bucket}))
     assert [b["name"] for b in r["buckets"]] == [bucket] and r["buckets"][0]["created"]
     assert r["truncated"] is False and r["next_token"] is None
+
+
+async def test_buckets_list_pages(ro: Client, boto: Callable[..., Any], uid: str) -> None:
+    s3 = boto("s3")
+    names = [f"bam-pg-{uid}-{i}" for i in range(3)]
+    for n in names:
+        s3.create_bucket(Bucket=n)
+    try:
+        args = {"prefix": f"bam-pg-{uid}", "max_items": 1}
+        buckets = await all_pages(ro, "aws_s3_buckets_list", args, "buckets", min_pages=3)
+        assert [b["name"] for b in buckets] == names
+    finally:
+        for n in names:
+            s3.delete_bucket(Bucket=n)
 
 
 async def test_objects_list_by_prefix_with_paging(ro: Client, bucket: str) -> None:
