@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -244,6 +246,39 @@ def _ssl_kwargs(s: RedisSettings) -> dict[str, Any]:
     return out
 
 
+def uses_tls(s: RedisSettings) -> bool:
+    """Whether connections use TLS (`rediss://`; in cluster/sentinel mode the URL decides too)."""
+    dsn = s.dsn()
+    return bool(dsn) and urlsplit(dsn or "").scheme == "rediss"
+
+
+def cert_rejection(exc: BaseException) -> str | None:
+    """The TLS verification failure behind a connection error (redis-py wraps it), else None."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return str(e)
+        e = e.__cause__ or e.__context__
+    msg = str(exc)
+    return msg if "CERTIFICATE_VERIFY_FAILED" in msg else None
+
+
+def _tls_hint(s: RedisSettings) -> str:
+    if s.tls_ca_file:
+        why = (
+            f"the server certificate is not signed by the CA in BAM_REDIS_TLS_CA_FILE ({s.tls_ca_file}) or does "
+            "not name this host; point BAM_REDIS_TLS_CA_FILE at the CA that signed it"
+        )
+    else:
+        why = (
+            "the system trust store does not trust the server certificate; set BAM_REDIS_TLS_CA_FILE to the PEM "
+            "file of the CA that signed it"
+        )
+    return why + " (BAM_REDIS_TLS_INSECURE=true skips verification: testing only)"
+
+
 def _url_parts(dsn: str) -> dict[str, Any]:
     u = urlsplit(dsn)
     out: dict[str, Any] = {"ssl": u.scheme == "rediss"}
@@ -350,15 +385,30 @@ async def resources(settings: RedisSettings | None = None) -> AsyncIterator[Redi
     async def connect() -> Any:
         from redis import exceptions as rx
 
+        action = f"connect to Redis at {s.target()}"
+        ca = s.tls_ca_file
+        if ca and uses_tls(s) and not (os.path.isfile(ca) and os.access(ca, os.R_OK)):
+            raise tool_error(
+                action,
+                f"the CA file {ca} does not exist or is not readable",
+                code="TLS",
+                hint="point BAM_REDIS_TLS_CA_FILE at the PEM file of the CA that signed the server certificate",
+            )
         try:
             return await open_client(s)
-        except (rx.AuthenticationError, rx.AuthorizationError, rx.ResponseError, rx.RedisClusterException) as exc:
+        except Exception as exc:
             msg = str(exc)
-            if isinstance(exc, rx.AuthenticationError | rx.AuthorizationError) or any(
-                m in msg for m in ("WRONGPASS", "NOAUTH", "username-password", "NOPERM")
+            rejected = cert_rejection(exc)
+            if rejected is not None:
+                raise tool_error(
+                    action, f"the server's TLS certificate was rejected: {rejected}", code="TLS", hint=_tls_hint(s)
+                ) from exc
+            if isinstance(exc, rx.AuthenticationError | rx.AuthorizationError) or (
+                isinstance(exc, rx.ResponseError | rx.RedisClusterException)
+                and any(m in msg for m in ("WRONGPASS", "NOAUTH", "username-password", "NOPERM"))
             ):
                 raise tool_error(
-                    f"connect to Redis at {s.target()}",
+                    action,
                     redact_text(msg),
                     code="AUTH",
                     hint="check the ACL user and password in REDIS_URL (redis://user:password@host:port/db)",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import time
 
@@ -15,15 +13,9 @@ from mcp import Client
 from servers.redis import build_server, resources
 from servers.redis.settings import RedisSettings
 from tests.conftest import error_text, ok
+from tests.servers.redis.conftest import free_port, require_binary
 
 pytestmark = pytest.mark.anyio
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def test_unconfigured_server_starts_and_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,8 +30,7 @@ async def test_unconfigured_server_starts_and_names_the_variable(monkeypatch: py
 
 
 async def test_down_then_up_recovers_without_restart(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
-    server_bin = shutil.which("redis-server")
-    assert server_bin, "redis-server must be installed (apt-get install redis-server)"
+    server_bin = require_binary("redis-server", "redis-server")
     port = free_port()
     monkeypatch.setenv("REDIS_URL", f"redis://:s3cret@127.0.0.1:{port}/0")
     monkeypatch.setenv("BAM_REDIS_CONNECT_TIMEOUT_S", "1")

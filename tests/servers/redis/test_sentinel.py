@@ -6,8 +6,6 @@ mode) on free ports and stops them afterwards.
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,22 +19,14 @@ from mcp import Client
 from servers.redis import build_server, resources
 from servers.redis.settings import RedisSettings
 from tests.conftest import ok
-from tests.servers.redis.conftest import WRITES
+from tests.servers.redis.conftest import WRITES, free_port, require_binary
 
 pytestmark = pytest.mark.anyio
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def sentinel() -> Iterator[tuple[int, int]]:
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server must be installed (apt-get install redis-server)"
+    binary = require_binary("redis-server", "redis-server")
     master, sent = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="bam-sentinel-") as d:
         conf = Path(d) / "sentinel.conf"
