@@ -1,4 +1,5 @@
-"""Fixtures of the kubernetes module tests: a raw API client, a unique namespace per module, servers."""
+"""Fixtures of the kubernetes module tests: a raw API client, a unique namespace per module, a pod with
+known logs (served by the fake kubelet), servers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from servers._common import ToolPolicy
 
 WRITES = ToolPolicy(allow_writes=frozenset({"kubernetes"}))
+LOG_LINES = [f"line {i} request served" for i in range(1, 41)] + ["connecting with password=hunter2 now"]
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +53,40 @@ def server(policy: ToolPolicy | None = None) -> MCPServer[Any]:
     from servers.kubernetes import build_server
 
     return build_server(policy=policy or ToolPolicy())
+
+
+def run_pod(api: Any, namespace: str, body: dict[str, Any]) -> None:
+    """Create a pod and wait until the fake kubelet has bound it and marked it Running."""
+    from kubernetes import client
+
+    core: Any = client.CoreV1Api(api)
+    core.create_namespaced_pod(namespace, body)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if core.read_namespaced_pod(body["metadata"]["name"], namespace).status.phase == "Running":
+            return
+        time.sleep(0.3)
+    pytest.fail(f"the fake kubelet did not start pod {body['metadata']['name']}")
+
+
+@pytest.fixture(scope="module")
+def logger(api: Any, namespace: str) -> str:
+    """Pod `logger` (containers main + sidecar, a secret-looking env var) whose logs are LOG_LINES; its namespace."""
+    run_pod(
+        api,
+        namespace,
+        {
+            "metadata": {
+                "name": "logger",
+                "labels": {"app": "logger"},
+                "annotations": {"fake-kubelet/logs": "\n".join(LOG_LINES) + "\n"},
+            },
+            "spec": {
+                "containers": [
+                    {"name": "main", "image": "busybox:local", "env": [{"name": "API_TOKEN", "value": "tok-123456"}]},
+                    {"name": "sidecar", "image": "busybox:local"},
+                ]
+            },
+        },
+    )
+    return namespace
