@@ -193,5 +193,5 @@ async def redis_stream_ack(
 ) -> WriteResult:
     """Acknowledge processed entries of a consumer group (XACK), removing them from its pending list."""
     n, _ = await call(ctx, "acknowledge entries", lambda c: c.xack(key, group, *ids))
-    n = int(n)
-    return WriteResult(key=key, applied=n > 0, changed=n)
+    acked = int(n)
+    return WriteResult(key=key, applied=acked > 0, changed=acked)
