@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact, tool_error, truncate_text
+from servers._common import redact, tool_error
 from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, dk, label_filters, limit_of
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import (
@@ -18,6 +18,7 @@ from servers.docker.values import (
     redact_inspect,
     redact_output,
     short_id,
+    tail_text,
 )
 
 ContainerStatus = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
@@ -233,9 +234,7 @@ async def docker_container_logs(
     all_lines = text.splitlines()
     cut_lines = len(all_lines) > n
     lines = all_lines[-n:]
-    out, cut_bytes = truncate_text("\n".join(lines), min(max_bytes or s.max_log_bytes, s.max_log_bytes))
-    if cut_bytes and "\n" in out:
-        out = out.split("\n", 1)[1]  # drop the partial first line
+    out, cut_bytes = tail_text("\n".join(lines), min(max_bytes or s.max_log_bytes, s.max_log_bytes))
     truncated = cut_lines or cut_bytes
     return Logs(
         container=container,

@@ -17,6 +17,16 @@ from mcp import Client
 
 from servers._common import ToolPolicy
 from servers.docker import build_server
+from tests.conftest import ok
+
+LOOP = "echo start > /tmp/created; i=0; while true; do echo line$i-padding-padding-padding-padding; i=$((i+1)); sleep 0.05; done"
+"""A container command that writes /tmp/created and then a log line every 50 ms."""
+
+# With BAM_DOCKER_MAX_LOG_BYTES=2000 the kept tail of this output start inside the secret line, at "SWORD=hunter2-leaky":
+# a cut key that no longer looks secret. The partial first line must be dropped, not shown.
+CUT_SECRET = (
+    "yes aaaaaaaaaaaaaaaaaaa | head -c 4000; echo XX_PASSWORD=hunter2-leaky; yes yyyyyyyyyyyyyyyyyyy | head -c 1980"
+)
 
 WRITES = ToolPolicy(allow_writes=frozenset({"docker"}))
 ADMIN = ToolPolicy(allow_writes=frozenset({"docker"}), allow_admin=frozenset({"docker"}))
@@ -88,3 +98,16 @@ async def ro(docker_host: str) -> AsyncIterator[Client]:
     """The default policy: read-only."""
     async with Client(build_server()) as c:
         yield c
+
+
+async def run_loop(c: Client, image: str, uid: str, **extra: Any) -> dict[str, Any]:
+    """Run `<uid>-loop` (the LOOP command, no network, labelled for cleanup) through docker_container_run."""
+    args = {
+        "image": image,
+        "command": ["sh", "-c", LOOP],
+        "name": f"{uid}-loop",
+        "network_mode": "none",
+        "labels": {"bam-test": uid},
+        **extra,
+    }
+    return ok(await c.call_tool("docker_container_run", args))  # type: ignore[no-any-return]

@@ -31,6 +31,7 @@ async def test_build_inline_reports_progress(client: Client, image: str, uid: st
 
     dockerfile = (
         f"FROM {image}\nRUN echo built > /built.txt\nENV GITHUB_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789\n"
+        f"RUN echo {'long-' * 100}\n"
     )
     r = await client.call_tool(
         "docker_image_build",
@@ -45,6 +46,8 @@ async def test_build_inline_reports_progress(client: Client, image: str, uid: st
     assert len(seen) >= 5
     assert [p for p, _, _ in seen] == sorted({p for p, _, _ in seen})
     assert any(m and m.startswith("Step 1/") for _, _, m in seen)
+    assert all(m and len(m) <= 200 for _, _, m in seen)  # one message per line, each cut to 200 characters
+    assert any("long-long-" in line and len(line) > 200 for line in b["log"])  # the result keeps whole lines
     assert all("ghp_abcdefghij" not in (m or "") for _, _, m in seen)
     assert all("ghp_abcdefghij" not in line for line in b["log"])
 
@@ -160,7 +163,9 @@ async def test_tag_push_pull_remove(client: Client, sdk: Any, image: str, uid: s
     assert pushed["digest"] and pushed["digest"].startswith("sha256:") and seen
     removed = ok(await client.call_tool("docker_image_remove", {"image": remote}))
     assert remote in removed["untagged"] and removed["deleted"] == []  # busybox:local still holds the layers
-    pulled = ok(await client.call_tool("docker_image_pull", {"reference": remote}))
+    seen.clear()
+    pulled = ok(await client.call_tool("docker_image_pull", {"reference": remote}, progress_callback=on_progress))
+    assert any(m and m.startswith("Digest: sha256:") for m in seen) and seen[-1] == pulled["log"][-1]
     assert pulled["reference"] == remote and remote in pulled["tags"] and pulled["digest"] == pushed["digest"]
     again = ok(
         await client.call_tool("docker_image_pull", {"reference": f"{registry()}/bam-test/{uid}@{pushed['digest']}"})
