@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,16 +17,29 @@ from tests.conftest import error_text, ok
 pytestmark = pytest.mark.anyio
 
 
-def _bucket(boto: Callable[..., Any], name: str, keys: list[str], body: bytes = b"x") -> None:
+@pytest.fixture
+def make_bucket(boto: Callable[..., Any]) -> Iterator[Callable[..., None]]:
+    """Create buckets with objects; all of them are emptied and removed after the test."""
     s3 = boto("s3")
-    s3.create_bucket(Bucket=name)
-    for k in keys:
-        s3.put_object(Bucket=name, Key=k, Body=body)
+    made: list[str] = []
+
+    def make(name: str, keys: list[str], body: bytes = b"x") -> None:
+        s3.create_bucket(Bucket=name)
+        made.append(name)
+        for k in keys:
+            s3.put_object(Bucket=name, Key=k, Body=body)
+
+    yield make
+    for name in made:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for o in page.get("Contents", []):
+                s3.delete_object(Bucket=name, Key=o["Key"])
+        s3.delete_bucket(Bucket=name)
 
 
-async def test_call_reads_and_converts_values(ro: Client, boto: Callable[..., Any], uid: str) -> None:
-    _bucket(boto, f"bam-call-{uid}", ["a.txt"], b"hello \xe2\x9c\x93")
-    r = ok(await ro.call_tool("aws_call", {"service": "s3", "operation": "ListBuckets"}))
+async def test_call_reads_and_converts_values(ro: Client, make_bucket: Callable[..., None], uid: str) -> None:
+    make_bucket(f"bam-call-{uid}", ["a.txt"], b"hello \xe2\x9c\x93")
+    r = ok(await ro.call_tool("aws_call", {"service": "s3", "operation": "ListBuckets", "max_items": 1000}))
     assert r["access"] == "read" and r["region"] == "us-east-1" and r["paginated"]
     mine = [b for b in r["result"]["Buckets"] if b["Name"] == f"bam-call-{uid}"]
     assert mine and isinstance(mine[0]["CreationDate"], str) and mine[0]["CreationDate"][:2] == "20"
@@ -74,10 +88,10 @@ async def test_validation_names_the_bad_field_and_sends_nothing(rw: Client, boto
     assert 'Unknown parameter in Filters[0]: "Value"' in nested
 
 
-async def test_pagination_across_several_pages(ro: Client, boto: Callable[..., Any], uid: str) -> None:
+async def test_pagination_across_several_pages(ro: Client, make_bucket: Callable[..., None], uid: str) -> None:
     bucket = f"bam-pages-{uid}"
     keys = [f"k/{i:03d}" for i in range(25)]
-    _bucket(boto, bucket, keys)
+    make_bucket(bucket, keys)
     seen: list[str] = []
     token = None
     pages = 0
@@ -114,12 +128,12 @@ async def test_pagination_across_several_pages(ro: Client, boto: Callable[..., A
 
 
 async def test_byte_cap_shrinks_the_page_and_keeps_an_exact_token(
-    aws_endpoint: str, boto: Callable[..., Any], uid: str, monkeypatch: pytest.MonkeyPatch
+    aws_endpoint: str, make_bucket: Callable[..., None], uid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BAM_AWS_MAX_BYTES", "4096")
     bucket = f"bam-cap-{uid}"
     keys = [f"{'p' * 150}/{i:03d}" for i in range(30)]
-    _bucket(boto, bucket, keys)
+    make_bucket(bucket, keys)
     seen: list[str] = []
     token = None
     async with Client(build_server()) as c:
@@ -250,6 +264,20 @@ async def test_call_write_runs_writes_and_masks_secrets(rw: Client, boto: Callab
         )
     )
     sm.delete_secret(SecretId=f"bam-{uid}", ForceDeleteWithoutRecovery=True)
+
+
+async def test_minted_credentials_never_reach_the_output(rw: Client, boto: Callable[..., Any]) -> None:
+    # moto mints the same example credentials every time: get them raw, then look for them in the output.
+    raw = boto("sts").get_session_token()["Credentials"]
+    r = await rw.call_tool("aws_call_write", {"service": "sts", "operation": "GetSessionToken"})
+    out = ok(r)
+    creds = out["result"]["Credentials"]
+    assert out["access"] == "sensitive"
+    assert creds["SecretAccessKey"] == "***REDACTED***" and creds["SessionToken"] == "***REDACTED***"
+    assert creds["AccessKeyId"] == raw["AccessKeyId"] and creds["Expiration"]
+    text = json.dumps(out) + " ".join(getattr(c, "text", "") for c in r.content)
+    assert raw["SecretAccessKey"] not in text and raw["SessionToken"] not in text
+    assert raw["SessionToken"][:24] not in text and raw["SecretAccessKey"][:16] not in text
 
 
 async def test_deny_list(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, uid: str) -> None:

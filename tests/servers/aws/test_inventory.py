@@ -237,7 +237,7 @@ async def test_described_summaries_keep_the_byte_cap(
             args = {"prefix": f"bam-cap-{uid}", "max_items": 12, "region": "eu-south-1"}
             first = ok(await c.call_tool("aws_sqs_queues_list", args))
             assert 1 <= first["count"] < 12 and first["truncated"] and first["next_token"]
-            assert len(json.dumps(first["queues"])) <= 2048
+            assert len(json.dumps(first["queues"], separators=(",", ":"))) <= 2048
             queues = await all_pages(c, "aws_sqs_queues_list", args, "queues", min_pages=2)
             assert sorted(q["url"] for q in queues) == sorted(urls)
     finally:

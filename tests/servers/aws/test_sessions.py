@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,21 @@ async def test_profile_allow_list(profiles: str, aws_endpoint: str, monkeypatch:
         assert "not in the allowed profiles" in e and "BAM_AWS_ALLOWED_PROFILES" in e
         listed = ok(await c.call_tool("aws_profiles_list", {}))
         assert {p["name"]: p["allowed"] for p in listed["profiles"]}["alt"] is False
+
+
+async def test_profiles_list_keeps_the_byte_cap(
+    aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("".join(f"[profile team-{i:02d}-{'p' * 30}]\nregion = eu-west-1\n\n" for i in range(40)))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("BAM_AWS_MAX_BYTES", "2048")
+    async with Client(build_server()) as c:
+        r = ok(await c.call_tool("aws_profiles_list", {}))
+    assert r["truncated"] is True and 1 <= r["count"] == len(r["profiles"]) < 40
+    assert len(json.dumps(r["profiles"], separators=(",", ":"))) <= 2048
+    assert [p["name"] for p in r["profiles"]] == [f"team-{i:02d}-{'p' * 30}" for i in range(r["count"])]
 
 
 async def test_assume_role_allow_list(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
