@@ -111,8 +111,9 @@ async def docker_container_exec(
 ) -> ExecResult:
     """Run a command inside a running container and return its exit code, stdout and stderr (bounded).
 
-    Admin-level: it runs arbitrary commands. No TTY, no stdin, never privileged. A command that stays
-    silent longer than the engine timeout (BAM_DOCKER_TIMEOUT_S) fails with a timeout error.
+    Admin-level: it runs arbitrary commands. No TTY, no stdin, never privileged. A command still running
+    after BAM_DOCKER_EXEC_TIMEOUT_S returns the output read so far with exit_code null and a note in stderr
+    (the command may keep running in the container).
     """
     d = dk(ctx)
     api = await d.api()

@@ -251,7 +251,7 @@ async def docker_network_create(
     name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Network name")],
     driver: Annotated[str, Field(description="Network driver")] = "bridge",
     internal: Annotated[bool, Field(description="No route to outside networks")] = False,
-    subnet: Annotated[str | None, Field(description="IPv4 subnet in CIDR form, e.g. 10.42.0.0/24")] = None,
+    subnet: Annotated[str | None, Field(description="IPv4 subnet in CIDR form, e.g. 198.18.7.0/24")] = None,
     gateway: Annotated[str | None, Field(description="Gateway address inside `subnet`")] = None,
     attachable: Annotated[bool, Field(description="Let standalone containers attach (overlay)")] = False,
     options: Annotated[dict[str, str] | None, Field(description="Driver options")] = None,
