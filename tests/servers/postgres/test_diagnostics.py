@@ -65,6 +65,7 @@ async def test_top_queries_from_pg_stat_statements(ro_client: Client, seeded: st
         text = error_text(await ro_client.call_tool("pg_top_queries", {}))
         assert "not installed" in text and "shared_preload_libraries" in text
         await conn.execute("CREATE EXTENSION pg_stat_statements")
+        await conn.execute("SELECT pg_stat_statements_reset()")  # statistics are server-wide and shared
         for _ in range(5):
             await conn.fetch(f"SELECT count(*) FROM {SCHEMA}.orders WHERE total > $1", 10)
     finally:
