@@ -90,6 +90,7 @@ async def test_readyz_follows_a_stopped_and_restarted_postgres(private_postgres:
             private_postgres.stop()
             took, body = await _wait_ready(h, 503, 10)
             assert took < 5, f"/readyz took {took:.1f}s to notice"
+            print(f"readyz noticed the stop after {took:.2f}s")
             pg = body["modules"]["postgres"]  # type: ignore[index]
             assert pg["status"] == "down" and pg["required"] is True  # type: ignore[index]
             r = await c.call_tool("pg_query", {"sql": "SELECT 1"})
@@ -99,6 +100,7 @@ async def test_readyz_follows_a_stopped_and_restarted_postgres(private_postgres:
             private_postgres.start()
             took, _ = await _wait_ready(h, 200, 15)
             assert took < 10
+            print(f"readyz recovered {took:.2f}s after the restart")
             data = ok(await c.call_tool("pg_query", {"sql": "SELECT 'back' AS s"}))  # same session, no restart
             assert data["rows"] == [{"s": "back"}]
     finally:
