@@ -1,0 +1,1 @@
+"""Ours vs. peer MCP servers, both over stdio, interleaved in one run per domain (`python -m bench.peers.run`)."""
