@@ -91,7 +91,7 @@ def _short(arg: str) -> str:
         return "<inline script in bench/peers/run.py>"
     if arg.startswith("/"):
         path = Path(arg)
-        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
+        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else arg
     return arg
 
 
@@ -109,9 +109,8 @@ async def _open(stack: AsyncExitStack, v: McpVariant, argv: list[str], slug: str
         return await stack.enter_async_context(client)
     except Exception as exc:
         errlog.flush()
-        raise PeerUnavailable(
-            f"`{redact(shlex.join(argv))}` did not start: {_first_line(exc)}; its stderr: `{redact(_tail(log))}`"
-        ) from exc
+        cmd = redact(shlex.join([_short(a) for a in argv]))
+        raise PeerUnavailable(f"`{cmd}` did not start: {_first_line(exc)}; its stderr: `{redact(_tail(log))}`") from exc
 
 
 async def compare(d: Domain) -> str:
