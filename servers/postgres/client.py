@@ -12,13 +12,14 @@ import anyio
 import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, NotConfigured, tool_error
+from servers._common import Backend, Health, NotConfigured, lifespan_state, tool_error
 from servers.postgres.settings import PostgresSettings
 
 if TYPE_CHECKING:
     import asyncpg
 
 log = logging.getLogger("backend_architect_mcp.postgres")
+KEY = "postgres"
 
 CONNECTION_SQLSTATE_CLASSES = ("08", "57P")  # connection exceptions, operator intervention (shutdown)
 
@@ -96,6 +97,12 @@ class Transaction:
     async def commit(self) -> None:
         await self.conn.execute("COMMIT")
         self.committed = True
+
+
+def state(ctx: Any) -> Postgres:
+    """The module's lifespan object for a tool call."""
+    pg: Postgres = lifespan_state(ctx, KEY)
+    return pg
 
 
 @asynccontextmanager

@@ -7,16 +7,10 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import lifespan_state, tool_error, truncate_text
-from servers.postgres.client import Postgres, translate
+from servers._common import tool_error, truncate_text
+from servers.postgres.client import state, translate
 
-KEY = "postgres"
 QUERY_TEXT_BYTES = 500
-
-
-def _pg(ctx: Context[Any, Any]) -> Postgres:
-    pg: Postgres = lifespan_state(ctx, KEY)
-    return pg
 
 
 class Session(BaseModel):
@@ -47,7 +41,7 @@ async def pg_activity(
     limit: Annotated[int, Field(ge=1, le=500, description="Most sessions to return (longest first)")] = 50,
 ) -> ActivityResult:
     """Show current sessions with their queries, waits, transaction ages and lock blockers."""
-    pg = _pg(ctx)
+    pg = state(ctx)
     sql = """
       SELECT pid, usename AS user, application_name AS application, client_addr::text AS client, state,
              CASE WHEN wait_event IS NOT NULL THEN wait_event_type || ':' || wait_event END AS wait,
@@ -200,7 +194,7 @@ async def pg_health(
 ) -> HealthReport:
     """Run database health checks: cache hit ratio, connections, invalid/unused indexes, vacuum, wraparound,
     sequences near their limit and long-running transactions."""
-    pg = _pg(ctx)
+    pg = state(ctx)
     wanted = list(areas or HealthArea.__args__)  # type: ignore[attr-defined]
     try:
         async with pg.connection() as conn:
@@ -235,7 +229,7 @@ async def pg_top_queries(
     limit: Annotated[int, Field(ge=1, le=100, description="Statements to return")] = 10,
 ) -> TopQueries:
     """List the heaviest statements from pg_stat_statements (needs the extension)."""
-    pg = _pg(ctx)
+    pg = state(ctx)
     order = {
         "total_time": "total_exec_time",
         "mean_time": "mean_exec_time",

@@ -1,0 +1,243 @@
+"""PostgreSQL queries: read-only SQL with paging, EXPLAIN plans, and guarded writes."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from servers._common import json_size, tool_error
+from servers.postgres.client import state, translate
+from servers.postgres.safety import check_explain, check_read_only, check_write
+from servers.postgres.values import coerce_param, pg_to_json
+
+Params = Annotated[
+    list[Any] | None,
+    Field(description="Bind values for $1, $2, ... in order (JSON: strings, numbers, booleans, null, objects)"),
+]
+TimeoutMs = Annotated[
+    int | None,
+    Field(ge=1, le=600_000, description="statement_timeout for this call in ms (default: server setting)"),
+]
+
+
+class Column(BaseModel):
+    name: str
+    type: str = Field(description="PostgreSQL type name")
+
+
+class QueryResult(BaseModel):
+    columns: list[Column]
+    rows: list[dict[str, Any]] = Field(description="Rows as objects keyed by column name")
+    row_count: int = Field(description="Rows in this page")
+    truncated: bool = Field(description="True when more rows exist (or the byte cap cut the page)")
+    next_offset: int | None = Field(description="Pass as `offset` to fetch the next page; null when done")
+    notes: list[str] = Field(default_factory=list, description="Caveats about the result")
+
+
+async def _forbid_volatile_user_functions(conn: Any, names: set[str]) -> None:
+    """User-defined VOLATILE functions may do anything (dynamic SQL, dblink): refuse them in reads."""
+    if not names:
+        return
+    rows = await conn.fetch(
+        """SELECT DISTINCT n.nspname || '.' || p.proname AS fn
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE p.proname = ANY($1::text[]) AND p.provolatile = 'v'
+              AND n.nspname NOT IN ('pg_catalog', 'information_schema')""",
+        sorted(names),
+    )
+    if rows:
+        raise tool_error(
+            "run the statement read-only",
+            f"refused: user-defined volatile function(s) {', '.join(r['fn'] for r in rows)} may have side effects",
+            hint="mark the function STABLE/IMMUTABLE if it only reads, or run it via pg_execute with writes allowed",
+        )
+
+
+def _coerce_params(stmt: Any, params: list[Any] | None) -> list[Any]:
+    values = list(params or [])
+    types = [t.name for t in stmt.get_parameters()]
+    if len(values) != len(types):
+        raise tool_error(
+            "bind parameters",
+            f"the statement has {len(types)} placeholder(s) but {len(values)} value(s) were given",
+            hint="pass one value in `params` per $n placeholder",
+        )
+    try:
+        return [coerce_param(v, t) for v, t in zip(values, types, strict=True)]
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise tool_error("bind parameters", str(exc), hint=f"parameter types are {types}") from exc
+
+
+async def pg_query(
+    ctx: Context[Any, Any],
+    sql: Annotated[str, Field(description="One read statement: SELECT / WITH ... SELECT / VALUES / TABLE / SHOW")],
+    params: Params = None,
+    limit: Annotated[int | None, Field(ge=1, description="Rows per page (default 200, capped by the server)")] = None,
+    offset: Annotated[int, Field(ge=0, description="Rows to skip: the `next_offset` of the previous page")] = 0,
+    timeout_ms: TimeoutMs = None,
+) -> QueryResult:
+    """Run one read-only SQL statement with bind parameters and return a page of typed rows.
+
+    Runs in a READ ONLY transaction with statement_timeout and lock_timeout, after a parsed check that
+    refuses side-effecting functions. Add ORDER BY for stable paging across calls.
+    """
+    pg = state(ctx)
+    checked = check_read_only(sql)
+    page = min(limit or pg.settings.max_rows, pg.settings.max_rows_limit)
+    notes: list[str] = []
+    if limit and limit > pg.settings.max_rows_limit:
+        notes.append(f"limit capped at {pg.settings.max_rows_limit}")
+    try:
+        async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
+            await _forbid_volatile_user_functions(tx.conn, checked.functions)
+            stmt = await tx.conn.prepare(sql)
+            args = _coerce_params(stmt, params)
+            columns = [Column(name=a.name, type=a.type.name) for a in stmt.get_attributes()]
+            cursor = await stmt.cursor(*args)
+            if offset:
+                await cursor.forward(offset)
+            records = await cursor.fetch(page + 1)
+    except Exception as exc:
+        raise translate(exc, "run the query") from exc
+    more = len(records) > page
+    rows: list[dict[str, Any]] = []
+    used = 0
+    byte_cut = False
+    for rec in records[:page]:
+        row = {k: pg_to_json(v) for k, v in rec.items()}
+        size = json_size(row)
+        if rows and used + size > pg.settings.max_bytes:
+            byte_cut = True
+            break
+        used += size
+        rows.append(row)
+    if byte_cut:
+        notes.append(f"page cut at the {pg.settings.max_bytes}-byte cap; select fewer or narrower columns")
+    truncated = more or byte_cut
+    return QueryResult(
+        columns=columns,
+        rows=rows,
+        row_count=len(rows),
+        truncated=truncated,
+        next_offset=offset + len(rows) if truncated else None,
+        notes=notes,
+    )
+
+
+class ExplainResult(BaseModel):
+    plan: Any = Field(description="EXPLAIN (FORMAT JSON) output")
+    total_cost: float | None = Field(description="Planner's total cost of the top node")
+    plan_rows: float | None = Field(description="Planner's row estimate of the top node")
+    execution_time_ms: float | None = Field(description="Actual time (ANALYZE only)")
+    planning_time_ms: float | None = None
+    node_types: list[str] = Field(description="Distinct plan node types, e.g. Seq Scan, Index Scan")
+    rolled_back: bool = Field(description="True when the statement ran (ANALYZE) and was rolled back")
+
+
+def _node_types(plan: Any, out: list[str]) -> list[str]:
+    if isinstance(plan, dict):
+        t = plan.get("Node Type")
+        if isinstance(t, str) and t not in out:
+            out.append(t)
+        for child in plan.get("Plans", []) or []:
+            _node_types(child, out)
+    return out
+
+
+async def pg_explain(
+    ctx: Context[Any, Any],
+    sql: Annotated[str, Field(description="The statement to plan, without EXPLAIN")],
+    params: Params = None,
+    analyze: Annotated[
+        bool, Field(description="Run it for real timings (always inside a transaction that is rolled back)")
+    ] = False,
+    buffers: Annotated[bool, Field(description="Include buffer usage (with analyze)")] = True,
+    timeout_ms: TimeoutMs = None,
+) -> ExplainResult:
+    """Show the query plan (EXPLAIN FORMAT JSON), optionally with ANALYZE in a rolled-back read-only transaction.
+
+    INSERT/UPDATE/DELETE/MERGE can be planned but not analyzed here (that would execute them); measure
+    writes with pg_execute(dry_run=true) where writes are allowed.
+    """
+    pg = state(ctx)
+    checked = check_explain(sql, analyze=analyze)
+    options = ["FORMAT JSON", "VERBOSE"]
+    if analyze:
+        options += ["ANALYZE", f"BUFFERS {'TRUE' if buffers else 'FALSE'}"]
+    try:
+        async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
+            await _forbid_volatile_user_functions(tx.conn, checked.functions)
+            stmt = await tx.conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")
+            args = _coerce_params(stmt, params)
+            plan = await stmt.fetchval(*args)
+    except Exception as exc:
+        raise translate(exc, "explain the statement") from exc
+    top = plan[0] if isinstance(plan, list) and plan else {}
+    node = top.get("Plan", {}) if isinstance(top, dict) else {}
+    return ExplainResult(
+        plan=plan,
+        total_cost=node.get("Total Cost"),
+        plan_rows=node.get("Plan Rows"),
+        execution_time_ms=top.get("Execution Time") if isinstance(top, dict) else None,
+        planning_time_ms=top.get("Planning Time") if isinstance(top, dict) else None,
+        node_types=_node_types(node, []),
+        rolled_back=analyze,
+    )
+
+
+class ExecuteResult(BaseModel):
+    status: str = Field(description="PostgreSQL command tag, e.g. 'UPDATE 3'")
+    rows_affected: int | None = Field(description="Rows inserted/updated/deleted/copied, when reported")
+    returning: list[dict[str, Any]] = Field(default_factory=list, description="RETURNING rows (capped)")
+    truncated: bool = Field(default=False, description="True when RETURNING rows were cut by the caps")
+    committed: bool = Field(description="False when dry_run rolled the change back")
+
+
+_TAG_COUNT = re.compile(r"^(?:INSERT \d+ |UPDATE |DELETE |MERGE |COPY |SELECT |MOVE |FETCH )(\d+)$")
+
+
+async def pg_execute(
+    ctx: Context[Any, Any],
+    sql: Annotated[str, Field(description="One statement: INSERT/UPDATE/DELETE/MERGE, DDL, ...")],
+    params: Params = None,
+    dry_run: Annotated[bool, Field(description="Run it, report the effect, then roll back")] = False,
+    timeout_ms: TimeoutMs = None,
+) -> ExecuteResult:
+    """Execute one write statement in its own transaction and report rows affected (writes must be allowed).
+
+    Transaction control, COPY to/from server files or programs, ALTER SYSTEM and LOAD are refused.
+    """
+    pg = state(ctx)
+    check_write(sql)
+    try:
+        async with pg.transaction(read_only=False, timeout_ms=timeout_ms) as tx:
+            stmt = await tx.conn.prepare(sql)
+            args = _coerce_params(stmt, params)
+            records = await stmt.fetch(*args)
+            status = stmt.get_statusmsg()
+            returning: list[dict[str, Any]] = []
+            truncated = False
+            used = 0
+            for rec in records:
+                row = {k: pg_to_json(v) for k, v in rec.items()}
+                used += json_size(row)
+                if len(returning) >= pg.settings.max_rows or (returning and used > pg.settings.max_bytes):
+                    truncated = True
+                    break
+                returning.append(row)
+            if not dry_run:
+                await tx.commit()
+            committed = tx.committed
+    except Exception as exc:
+        raise translate(exc, "execute the statement") from exc
+    m = _TAG_COUNT.match(status or "")
+    return ExecuteResult(
+        status=status or "",
+        rows_affected=int(m.group(1)) if m else None,
+        returning=returning,
+        truncated=truncated,
+        committed=committed,
+    )
