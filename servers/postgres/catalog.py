@@ -24,30 +24,38 @@ class SchemaInfo(BaseModel):
 class SchemaList(BaseModel):
     schemas: list[SchemaInfo]
     count: int
+    truncated: bool = Field(description="True when more schemas match than were returned")
+    next_offset: int | None = Field(description="Pass as `offset` for the next page; null when done")
 
 
 async def pg_schemas_list(
     ctx: Context[Any, Any],
     kind: Annotated[SchemaKind, Field(description="user (default), system or all schemas")] = "user",
+    name_like: Annotated[str | None, Field(description="SQL LIKE pattern on the name, e.g. 'tenant_%'")] = None,
+    limit: Annotated[int, Field(ge=1, le=1000, description="Schemas per page")] = 200,
+    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
 ) -> SchemaList:
     """List schemas with owner, number of relations and comment."""
     pg = state(ctx)
     sql = """
-      SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
-             (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r','p','v','m','f'))
-               AS tables,
-             (n.nspname IN ('pg_catalog','information_schema','pg_toast') OR n.nspname LIKE 'pg\\_%') AS system,
-             obj_description(n.oid, 'pg_namespace') AS comment
-        FROM pg_namespace n ORDER BY n.nspname"""
+      SELECT * FROM (
+        SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
+               (SELECT count(*) FROM pg_class c
+                 WHERE c.relnamespace = n.oid AND c.relkind IN ('r','p','v','m','f')) AS tables,
+               (n.nspname IN ('pg_catalog','information_schema','pg_toast') OR n.nspname LIKE 'pg\\_%') AS system,
+               obj_description(n.oid, 'pg_namespace') AS comment
+          FROM pg_namespace n
+         WHERE ($1::text IS NULL OR n.nspname LIKE $1)) s
+       WHERE $2 = 'all' OR s.system = ($2 = 'system')
+       ORDER BY s.name LIMIT $3 OFFSET $4"""
     try:
         async with pg.connection() as conn:
-            rows = await conn.fetch(sql)
+            rows = await conn.fetch(sql, name_like, kind, limit + 1, offset)
     except Exception as exc:
         raise translate(exc, "list schemas") from exc
-    items = [SchemaInfo(**dict(r)) for r in rows]
-    if kind != "all":
-        items = [s for s in items if s.system == (kind == "system")]
-    return SchemaList(schemas=items, count=len(items))
+    more = len(rows) > limit
+    items = [SchemaInfo(**dict(r)) for r in rows[:limit]]
+    return SchemaList(schemas=items, count=len(items), truncated=more, next_offset=offset + limit if more else None)
 
 
 RelKind = Literal["table", "view", "materialized_view", "partitioned_table", "foreign_table"]
@@ -149,6 +157,10 @@ class ForeignKeyInfo(BaseModel):
     definition: str
 
 
+DESCRIBE_CAP = 500
+"""Most entries per list (columns, constraints, indexes, foreign keys) in a table description."""
+
+
 class TableDescription(BaseModel):
     schema_name: str
     name: str
@@ -160,6 +172,9 @@ class TableDescription(BaseModel):
     constraints: list[ConstraintInfo]
     indexes: list[IndexInfo]
     foreign_keys: list[ForeignKeyInfo]
+    truncated: bool = Field(
+        description=f"True when a list was cut at {DESCRIBE_CAP} entries (query the catalog for the rest)"
+    )
 
 
 _CONTYPES = {
@@ -240,6 +255,8 @@ async def pg_table_describe(
             )
     except Exception as exc:
         raise translate(exc, "describe the table") from exc
+    truncated = any(len(x) > DESCRIBE_CAP for x in (cols, cons, idx, fks))
+    cols, cons, idx, fks = (x[:DESCRIBE_CAP] for x in (cols, cons, idx, fks))
     return TableDescription(
         schema_name=rel["nspname"],
         name=rel["relname"],
@@ -254,4 +271,5 @@ async def pg_table_describe(
         ],
         indexes=[IndexInfo(**dict(r)) for r in idx],
         foreign_keys=[ForeignKeyInfo(**dict(r)) for r in fks],
+        truncated=truncated,
     )

@@ -135,6 +135,59 @@ class ExplainResult(BaseModel):
     planning_time_ms: float | None = None
     node_types: list[str] = Field(description="Distinct plan node types, e.g. Seq Scan, Index Scan")
     rolled_back: bool = Field(description="True when the statement ran (ANALYZE) and was rolled back")
+    truncated: bool = Field(
+        description="True when the plan was over the byte cap and was compacted (per-node detail dropped, "
+        "deep subtrees cut); plan a smaller part of the query for full detail"
+    )
+
+
+# What stays of each node when a plan is compacted to fit the byte cap.
+_PLAN_ESSENTIALS = (
+    "Node Type",
+    "Join Type",
+    "Relation Name",
+    "Alias",
+    "Index Name",
+    "Index Cond",
+    "Filter",
+    "Hash Cond",
+    "Merge Cond",
+    "Startup Cost",
+    "Total Cost",
+    "Plan Rows",
+    "Actual Total Time",
+    "Actual Rows",
+    "Actual Loops",
+    "Rows Removed by Filter",
+    "Sort Key",
+    "Group Key",
+    "Parent Relationship",
+)
+
+
+def _compact(node: Any, depth: int) -> Any:
+    """The plan node with only its essential keys, children cut below `depth`."""
+    if not isinstance(node, dict):
+        return node
+    out = {k: node[k] for k in _PLAN_ESSENTIALS if k in node}
+    children = node.get("Plans") or []
+    if children and depth > 0:
+        out["Plans"] = [_compact(c, depth - 1) for c in children]
+    elif children:
+        out["Plans Omitted"] = len(children)
+    return out
+
+
+def fit_plan(plan: Any, max_bytes: int) -> tuple[Any, bool]:
+    """The plan itself when it fits `max_bytes`, else a compacted copy and True."""
+    if json_size(plan) <= max_bytes or not (isinstance(plan, list) and plan and isinstance(plan[0], dict)):
+        return plan, False
+    top = dict(plan[0])
+    for depth in (64, 16, 8, 4, 2, 1, 0):
+        top["Plan"] = _compact(plan[0].get("Plan"), depth)
+        if json_size([top]) <= max_bytes:
+            break
+    return [top], True
 
 
 def _node_types(plan: Any, out: list[str]) -> list[str]:
@@ -177,14 +230,16 @@ async def pg_explain(
         raise translate(exc, "explain the statement") from exc
     top = plan[0] if isinstance(plan, list) and plan else {}
     node = top.get("Plan", {}) if isinstance(top, dict) else {}
+    shown, truncated = fit_plan(plan, pg.settings.max_bytes)
     return ExplainResult(
-        plan=plan,
+        plan=shown,
         total_cost=node.get("Total Cost"),
         plan_rows=node.get("Plan Rows"),
         execution_time_ms=top.get("Execution Time") if isinstance(top, dict) else None,
         planning_time_ms=top.get("Planning Time") if isinstance(top, dict) else None,
         node_types=_node_types(node, []),
         rolled_back=analyze,
+        truncated=truncated,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from mcp import Client
 
@@ -48,3 +49,40 @@ async def test_describe_table(ro_client: Client) -> None:
     assert any(x["type"] == "check" and "tier" in x["definition"] for x in c["constraints"])
     text = error_text(await ro_client.call_tool("pg_table_describe", {"table": "no_such_table"}))
     assert "42P01" in text and "pg_tables_list" in text
+
+
+async def test_schemas_are_paged(ro_client: Client, seeded: str) -> None:
+    conn = await asyncpg.connect(seeded)
+    try:
+        for i in range(5):
+            await conn.execute(f"DROP SCHEMA IF EXISTS bampage_{i} CASCADE; CREATE SCHEMA bampage_{i}")
+        seen: list[str] = []
+        offset: int | None = 0
+        pages = 0
+        while offset is not None:
+            page = ok(
+                await ro_client.call_tool("pg_schemas_list", {"name_like": "bampage\\_%", "limit": 2, "offset": offset})
+            )
+            seen += [s["name"] for s in page["schemas"]]
+            assert page["truncated"] == (page["next_offset"] is not None)
+            offset = page["next_offset"]
+            pages += 1
+        assert seen == [f"bampage_{i}" for i in range(5)] and pages == 3
+    finally:
+        for i in range(5):
+            await conn.execute(f"DROP SCHEMA IF EXISTS bampage_{i} CASCADE")
+        await conn.close()
+
+
+async def test_describe_caps_very_wide_tables(ro_client: Client, seeded: str) -> None:
+    conn = await asyncpg.connect(seeded)
+    try:
+        cols = ", ".join(f"c{i} int" for i in range(520))
+        await conn.execute(f"DROP TABLE IF EXISTS {S}.wide; CREATE TABLE {S}.wide ({cols})")
+        d = ok(await ro_client.call_tool("pg_table_describe", {"table": f"{S}.wide"}))
+        assert d["truncated"] is True and len(d["columns"]) == 500 and d["columns"][-1]["name"] == "c499"
+        narrow = ok(await ro_client.call_tool("pg_table_describe", {"table": f"{S}.orders"}))
+        assert narrow["truncated"] is False
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS {S}.wide")
+        await conn.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 import pytest
 from mcp import Client
@@ -153,3 +155,19 @@ async def test_execute_refuses_transaction_control_and_server_access(rw_client: 
         f"SELECT 1; DELETE FROM {S}.canary",
     ]:
         error_text(await rw_client.call_tool("pg_execute", {"sql": sql}))
+
+
+async def test_explain_compacts_a_plan_over_the_byte_cap(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAM_PG_MAX_BYTES", "4096")
+    union = " UNION ALL ".join(
+        f"SELECT o.id FROM {S}.orders o JOIN {S}.customers c ON c.id = o.customer_id WHERE o.total > {i}"
+        for i in range(12)
+    )
+    async with Client(build_server()) as c:
+        big = ok(await c.call_tool("pg_explain", {"sql": union, "analyze": True}))
+        assert big["truncated"] is True
+        assert len(json.dumps(big["plan"])) <= 4096 + 512
+        assert big["plan"][0]["Plan"]["Node Type"] == "Append" and big["execution_time_ms"] is not None
+        assert "Seq Scan" in big["node_types"] or "Hash Join" in big["node_types"]  # summary from the full plan
+        small = ok(await c.call_tool("pg_explain", {"sql": "SELECT 1"}))
+        assert small["truncated"] is False
