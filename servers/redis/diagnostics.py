@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact
+from servers._common import cap_items, redact, truncate_text
 from servers.redis.base import Collector, Limit, Node, page_size, pairs, state
 from servers.redis.client import text, translate
 
@@ -79,7 +79,11 @@ class InfoSummary(BaseModel):
 class InfoResult(BaseModel):
     node: str | None
     summary: InfoSummary
-    sections: dict[str, dict[str, Any]]
+    sections: dict[str, dict[str, Any]] = Field(description="The requested sections, from `offset`, byte-capped")
+    fields: int = Field(description="Fields (over all returned sections) in this result")
+    fields_total: int = Field(description="Fields of the requested sections in all")
+    truncated: bool = Field(description="True when fields were left out: call again with offset=next_offset")
+    next_offset: int | None = Field(description="Pass as `offset` (same `sections`) for the remaining fields")
 
 
 def _g(sections: dict[str, dict[str, Any]], sec: str, key: str) -> Any:
@@ -132,12 +136,16 @@ async def redis_info(
             "everything); default: none, only the summary"
         ),
     ] = None,
+    offset: Annotated[
+        int, Field(ge=0, description="`next_offset` of the previous call: skip this many fields of the sections")
+    ] = 0,
     node: Node = None,
 ) -> InfoResult:
     """Server INFO as structured data plus a summary: memory, hit ratio, evictions, expirations, keys.
 
     The summary is what cache design needs first: keyspace_hits/misses -> hit_ratio, evicted_keys with
-    maxmemory and maxmemory_policy, and expired keys.
+    maxmemory and maxmemory_policy, and expired keys. Requested sections are cut at the byte cap (big
+    keyspace/commandstats/errorstats sections); `next_offset` continues where the result stopped.
     """
     r = state(ctx)
     want = [s.lower() for s in sections or []]
@@ -150,7 +158,24 @@ async def redis_info(
             full = parse_info(text(await r.node_command(n, "INFO", *want)))
     except Exception as exc:
         raise translate(exc, "read INFO", r) from exc
-    return InfoResult(node=node_name(n), summary=_summary(summ), sections=redact(full))
+    flat = [(sec, k, v) for sec, body in redact(full).items() for k, v in body.items()]
+    kept, _ = cap_items(flat[offset:], max_items=len(flat) or 1, max_bytes=r.settings.max_bytes)
+    out: dict[str, dict[str, Any]] = {}
+    for sec, k, v in kept:
+        out.setdefault(sec, {})[k] = v
+    if offset == 0:
+        out.update({sec: {} for sec, body in full.items() if not body})
+    end = offset + len(kept)
+    more = end < len(flat)
+    return InfoResult(
+        node=node_name(n),
+        summary=_summary(summ),
+        sections=out,
+        fields=len(kept),
+        fields_total=len(flat),
+        truncated=more,
+        next_offset=end if more else None,
+    )
 
 
 class SlowlogEntry(BaseModel):
@@ -215,18 +240,27 @@ class LatencyEvent(BaseModel):
 class LatencyResult(BaseModel):
     node: str | None
     latest: list[LatencyEvent] = Field(description="LATENCY LATEST: one row per event class")
-    history: list[dict[str, int]] | None = Field(description="LATENCY HISTORY of `event` (time, latency_ms)")
-    doctor: str = Field(description="LATENCY DOCTOR's human-readable analysis")
+    history: list[dict[str, int]] | None = Field(
+        description="LATENCY HISTORY of `event` (time, latency_ms), oldest first: the newest `limit` samples"
+    )
+    history_total: int | None = Field(description="Samples Redis keeps for `event` (at most 160)")
+    doctor: str = Field(description="LATENCY DOCTOR's human-readable analysis (byte-capped)")
+    truncated: bool = Field(
+        description="True when older history samples or the end of the doctor text were left out "
+        "(raise `limit` up to the server's cap for more history)"
+    )
     notes: list[str] = Field(default_factory=list)
 
 
 async def redis_latency(
     ctx: Context[Any, Any],
     event: Annotated[str | None, Field(description="Event name for LATENCY HISTORY, e.g. 'command'")] = None,
+    limit: Limit = None,
     node: Node = None,
 ) -> LatencyResult:
-    """Latency monitor figures: latest spikes per event, an event's history and LATENCY DOCTOR advice."""
+    """Latency monitor figures: latest spikes per event, an event's newest history samples and LATENCY DOCTOR."""
     r = state(ctx)
+    page = page_size(r, limit)
     try:
         n = await r.pick_node(node)
         latest = await r.node_command(n, "LATENCY", "LATEST")
@@ -234,6 +268,9 @@ async def redis_latency(
         doctor = text(await r.node_command(n, "LATENCY", "DOCTOR"))
     except Exception as exc:
         raise translate(exc, "read latency data", r) from exc
+    samples = [{"time": int(t), "latency_ms": int(ms)} for t, ms in hist] if hist is not None else None
+    kept = samples[-page:] if samples is not None else None
+    doctor_text, doctor_cut = truncate_text(doctor, r.settings.max_bytes // 2, keep="head")
     notes = []
     if not latest:
         notes.append(
@@ -244,8 +281,10 @@ async def redis_latency(
         latest=[
             LatencyEvent(event=text(x[0]), latest_at=int(x[1]), latest_ms=int(x[2]), max_ms=int(x[3])) for x in latest
         ],
-        history=[{"time": int(t), "latency_ms": int(ms)} for t, ms in hist] if hist is not None else None,
-        doctor=doctor[: r.settings.max_bytes],
+        history=kept,
+        history_total=len(samples) if samples is not None else None,
+        doctor=doctor_text,
+        truncated=doctor_cut or (samples is not None and kept is not None and len(kept) < len(samples)),
         notes=notes,
     )
 
@@ -305,8 +344,14 @@ async def redis_clients_list(
 
 class MemoryReport(BaseModel):
     node: str | None
-    doctor: str = Field(description="MEMORY DOCTOR's analysis")
-    stats: dict[str, Any] = Field(description="MEMORY STATS: allocator, overhead, dataset, per-db figures")
+    doctor: str = Field(description="MEMORY DOCTOR's analysis (byte-capped)")
+    stats: dict[str, Any] = Field(
+        description="MEMORY STATS: allocator, overhead, dataset and per-db figures (db.N entries byte-capped)"
+    )
+    truncated: bool = Field(
+        description="True when the doctor text or per-db entries were cut; per-db key counts: redis_info "
+        "sections=['keyspace']"
+    )
 
 
 async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> MemoryReport:
@@ -318,4 +363,9 @@ async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> Memo
         stats = pairs(await r.node_command(n, "MEMORY", "STATS"))
     except Exception as exc:
         raise translate(exc, "diagnose memory", r) from exc
-    return MemoryReport(node=node_name(n), doctor=doctor[: r.settings.max_bytes], stats=stats)
+    half = r.settings.max_bytes // 2
+    doctor_text, doctor_cut = truncate_text(doctor, half, keep="head")
+    per_db = [(k, v) for k, v in stats.items() if k.startswith("db.")]
+    kept, stats_cut = cap_items(per_db, max_items=len(per_db) or 1, max_bytes=half)
+    figures = {k: v for k, v in stats.items() if not k.startswith("db.")} | dict(kept)
+    return MemoryReport(node=node_name(n), doctor=doctor_text, stats=figures, truncated=doctor_cut or stats_cut)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from servers._common import cap_items, truncate_text
 from servers.redis.base import (
     Collector,
     Key,
@@ -69,18 +70,69 @@ async def redis_stream_range(
 
 class StreamInfo(BaseModel):
     key: str
-    stream: dict[str, Any] = Field(description="XINFO STREAM: length, first/last entry, last id, groups")
-    groups: list[dict[str, Any]] = Field(description="XINFO GROUPS: name, consumers, pending, last-delivered-id, lag")
-    consumers: list[dict[str, Any]] | None = Field(description="XINFO CONSUMERS of `group` (when given)")
+    stream: dict[str, Any] = Field(
+        description="XINFO STREAM: length, first/last entry (long field values shortened), last id, groups"
+    )
+    groups: list[dict[str, Any]] = Field(
+        description="A page of XINFO GROUPS: name, consumers, pending, last-delivered-id, lag"
+    )
+    groups_total: int = Field(description="Consumer groups of the stream")
+    next_groups_offset: int | None = Field(description="Pass as `groups_offset` for the next page of groups")
+    consumers: list[dict[str, Any]] | None = Field(description="A page of XINFO CONSUMERS of `group` (when given)")
+    consumers_total: int | None = Field(description="Consumers of `group` (when given)")
+    next_consumers_offset: int | None = Field(
+        description="Pass as `consumers_offset` (with the same `group`) for the next page of consumers"
+    )
+    truncated: bool = Field(
+        description="True when groups or consumers were left out (see the next_*_offset fields) or a first/last "
+        "entry was shortened (read it whole with redis_stream_range start=end=<id>)"
+    )
+    notes: list[str] = Field(default_factory=list)
+
+
+def _page(
+    rows: list[dict[str, Any]], offset: int, limit: int, max_bytes: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """rows[offset:] cut by the item and byte caps; the offset of the next page, if any."""
+    kept, _ = cap_items(rows[offset:], max_items=limit, max_bytes=max_bytes)
+    end = offset + len(kept)
+    return kept, end if end < len(rows) else None
+
+
+def _shorten_entry(entry: dict[str, Any], value_cap: int, max_bytes: int) -> tuple[dict[str, Any], bool]:
+    """A first/last entry with field values cut to `value_cap` bytes and its fields to `max_bytes` in all."""
+    cut = False
+    fields: list[tuple[str, Any]] = []
+    for name, value in entry["fields"].items():
+        name, c1 = truncate_text(str(name), value_cap, keep="head")
+        if isinstance(value, str):
+            value, c2 = truncate_text(value, value_cap, keep="head")
+        elif isinstance(value, dict) and isinstance(value.get("base64"), str):
+            b64, c2 = truncate_text(value["base64"], value_cap, keep="head")
+            value = {"base64": b64[: len(b64) - len(b64) % 4]}
+        else:
+            c2 = False
+        cut = cut or c1 or c2
+        fields.append((name, value))
+    kept, c3 = cap_items(fields, max_items=len(fields) or 1, max_bytes=max_bytes)
+    return {"id": entry["id"], "fields": dict(kept), "fields_total": len(fields)}, cut or c3
 
 
 async def redis_stream_info(
     ctx: Context[Any, Any],
     key: Key,
     group: Annotated[str | None, Field(description="Also list this consumer group's consumers")] = None,
+    limit: Limit = None,
+    groups_offset: Annotated[int, Field(ge=0, description="`next_groups_offset` of the previous call")] = 0,
+    consumers_offset: Annotated[int, Field(ge=0, description="`next_consumers_offset` of the previous call")] = 0,
 ) -> StreamInfo:
-    """Stream metadata (XINFO STREAM), its consumer groups (XINFO GROUPS) and a group's consumers."""
+    """Stream metadata (XINFO STREAM), a page of its consumer groups (XINFO GROUPS) and of a group's consumers.
+
+    Groups and consumers are paged (`limit`, `groups_offset`, `consumers_offset`); long field values of
+    the first/last entry are shortened (read an entry whole with redis_stream_range start=end=<id>).
+    """
     r = state(ctx)
+    page = page_size(r, limit)
     try:
         stream = pairs(await r.key_command(key, "XINFO", "STREAM", key))
         groups = [pairs(g) for g in await r.key_command(key, "XINFO", "GROUPS", key)]
@@ -89,11 +141,33 @@ async def redis_stream_info(
             consumers = [pairs(c) for c in await r.key_command(key, "XINFO", "CONSUMERS", key, group)]
     except Exception as exc:
         raise translate(exc, "describe the stream", r) from exc
+    cap = r.settings.max_bytes
+    shortened = False
     for k in ("first-entry", "last-entry"):
         e = stream.get(k)
         if isinstance(e, list) and len(e) == 2 and isinstance(e[1], list):
-            stream[k] = {"id": e[0], "fields": {str(e[1][i]): e[1][i + 1] for i in range(0, len(e[1]) - 1, 2)}}
-    return StreamInfo(key=key, stream=stream, groups=groups, consumers=consumers)
+            entry = {"id": e[0], "fields": {str(e[1][i]): e[1][i + 1] for i in range(0, len(e[1]) - 1, 2)}}
+            stream[k], cut = _shorten_entry(entry, max(256, cap // 64), cap // 8)
+            shortened = shortened or cut
+    group_page, next_groups = _page(groups, groups_offset, page, cap // 4)
+    consumer_page, next_consumers = None, None
+    if consumers is not None:
+        consumer_page, next_consumers = _page(consumers, consumers_offset, page, cap // 4)
+    notes = []
+    if shortened:
+        notes.append("first/last entry shortened: read it whole with redis_stream_range start=end=<id>")
+    return StreamInfo(
+        key=key,
+        stream=stream,
+        groups=group_page,
+        groups_total=len(groups),
+        next_groups_offset=next_groups,
+        consumers=consumer_page,
+        consumers_total=len(consumers) if consumers is not None else None,
+        next_consumers_offset=next_consumers,
+        truncated=shortened or next_groups is not None or next_consumers is not None,
+        notes=notes,
+    )
 
 
 class PendingEntry(BaseModel):
