@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from servers._common import cap_items
 from servers.kubernetes.client import ApiResource
 from servers.kubernetes.common import (
     ContextArg,
@@ -34,27 +35,51 @@ class ContextList(BaseModel):
     contexts: list[ContextInfo]
     current: str | None
     in_cluster: bool
+    count: int = Field(description="Contexts in this page")
+    total: int = Field(description="Contexts matching `search` in the kubeconfig")
+    truncated: bool = Field(description="True when more contexts exist: call again with offset=next_offset")
+    next_offset: int | None
 
 
-async def k8s_contexts_list(ctx: Context[Any, Any]) -> ContextList:
-    """List the kubeconfig contexts (cluster, user, default namespace) and which ones tools may use."""
+async def k8s_contexts_list(
+    ctx: Context[Any, Any],
+    search: Annotated[
+        str | None, Field(description="Only contexts whose name, cluster or user contains this (case-insensitive)")
+    ] = None,
+    limit: LimitArg = None,
+    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
+) -> ContextList:
+    """List the kubeconfig contexts (cluster, user, default namespace) and which ones tools may use, paged."""
     kube = kube_of(ctx)
     clients = await kube.backend.get()
     current = kube.settings.context or clients.current
     out = []
+    needle = (search or "").lower()
     for c in clients.contexts:
         body = c.get("context") or {}
-        out.append(
-            ContextInfo(
-                name=c["name"],
-                cluster=body.get("cluster"),
-                user=body.get("user"),
-                namespace=body.get("namespace"),
-                current=c["name"] == current,
-                allowed=kube.settings.context_allowed(c["name"]),
-            )
+        info = ContextInfo(
+            name=c["name"],
+            cluster=body.get("cluster"),
+            user=body.get("user"),
+            namespace=body.get("namespace"),
+            current=c["name"] == current,
+            allowed=kube.settings.context_allowed(c["name"]),
         )
-    return ContextList(contexts=out, current=current, in_cluster=clients.in_cluster)
+        if needle and not any(needle in (v or "").lower() for v in (info.name, info.cluster, info.user)):
+            continue
+        out.append(info)
+    kept, _ = cap_items(out[offset:], max_items=page_size(kube, limit), max_bytes=kube.settings.max_bytes)
+    end = offset + len(kept)
+    more = end < len(out)
+    return ContextList(
+        contexts=kept,
+        current=current,
+        in_cluster=clients.in_cluster,
+        count=len(kept),
+        total=len(out),
+        truncated=more,
+        next_offset=end if more else None,
+    )
 
 
 class ApiResourceInfo(BaseModel):

@@ -110,8 +110,16 @@ class RolloutStatus(BaseModel):
     ready: int | None
     available: int | None
     revision: int | None = Field(description="Current revision (deployments)")
-    revisions: list[Revision] = Field(default_factory=list, description="Rollout history (deployments), newest first")
-    conditions: list[Condition] = Field(default_factory=list)
+    revisions: list[Revision] = Field(
+        default_factory=list, description="Rollout history (deployments), newest first, at most `history_limit`"
+    )
+    revisions_total: int = Field(default=0, description="Revisions (owned ReplicaSets) found")
+    conditions: list[Condition] = Field(default_factory=list, description="status.conditions (at most 20)")
+    truncated: bool = Field(
+        default=False,
+        description="True when older revisions or conditions were left out (raise `history_limit`; the full "
+        "ReplicaSet list: k8s_resources_list kind=replicasets)",
+    )
     waited_seconds: float = 0.0
 
 
@@ -191,6 +199,9 @@ async def _history(kube: Kube, cluster: Cluster, dep: dict[str, Any], ns: str) -
     return sorted(out, key=lambda x: x[0].revision, reverse=True)
 
 
+_MAX_CONDITIONS = 20
+
+
 async def k8s_rollout_status(
     ctx: Context[Any, Any],
     name: WorkloadName,
@@ -199,6 +210,9 @@ async def k8s_rollout_status(
     wait_seconds: Annotated[
         int, Field(ge=0, le=300, description="Poll until the rollout is done or failed, up to this many seconds")
     ] = 0,
+    history_limit: Annotated[
+        int, Field(ge=0, le=100, description="Newest revisions to list (deployments); 0: none")
+    ] = 10,
     context: ContextArg = None,
 ) -> RolloutStatus:
     """Rollout status of a deployment, statefulset or daemonset (like `kubectl rollout status`), with history."""
@@ -214,6 +228,7 @@ async def k8s_rollout_status(
             break
         await anyio.sleep(min(1.0, wait_seconds - waited))
     history = await _history(kube, cluster, obj, ns) if kind == "deployment" else []
+    conditions = conditions_of(obj)
     return RolloutStatus(
         kind=_KINDS[kind],
         name=name,
@@ -223,8 +238,10 @@ async def k8s_rollout_status(
         message=message,
         **_counts(_KINDS[kind], obj),
         revision=_revision(obj),
-        revisions=[h for h, _ in history][:20],
-        conditions=conditions_of(obj),
+        revisions=[h for h, _ in history][:history_limit],
+        revisions_total=len(history),
+        conditions=conditions[:_MAX_CONDITIONS],
+        truncated=len(history) > history_limit or len(conditions) > _MAX_CONDITIONS,
         waited_seconds=round(time.monotonic() - start, 2),
     )
 
