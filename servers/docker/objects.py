@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact, tool_error
+from servers._common import cap_items, redact, tool_error
 from servers.docker.common import LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
 from servers.docker.safety import check_host_path, managed_labels
 from servers.docker.settings import MANAGED_LABEL
@@ -89,20 +89,69 @@ async def docker_volumes_list(
 
 class VolumeDetails(VolumeSummary):
     status: dict[str, Any] | None = None
-    used_by: list[str] = Field(description="Containers (names) that mount it")
+    used_by: list[str] = Field(description="A page of the containers (names) that mount it")
+    used_by_total: int = Field(description="Containers that mount it")
+    next_offset: int | None = Field(description="Pass as `offset` for the next page of `used_by`")
+    labels_total: int = Field(description="Labels of the volume (`labels` may hold fewer when cut)")
+    options_total: int = Field(description="Driver options of the volume (`options` may hold fewer when cut)")
+    truncated: bool = Field(
+        description="True when containers (see next_offset), labels, options or status were left out"
+    )
+    notes: list[str] = Field(default_factory=list)
 
 
-async def docker_volume_inspect(ctx: Context[Any, Any], name: VolumeName) -> VolumeDetails:
-    """Inspect a volume: driver, mountpoint, options, labels, and which containers use it."""
+def _capped(values: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any], bool]:
+    """A mapping, sorted by key, cut at `max_bytes` of JSON."""
+    kept, cut = cap_items(sorted(values.items()), max_items=len(values) or 1, max_bytes=max_bytes)
+    return dict(kept), cut
+
+
+async def docker_volume_inspect(
+    ctx: Context[Any, Any],
+    name: VolumeName,
+    label_prefix: Annotated[
+        str | None, Field(description="Only labels whose key starts with this (to read labels a big result cut)")
+    ] = None,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> VolumeDetails:
+    """Inspect a volume: driver, mountpoint, options, labels, and a page of the containers using it.
+
+    Labels, options and status are cut at the byte cap (flagged by `truncated`; narrow with
+    `label_prefix`); `used_by` is paged with `limit`/`offset`.
+    """
     d = dk(ctx)
     api = await d.api()
     v = await d.call("inspect the volume", api.inspect_volume, name)
     users = await d.call("list containers using the volume", api.containers, all=True, filters={"volume": name})
     base = volume_summary(v)
+    quarter = d.settings.max_bytes // 4
+    raw_labels = {k: x for k, x in base.labels.items() if not label_prefix or k.startswith(label_prefix)}
+    labels, labels_cut = _capped(raw_labels, quarter)
+    options, options_cut = _capped(base.options, quarter)
+    status: dict[str, Any] | None = None
+    status_cut = False
+    if v.get("Status"):
+        status, status_cut = _capped(redact(v.get("Status")), quarter)
+    names = sorted((c.get("Names") or ["/"])[0].lstrip("/") for c in users)
+    kept, more, nxt = page(names, offset, limit_of(d, limit), quarter)
+    notes = []
+    if labels_cut:
+        notes.append("labels cut at the byte cap: read the rest with `label_prefix`")
+    if options_cut or status_cut:
+        notes.append("driver options or status cut at the byte cap (BAM_DOCKER_MAX_BYTES)")
     return VolumeDetails(
-        **base.model_dump(),
-        status=redact(v.get("Status")) if v.get("Status") else None,
-        used_by=[(c.get("Names") or ["/"])[0].lstrip("/") for c in users],
+        **base.model_dump(exclude={"labels", "options"}),
+        labels=labels,
+        options=options,
+        status=status,
+        used_by=kept,
+        used_by_total=len(names),
+        next_offset=nxt,
+        labels_total=len(raw_labels),
+        options_total=len(base.options),
+        truncated=more or labels_cut or options_cut or status_cut,
+        notes=notes,
     )
 
 
