@@ -368,7 +368,12 @@ async def open_client(s: RedisSettings) -> Any:
     if not dsn:
         raise NotConfigured("set REDIS_URL, e.g. redis://[user:password@]127.0.0.1:6379/0 (rediss:// for TLS)")
     extra = _ssl_kwargs(s) if dsn.startswith("rediss://") else {}
-    client = aioredis.Redis.from_url(dsn, max_connections=s.max_connections, **common, **extra)
+    # A blocking pool: under a burst of concurrent calls, callers wait for a free connection (bounded by
+    # the pool timeout) instead of failing with "Too many connections".
+    pool = aioredis.BlockingConnectionPool.from_url(
+        dsn, max_connections=s.max_connections, timeout=s.pool_timeout_s, **common, **extra
+    )
+    client = aioredis.Redis.from_pool(pool)
     try:
         await client.ping()
     except BaseException:
@@ -472,6 +477,15 @@ def translate(exc: BaseException, action: str, r: Redis | None = None) -> ToolEr
             f"no reply within the command timeout ({type(exc).__name__}: {exc})",
             code="TIMEOUT",
             hint="narrow the request (smaller count/limit) or raise BAM_REDIS_COMMAND_TIMEOUT_S",
+        )
+    if isinstance(exc, rx.MaxConnectionsError) or (
+        isinstance(exc, rx.ConnectionError) and "No connection available" in str(exc)
+    ):
+        return tool_error(
+            action,
+            "every pooled connection stayed busy for the whole pool timeout",
+            code="POOL_EXHAUSTED",
+            hint="retry; for sustained load raise BAM_REDIS_MAX_CONNECTIONS or BAM_REDIS_POOL_TIMEOUT_S",
         )
     if isinstance(exc, rx.ConnectionError | OSError):
         if r is not None:

@@ -66,6 +66,9 @@ class RedisSettings(BaseSettings):
         default=1, ge=0, le=10, description="Retries of a command after a connection error or timeout (short backoff)."
     )
     max_connections: int = Field(default=32, ge=2, le=10_000, description="Connection pool size.")
+    pool_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long a call waits for a free pooled connection under load."
+    )
     max_items: int = Field(default=100, ge=1, description="Default items per page (keys, members, entries).")
     max_items_limit: int = Field(default=2_000, ge=1, description="Largest page a caller may ask for.")
     max_bytes: int = Field(default=256_000, ge=1_024, description="Byte cap of the values in one result (JSON).")

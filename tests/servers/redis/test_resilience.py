@@ -87,3 +87,46 @@ async def test_wrong_password_is_reported_without_the_password(monkeypatch: pyte
     async with Client(build_server()) as c:
         msg = error_text(await c.call_tool("redis_info", {}))
     assert "hunter2" not in msg and "[AUTH]" in msg and "REDIS_URL" in msg and "password" in msg
+
+
+async def test_bursts_wait_for_a_pooled_connection_instead_of_failing(
+    test_url: str, raw: aioredis.Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BAM_REDIS_MAX_CONNECTIONS", "2")
+    await raw.set(f"{prefix}k", b"v")
+    async with Client(build_server()) as c:
+        results: list[bool] = []
+
+        async def one() -> None:
+            r = await c.call_tool("redis_key_get", {"key": f"{prefix}k"})
+            results.append(not r.is_error)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(40):
+                tg.start_soon(one)
+    assert results == [True] * 40
+
+
+async def test_an_exhausted_pool_is_reported_as_such(
+    test_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BAM_REDIS_MAX_CONNECTIONS", "2")
+    monkeypatch.setenv("BAM_REDIS_POOL_TIMEOUT_S", "0.2")
+    async with Client(build_server()) as c:
+        texts: list[str] = []
+
+        async def slow() -> None:  # each holds a connection for a second
+            texts.append(
+                str((await c.call_tool("redis_subscribe", {"channels": [f"{prefix}c"], "timeout_s": 1})).content)
+            )
+
+        async def fast() -> None:
+            await anyio.sleep(0.3)
+            r = await c.call_tool("redis_key_info", {"key": f"{prefix}none"})
+            texts.append(error_text(r) if r.is_error else "ok")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(slow)
+            tg.start_soon(slow)
+            tg.start_soon(fast)
+    assert any("POOL_EXHAUSTED" in t and "BAM_REDIS_MAX_CONNECTIONS" in t for t in texts), texts
