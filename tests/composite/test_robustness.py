@@ -83,3 +83,29 @@ def test_stdout_carries_only_json_rpc(database_url: str) -> None:
     assert answer["result"]["structuredContent"]["rows"] == [{"one": 1}]
     events = [json.loads(line) for line in err.splitlines()]  # every stderr line is a structured log event
     assert any(e.get("tool") == "pg_query" and e.get("outcome") == "ok" for e in events)
+
+
+async def test_every_module_under_a_concurrent_burst(
+    database_url: str, redis_url: str, aws_endpoint: str, docker_host: str, kubeconfig: str
+) -> None:
+    calls = [
+        ("pg_query", {"sql": "SELECT 1 AS one"}),
+        ("redis_info", {"sections": ["server"]}),
+        ("k8s_namespaces_list", {}),
+        ("aws_s3_buckets_list", {}),
+        ("docker_containers_list", {}),
+    ]
+    async with Client(build(AppSettings()).server) as c:
+        failures: list[str] = []
+
+        async def one(name: str, args: dict[str, Any]) -> None:
+            r = await c.call_tool(name, args)
+            if r.is_error:
+                failures.append(f"{name}: {r.content}")
+
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as tg:
+                for _ in range(25):
+                    for name, args in calls:
+                        tg.start_soon(one, name, args)
+    assert failures == []
