@@ -88,7 +88,7 @@ def test_stdout_carries_only_json_rpc(database_url: str) -> None:
 async def test_every_module_under_a_concurrent_burst(
     database_url: str, redis_url: str, aws_endpoint: str, docker_host: str, kubeconfig: str
 ) -> None:
-    calls = [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("pg_query", {"sql": "SELECT 1 AS one"}),
         ("redis_info", {"sections": ["server"]}),
         ("k8s_namespaces_list", {}),
