@@ -38,6 +38,9 @@ def database_url() -> Iterator[str]:
         from testcontainers.community.postgres import PostgresContainer
 
         pg = PostgresContainer(os.environ.get("BAM_TEST_PG_IMAGE", "postgres:16-alpine"), driver=None)
+        # pg_top_queries needs pg_stat_statements preloaded; hypopg (pg_explain's hypothetical indexes) is not in
+        # the official image: set BAM_TEST_PG_IMAGE to an image that has it, or use the Debian setup.
+        pg.with_command("postgres -c shared_preload_libraries=pg_stat_statements")
         pg.start()
     except Exception as exc:
         backend_unavailable("PostgreSQL (DATABASE_URL)", exc)

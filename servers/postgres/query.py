@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import orjson
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import json_size, tool_error
 from servers.postgres.client import state, translate
-from servers.postgres.safety import check_explain, check_read_only, check_write
+from servers.postgres.safety import check_explain, check_index_definition, check_read_only, check_write
 from servers.postgres.values import coerce_param, pg_to_json
 
 Params = Annotated[
@@ -139,6 +140,48 @@ class ExplainResult(BaseModel):
         description="True when the plan was over the byte cap and was compacted (per-node detail dropped, "
         "deep subtrees cut); plan a smaller part of the query for full detail"
     )
+    baseline_total_cost: float | None = Field(
+        default=None, description="Total cost without the hypothetical indexes (when some were given)"
+    )
+    hypothetical_indexes_used: list[str] = Field(
+        default_factory=list, description="Hypothetical indexes (hypopg names) that the plan uses"
+    )
+
+
+def _top_cost(plan: Any) -> float | None:
+    if isinstance(plan, list) and plan and isinstance(plan[0], dict):
+        cost = plan[0].get("Plan", {}).get("Total Cost")
+        return float(cost) if cost is not None else None
+    return None
+
+
+async def _reset_hypothetical_indexes(conn: Any) -> None:
+    """hypopg state lives in the session, not the transaction: clear it before the connection is reused."""
+    import asyncpg
+
+    try:
+        await conn.execute("SELECT hypopg_reset()")
+    except asyncpg.InFailedSQLTransactionError:  # the transaction failed: reset outside it, then reopen one
+        await conn.execute("ROLLBACK; SELECT hypopg_reset(); BEGIN READ ONLY")
+    except asyncpg.UndefinedFunctionError:  # hypopg is not installed: nothing to reset
+        pass
+
+
+async def _with_hypothetical_indexes(conn: Any, definitions: list[str]) -> list[str]:
+    """Create hypopg indexes for this session (reset by the caller); their generated names."""
+    has = await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'hypopg'")
+    if not has:
+        raise tool_error(
+            "create hypothetical indexes",
+            "the hypopg extension is not installed in this database",
+            hint="install the hypopg package for your PostgreSQL (Debian: postgresql-<version>-hypopg) and run "
+            "CREATE EXTENSION hypopg (a DBA task); or compare plans after creating a real index elsewhere",
+        )
+    names = []
+    for d in definitions:
+        row = await conn.fetchrow("SELECT indexname FROM hypopg_create_index($1)", d)
+        names.append(row["indexname"])
+    return names
 
 
 # What stays of each node when a plan is compacted to fit the byte cap.
@@ -208,24 +251,50 @@ async def pg_explain(
         bool, Field(description="Run it for real timings (always inside a transaction that is rolled back)")
     ] = False,
     buffers: Annotated[bool, Field(description="Include buffer usage (with analyze)")] = True,
+    hypothetical_indexes: Annotated[
+        list[str] | None,
+        Field(
+            max_length=10,
+            description="CREATE INDEX statements to try without building them (needs the hypopg extension); "
+            "the result compares the cost with and without them",
+        ),
+    ] = None,
     timeout_ms: TimeoutMs = None,
 ) -> ExplainResult:
     """Show the query plan (EXPLAIN FORMAT JSON), optionally with ANALYZE in a rolled-back read-only transaction.
 
     INSERT/UPDATE/DELETE/MERGE can be planned but not analyzed here (that would execute them); measure
-    writes with pg_execute(dry_run=true) where writes are allowed.
+    writes with pg_execute(dry_run=true) where writes are allowed. With `hypothetical_indexes`, the plan
+    is made as if those indexes existed (hypopg); nothing is built and nothing persists.
     """
     pg = state(ctx)
     checked = check_explain(sql, analyze=analyze)
+    hypo = [check_index_definition(d) for d in hypothetical_indexes or []]
+    if hypo and analyze:
+        raise tool_error(
+            "explain",
+            "hypothetical indexes cannot be used with ANALYZE (they do not exist, so nothing can execute them)",
+            hint="set analyze=false to compare estimated costs",
+        )
     options = ["FORMAT JSON", "VERBOSE"]
     if analyze:
         options += ["ANALYZE", f"BUFFERS {'TRUE' if buffers else 'FALSE'}"]
+    baseline: float | None = None
+    used: list[str] = []
     try:
         async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
             await _forbid_volatile_user_functions(tx.conn, checked.functions)
             stmt = await tx.conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")
             args = _coerce_params(stmt, params)
             plan = await stmt.fetchval(*args)
+            if hypo:
+                baseline = _top_cost(plan)
+                try:
+                    names = await _with_hypothetical_indexes(tx.conn, hypo)
+                    plan = await (await tx.conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")).fetchval(*args)
+                finally:
+                    await _reset_hypothetical_indexes(tx.conn)
+                used = [n for n in names if n in orjson.dumps(plan).decode()]
     except Exception as exc:
         raise translate(exc, "explain the statement") from exc
     top = plan[0] if isinstance(plan, list) and plan else {}
@@ -240,6 +309,8 @@ async def pg_explain(
         node_types=_node_types(node, []),
         rolled_back=analyze,
         truncated=truncated,
+        baseline_total_cost=baseline,
+        hypothetical_indexes_used=used,
     )
 
 

@@ -85,9 +85,15 @@ DENIED_PREFIXES = (
     "pg_wal_replay_",
     "pg_xlog_replay_",
     "pg_walfile",
+    "hypopg_",  # session state on a pooled connection: only pg_explain's hypothetical_indexes may use it
 )
 # Functions whose names are denied under the prefixes above but are harmless reads.
-ALLOWED_EXCEPTIONS = {"pg_replication_origin_session_is_setup"}
+ALLOWED_EXCEPTIONS = {
+    "pg_replication_origin_session_is_setup",
+    "hypopg_list_indexes",
+    "hypopg_relation_size",
+    "hypopg_get_indexdef",
+}
 EXPENSIVE_OK = {"pg_sleep"}  # bounded by statement_timeout
 
 
@@ -254,3 +260,17 @@ _LABEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 def _statement_label(kind: str) -> str:
     return _LABEL.sub(" ", kind.removesuffix("Stmt")).upper() + " statement"
+
+
+def check_index_definition(sql: str) -> str:
+    """A single plain CREATE INDEX statement (for hypothetical indexes); refuse anything else."""
+    stmt = parse_one(sql)
+    kind = _kind(stmt)
+    if kind != "IndexStmt":
+        raise tool_error(
+            "create a hypothetical index",
+            f"expected CREATE INDEX, got {_statement_label(kind)}",
+            hint="pass statements like: CREATE INDEX ON schema.table (column)",
+        )
+    _functions_only(stmt)
+    return sql

@@ -171,3 +171,57 @@ async def test_explain_compacts_a_plan_over_the_byte_cap(seeded: str, monkeypatc
         assert "Seq Scan" in big["node_types"] or "Hash Join" in big["node_types"]  # summary from the full plan
         small = ok(await c.call_tool("pg_explain", {"sql": "SELECT 1"}))
         assert small["truncated"] is False
+
+
+async def test_hypothetical_index_lowers_the_cost_without_building_anything(ro_client: Client, seeded: str) -> None:
+    sql = f"SELECT * FROM {S}.orders WHERE status = 'paid' AND total > 490"
+    hypo = [f"CREATE INDEX ON {S}.orders (total)"]
+    r = ok(await ro_client.call_tool("pg_explain", {"sql": sql, "hypothetical_indexes": hypo}))
+    assert r["baseline_total_cost"] is not None and r["total_cost"] < r["baseline_total_cost"]
+    assert len(r["hypothetical_indexes_used"]) == 1 and "orders_total" in r["hypothetical_indexes_used"][0]
+    conn = await asyncpg.connect(seeded)
+    try:  # nothing was built
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_indexes WHERE tablename = 'orders' AND indexdef LIKE '%(total)%'"
+            )
+            == 0
+        )
+    finally:
+        await conn.close()
+    # the session state does not leak into later calls on the pooled connection
+    for _ in range(3):
+        later = ok(await ro_client.call_tool("pg_explain", {"sql": sql}))
+        assert later["hypothetical_indexes_used"] == [] and "Index Scan" not in later["node_types"]
+        assert later["total_cost"] == r["baseline_total_cost"]
+
+
+async def test_hypothetical_index_input_is_checked(ro_client: Client) -> None:
+    sql = f"SELECT * FROM {S}.orders WHERE total > 1"
+    text = error_text(
+        await ro_client.call_tool("pg_explain", {"sql": sql, "hypothetical_indexes": [f"DROP TABLE {S}.orders"]})
+    )
+    assert "expected CREATE INDEX" in text
+    text = error_text(
+        await ro_client.call_tool(
+            "pg_explain", {"sql": sql, "analyze": True, "hypothetical_indexes": [f"CREATE INDEX ON {S}.orders (total)"]}
+        )
+    )
+    assert "cannot be used with ANALYZE" in text
+    text = error_text(
+        await ro_client.call_tool(
+            "pg_explain", {"sql": sql, "hypothetical_indexes": [f"CREATE INDEX ON {S}.orders (nope)"]}
+        )
+    )
+    assert 'column "nope" does not exist' in text
+    ok(await ro_client.call_tool("pg_explain", {"sql": sql}))  # and the connection is clean afterwards
+
+
+async def test_hypopg_functions_are_refused_in_plain_queries(ro_client: Client) -> None:
+    text = error_text(
+        await ro_client.call_tool(
+            "pg_query", {"sql": f"SELECT * FROM hypopg_create_index('CREATE INDEX ON {S}.orders (total)')"}
+        )
+    )
+    assert "hypopg_create_index" in text
+    ok(await ro_client.call_tool("pg_query", {"sql": "SELECT * FROM hypopg_list_indexes"}))
