@@ -29,7 +29,8 @@ MODULE = ModuleInfo(
     summary=(
         "inspect schemas, tables, columns, indexes and foreign keys; run read-only SQL with bind parameters "
         "and paging; read EXPLAIN plans (optionally ANALYZE); see sessions, lock blockers, health checks and the "
-        "heaviest statements"
+        "heaviest statements; try hypothetical indexes; rehearse migrations (locks, rewrites, schema diff) when "
+        "writes are allowed"
     ),
     resources=resources,
     register=register,

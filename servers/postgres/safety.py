@@ -274,3 +274,68 @@ def check_index_definition(sql: str) -> str:
         )
     _functions_only(stmt)
     return sql
+
+
+# Statements that cannot run inside a transaction block, so cannot be rehearsed and rolled back.
+_NON_TRANSACTIONAL = {
+    "VacuumStmt",
+    "CreatedbStmt",
+    "DropdbStmt",
+    "AlterSystemStmt",
+    "CreateTableSpaceStmt",
+    "DropTableSpaceStmt",
+    "ReindexStmt",
+}
+
+
+def split_script(sql: str, *, max_statements: int = 50) -> list[tuple[str, str]]:
+    """A migration script as (statement kind, statement text) pairs, each checked like pg_execute's."""
+    try:
+        tree = orjson.loads(parse_sql_json(sql))
+    except ParseError:
+        parse_one(sql)  # raises the located syntax error
+        raise
+    stmts = tree.get("stmts", [])
+    if not stmts:
+        raise tool_error("plan the migration", "the script holds no statement")
+    if len(stmts) > max_statements:
+        raise tool_error(
+            "plan the migration",
+            f"{len(stmts)} statements; at most {max_statements} per plan",
+            hint="split the migration into smaller steps",
+        )
+    raw = sql.encode()
+    out: list[tuple[str, str]] = []
+    for st in stmts:
+        start = st.get("stmt_location", 0)
+        length = st.get("stmt_len", 0) or len(raw) - start
+        text = raw[start : start + length].decode().strip()
+        kind = _kind(st["stmt"])
+        body = st["stmt"][kind]
+        if kind in _NON_TRANSACTIONAL or (kind == "IndexStmt" and body.get("concurrent")):
+            label = "CREATE INDEX CONCURRENTLY" if kind == "IndexStmt" else _statement_label(kind)
+            raise tool_error(
+                "plan the migration",
+                f"{label} cannot run inside a transaction, so it cannot be rehearsed and rolled back",
+                hint="plan the same statement without CONCURRENTLY to see its effect, then run it on its own",
+            )
+        check_write(text)
+        out.append((kind, text))
+    return out
+
+
+def referenced_relations(sql: str) -> list[tuple[str | None, str]]:
+    """(schema, name) of every table a script names, in order of appearance, without duplicates."""
+    out: list[tuple[str | None, str]] = []
+    stack: list[Any] = [orjson.loads(parse_sql_json(sql))]
+    while stack:  # RangeVar fields are not wrapped in a node-type key, so look for their shape
+        cur = stack.pop()
+        if isinstance(cur, dict):
+            if isinstance(cur.get("relname"), str) and "relpersistence" in cur:
+                ref = (cur.get("schemaname"), cur["relname"])
+                if ref not in out:
+                    out.append(ref)
+            stack.extend(reversed(list(cur.values())))
+        elif isinstance(cur, list):
+            stack.extend(reversed(cur))
+    return out

@@ -43,7 +43,7 @@ async def test_prompt_describes_write_mode_when_writes_are_allowed(database_url:
     app = build(AppSettings(servers="postgres", allow_writes="pg"))
     async with Client(app.server) as c:
         got = await c.get_prompt(PROMPT_NAME, {})
-        assert "`pg_*` (PostgreSQL, reads and writes, 9 tools)" in got.messages[0].content.text  # type: ignore[union-attr]
+        assert "`pg_*` (PostgreSQL, reads and writes, 10 tools)" in got.messages[0].content.text  # type: ignore[union-attr]
 
 
 async def test_tools_are_prefixed_and_callable_through_the_composite(database_url: str) -> None:

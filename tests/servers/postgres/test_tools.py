@@ -34,6 +34,8 @@ async def test_write_mode_adds_execute_with_destructive_annotation(rw_client: Cl
     assert a is not None and a.destructive_hint and not a.read_only_hint
     q = tools["pg_query"].annotations
     assert q is not None and q.read_only_hint and q.idempotent_hint and q.open_world_hint is False
+    m = tools["pg_migration_plan"].annotations  # takes real locks, so only with writes allowed
+    assert m is not None and not m.read_only_hint and not m.destructive_hint and m.idempotent_hint
 
 
 async def test_unreachable_database_gives_actionable_error_and_server_stays_up(
