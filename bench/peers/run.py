@@ -40,8 +40,8 @@ PG_PRO = Peer(
         ),
     ),
     remark="It pins `pglast==7.2.0`, which PyPI does not have (it has 7.20, 7.21, 7.22), so 7.2x is used; "
-    "`mcp<2` because with mcp 2.x it dies at import: `ModuleNotFoundError: No module named "
-    "'mcp.server.fastmcp'`.",
+    "`mcp<2` because with mcp 2.x it dies at import (ModuleNotFoundError: the mcp 1.x FastMCP "
+    "module is gone in 2.x).",
 )
 PG_REF = Peer(
     "npm-server-postgres",
