@@ -70,12 +70,54 @@ def redact(value: Any, *, aggressive: bool = False) -> Any:
     return value
 
 
-def redact_env(env: Iterable[str]) -> list[str]:
-    """Mask the values of `NAME=value` environment entries whose name looks secret."""
-    out = []
-    for item in env:
+_TOKEN_PREFIX = re.compile(
+    r"^(AKIA|ASIA)[A-Z0-9]{12,}$|^(ghp|gho|ghs|ghu|github_pat|glpat|xox[abpr]|sk|sk_live|rk_live|npm)[-_][A-Za-z0-9_\-]{16,}"
+    r"|^eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\."
+)
+_HIGH_ENTROPY = re.compile(r"^[A-Za-z0-9+/=_\-]{32,}$")
+
+
+def looks_secret_value(value: str) -> bool:
+    """A value that is a known token format, or a long mixed-case-and-digit random-looking string."""
+    v = value.strip()
+    if _TOKEN_PREFIX.search(v):
+        return True
+    if _HIGH_ENTROPY.match(v):
+        return any(c.isdigit() for c in v) and any(c.isupper() for c in v) and any(c.islower() for c in v)
+    return False
+
+
+_ASSIGN = re.compile(r"(?P<k>\b[A-Za-z_][A-Za-z0-9_.\-]*)(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)(?P<v>[^\s'\",;&]+)")
+
+
+def redact_output(text: str) -> str:
+    """Free text (logs, command output, event messages) with `NAME=value` secrets and known token formats masked."""
+
+    def sub(m: re.Match[str]) -> str:
+        if is_secret_key(m["k"]) or looks_secret_value(m["v"]):
+            return f"{m['k']}{m['sep']}{m['q']}{REDACTED}"
+        return m.group(0)
+
+    text = _ASSIGN.sub(sub, text)
+    text = redact_text(text)
+    return _TOKEN_ANYWHERE.sub(REDACTED, text)
+
+
+_TOKEN_ANYWHERE = re.compile(
+    r"\b(?:(?:AKIA|ASIA)[A-Z0-9]{16}|(?:ghp|gho|ghs|ghu)_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"
+    r"|glpat-[A-Za-z0-9_\-]{20,}|xox[abpr]-[A-Za-z0-9\-]{10,}|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]+)"
+)
+
+
+def redact_env(env: Iterable[str] | None) -> list[str]:
+    """`NAME=value` entries with secret-looking names or values masked, and URL passwords masked."""
+    out: list[str] = []
+    for item in env or []:
         name, sep, val = item.partition("=")
-        out.append(f"{name}={REDACTED}" if sep and is_secret_key(name) and val else redact_text(item))
+        if sep and val and (is_secret_key(name) or looks_secret_value(val)):
+            out.append(f"{name}={REDACTED}")
+        else:
+            out.append(redact_text(item))
     return out
 
 

@@ -18,8 +18,9 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from servers._common import redact_output
 from servers.docker.common import ContainerRef, dk
-from servers.docker.values import redact_output, tail_text
+from servers.docker.values import tail_text
 
 _HEADER = struct.Struct(">BxxxL")  # stream type (1 stdout, 2 stderr), payload size
 _STDERR_STREAMS = (2, 3)  # 3: the engine's own error stream

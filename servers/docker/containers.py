@@ -7,19 +7,10 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact, tool_error
+from servers._common import redact, redact_output, tool_error
 from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, dk, label_filters, limit_of
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import (
-    iso_from_epoch,
-    page,
-    parse_since,
-    raw_if_fits,
-    redact_inspect,
-    redact_output,
-    short_id,
-    tail_text,
-)
+from servers.docker.values import iso_from_epoch, page, parse_since, raw_if_fits, redact_inspect, short_id, tail_text
 
 ContainerStatus = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
 

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from servers._common import redact_output
 from servers.docker.common import dk
-from servers.docker.values import redact_output, short_id
+from servers.docker.values import short_id
 
 
 class EngineInfo(BaseModel):

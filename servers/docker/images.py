@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact, tool_error
+from servers._common import redact, redact_output, tool_error
 from servers.docker.client import Docker
 from servers.docker.common import ImageRef, LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
 from servers.docker.safety import check_build_context, check_registry, managed_labels
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import iso_from_epoch, page, raw_if_fits, redact_inspect, redact_output, short_id
+from servers.docker.values import iso_from_epoch, page, raw_if_fits, redact_inspect, short_id
 
 _END = object()
 

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact, tool_error
+from servers._common import redact, redact_output, tool_error
 from servers.docker.common import ContainerRef, Labels, dk
 from servers.docker.safety import check_container, managed_labels
-from servers.docker.values import parse_size, redact_output, short_id, tail_text
+from servers.docker.values import parse_size, short_id, tail_text
 
 
 class MountSpec(BaseModel):

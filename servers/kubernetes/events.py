@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact_text
+from servers._common import redact_output
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     ContextArg,
@@ -50,7 +50,7 @@ def event_info(e: dict[str, Any]) -> EventInfo:
         type=e.get("type"),
         reason=e.get("reason"),
         object=f"{inv.get('kind', '?')}/{inv.get('name', '?')}",
-        message=redact_text(e.get("message") or e.get("note") or "") or None,
+        message=redact_output(e.get("message") or e.get("note") or "") or None,
         count=e.get("count"),
         first_seen=e.get("firstTimestamp") or e.get("eventTime"),
         last_seen=last,

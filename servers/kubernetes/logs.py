@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact_text, tool_error, truncate_text
+from servers._common import redact_output, tool_error, truncate_text
 from servers.kubernetes.common import (
     ContextArg,
     NamespaceArg,
@@ -92,7 +92,7 @@ async def k8s_pod_logs(
     if truncated and "\n" in text:
         text = text.split("\n", 1)[1]  # drop the partial first line
     truncated = truncated or len(data) >= fetch
-    text = redact_text(text)
+    text = redact_output(text)
     return PodLogs(
         pod=name,
         namespace=ns,

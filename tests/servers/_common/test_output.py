@@ -88,3 +88,17 @@ def test_inline_secrets_with_prefixed_names() -> None:
 def test_operation_names_are_not_mistaken_for_secrets() -> None:
     text = "failed to call iam:CreateAccessKey: [ReadOnlyRefused] refused; GetSecretValue: [x] y"
     assert redact_text(text) == text
+
+
+def test_redact_output_masks_token_formats_and_secret_assignments_in_free_text() -> None:
+    from servers._common.output import looks_secret_value, redact_output
+
+    text = (
+        "DB_PASSWORD=hunter2 token: ghp_abcdefghijklmnopqrstuvwxyz0123456789 key=AKIAIOSFODNN7EXAMPLE "
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig commit=3f2a9c1d7e"
+    )
+    out = redact_output(text)
+    for secret in ("hunter2", "ghp_abcdefghij", "AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9"):
+        assert secret not in out, secret
+    assert "commit=3f2a9c1d7e" in out  # a short lower-case hash is not a secret
+    assert looks_secret_value("aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY") and not looks_secret_value("hello-world")
