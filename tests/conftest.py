@@ -7,12 +7,21 @@ never skipped.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import pytest
 from mcp.types import CallToolResult
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def backend_unavailable(what: str, exc: BaseException | str) -> NoReturn:

@@ -7,7 +7,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,14 +17,7 @@ from dataclasses import dataclass
 import httpx2
 import pytest
 
-from tests.conftest import backend_unavailable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.conftest import backend_unavailable, free_port
 
 
 @dataclass

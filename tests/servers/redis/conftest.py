@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ from mcp import Client
 
 from servers._common import ToolPolicy
 from servers.redis import build_server
+from tests.conftest import free_port
 
 TEST_DB = int(os.environ.get("BAM_TEST_REDIS_DB", "11"))
 WRITES = ToolPolicy(allow_writes=frozenset({"redis"}))
@@ -108,14 +108,6 @@ async def fingerprint(raw: aioredis.Redis, prefix: str) -> dict[str, Any]:
         out[k.decode()] = (await raw.type(k), dump, await raw.pttl(k) > 0)
     out["__dbsize"] = await raw.dbsize()
     return out
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def require_binary(name: str, package: str) -> str:

@@ -12,8 +12,8 @@ from mcp import Client
 
 from servers.redis import build_server, resources
 from servers.redis.settings import RedisSettings
-from tests.conftest import error_text, ok
-from tests.servers.redis.conftest import free_port, require_binary
+from tests.conftest import error_text, free_port, ok
+from tests.servers.redis.conftest import require_binary
 
 pytestmark = pytest.mark.anyio
 

@@ -18,8 +18,8 @@ from mcp import Client
 
 from servers.redis import build_server, resources
 from servers.redis.settings import RedisSettings
-from tests.conftest import ok
-from tests.servers.redis.conftest import WRITES, free_port, require_binary
+from tests.conftest import free_port, ok
+from tests.servers.redis.conftest import WRITES, require_binary
 
 pytestmark = pytest.mark.anyio
 
