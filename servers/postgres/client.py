@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -43,6 +44,8 @@ class Postgres:
 
     settings: PostgresSettings
     backend: Backend[asyncpg.Pool]
+    dirty: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+    """Connections a write ran on: only these need the full session reset when returned to the pool."""
 
     async def check(self, timeout: float = 2.0) -> Health:
         return await self.backend.check(timeout)
@@ -73,6 +76,8 @@ class Postgres:
         ms = int(timeout_ms or self.settings.statement_timeout_ms)
         begin = "BEGIN READ ONLY" if read_only else "BEGIN"
         async with self.connection() as conn:
+            if not read_only:  # a write may leave session state behind (SET, advisory locks, LISTEN ...)
+                self.dirty.add(getattr(conn, "_con", conn))  # the pool hands out proxies of the connection
             await conn.execute(
                 f"{begin}; SET LOCAL statement_timeout = {ms}; "
                 f"SET LOCAL lock_timeout = {int(self.settings.lock_timeout_ms)}"
@@ -110,6 +115,16 @@ async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[P
     """Own the asyncpg pool for the lifetime of the server; never fail when PostgreSQL is down."""
     s = settings or PostgresSettings()
 
+    dirty: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    async def reset(conn: asyncpg.Connection) -> None:
+        # Read tools end every transaction themselves and cannot change session state (SET, LISTEN, advisory
+        # locks and temporary objects are refused or impossible in READ ONLY), so their connections go back
+        # to the pool without the extra reset round trip; connections a write ran on get the full reset.
+        if conn in dirty:
+            dirty.discard(conn)
+            await conn.reset()
+
     async def connect() -> asyncpg.Pool:
         import asyncpg
 
@@ -122,6 +137,7 @@ async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[P
             max_size=s.pool_max_size,
             timeout=s.connect_timeout_s,
             init=_init_connection,
+            reset=reset,
             server_settings={
                 "application_name": s.application_name,
                 "statement_timeout": str(s.statement_timeout_ms),
@@ -147,7 +163,7 @@ async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[P
         close=close,
     )
     try:
-        yield Postgres(s, backend)
+        yield Postgres(s, backend, dirty)
     finally:
         await backend.aclose()
 

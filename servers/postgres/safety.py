@@ -226,13 +226,17 @@ def check_explain(sql: str, *, analyze: bool) -> Checked:
     return Checked(kind="ExplainStmt", functions=functions, inner_kind=kind, analyze=analyze)
 
 
-def _functions_only(stmt: dict[str, Any]) -> set[str]:
+def _functions_only(stmt: dict[str, Any], action: str = "run the statement read-only") -> set[str]:
     names: set[str] = set()
     for kind, body in _walk(stmt):
         if kind == "FuncCall":
             name, qualified = _func_name(body)
             if denied_function(name):
-                raise _refuse(f"function {qualified}() has side effects", "remove the call")
+                raise tool_error(
+                    action,
+                    f"refused: function {qualified}() acts on the server or other sessions, not on data",
+                    hint="the tools never call it; ask a DBA to run it if it is really needed",
+                )
             names.add(name)
     return names
 
@@ -252,7 +256,7 @@ def check_write(sql: str) -> Checked:
         raise tool_error("execute", "COPY to or from a server file or program is refused", hint="use INSERT/SELECT")
     if kind in ("AlterSystemStmt", "LoadStmt"):
         raise tool_error("execute", f"{_statement_label(kind)} changes the server itself and is refused")
-    return Checked(kind=kind, functions=_functions_only(stmt))
+    return Checked(kind=kind, functions=_functions_only(stmt, "execute"))
 
 
 _LABEL = re.compile(r"(?<!^)(?=[A-Z])")

@@ -225,3 +225,23 @@ async def test_hypopg_functions_are_refused_in_plain_queries(ro_client: Client) 
     )
     assert "hypopg_create_index" in text
     ok(await ro_client.call_tool("pg_query", {"sql": "SELECT * FROM hypopg_list_indexes"}))
+
+
+async def test_session_state_left_by_a_write_does_not_leak_into_reads(rw_client: Client) -> None:
+    before = ok(await rw_client.call_tool("pg_query", {"sql": "SHOW search_path"}))["rows"][0]["search_path"]
+    for _ in range(3):  # every pooled connection a write touched is reset before reuse
+        ok(await rw_client.call_tool("pg_execute", {"sql": f"SET search_path TO {S}"}))
+        ok(await rw_client.call_tool("pg_execute", {"sql": "LISTEN bam_channel"}))
+    for _ in range(12):
+        row = ok(
+            await rw_client.call_tool(
+                "pg_query",
+                {
+                    "sql": "SELECT current_setting('search_path') AS sp, "
+                    "(SELECT count(*) FROM pg_listening_channels()) AS channels"
+                },
+            )
+        )["rows"][0]
+        assert row == {"sp": before, "channels": 0}
+    text = error_text(await rw_client.call_tool("pg_execute", {"sql": "SELECT pg_advisory_lock(4242)"}))
+    assert "failed to execute" in text and "pg_advisory_lock" in text
