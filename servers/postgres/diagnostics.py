@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import tool_error, truncate_text
 from servers.postgres.client import state, translate
+from servers.postgres.values import redact_sql
 
 QUERY_TEXT_BYTES = 500
 
@@ -68,7 +69,7 @@ async def pg_activity(
         d.pop("total", None)
         d["blocked_by"] = list(d["blocked_by"] or [])
         if d["query"]:
-            d["query"] = truncate_text(d["query"], QUERY_TEXT_BYTES, keep="head")[0]
+            d["query"] = redact_sql(truncate_text(d["query"], QUERY_TEXT_BYTES, keep="head")[0])
         sessions.append(Session(**d))
     return ActivityResult(
         sessions=sessions,
@@ -255,6 +256,7 @@ async def pg_top_queries(
     except Exception as exc:
         raise translate(exc, "read pg_stat_statements") from exc
     queries = [
-        TopQuery(**{**dict(r), "query": truncate_text(r["query"], QUERY_TEXT_BYTES, keep="head")[0]}) for r in rows
+        TopQuery(**{**dict(r), "query": redact_sql(truncate_text(r["query"], QUERY_TEXT_BYTES, keep="head")[0])})
+        for r in rows
     ]
     return TopQueries(queries=queries, count=len(queries), sort_by=sort_by)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from servers._common import json_size, tool_error
 from servers.postgres.client import state, translate
 from servers.postgres.safety import check_explain, check_index_definition, check_read_only, check_write
-from servers.postgres.values import coerce_param, pg_to_json
+from servers.postgres.values import RowRedactor, coerce_param, pg_to_json
 
 Params = Annotated[
     list[Any] | None,
@@ -107,8 +107,9 @@ async def pg_query(
     rows: list[dict[str, Any]] = []
     used = 0
     byte_cut = False
+    mask = RowRedactor([c.name for c in columns], reveal=pg.settings.reveal_secrets)
     for rec in records[:page]:
-        row = {k: pg_to_json(v) for k, v in rec.items()}
+        row = mask({k: pg_to_json(v) for k, v in rec.items()})
         size = json_size(row)
         if rows and used + size > pg.settings.max_bytes:
             byte_cut = True
@@ -117,6 +118,7 @@ async def pg_query(
         rows.append(row)
     if byte_cut:
         notes.append(f"page cut at the {pg.settings.max_bytes}-byte cap; select fewer or narrower columns")
+    notes += mask.note()
     truncated = more or byte_cut
     return QueryResult(
         columns=columns,
@@ -347,8 +349,9 @@ async def pg_execute(
             returning: list[dict[str, Any]] = []
             truncated = False
             used = 0
+            mask = RowRedactor([a.name for a in stmt.get_attributes()], reveal=pg.settings.reveal_secrets)
             for rec in records:
-                row = {k: pg_to_json(v) for k, v in rec.items()}
+                row = mask({k: pg_to_json(v) for k, v in rec.items()})
                 used += json_size(row)
                 if len(returning) >= pg.settings.max_rows or (returning and used > pg.settings.max_bytes):
                     truncated = True

@@ -28,6 +28,10 @@ class PostgresSettings(BaseSettings):
     max_rows: int = Field(default=200, ge=1, description="Default rows per page of a query result.")
     max_rows_limit: int = Field(default=5_000, ge=1, description="Largest page a caller may ask for.")
     max_bytes: int = Field(default=256_000, ge=1_024, description="Byte cap of the rows in one result (JSON).")
+    reveal_secrets: bool = Field(
+        default=False,
+        description="Show values of secret-named columns (password, token, api_key, ...) instead of masking them.",
+    )
     application_name: str = Field(default="backend-architect-mcp", description="application_name of sessions.")
 
     def dsn(self) -> str | None:

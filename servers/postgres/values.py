@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import ipaddress
+import itertools
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from servers._common import to_jsonable
+from servers._common import redact_text, to_jsonable
+from servers._common.output import REDACTED
 
 
 def pg_to_json(value: Any) -> Any:
@@ -81,3 +84,50 @@ def coerce_param(value: Any, type_name: str) -> Any:
     if conv is not None and isinstance(value, str):
         return conv(value)
     return value
+
+
+_SECRET_WORDS = {"password", "passwd", "pwd", "secret", "token", "apikey", "credential", "credentials", "salt", "otp"}
+_SECRET_PAIRS = {("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key"), ("session", "key")}
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def is_secret_column(name: str) -> bool:
+    """A column whose name says it holds a secret: password_hash, api_key, refresh_token, totp_secret ..."""
+    words = _WORDS.findall(name.lower())
+    return any(w in _SECRET_WORDS for w in words) or any(p in _SECRET_PAIRS for p in itertools.pairwise(words))
+
+
+class RowRedactor:
+    """Masks text in secret-named columns, and passwords inside URLs / `password=` pairs in any text."""
+
+    def __init__(self, columns: list[str], *, reveal: bool) -> None:
+        self.reveal = reveal
+        self.secret = set() if reveal else {c for c in columns if is_secret_column(c)}
+        self.masked: set[str] = set()
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        if self.reveal:
+            return row
+        for k, v in row.items():
+            if k in self.secret and isinstance(v, str | dict) and v not in ("", None):
+                row[k] = REDACTED
+                self.masked.add(k)
+            elif isinstance(v, str) and ("@" in v or "=" in v or "earer" in v):
+                row[k] = redact_text(v)
+        return row
+
+    def note(self) -> list[str]:
+        if not self.masked:
+            return []
+        cols = ", ".join(sorted(self.masked))
+        return [f"values of secret-named column(s) {cols} are redacted (BAM_PG_REVEAL_SECRETS=true shows them)"]
+
+
+_SQL_PASSWORD = re.compile(
+    r"(\bPASSWORD\s+)(''(?:[^']|'''')+''|'(?:[^']|'')*'|\$\w*\$.*?\$\w*\$|\S+)", re.IGNORECASE | re.DOTALL
+)
+
+
+def redact_sql(text: str) -> str:
+    """SQL text (sessions, statement statistics) with `PASSWORD '...'` literals and URL passwords masked."""
+    return redact_text(_SQL_PASSWORD.sub(lambda m: f"{m[1]}'{REDACTED}'", text))

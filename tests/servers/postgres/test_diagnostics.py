@@ -73,3 +73,28 @@ async def test_top_queries_from_pg_stat_statements(ro_client: Client, seeded: st
     data = ok(await ro_client.call_tool("pg_top_queries", {"sort_by": "calls", "limit": 50}))
     assert any(f"{SCHEMA}.orders WHERE total > $1" in q["query"] and q["calls"] >= 5 for q in data["queries"])
     assert data["count"] <= 50
+
+
+def test_sql_text_passwords_are_masked() -> None:
+    from servers.postgres.values import redact_sql
+
+    out = redact_sql("ALTER ROLE app WITH LOGIN PASSWORD 'hunter2' VALID UNTIL 'infinity'")
+    assert "hunter2" not in out and "VALID UNTIL 'infinity'" in out
+    assert "pw" not in redact_sql("SELECT dblink('host=db password=pw dbname=x', 'SELECT 1')").split("password=")[1][:3]
+
+
+async def test_activity_masks_a_password_in_a_running_statement(ro_client: Client, seeded: str) -> None:
+    conn = await asyncpg.connect(seeded)
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def sleeper() -> None:
+                await conn.execute("SELECT pg_sleep(1.5), 'ALTER ROLE x PASSWORD ''hunter2'''")
+
+            tg.start_soon(sleeper)
+            await anyio.sleep(0.3)
+            data = ok(await ro_client.call_tool("pg_activity", {}))
+            texts = [s["query"] for s in data["sessions"] if s["query"] and "pg_sleep(1.5)" in s["query"]]
+            assert texts and all("hunter2" not in t for t in texts)
+    finally:
+        await conn.close()

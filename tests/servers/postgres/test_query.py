@@ -245,3 +245,38 @@ async def test_session_state_left_by_a_write_does_not_leak_into_reads(rw_client:
         assert row == {"sp": before, "channels": 0}
     text = error_text(await rw_client.call_tool("pg_execute", {"sql": "SELECT pg_advisory_lock(4242)"}))
     assert "failed to execute" in text and "pg_advisory_lock" in text
+
+
+async def test_secret_named_columns_and_url_passwords_are_masked(
+    ro_client: Client, rw_client: Client, seeded: str
+) -> None:
+    conn = await asyncpg.connect(seeded)
+    try:
+        await conn.execute(
+            f"DROP TABLE IF EXISTS {S}.accounts; CREATE TABLE {S}.accounts (id int, email text, password_hash text, "
+            "api_key text, refresh_token text, token_count int, passenger text, dsn_note text); "
+            f"INSERT INTO {S}.accounts VALUES (1, 'a@example.com', '$2b$12$abc', 'k-123', 'rt-456', 7, 'Ada', "
+            "'postgresql://app:s3cr3t@db:5432/app')"
+        )
+        row = ok(await ro_client.call_tool("pg_query", {"sql": f"SELECT * FROM {S}.accounts"}))
+        r = row["rows"][0]
+        assert r["password_hash"] == r["api_key"] == r["refresh_token"] == "***REDACTED***"
+        assert r["token_count"] == 7 and r["passenger"] == "Ada" and r["email"] == "a@example.com"
+        assert "s3cr3t" not in r["dsn_note"] and r["dsn_note"].startswith("postgresql://app:")
+        assert any("api_key, password_hash, refresh_token" in n for n in row["notes"])
+        ret = ok(
+            await rw_client.call_tool(
+                "pg_execute", {"sql": f"UPDATE {S}.accounts SET api_key = 'k-789' RETURNING api_key", "dry_run": True}
+            )
+        )
+        assert ret["returning"] == [{"api_key": "***REDACTED***"}]
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS {S}.accounts")
+        await conn.close()
+
+
+async def test_secret_columns_can_be_revealed_explicitly(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAM_PG_REVEAL_SECRETS", "true")
+    async with Client(build_server()) as c:
+        row = ok(await c.call_tool("pg_query", {"sql": "SELECT 'x' AS password"}))
+        assert row["rows"] == [{"password": "x"}] and row["notes"] == []
