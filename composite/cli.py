@@ -199,12 +199,37 @@ async def _doctor(app: Any, as_json: bool) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+def exposure_warning(settings: AppSettings) -> str | None:
+    """A warning when HTTP/SSE would be reachable beyond this machine without authentication."""
+    import ipaddress
+
+    if settings.transport == "stdio" or settings.auth_tokens is not None:
+        return None
+    host = settings.host.strip("[]")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return None
+    return (
+        f"serving on {settings.host}:{settings.port} without authentication: anyone who can reach it can call "
+        "every exposed tool; set BAM_AUTH_TOKENS (and keep writes off unless needed)"
+    )
+
+
 def _serve(app: Any) -> None:
     settings: AppSettings = app.settings
     if settings.transport == "stdio":
         app.server.run()
         return
+    import logging
+
     import uvicorn
+
+    warning = exposure_warning(settings)
+    if warning:
+        logging.getLogger("backend_architect_mcp.composite").warning(warning)
 
     from composite.app import http_app
 

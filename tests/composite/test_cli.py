@@ -71,3 +71,17 @@ def test_bad_input_is_a_clear_error() -> None:
     assert out.returncode == 2 and "unknown module 'nosuch'" in out.stderr
     out = run("serve", "--transport", "carrier-pigeon")
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_exposed_http_without_auth_is_warned_about() -> None:
+    from pydantic import SecretStr
+
+    from composite.cli import exposure_warning
+    from composite.settings import AppSettings
+
+    assert exposure_warning(AppSettings(transport="http", host="127.0.0.1")) is None
+    assert exposure_warning(AppSettings(transport="http", host="localhost")) is None
+    assert exposure_warning(AppSettings(transport="stdio", host="0.0.0.0")) is None
+    text = exposure_warning(AppSettings(transport="sse", host="0.0.0.0"))
+    assert text is not None and "BAM_AUTH_TOKENS" in text
+    assert exposure_warning(AppSettings(transport="http", host="0.0.0.0", auth_tokens=SecretStr("t"))) is None
