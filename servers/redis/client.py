@@ -325,7 +325,7 @@ async def open_client(s: RedisSettings) -> Any:
         if ssl:
             cluster_kwargs["ssl"] = True
             cluster_kwargs.update(_ssl_kwargs(s))
-        rc = RedisCluster(
+        rc = bounded_cluster_class()(
             startup_nodes=[ClusterNode(h, p) for h, p in seeds],
             max_connections=s.max_connections,
             **cluster_kwargs,
@@ -380,6 +380,38 @@ async def open_client(s: RedisSettings) -> Any:
         await client.aclose()
         raise
     return client
+
+
+def bounded_cluster_class() -> Any:
+    """RedisCluster whose commands and pipelines wait for a slot instead of failing when a node's pool is full.
+
+    redis-py's cluster client raises MaxConnectionsError as soon as a node has `max_connections` connections
+    in use; bounding the client's concurrent commands by the same number keeps every node under its cap.
+    """
+    import anyio
+    from redis.asyncio.cluster import RedisCluster
+
+    class BoundedRedisCluster(RedisCluster):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._bam_slots = anyio.Semaphore(max(1, int(kwargs.get("max_connections") or 32)))
+
+        async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+            async with self._bam_slots:
+                return await super().execute_command(*args, **kwargs)
+
+        def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+            pipe = super().pipeline(*args, **kwargs)
+            run, slots = pipe.execute, self._bam_slots
+
+            async def execute(*a: Any, **kw: Any) -> Any:
+                async with slots:
+                    return await run(*a, **kw)
+
+            pipe.execute = execute  # type: ignore[method-assign]
+            return pipe
+
+    return BoundedRedisCluster
 
 
 @asynccontextmanager

@@ -160,3 +160,25 @@ async def test_cluster_typed_reads_streams_and_pubsub(cluster_env: None, craw: R
                 ok(await c.call_tool("redis_publish", {"channel": cprefix + "ch", "message": "hi"}))
                 await anyio.sleep(0.05)
         assert result["count"] == 1 and result["stopped_by"] == "max_messages"
+
+
+async def test_cluster_bursts_wait_for_node_connections_instead_of_failing(
+    cluster_env: None, craw: RedisCluster, cprefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BAM_REDIS_MAX_CONNECTIONS", "2")
+    keys = [f"{cprefix}{i}" for i in range(6)]  # spread over the three primaries
+    for k in keys:
+        await craw.set(k, b"v")
+    async with Client(build_server()) as c:
+        failures: list[str] = []
+
+        async def one(key: str) -> None:
+            for tool in ("redis_key_get", "redis_key_info"):  # a pipeline and plain commands
+                r = await c.call_tool(tool, {"key": key})
+                if r.is_error:
+                    failures.append(error_text(r))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(40):
+                tg.start_soon(one, keys[i % len(keys)])
+    assert failures == []
