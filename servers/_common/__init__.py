@@ -1,9 +1,8 @@
 """Shared building blocks of the tool modules: the tool contract, safety policy, backends, output."""
 
 from servers._common.backend import Backend, BackendUnavailable, Health, NotConfigured, run_sync
-from servers._common.errors import raise_tool_error, tool_error
+from servers._common.errors import tool_error
 from servers._common.output import (
-    Page,
     cap_items,
     json_size,
     looks_secret_value,
@@ -41,7 +40,6 @@ __all__ = [
     "Health",
     "ModuleInfo",
     "NotConfigured",
-    "Page",
     "ToolPolicy",
     "ToolSpec",
     "cap_items",
@@ -49,7 +47,6 @@ __all__ = [
     "lifespan_state",
     "looks_secret_value",
     "open_world",
-    "raise_tool_error",
     "redact",
     "redact_env",
     "redact_output",

@@ -125,10 +125,6 @@ class Backend(Generic[C]):
                 except Exception as exc:  # closing a broken client must not mask the real error
                     log.warning("%s close failed: %s", self.module, redact_text(str(exc)))
 
-    async def reset(self) -> None:
-        """Drop the client so the next call reconnects (after a fatal connection error)."""
-        await self.aclose()
-
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a blocking SDK call in a worker thread bounded by this module's limiter."""
         return await run_sync(fn, *args, limiter=self.limiter, **kwargs)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common.output import redact_text
@@ -27,14 +25,3 @@ def tool_error(
     if hint:
         parts.append(f". Hint: {hint.rstrip('.')}")
     return ToolError(redact_text("".join(parts) + "."))
-
-
-def raise_tool_error(
-    action: str,
-    message: str,
-    *,
-    code: str | None = None,
-    hint: str | None = None,
-    detail: str | None = None,
-) -> NoReturn:
-    raise tool_error(action, message, code=code, hint=hint, detail=detail)

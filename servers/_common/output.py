@@ -11,10 +11,10 @@ import ipaddress
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 T = TypeVar("T")
 
@@ -48,22 +48,25 @@ def redact_text(text: str) -> str:
     return _BEARER.sub(lambda m: f"{m[1]}{REDACTED}", text)
 
 
-def redact(value: Any, *, aggressive: bool = False) -> Any:
+def redact(value: Any, *, aggressive: bool = False, keep: frozenset[str] = frozenset()) -> Any:
     """Recursively mask values under secret-looking keys and secrets inside strings.
 
-    `aggressive` also masks 40-character base64 runs (AWS secret access keys) in free text.
+    `aggressive` also masks 40-character base64 runs (AWS secret access keys) in free text; keys in `keep`
+    (e.g. pagination tokens) are passed through untouched.
     """
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
             key = str(k)
-            if is_secret_key(key) and isinstance(v, str | bytes | int | float) and v not in ("", None):
+            if key in keep:
+                out[key] = v
+            elif is_secret_key(key) and isinstance(v, str | bytes | int | float) and v not in ("", None):
                 out[key] = REDACTED
             else:
-                out[key] = redact(v, aggressive=aggressive)
+                out[key] = redact(v, aggressive=aggressive, keep=keep)
         return out
     if isinstance(value, list | tuple):
-        return [redact(v, aggressive=aggressive) for v in value]
+        return [redact(v, aggressive=aggressive, keep=keep) for v in value]
     if isinstance(value, str):
         text = redact_text(value)
         return _AWS_SECRET.sub(REDACTED, text) if aggressive else text
@@ -199,12 +202,3 @@ def truncate_text(text: str, max_bytes: int, *, keep: str = "tail") -> tuple[str
         return text, False
     part = raw[-max_bytes:] if keep == "tail" else raw[:max_bytes]
     return part.decode(errors="ignore"), True
-
-
-class Page(BaseModel, Generic[T]):
-    """A bounded list of items with what is needed to fetch the rest."""
-
-    items: list[T]
-    count: int = Field(description="Number of items in this page")
-    truncated: bool = Field(description="True when more items exist than were returned")
-    next_cursor: str | None = Field(default=None, description="Pass back as `cursor` to get the next page")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -137,8 +137,6 @@ class ModuleInfo:
     """One sentence for the role prompt: what the tool family lets the model do."""
     resources: Callable[[], AbstractAsyncContextManager[Any]]
     register: Callable[..., list[str]]
-    env: tuple[str, ...] = field(default=())
-    """Environment variables that configure the backend connection, for docs and errors."""
 
 
 def _csv(value: str) -> tuple[str, ...]:

@@ -45,7 +45,6 @@ MODULE = ModuleInfo(
     ),
     resources=resources,
     register=register,
-    env=("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"),
 )
 
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, Health, tool_error
-from servers._common.output import REDACTED, is_secret_key, redact_text
+from servers._common.output import redact
 from servers.aws.settings import AwsSettings
 
 log = logging.getLogger("backend_architect_mcp.aws")
@@ -434,19 +434,4 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
 
 def scrub(value: Any) -> Any:
     """Mask secret-looking fields and inline secrets, keeping pagination tokens and key ids usable."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            key = str(k)
-            if key in KEEP_KEYS:
-                out[key] = v
-            elif is_secret_key(key) and isinstance(v, str | bytes | int | float) and v not in ("", None):
-                out[key] = REDACTED
-            else:
-                out[key] = scrub(v)
-        return out
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    if isinstance(value, str):
-        return redact_text(value)
-    return value
+    return redact(value, keep=KEEP_KEYS)

@@ -33,7 +33,6 @@ MODULE = ModuleInfo(
     ),
     resources=resources,
     register=register,
-    env=("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"),
 )
 
 

@@ -33,7 +33,6 @@ MODULE = ModuleInfo(
     ),
     resources=resources,
     register=register,
-    env=("KUBECONFIG",),
 )
 
 

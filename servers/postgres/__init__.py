@@ -34,7 +34,6 @@ MODULE = ModuleInfo(
     ),
     resources=resources,
     register=register,
-    env=("DATABASE_URL",),
 )
 
 

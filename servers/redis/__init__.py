@@ -44,7 +44,6 @@ MODULE = ModuleInfo(
     ),
     resources=resources,
     register=register,
-    env=("REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_SENTINEL_SERVICE"),
 )
 
 
