@@ -202,3 +202,15 @@ def truncate_text(text: str, max_bytes: int, *, keep: str = "tail") -> tuple[str
         return text, False
     part = raw[-max_bytes:] if keep == "tail" else raw[:max_bytes]
     return part.decode(errors="ignore"), True
+
+
+def newest_lines(text: str, max_bytes: int) -> tuple[str, bool]:
+    """The newest `max_bytes` of output; when cut, the partial first line is dropped as well.
+
+    A cut line could start inside a secret's name (`...SWORD=value`), which redaction would no longer
+    recognise, or inside a multi-byte character; so only whole lines are kept (unless there is only one).
+    """
+    out, cut = truncate_text(text, max_bytes)
+    if cut and "\n" in out:
+        out = out.split("\n", 1)[1]
+    return out, cut

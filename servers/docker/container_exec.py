@@ -18,9 +18,8 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact_output
+from servers._common import newest_lines, redact_output
 from servers.docker.common import ContainerRef, dk
-from servers.docker.values import tail_text
 
 _HEADER = struct.Struct(">BxxxL")  # stream type (1 stdout, 2 stderr), payload size
 _STDERR_STREAMS = (2, 3)  # 3: the engine's own error stream
@@ -89,8 +88,8 @@ def _close(sock: Any, raw: Any) -> None:
 
 
 def _text(data: bytearray, cap: int, dropped: bool) -> tuple[str, bool]:
-    """Decoded output cut to `cap` bytes: the tail is kept, in whole lines (see `tail_text`)."""
-    text, cut = tail_text(bytes(data).decode(errors="replace"), cap)
+    """Decoded output cut to `cap` bytes: the tail is kept, in whole lines (see `newest_lines`)."""
+    text, cut = newest_lines(bytes(data).decode(errors="replace"), cap)
     return redact_output(text), cut or dropped
 
 

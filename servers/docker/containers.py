@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact, redact_output, tool_error
+from servers._common import newest_lines, redact, redact_output, tool_error
 from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, dk, label_filters, limit_of
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import iso_from_epoch, page, parse_since, raw_if_fits, redact_inspect, short_id, tail_text
+from servers.docker.values import iso_from_epoch, page, parse_since, raw_if_fits, redact_inspect, short_id
 
 ContainerStatus = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
 
@@ -225,7 +225,7 @@ async def docker_container_logs(
     all_lines = text.splitlines()
     cut_lines = len(all_lines) > n
     lines = all_lines[-n:]
-    out, cut_bytes = tail_text("\n".join(lines), min(max_bytes or s.max_log_bytes, s.max_log_bytes))
+    out, cut_bytes = newest_lines("\n".join(lines), min(max_bytes or s.max_log_bytes, s.max_log_bytes))
     truncated = cut_lines or cut_bytes
     return Logs(
         container=container,

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact, redact_output, tool_error
+from servers._common import newest_lines, redact, redact_output, tool_error
 from servers.docker.common import ContainerRef, Labels, dk
 from servers.docker.safety import check_container, managed_labels
-from servers.docker.values import parse_size, short_id, tail_text
+from servers.docker.values import parse_size, short_id
 
 
 class MountSpec(BaseModel):
@@ -149,7 +149,7 @@ async def docker_container_run(
         except Exception as exc:
             raise d.translate(exc, "wait for the container") from exc
         raw: bytes = await d.call("read the logs", api.logs, cid, tail=d.settings.max_log_lines)
-        logs, logs_truncated = tail_text(raw.decode(errors="replace"), d.settings.max_log_bytes)
+        logs, logs_truncated = newest_lines(raw.decode(errors="replace"), d.settings.max_log_bytes)
         logs = redact_output(logs)
     info = await d.call("inspect the container", api.inspect_container, cid)
     state = (info.get("State") or {}).get("Status", "")

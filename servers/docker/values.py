@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any, TypeVar
 
-from servers._common import cap_items, json_size, redact, truncate_text
+from servers._common import cap_items, json_size, redact
 from servers._common.output import redact_env
 
 T = TypeVar("T")
@@ -87,15 +87,3 @@ def raw_if_fits(data: dict[str, Any], full: bool, max_bytes: int) -> tuple[dict[
     if json_size(data) <= max_bytes:
         return data, False
     return None, True
-
-
-def tail_text(text: str, max_bytes: int) -> tuple[str, bool]:
-    """The newest `max_bytes` of output; when cut, the partial first line is dropped as well.
-
-    A cut line could start inside a secret's name (`...SWORD=value`), which redaction would no longer
-    recognise, or inside a multi-byte character; so only whole lines are kept (unless there is only one).
-    """
-    out, cut = truncate_text(text, max_bytes)
-    if cut and "\n" in out:
-        out = out.split("\n", 1)[1]
-    return out, cut

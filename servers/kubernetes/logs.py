@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact_output, tool_error, truncate_text
+from servers._common import newest_lines, redact_output, tool_error
 from servers.kubernetes.common import (
     ContextArg,
     NamespaceArg,
@@ -88,9 +88,7 @@ async def k8s_pod_logs(
         raw=True,
         hint=f"containers: {', '.join(names)}; `previous` needs a restarted container",
     )
-    text, truncated = truncate_text(data.decode(errors="replace"), cap, keep="tail")
-    if truncated and "\n" in text:
-        text = text.split("\n", 1)[1]  # drop the partial first line
+    text, truncated = newest_lines(data.decode(errors="replace"), cap)
     truncated = truncated or len(data) >= fetch
     text = redact_output(text)
     return PodLogs(

@@ -102,3 +102,12 @@ def test_redact_output_masks_token_formats_and_secret_assignments_in_free_text()
         assert secret not in out, secret
     assert "commit=3f2a9c1d7e" in out  # a short lower-case hash is not a secret
     assert looks_secret_value("aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY") and not looks_secret_value("hello-world")
+
+
+def test_newest_lines_never_starts_inside_a_line() -> None:
+    from servers._common.output import newest_lines
+
+    text = "first line\nDB_PASSWORD=hunter2\nlast line\n"
+    out, cut = newest_lines(text, len("WORD=hunter2\nlast line\n"))
+    assert cut and out == "last line\n"  # the cut "...WORD=hunter2" line is dropped, not shown unredacted
+    assert newest_lines("short", 100) == ("short", False)
