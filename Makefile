@@ -36,9 +36,13 @@ run: install ## serve the composite on http://127.0.0.1:8000 (/mcp, /sse), start
 test: backends ## run the whole test suite against real backends
 	@$(LOAD_ENV); $(BIN)/pytest -q $(PYTEST_ARGS)
 
-check: install ## ruff format --check, ruff lint, mypy --strict
+check: lint typecheck ## ruff format --check, ruff lint, mypy --strict
+
+lint: install ## ruff format --check and ruff lint
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+
+typecheck: install ## mypy --strict
 	$(BIN)/mypy
 
 fmt: install ## format and autofix

@@ -13,24 +13,66 @@ import fnmatch
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
-READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+class Effect(StrEnum):
+    """What a tool does to its backend: the one input of the annotation rule (`annotations_for`).
+
+    destructive = may lose data or availability (delete, overwrite, scale down, roll back, restart, flush,
+    prune, stop, arbitrary commands); idempotent = repeating the call changes nothing more (reads, sets,
+    overwrites to a given value, deletes).
+    """
+
+    READ = "read"
+    """Reads only."""
+    ADD = "add"
+    """Adds state and loses none; a repeat adds again (run, push onto a list, append, create)."""
+    SET = "set"
+    """Sets state to a given value and loses none (start, cordon, add a set member, tag, rehearse)."""
+    OVERWRITE = "overwrite"
+    """Replaces existing data or configuration with a given value (set a key, apply, scale, upload, TTL)."""
+    DELETE = "delete"
+    """Removes data or objects (delete, remove, prune, acknowledge)."""
+    STOP = "stop"
+    """Takes something out of service (stop, pause)."""
+    DISRUPT = "disrupt"
+    """Loses data or availability and a repeat does it again (restart, roll back, pop)."""
+    ARBITRARY = "arbitrary"
+    """Runs whatever it is given (a SQL statement, a raw command, any API operation, exec)."""
+
+
+_DESTRUCTIVE_EFFECTS = frozenset({Effect.OVERWRITE, Effect.DELETE, Effect.STOP, Effect.DISRUPT, Effect.ARBITRARY})
+_IDEMPOTENT_EFFECTS = frozenset({Effect.READ, Effect.SET, Effect.OVERWRITE, Effect.DELETE, Effect.STOP})
+
+
+def annotations_for(effect: Effect, *, open_world: bool = False) -> ToolAnnotations:
+    """The annotations a tool with this effect must carry; exposure (`ToolPolicy`) is decided from them."""
+    return ToolAnnotations(
+        read_only_hint=effect is Effect.READ,
+        destructive_hint=effect in _DESTRUCTIVE_EFFECTS,
+        idempotent_hint=effect in _IDEMPOTENT_EFFECTS,
+        open_world_hint=open_world,
+    )
+
+
+READ = annotations_for(Effect.READ)
 """Reads state of a backend we own the connection to."""
-READ_OPEN = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+READ_OPEN = annotations_for(Effect.READ, open_world=True)
 """Reads from an open world (cloud APIs, clusters, registries)."""
-WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
-"""Adds or changes state without destroying any."""
-WRITE_IDEMPOTENT = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-)
-"""Sets state to a given value; repeating the call changes nothing more."""
-DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
-"""May delete or overwrite data."""
+WRITE = annotations_for(Effect.ADD)
+WRITE_IDEMPOTENT = annotations_for(Effect.SET)
+OVERWRITE = annotations_for(Effect.OVERWRITE)
+DELETE = annotations_for(Effect.DELETE)
+STOP = annotations_for(Effect.STOP)
+DISRUPT = annotations_for(Effect.DISRUPT)
+DESTRUCTIVE = annotations_for(Effect.ARBITRARY)
+"""Runs arbitrary statements or commands."""
 ADMIN = "admin"
 """`ToolSpec.level` of tools that need an explicit admin setting (arbitrary commands, exec)."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servers._common import DESTRUCTIVE, READ, READ_OPEN, ToolSpec
+from servers._common import DELETE, DESTRUCTIVE, OVERWRITE, READ, READ_OPEN, ToolSpec
 from servers._common.tools import open_world
 from servers.aws.api import (
     aws_call,
@@ -47,8 +47,8 @@ TOOLS = [
     ToolSpec(aws_s3_objects_list, "s3_objects_list", "AWS S3: list objects by prefix", READ_OPEN),
     ToolSpec(aws_s3_object_read, "s3_object_read", "AWS S3: read an object as text", READ_OPEN),
     ToolSpec(aws_s3_presign, "s3_presign", "AWS S3: presigned download URL", READ_OPEN),
-    ToolSpec(aws_s3_object_put, "s3_object_put", "AWS S3: upload an object", WRITE_OPEN),
-    ToolSpec(aws_s3_object_delete, "s3_object_delete", "AWS S3: delete an object", WRITE_OPEN),
+    ToolSpec(aws_s3_object_put, "s3_object_put", "AWS S3: upload an object", open_world(OVERWRITE)),
+    ToolSpec(aws_s3_object_delete, "s3_object_delete", "AWS S3: delete an object", open_world(DELETE)),
     ToolSpec(aws_logs_groups_list, "logs_groups_list", "AWS Logs: list log groups", READ_OPEN),
     ToolSpec(aws_logs_events_filter, "logs_events_filter", "AWS Logs: filter or tail log events", READ_OPEN),
     ToolSpec(aws_logs_insights_query, "logs_insights_query", "AWS Logs: run a Logs Insights query", READ_OPEN),

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from servers._common import ADMIN, DESTRUCTIVE, READ, WRITE, WRITE_IDEMPOTENT, ToolSpec
+from servers._common import (
+    ADMIN,
+    DELETE,
+    DESTRUCTIVE,
+    DISRUPT,
+    OVERWRITE,
+    READ,
+    STOP,
+    WRITE,
+    WRITE_IDEMPOTENT,
+    ToolSpec,
+)
 from servers._common.tools import open_world
 from servers.docker.container_exec import docker_container_exec
 from servers.docker.containers import (
@@ -61,11 +72,11 @@ TOOLS = [
     # containers (write)
     ToolSpec(docker_container_run, "container_run", "Docker: run a container", WRITE),
     ToolSpec(docker_container_start, "container_start", "Docker: start a container", WRITE_IDEMPOTENT),
-    ToolSpec(docker_container_stop, "container_stop", "Docker: stop a container", WRITE_IDEMPOTENT),
-    ToolSpec(docker_container_restart, "container_restart", "Docker: restart a container", WRITE),
-    ToolSpec(docker_container_pause, "container_pause", "Docker: pause a container", WRITE_IDEMPOTENT),
+    ToolSpec(docker_container_stop, "container_stop", "Docker: stop a container", STOP),
+    ToolSpec(docker_container_restart, "container_restart", "Docker: restart a container", DISRUPT),
+    ToolSpec(docker_container_pause, "container_pause", "Docker: pause a container", STOP),
     ToolSpec(docker_container_unpause, "container_unpause", "Docker: unpause a container", WRITE_IDEMPOTENT),
-    ToolSpec(docker_container_remove, "container_remove", "Docker: remove a container", DESTRUCTIVE),
+    ToolSpec(docker_container_remove, "container_remove", "Docker: remove a container", DELETE),
     ToolSpec(docker_container_exec, "container_exec", "Docker: run a command in a container", DESTRUCTIVE, ADMIN),
     # images
     ToolSpec(docker_images_list, "images_list", "Docker: list images", READ),
@@ -73,21 +84,21 @@ TOOLS = [
     ToolSpec(docker_image_history, "image_history", "Docker: image layer history", READ),
     ToolSpec(docker_image_build, "image_build", "Docker: build an image", WRITE),
     ToolSpec(docker_image_pull, "image_pull", "Docker: pull an image", open_world(WRITE_IDEMPOTENT)),
-    ToolSpec(docker_image_push, "image_push", "Docker: push an image", open_world(WRITE)),
+    ToolSpec(docker_image_push, "image_push", "Docker: push an image", open_world(OVERWRITE)),
     ToolSpec(docker_image_tag, "image_tag", "Docker: tag an image", WRITE_IDEMPOTENT),
-    ToolSpec(docker_image_remove, "image_remove", "Docker: remove an image", DESTRUCTIVE),
-    ToolSpec(docker_images_prune, "images_prune", "Docker: prune unused images", DESTRUCTIVE),
+    ToolSpec(docker_image_remove, "image_remove", "Docker: remove an image", DELETE),
+    ToolSpec(docker_images_prune, "images_prune", "Docker: prune unused images", DELETE),
     # volumes
     ToolSpec(docker_volumes_list, "volumes_list", "Docker: list volumes", READ),
     ToolSpec(docker_volume_inspect, "volume_inspect", "Docker: inspect a volume", READ),
     ToolSpec(docker_volume_create, "volume_create", "Docker: create a volume", WRITE),
-    ToolSpec(docker_volume_remove, "volume_remove", "Docker: remove a volume", DESTRUCTIVE),
+    ToolSpec(docker_volume_remove, "volume_remove", "Docker: remove a volume", DELETE),
     # networks
     ToolSpec(docker_networks_list, "networks_list", "Docker: list networks", READ),
     ToolSpec(docker_network_inspect, "network_inspect", "Docker: inspect a network", READ),
     ToolSpec(docker_network_create, "network_create", "Docker: create a network", WRITE),
-    ToolSpec(docker_network_remove, "network_remove", "Docker: remove a network", DESTRUCTIVE),
+    ToolSpec(docker_network_remove, "network_remove", "Docker: remove a network", DELETE),
     # provenance
     ToolSpec(docker_managed_list, "managed_list", "Docker: list what this server created", READ),
-    ToolSpec(docker_managed_cleanup, "managed_cleanup", "Docker: remove what this server created", DESTRUCTIVE),
+    ToolSpec(docker_managed_cleanup, "managed_cleanup", "Docker: remove what this server created", DELETE),
 ]

@@ -6,7 +6,7 @@ kind), events, logs, apply (server-side apply and delete), workloads (scale and 
 
 from __future__ import annotations
 
-from servers._common import DESTRUCTIVE, READ_OPEN, WRITE, WRITE_IDEMPOTENT, ToolSpec
+from servers._common import DELETE, DISRUPT, OVERWRITE, READ_OPEN, WRITE_IDEMPOTENT, ToolSpec
 from servers._common.tools import open_world
 from servers.kubernetes.apply import k8s_apply, k8s_resource_delete
 from servers.kubernetes.discovery import k8s_api_resources, k8s_contexts_list, k8s_namespaces_list
@@ -27,11 +27,11 @@ TOOLS = [
     ToolSpec(k8s_pod_logs, "pod_logs", "Read pod logs", _RO),
     ToolSpec(k8s_namespaces_list, "namespaces_list", "List namespaces", _RO),
     ToolSpec(k8s_rollout_status, "rollout_status", "Rollout status and history", _RO),
-    ToolSpec(k8s_apply, "apply", "Server-side apply manifests (dry run + diff first)", open_world(WRITE_IDEMPOTENT)),
-    ToolSpec(k8s_resource_delete, "resource_delete", "Delete an object", open_world(DESTRUCTIVE)),
-    ToolSpec(k8s_scale, "scale", "Scale a workload", open_world(WRITE_IDEMPOTENT)),
-    ToolSpec(k8s_rollout_restart, "rollout_restart", "Restart a workload's pods", open_world(WRITE)),
-    ToolSpec(k8s_rollout_undo, "rollout_undo", "Roll a deployment back", open_world(WRITE)),
+    ToolSpec(k8s_apply, "apply", "Server-side apply manifests (dry run + diff first)", open_world(OVERWRITE)),
+    ToolSpec(k8s_resource_delete, "resource_delete", "Delete an object", open_world(DELETE)),
+    ToolSpec(k8s_scale, "scale", "Scale a workload", open_world(OVERWRITE)),
+    ToolSpec(k8s_rollout_restart, "rollout_restart", "Restart a workload's pods", open_world(DISRUPT)),
+    ToolSpec(k8s_rollout_undo, "rollout_undo", "Roll a deployment back", open_world(DISRUPT)),
     ToolSpec(k8s_node_cordon, "node_cordon", "Cordon a node", open_world(WRITE_IDEMPOTENT)),
     ToolSpec(k8s_node_uncordon, "node_uncordon", "Uncordon a node", open_world(WRITE_IDEMPOTENT)),
 ]

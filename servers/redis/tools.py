@@ -8,7 +8,7 @@ The tools live in one file per concern; this module assembles `TOOLS` and the `r
 
 from __future__ import annotations
 
-from servers._common import DESTRUCTIVE, READ, WRITE, WRITE_IDEMPOTENT, ToolSpec
+from servers._common import DELETE, DESTRUCTIVE, DISRUPT, OVERWRITE, READ, WRITE, WRITE_IDEMPOTENT, ToolSpec
 from servers._common.tools import ADMIN
 from servers.redis.command import make_command_tool
 from servers.redis.diagnostics import redis_clients_list, redis_info, redis_latency, redis_memory_doctor, redis_slowlog
@@ -51,20 +51,20 @@ TOOLS = [
     ToolSpec(redis_clients_list, "clients_list", "Redis: connected clients", READ),
     ToolSpec(redis_memory_doctor, "memory_doctor", "Redis: memory diagnosis", READ),
     ToolSpec(redis_keyspace_report, "keyspace_report", "Redis: sampled big-key and prefix report", READ),
-    ToolSpec(redis_key_set, "key_set", "Redis: set a string", DESTRUCTIVE),
-    ToolSpec(redis_keys_delete, "keys_delete", "Redis: delete keys", DESTRUCTIVE),
-    ToolSpec(redis_key_expire, "key_expire", "Redis: set or remove a TTL", DESTRUCTIVE),
-    ToolSpec(redis_hash_set, "hash_set", "Redis: set hash fields", WRITE_IDEMPOTENT),
-    ToolSpec(redis_hash_delete, "hash_delete", "Redis: delete hash fields", DESTRUCTIVE),
+    ToolSpec(redis_key_set, "key_set", "Redis: set a string", OVERWRITE),
+    ToolSpec(redis_keys_delete, "keys_delete", "Redis: delete keys", DELETE),
+    ToolSpec(redis_key_expire, "key_expire", "Redis: set or remove a TTL", OVERWRITE),
+    ToolSpec(redis_hash_set, "hash_set", "Redis: set hash fields", OVERWRITE),
+    ToolSpec(redis_hash_delete, "hash_delete", "Redis: delete hash fields", DELETE),
     ToolSpec(redis_list_push, "list_push", "Redis: push to a list", WRITE),
-    ToolSpec(redis_list_pop, "list_pop", "Redis: pop from a list", DESTRUCTIVE),
+    ToolSpec(redis_list_pop, "list_pop", "Redis: pop from a list", DISRUPT),
     ToolSpec(redis_set_add, "set_add", "Redis: add set members", WRITE_IDEMPOTENT),
-    ToolSpec(redis_set_remove, "set_remove", "Redis: remove set members", DESTRUCTIVE),
-    ToolSpec(redis_zset_add, "zset_add", "Redis: add sorted-set members", WRITE_IDEMPOTENT),
-    ToolSpec(redis_zset_remove, "zset_remove", "Redis: remove sorted-set members", DESTRUCTIVE),
+    ToolSpec(redis_set_remove, "set_remove", "Redis: remove set members", DELETE),
+    ToolSpec(redis_zset_add, "zset_add", "Redis: add sorted-set members", OVERWRITE),
+    ToolSpec(redis_zset_remove, "zset_remove", "Redis: remove sorted-set members", DELETE),
     ToolSpec(redis_stream_add, "stream_add", "Redis: append a stream entry", WRITE),
     ToolSpec(redis_stream_group_create, "stream_group_create", "Redis: create a consumer group", WRITE),
-    ToolSpec(redis_stream_ack, "stream_ack", "Redis: acknowledge stream entries", WRITE),
+    ToolSpec(redis_stream_ack, "stream_ack", "Redis: acknowledge stream entries", DELETE),
     ToolSpec(redis_publish, "publish", "Redis: publish a message", WRITE),
 ]
 
