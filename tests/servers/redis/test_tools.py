@@ -63,10 +63,13 @@ async def test_write_mode_annotations(rw: Client) -> None:
         "redis_key_set",
         "redis_keys_delete",
         "redis_key_expire",
+        "redis_hash_set",
         "redis_hash_delete",
         "redis_list_pop",
         "redis_set_remove",
+        "redis_zset_add",
         "redis_zset_remove",
+        "redis_stream_ack",
         "redis_command",
     }
     assert tools["redis_hash_set"].annotations.idempotent_hint  # type: ignore[union-attr]
