@@ -56,10 +56,13 @@ SHAPE_SQL = """
    WHERE c.oid = ANY($1::oid[])"""
 
 _RESOLVE_SQL = """
-  SELECT c.oid, n.nspname || '.' || c.relname AS relation
-    FROM unnest($1::text[], $2::text[]) AS t(s, r)
+  SELECT t.oid, n.nspname || '.' || t.relname AS relation
+    FROM unnest($1::text[], $2::text[]) AS u(s, r)
     JOIN pg_class c ON c.oid = to_regclass(CASE WHEN s IS NULL THEN quote_ident(r) ELSE format('%I.%I', s, r) END)
-    JOIN pg_namespace n ON n.oid = c.relnamespace"""
+    LEFT JOIN pg_index i ON i.indexrelid = c.oid
+    JOIN pg_class t ON t.oid = coalesce(i.indrelid, c.oid)
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+   WHERE t.relkind IN ('r', 'p', 'v', 'm', 'f')"""
 
 # Everything in the given schemas that a migration can change, except the ledger itself; row counts and
 # storage files are left out so that concurrent DML and VACUUM do not change the hash.
@@ -91,7 +94,8 @@ items AS (
   UNION ALL
   SELECT 'type ' || t.oid::regtype::text || ' ' || coalesce((
            SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '')
-    FROM pg_type t WHERE t.typnamespace IN (SELECT oid FROM ns) AND t.typtype IN ('e', 'd', 'c')
+    FROM pg_type t LEFT JOIN pg_class r ON r.oid = t.typrelid
+   WHERE t.typnamespace IN (SELECT oid FROM ns) AND t.typtype IN ('e', 'd', 'c') AND coalesce(r.relkind, 'c') = 'c'
 )
 SELECT md5(coalesce(string_agg(item, E'\\n' ORDER BY item), '')) FROM items"""
 
@@ -204,7 +208,7 @@ def plan_id(d: Directory, rows: list[dict[str, Any]], shash: str) -> str:
 
 
 async def resolve(conn: Any, names: list[tuple[str | None, str]]) -> dict[int, str]:
-    """oid -> schema.name of the named relations that exist."""
+    """oid -> schema.name of the named tables and views that exist (an index stands for its table)."""
     rows = await conn.fetch(_RESOLVE_SQL, [n[0] for n in names], [n[1] for n in names])
     return {r["oid"]: r["relation"] for r in rows}
 

@@ -27,6 +27,7 @@ MAX_FILES = 2_000
 MAX_STATEMENTS = 500
 _FLYWAY = re.compile(r"^([VU])(\d{1,18}(?:[._]\d{1,18}){0,5})__([A-Za-z0-9_\-. ]{1,120})\.sql$")
 _GOLANG = re.compile(r"^(\d{1,18})_([A-Za-z0-9_\-.]{1,120})\.(up|down)\.sql$")
+_DROPPED = ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_INDEX", "OBJECT_FOREIGN_TABLE")
 _SERIAL = {"serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"}
 
 
@@ -225,7 +226,7 @@ def parse_migration(sql: str, label: str) -> list[Statement]:
 
 
 def relation_names(tree: dict[str, Any]) -> list[tuple[str | None, str]]:
-    """(schema, name) of every table a statement names, including the objects of DROP TABLE/VIEW."""
+    """(schema, name) of every relation a statement names, including the objects of DROP TABLE/VIEW/INDEX."""
     out: list[tuple[str | None, str]] = []
     stack: list[Any] = [tree]
     while stack:
@@ -234,7 +235,7 @@ def relation_names(tree: dict[str, Any]) -> list[tuple[str | None, str]]:
             if isinstance(cur.get("relname"), str) and "relpersistence" in cur:
                 out.append((cur.get("schemaname"), cur["relname"]))
             drop = cur.get("DropStmt")
-            if isinstance(drop, dict) and drop.get("removeType") in ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW"):
+            if isinstance(drop, dict) and drop.get("removeType") in _DROPPED:
                 for obj in drop.get("objects", []):
                     parts = [i.get("String", {}).get("sval", "") for i in obj.get("List", {}).get("items", [])]
                     if 1 <= len(parts) <= 2:
