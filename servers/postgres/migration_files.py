@@ -98,8 +98,10 @@ def resolve_directory(s: PostgresSettings, directory: str | None) -> str:
 
 
 def _version(raw: str) -> tuple[tuple[int, ...], str]:
-    key = tuple(int(p) for p in re.split(r"[._]", raw))
-    return key, ".".join(str(p) for p in key)
+    parts = [int(p) for p in re.split(r"[._]", raw)]
+    while len(parts) > 1 and parts[-1] == 0:  # 1.0 is version 1, as in Flyway
+        parts.pop()
+    return tuple(parts), ".".join(str(p) for p in parts)
 
 
 def _read(dfd: int, name: str) -> bytes:
