@@ -279,7 +279,7 @@ async def _apply_stepwise(r: _Runner, m: Migration, stmts: list[Statement], resu
                     m.version,
                     f"statement {i + 1}: {exc}"[:500],
                 )
-            where = f"{m.version} ({m.file}) statement {i + 1} of {len(stmts)}; ledger marks it failed after {i}"
+            where = f"{m.version} ({m.file}) statement {i + 1} of {len(stmts)} (the ledger marks it failed, {i} done)"
             raise _Failed(where, exc, r.attempts, r.cleaned) from exc
         await r.progress(f"{m.version} statement {i + 1}/{len(stmts)}: {st.text[:80]}")
     took = (time.perf_counter() - t0) * 1000
