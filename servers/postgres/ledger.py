@@ -69,7 +69,7 @@ _RESOLVE_SQL = """
 _SCHEMA_HASH_SQL = """
 WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = ANY($1::text[])),
 items AS (
-  SELECT 'rel ' || c.oid::regclass::text || ' ' || c.relkind || ' ' || coalesce((
+  SELECT 'rel ' || c.oid::regclass::text || ' ' || c.relkind::text || ' ' || coalesce((
            SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                              || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
                              || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)

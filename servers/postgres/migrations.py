@@ -314,7 +314,9 @@ async def pg_migration_plan(
         async with pg.transaction(read_only=False, timeout_ms=timeout_ms) as tx:
             ps = await plan_state(tx.conn, pg.settings, d) if d else None
             for m, resume in ps.todo if ps else []:
-                scripts.append((m.version, f"{m.version} ({m.file})", parse_migration(m.sql, m.file)[resume:]))
+                scripts.append(
+                    (m.version, f"migration {m.version} ({m.file})", parse_migration(m.sql, m.file)[resume:])
+                )
             run, changes = await _rehearse(tx.conn, scripts, where)
     except Exception as exc:
         raise translate(exc, f"rehearse {where[0]}") from exc
