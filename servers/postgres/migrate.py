@@ -40,6 +40,7 @@ from servers.postgres.ledger import (
 )
 from servers.postgres.migration_files import Migration, Statement, load_directory, parse_migration, relation_names
 from servers.postgres.migrations import SchemaChange, diff_shapes
+from servers.postgres.values import redact_sql
 
 Directory_ = Annotated[
     str | None, Field(description="Migrations directory inside the allowed roots (default: the configured one)")
@@ -142,7 +143,8 @@ class RanMigration(BaseModel):
 
 
 class ApplyResult(BaseModel):
-    ran: list[RanMigration] = Field(description="Migrations applied (or rolled back) by this call, in order")
+    ran: list[RanMigration] = Field(description="Migrations applied (or rolled back) by this call, in order (last 200)")
+    ran_count: int
     current_version: str | None = Field(description="Highest applied version afterwards")
     ledger: str
 
@@ -169,7 +171,7 @@ class _Runner:
     async def progress(self, message: str) -> None:
         self.events += 1
         total = self.total if self.events <= self.total else None
-        await self.ctx.report_progress(self.events, total, message[:200])
+        await self.ctx.report_progress(self.events, total, redact_sql(message)[:200])
 
     async def limits(self, local: bool) -> None:
         scope = "LOCAL " if local else ""
@@ -378,7 +380,7 @@ async def pg_migration_apply(
             raise _failure("apply", ran, f) from f.exc
         except Exception as exc:
             raise translate(exc, action) from exc
-    return ApplyResult(ran=ran, current_version=current, ledger=ledger_name(pg.settings))
+    return ApplyResult(ran=ran[-200:], ran_count=len(ran), current_version=current, ledger=ledger_name(pg.settings))
 
 
 def _down_targets(rows: list[dict[str, Any]], files: dict[str, Migration], steps: int) -> list[Migration]:
@@ -492,4 +494,4 @@ async def pg_migration_rollback(
             raise _failure("roll back", ran, f) from f.exc
         except Exception as exc:
             raise translate(exc, action) from exc
-    return ApplyResult(ran=ran, current_version=current, ledger=ledger_name(pg.settings))
+    return ApplyResult(ran=ran[-200:], ran_count=len(ran), current_version=current, ledger=ledger_name(pg.settings))

@@ -132,8 +132,10 @@ def _text(name: str, data: bytes) -> str:
 def load_directory(s: PostgresSettings, directory: str | None) -> Directory:
     """Every migration of the directory in version order, with its checksum and down/undo file."""
     path = resolve_directory(s, directory)
-    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
+        if os.path.exists(f"/proc/self/fd/{dfd}") and os.readlink(f"/proc/self/fd/{dfd}") != path:
+            raise tool_error("read the migrations", "the directory changed while it was opened")  # swapped for a link
         names = sorted(os.listdir(dfd))
         if len(names) > MAX_FILES:
             raise tool_error("read the migrations", f"more than {MAX_FILES} entries in the directory")

@@ -30,6 +30,7 @@ from servers.postgres.migration_files import (
     relation_names,
 )
 from servers.postgres.safety import parse_one, split_script
+from servers.postgres.values import redact_sql
 
 STATEMENT_TEXT = 300
 
@@ -110,7 +111,7 @@ class PlannedMigration(BaseModel):
 class MigrationPlan(BaseModel):
     steps: list[Step]
     changes: list[SchemaChange]
-    warnings: list[str] = Field(description="Lock-heavy DDL, long locks and rewrites that would hurt a busy database")
+    warnings: list[str] = Field(description="Lock-heavy DDL, long locks and rewrites (at most 200)")
     total_ms: float
     rolled_back: bool = Field(description="Always true: nothing was committed")
     truncated: bool = Field(description="True when the step or change list was cut at 200 entries")
@@ -186,7 +187,7 @@ async def _lint_warnings(run: _Run, where: str, found: list[Lint]) -> list[str]:
 
 async def _step(run: _Run, label: str | None, where: str, st: Statement) -> None:
     run.warnings += await _lint_warnings(run, where, lint(st.tree))
-    text = st.text[:STATEMENT_TEXT]
+    text = redact_sql(st.text)[:STATEMENT_TEXT]
     if st.rehearse is None:
         status = "SKIPPED: cannot run in a transaction; applied outside one"
         run.steps.append(Step(migration=label, statement=text, status=status, duration_ms=0, locks=[], rewrites=[]))
@@ -324,7 +325,7 @@ async def pg_migration_plan(
     return MigrationPlan(
         steps=run.steps[:200],
         changes=changes[:200],
-        warnings=warnings + run.warnings,
+        warnings=(warnings + run.warnings)[:200],
         total_ms=round((time.perf_counter() - start) * 1000, 2),
         rolled_back=True,
         truncated=len(changes) > 200 or len(run.steps) > 200,

@@ -4,6 +4,7 @@ status and drift, rollback, stale plans, lock waits, concurrent writers, CONCURR
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -336,3 +337,10 @@ async def test_plan_lints_lock_heavy_ddl(mig: Client, mdir: Path, env: str) -> N
     assert sql_mode["plan_id"] is None
     both = error_text(await mig.call_tool("pg_migration_plan", {"sql": "SELECT 1", "directory": "."}))
     assert "not both" in both
+
+
+async def test_passwords_in_migration_statements_are_masked_in_the_plan(mig: Client, mdir: Path) -> None:
+    role = f"bam_r_{uuid.uuid4().hex[:8]}"
+    write(mdir, "V1__role.sql", f"CREATE ROLE {role} LOGIN PASSWORD 'hunter2-secret';")
+    p = await plan(mig)  # rolled back: the role is never created
+    assert "hunter2-secret" not in str(p) and "***REDACTED***" in p["steps"][0]["statement"]
