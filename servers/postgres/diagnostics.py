@@ -183,6 +183,10 @@ async def _check(conn: Any, area: str) -> Check:
             summary=f"{len(rows)} sequences past 75% of their maximum",
             details=[dict(r) for r in rows],
         )
+    return await _long_transactions(conn)
+
+
+async def _long_transactions(conn: Any) -> Check:
     rows = await conn.fetch(
         """SELECT pid, state, extract(epoch FROM now() - xact_start)::float8 AS seconds,
                   left(query, 200) AS query
@@ -195,7 +199,7 @@ async def _check(conn: Any, area: str) -> Check:
         name="long_transactions",
         status="warning" if rows else "ok",
         summary=f"{len(rows)} transactions open for more than 5 minutes",
-        details=[dict(r) for r in rows],
+        details=[{**dict(r), "query": redact_sql(r["query"] or "")} for r in rows],
     )
 
 

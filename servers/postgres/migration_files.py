@@ -194,6 +194,8 @@ def _classify(kind: str, body: dict[str, Any], text: str, label: str) -> Stateme
         )
     if concurrent and kind in ("IndexStmt", "DropStmt", "ReindexStmt"):
         return Statement(kind, text, False, _strip_concurrently(text))
+    if kind == "AlterEnumStmt" and body.get("newVal"):  # outside a transaction, later statements can use the value
+        return Statement(kind, text, False, text)
     if kind == "VacuumStmt" and body.get("is_vacuumcmd"):
         return Statement(kind, text, False, None)
     return Statement(kind, text, True, text)

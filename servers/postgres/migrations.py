@@ -196,7 +196,8 @@ async def _step(run: _Run, label: str | None, where: str, st: Statement) -> None
     status = await run.conn.execute(st.rehearse)
     took = (time.perf_counter() - t0) * 1000
     if not st.transactional:
-        status += " (rehearsed without CONCURRENTLY; applied outside a transaction)"
+        how = "rehearsed without CONCURRENTLY; " if st.rehearse != st.text else ""
+        status += f" ({how}applied outside a transaction)"
     strongest: dict[int, tuple[str, str]] = {}
     for r in await run.conn.fetch(_LOCKS_SQL):
         cur = strongest.get(r["oid"])

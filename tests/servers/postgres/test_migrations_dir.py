@@ -157,12 +157,16 @@ async def test_golang_migrate_files_with_begin_commit_and_a_ledger_schema(
     write(mdir, "0001_users.down.sql", "BEGIN; DROP TABLE users; COMMIT;")
     write(mdir, "0002_name.up.sql", "ALTER TABLE users ADD COLUMN name text;")
     write(mdir, "0002_name.down.sql", "ALTER TABLE users DROP COLUMN name;")
+    write(mdir, "0003_mood.up.sql", "CREATE TYPE mood AS ENUM ('ok');\nALTER TYPE mood ADD VALUE 'meh';")
+    write(mdir, "0003_mood.down.sql", "DROP TYPE mood;")
     async with Client(build_server(WRITES)) as c:
         res = await plan_and_apply(c)
-        assert [r["version"] for r in res["ran"]] == ["1", "2"] and res["ledger"] == '"ops".bam_migrations'
-        assert await fetchval(env, "SELECT count(*) FROM ops.bam_migrations WHERE status = 'applied'") == 2
-        rb = ok(await c.call_tool("pg_migration_rollback", {"steps": 2}))
-        assert [r["file"] for r in rb["ran"]] == ["0002_name.down.sql", "0001_users.down.sql"]
+        assert [r["version"] for r in res["ran"]] == ["1", "2", "3"] and res["ledger"] == '"ops".bam_migrations'
+        assert res["ran"][2]["outside_transaction"] is True  # ALTER TYPE ... ADD VALUE runs outside a transaction
+        assert await fetchval(env, "SELECT enum_range(NULL::mood)::text") == "{ok,meh}"
+        assert await fetchval(env, "SELECT count(*) FROM ops.bam_migrations WHERE status = 'applied'") == 3
+        rb = ok(await c.call_tool("pg_migration_rollback", {"steps": 3}))
+        assert [r["file"] for r in rb["ran"]] == ["0003_mood.down.sql", "0002_name.down.sql", "0001_users.down.sql"]
         assert await fetchval(env, "SELECT to_regclass('public.users')") is None
         assert await fetchval(env, "SELECT count(*) FROM ops.bam_migrations") == 0
         text = error_text(await c.call_tool("pg_migration_rollback", {}))
