@@ -281,6 +281,8 @@ async def _apply_stepwise(r: _Runner, m: Migration, stmts: list[Statement], resu
                     m.version,
                     f"statement {i + 1}: {exc}"[:500],
                 )
+            if not isinstance(exc, Exception):  # cancelled: the ledger says failed; let the cancellation through
+                raise
             where = f"{m.version} ({m.file}) statement {i + 1} of {len(stmts)} (the ledger marks it failed, {i} done)"
             raise _Failed(where, exc, r.attempts, r.cleaned) from exc
         await r.progress(f"{m.version} statement {i + 1}/{len(stmts)}: {st.text[:80]}")
@@ -443,6 +445,8 @@ async def _roll_back_one(r: _Runner, m: Migration, stmts: list[Statement]) -> tu
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await r.conn.execute(mark, m.version, "rollback failed", f"down statement {i}: {exc}"[:500])
+            if not isinstance(exc, Exception):
+                raise
             where = f"{m.version} ({m.down_file}) statement {i} of {len(stmts)}; ledger marks it 'rollback failed'"
             raise _Failed(where, exc, r.attempts, r.cleaned) from exc
         await r.progress(f"undo {m.version} statement {i}/{len(stmts)}: {st.text[:80]}")

@@ -75,7 +75,9 @@ def resolve_directory(s: PostgresSettings, directory: str | None) -> str:
     roots = _roots(s)
     if not roots:
         raise tool_error(
-            action, "no migrations directory is configured", hint="set BAM_PG_MIGRATIONS_DIR on the server"
+            action,
+            "no migrations directory is configured",
+            hint="pass `sql` to plan a script, or set BAM_PG_MIGRATIONS_DIR on the server",
         )
     if directory is None:
         if not s.migrations_dir:
