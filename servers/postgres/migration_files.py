@@ -194,8 +194,10 @@ def _classify(kind: str, body: dict[str, Any], text: str, label: str) -> Stateme
             f"{label}: {kind.removesuffix('Stmt')} acts on the whole server and does not belong in a migration",
             hint="run it by hand",
         )
-    if concurrent and kind in ("IndexStmt", "DropStmt", "ReindexStmt"):
+    if concurrent and kind in ("IndexStmt", "DropStmt"):
         return Statement(kind, text, False, _strip_concurrently(text))
+    if concurrent and kind == "ReindexStmt":  # changes no schema: nothing to rehearse
+        return Statement(kind, text, False, None)
     if kind == "AlterEnumStmt" and body.get("newVal"):  # outside a transaction, later statements can use the value
         return Statement(kind, text, False, text)
     if kind == "VacuumStmt" and body.get("is_vacuumcmd"):

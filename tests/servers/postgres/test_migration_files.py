@@ -165,7 +165,7 @@ def test_statements_that_do_not_belong_in_a_migration_are_refused(sql: str, expe
 def test_statement_classes() -> None:
     stmts = parse_migration(
         "BEGIN;\nCREATE /* CONCURRENTLY */ INDEX CONCURRENTLY i ON t (a);\nVACUUM t;\nALTER TABLE t ADD c int;\n"
-        "ALTER TYPE e ADD VALUE 'x';\nCOMMIT;",
+        "ALTER TYPE e ADD VALUE 'x';\nREINDEX (CONCURRENTLY) INDEX i;\nCOMMIT;",
         "V1__x.sql",
     )
     assert [(s.kind, s.transactional) for s in stmts] == [
@@ -173,6 +173,8 @@ def test_statement_classes() -> None:
         ("VacuumStmt", False),
         ("AlterTableStmt", True),
         ("AlterEnumStmt", False),
+        ("ReindexStmt", False),
     ]
     assert stmts[0].rehearse == "CREATE /* CONCURRENTLY */ INDEX  i ON t (a)" and stmts[1].rehearse is None
     assert stmts[3].rehearse == stmts[3].text  # ADD VALUE can be rehearsed in the transaction
+    assert stmts[4].rehearse is None
