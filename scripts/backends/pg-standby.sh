@@ -4,7 +4,10 @@
 # physical replication slot. Debian 12 as root (CI) or a dev box; idempotent: a standby that already streams is
 # left alone.
 #
-#   bash scripts/backends/pg-standby.sh      # stdout: `export PG_STANDBY_URL=...`; progress on stderr
+#   bash scripts/backends/pg-standby.sh      # stdout: `export PG_STANDBY_URL=... PG_STANDBY_ARCHIVE_FAIL=...`
+#
+# The standby archives the WAL it receives (archive_mode = always) with a command that discards it, and fails
+# while the file $PG_STANDBY_ARCHIVE_FAIL exists: the tests use it to see a failing archiver.
 #
 # Primary side (all idempotent, no restart unless needed): wal_level >= replica, max_wal_senders and
 # max_replication_slots > 0 (Debian's defaults; only a primary configured otherwise is changed and restarted),
@@ -17,6 +20,8 @@ PG_USER="${PG_USER:-postgres}"; PG_PASSWORD="${PG_PASSWORD:-postgres}"; PG_DB="$
 STANDBY_CLUSTER="${PG_STANDBY_CLUSTER:-standby}"; STANDBY_PORT="${PG_STANDBY_PORT:-5433}"
 REPL_USER="${PG_REPL_USER:-bam_replicator}"; REPL_PASSWORD="${PG_REPL_PASSWORD:-bam_replicator}"
 SLOT="${PG_STANDBY_SLOT:-bam_standby}"
+STATE_DIR="${STATE_DIR:-/tmp/mcp-backends}"
+ARCHIVE_FAIL_FLAG="${PG_STANDBY_ARCHIVE_FAIL:-$STATE_DIR/pg-standby-archive-fail}"
 
 log() { echo "[pg-standby $(date +%T)] $*" >&2; }
 psql_primary() { runuser -u postgres -- psql -p "$PG_PORT" -v ON_ERROR_STOP=1 -qAt "$@"; }
@@ -74,23 +79,38 @@ build_standby() {
   rm -rf "${data:?}"/*
   runuser -u postgres -- env PGPASSWORD="$REPL_PASSWORD" pg_basebackup -h 127.0.0.1 -p "$PG_PORT" -U "$REPL_USER" \
     -D "$data" -X stream -S "$SLOT" -c fast >&2
+  write_standby_conf >/dev/null || true
+  runuser -u postgres -- touch "$data/standby.signal"
+  pg_ctlcluster "$PG_VERSION" "$STANDBY_CLUSTER" start >&2
+}
+
+write_standby_conf() {  # returns 0 when the file changed
+  local conf="/etc/postgresql/$PG_VERSION/$STANDBY_CLUSTER/conf.d/standby.conf" tmp
   # hot standby needs these at least as high as on the primary
-  local s; s=$(psql_primary -F= -c "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction')")
+  local s; s=$(psql_primary -F= -c "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'max_worker_processes', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction') ORDER BY name")
+  tmp=$(mktemp)
   {
     echo "listen_addresses = '127.0.0.1'"
     echo "hot_standby = on"
     echo "primary_conninfo = 'host=127.0.0.1 port=$PG_PORT user=$REPL_USER password=$REPL_PASSWORD application_name=$SLOT'"
     echo "primary_slot_name = '$SLOT'"
+    # the standby archives what it receives; archiving fails while the flag file exists (the archiving test)
+    echo "archive_mode = always"
+    echo "archive_command = 'test ! -e $ARCHIVE_FAIL_FLAG'"
     echo "$s" | sed 's/=\(.*\)/ = \1/'
-  } > "$etc/conf.d/standby.conf"
-  chown postgres:postgres "$etc/conf.d/standby.conf"
-  runuser -u postgres -- touch "$data/standby.signal"
-  pg_ctlcluster "$PG_VERSION" "$STANDBY_CLUSTER" start >&2
+  } > "$tmp"
+  if cmp -s "$tmp" "$conf"; then rm -f "$tmp"; return 1; fi
+  install -o postgres -g postgres -m 0644 "$tmp" "$conf"; rm -f "$tmp"
 }
 
 prepare_primary
 if online "$STANDBY_CLUSTER" && streaming; then
-  log "standby $PG_VERSION/$STANDBY_CLUSTER already streaming on $STANDBY_PORT"
+  if write_standby_conf; then
+    log "standby configuration changed: restarting $PG_VERSION/$STANDBY_CLUSTER"
+    pg_ctlcluster "$PG_VERSION" "$STANDBY_CLUSTER" restart >&2
+    wait_for 60 "standby streaming" streaming
+  fi
+  log "standby $PG_VERSION/$STANDBY_CLUSTER streaming on $STANDBY_PORT"
 else
   if exists "$STANDBY_CLUSTER" && ! online "$STANDBY_CLUSTER"; then
     pg_ctlcluster "$PG_VERSION" "$STANDBY_CLUSTER" start >&2 || true
@@ -100,4 +120,5 @@ else
     wait_for 60 "standby streaming" streaming
   fi
 fi
-echo "export PG_STANDBY_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$STANDBY_PORT/$PG_DB"
+mkdir -p "$(dirname "$ARCHIVE_FAIL_FLAG")"; rm -f "$ARCHIVE_FAIL_FLAG"
+echo "export PG_STANDBY_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$STANDBY_PORT/$PG_DB PG_STANDBY_ARCHIVE_FAIL=$ARCHIVE_FAIL_FLAG"

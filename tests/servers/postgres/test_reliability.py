@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -67,7 +68,7 @@ async def test_the_standby_reports_its_receiver_and_says_nothing_streams_from_it
     assert "standby streaming from 127.0.0.1:" in rep["summary"] and "via slot bam_standby" in rep["summary"]
     assert "no standbys stream from it" in rep["summary"]
     assert h["slots"]["status"] == "info" and h["slots"]["summary"].startswith("no replication slots")
-    assert h["archiving"]["status"] == "info" and "WAL archiving is off" in h["archiving"]["summary"]
+    assert h["archiving"]["summary"].startswith(("archive_mode = always", "archiving is failing"))
 
     # it really streams: a database and a row made on the primary show up on the standby
     marker = uuid.uuid4().hex
@@ -122,8 +123,58 @@ async def test_checkpoints_archiving_and_connections_by_application(primary: Cli
             await c.close()
     cp = h["checkpoints"]
     assert cp["status"] in ("ok", "info", "warning") and {"timed", "requested", "max_wal_size"} <= set(cp["details"][0])
-    assert h["archiving"]["summary"].startswith(("WAL archiving is off", "archive_mode = ", "archiving is failing"))
+    assert (
+        h["archiving"]["status"] == "info" and "WAL archiving is off (archive_mode = off)" in h["archiving"]["summary"]
+    )
     conn_check = h["connections"]
     assert "connections in use" in conn_check["summary"] and "reserved for superusers" in conn_check["summary"]
     mine = next(d for d in conn_check["details"] if d["application"] == app)
     assert mine["total"] == 3 and mine["user"] == "postgres"
+
+
+async def archiver(url: str) -> Any:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchrow("SELECT archived_count, failed_count FROM pg_stat_archiver")
+    finally:
+        await conn.close()
+
+
+async def switch_wal(tempdb: str) -> None:
+    """Write a little on the primary and close the WAL segment, so the standby gets a complete one to archive."""
+    conn = await asyncpg.connect(tempdb)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS wal_probe (v int); INSERT INTO wal_probe VALUES (1)")
+        await conn.execute("SELECT pg_switch_wal()")
+    finally:
+        await conn.close()
+
+
+async def test_the_standby_archiver_reports_success_then_a_failure(
+    standby: Client, tempdb: str, standby_url: str
+) -> None:
+    flag = Path(os.environ.get("PG_STANDBY_ARCHIVE_FAIL") or "")
+    if not flag.name:
+        backend_unavailable("the standby's archive failure switch (PG_STANDBY_ARCHIVE_FAIL)", "unset")
+    flag.unlink(missing_ok=True)
+    before = await archiver(standby_url)
+    await switch_wal(tempdb)
+    with anyio.fail_after(30):
+        while (await archiver(standby_url))["archived_count"] <= before["archived_count"]:
+            await anyio.sleep(0.2)
+    arch = (await health(standby, "archiving"))["archiving"]
+    assert arch["status"] == "ok" and arch["summary"].startswith("archive_mode = always: ")
+    assert arch["details"][0]["last_archived_wal"]
+
+    flag.touch()
+    try:
+        failed = (await archiver(standby_url))["failed_count"]
+        await switch_wal(tempdb)
+        with anyio.fail_after(30):
+            while (await archiver(standby_url))["failed_count"] <= failed:
+                await anyio.sleep(0.2)
+        arch = (await health(standby, "archiving"))["archiving"]
+        assert arch["status"] == "critical" and arch["summary"].startswith("archiving is failing: ")
+        assert arch["details"][0]["last_failed_wal"]
+    finally:
+        flag.unlink(missing_ok=True)
