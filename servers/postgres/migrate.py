@@ -164,6 +164,8 @@ class _Runner:
     statement_ms: int
     retries: int
     total: int
+    client: str | None = None
+    """The MCP client's name (from its initialize request), recorded in the ledger with the database user."""
     events: int = 0
     attempts: int = 1
     cleaned: list[str] = field(default_factory=list)
@@ -201,8 +203,9 @@ def _names(stmts: list[Statement]) -> list[tuple[str | None, str]]:
 
 _UPSERT = """
 INSERT INTO {ledger} (version, version_key, name, file, checksum, status, statements_done, statements_total,
-                      duration_ms, snapshot)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                      duration_ms, snapshot, applied_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+        session_user || ' (' || current_setting('application_name') || ')' || coalesce(' via ' || $11::text, ''))
 ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, file = EXCLUDED.file, checksum = EXCLUDED.checksum,
   status = EXCLUDED.status, statements_done = EXCLUDED.statements_done, statements_total = EXCLUDED.statements_total,
   duration_ms = EXCLUDED.duration_ms, snapshot = EXCLUDED.snapshot, error = NULL, applied_at = now(),
@@ -210,7 +213,7 @@ ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, file = EXCLUDED.file, 
 
 
 async def _record(r: _Runner, m: Migration, status: str, done: int, total: int, ms: Any, snap: Any) -> None:
-    args = (m.version, list(m.key), m.name, m.file, m.checksum, status, done, total, ms, snap)
+    args = (m.version, list(m.key), m.name, m.file, m.checksum, status, done, total, ms, snap, r.client)
     await r.conn.execute(_UPSERT.format(ledger=r.ledger), *args)
 
 
@@ -310,6 +313,15 @@ async def _locked(conn: Any, pg: Postgres, action: str) -> None:
     )
 
 
+def _client_name(ctx: Any) -> str | None:
+    """The client's self-declared name, reduced to harmless characters (it is stored and shown back)."""
+    try:
+        name = str(ctx.session.client_params.client_info.name)
+    except Exception:  # no session or no initialize params (stateless transports)
+        return None
+    return re.sub(r"[^\w .@/+-]", "", name)[:60] or None
+
+
 def _runner(ctx: Any, conn: Any, pg: Postgres, lock: int | None, retries: int | None, t: int | None, n: int) -> _Runner:
     s = pg.settings
     return _Runner(
@@ -320,6 +332,7 @@ def _runner(ctx: Any, conn: Any, pg: Postgres, lock: int | None, retries: int | 
         t or s.statement_timeout_ms,
         s.migrations_retries if retries is None else retries,
         n,
+        _client_name(ctx),
     )
 
 

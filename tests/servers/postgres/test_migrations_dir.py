@@ -116,7 +116,7 @@ async def test_directory_applied_statused_drifted_and_rolled_back(mig: Client, m
     st = ok(await mig.call_tool("pg_migrations_status", {}))
     assert st["pending"] == [] and st["drift"] == [] and st["schema_drift"] == [] and st["applied_count"] == 3
     assert [a["version"] for a in st["applied"]] == ["3", "2", "1"]
-    assert st["applied"][0]["applied_by"].startswith("postgres (backend-architect-mcp")
+    assert st["applied"][0]["applied_by"] == "postgres (backend-architect-mcp) via mcp"  # db user, app, MCP client
     assert st["applied"][0]["statements"] == "1/1" and st["applied"][0]["duration_ms"] >= 0
 
     # drift: a file edited after it was applied, a column and a table added by hand
