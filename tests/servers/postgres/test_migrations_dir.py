@@ -348,3 +348,21 @@ async def test_passwords_in_migration_statements_are_masked_in_the_plan(mig: Cli
     write(mdir, "V1__role.sql", f"CREATE ROLE {role} LOGIN PASSWORD 'hunter2-secret';")
     p = await plan(mig)  # rolled back: the role is never created
     assert "hunter2-secret" not in str(p) and "***REDACTED***" in p["steps"][0]["statement"]
+
+
+async def test_a_rollback_that_fails_halfway_is_recorded_and_can_be_rerun(mig: Client, mdir: Path, env: str) -> None:
+    write(mdir, "V1__t.sql", "CREATE TABLE t (a int);")
+    write(mdir, "V2__idx.sql", "CREATE INDEX CONCURRENTLY t_a ON t (a);")
+    write(mdir, "U2__idx.sql", "DROP INDEX CONCURRENTLY t_a;\nDROP TABLE missing_table;")
+    await plan_and_apply(mig)
+    text = error_text(await mig.call_tool("pg_migration_rollback", {}))
+    assert "SQLSTATE 42P01" in text and "statement 2 of 2" in text and "'rollback failed'" in text
+    assert await fetchval(env, "SELECT to_regclass('t_a')") is None  # the first down statement did run
+    assert await fetchval(env, "SELECT status FROM bam_migrations WHERE version = '2'") == "rollback failed"
+    st = ok(await mig.call_tool("pg_migrations_status", {}))
+    assert ("2", "rollback_failed") in {(x["version"], x["kind"]) for x in st["drift"]}
+    assert "the rollback of 2 stopped halfway" in error_text(await mig.call_tool("pg_migration_plan", {}))
+    write(mdir, "U2__idx.sql", "DROP INDEX CONCURRENTLY IF EXISTS t_a;\nDROP TABLE IF EXISTS missing_table;")
+    rb = ok(await mig.call_tool("pg_migration_rollback", {}))
+    assert rb["ran"][0]["version"] == "2" and rb["current_version"] == "1"
+    assert [p["version"] for p in ok(await mig.call_tool("pg_migrations_status", {}))["pending"]] == ["2"]
