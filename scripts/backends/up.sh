@@ -28,6 +28,9 @@ SERVICES="$SERVICES" K8S_MODE="${K8S_MODE:-apiserver}" bash "$HERE/start-service
 case " $SERVICES " in
   *" redis "*) if [ -f "$HERE/redis-cluster.sh" ]; then bash "$HERE/redis-cluster.sh" >> "$tmp"; fi ;;
 esac
+case " $SERVICES " in  # a streaming standby of the test PostgreSQL, for the replication checks
+  *" postgres "*) bash "$HERE/pg-standby.sh" >> "$tmp" ;;
+esac
 echo "export MCP_REQUIRE_BACKENDS=1" >> "$tmp"
 mv "$tmp" "$OUT"
 echo "[up] endpoints written to $OUT" >&2

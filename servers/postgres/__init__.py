@@ -28,9 +28,10 @@ MODULE = ModuleInfo(
     title="PostgreSQL",
     summary=(
         "inspect schemas, tables, columns, indexes and foreign keys; run read-only SQL with bind parameters "
-        "and paging; read EXPLAIN plans (optionally ANALYZE); see sessions, lock blockers, health checks and the "
-        "heaviest statements; try hypothetical indexes; rehearse migrations (locks, rewrites, schema diff) when "
-        "writes are allowed"
+        "and paging; read EXPLAIN plans (optionally ANALYZE); see sessions, lock blockers, health checks "
+        "(replication lag, slots, WAL archiving, checkpoints) and the heaviest statements; try hypothetical indexes; "
+        "see versioned migrations and their drift; rehearse, apply and roll back migrations (locks, rewrites, "
+        "schema diff, lint) when writes are allowed"
     ),
     resources=resources,
     register=register,

@@ -8,7 +8,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error, truncate_text
+from servers.postgres import reliability
 from servers.postgres.client import state, translate
+from servers.postgres.reliability import Check
 from servers.postgres.values import redact_sql
 
 QUERY_TEXT_BYTES = 500
@@ -80,19 +82,31 @@ async def pg_activity(
     )
 
 
-class Check(BaseModel):
-    name: str
-    status: Literal["ok", "warning", "critical", "info"]
-    summary: str
-    details: list[dict[str, Any]] = Field(default_factory=list, description="Offending objects (capped at 20)")
-
-
 class HealthReport(BaseModel):
     checks: list[Check]
     worst: Literal["ok", "warning", "critical", "info"]
 
 
-HealthArea = Literal["cache", "connections", "indexes", "vacuum", "wraparound", "sequences", "long_transactions"]
+HealthArea = Literal[
+    "cache",
+    "connections",
+    "indexes",
+    "vacuum",
+    "wraparound",
+    "sequences",
+    "long_transactions",
+    "replication",
+    "slots",
+    "archiving",
+    "checkpoints",
+]
+_RELIABILITY = {
+    "connections": reliability.connections,
+    "replication": reliability.replication,
+    "slots": reliability.slots,
+    "archiving": reliability.archiving,
+    "checkpoints": reliability.checkpoints,
+}
 _ORDER = {"info": 0, "ok": 1, "warning": 2, "critical": 3}
 
 
@@ -110,12 +124,8 @@ async def _check(conn: Any, area: str) -> Check:
             "ok" if ratio >= 0.99 else "warning" if ratio >= 0.95 else "critical"
         )
         return Check(name="cache", status=status, summary=f"table cache hit ratio {ratio:.4f} (target >= 0.99)")
-    if area == "connections":
-        used = await conn.fetchval("SELECT count(*) FROM pg_stat_activity")
-        mx = int(await conn.fetchval("SHOW max_connections"))
-        frac = used / mx
-        st: Literal["ok", "warning", "critical"] = "ok" if frac < 0.7 else "warning" if frac < 0.9 else "critical"
-        return Check(name="connections", status=st, summary=f"{used} of {mx} connections in use ({frac:.0%})")
+    if area in _RELIABILITY:
+        return await _RELIABILITY[area](conn)
     if area == "indexes":
         invalid = await conn.fetch(
             """SELECT indexrelid::regclass::text AS index FROM pg_index WHERE NOT indisvalid LIMIT 20"""
@@ -173,6 +183,10 @@ async def _check(conn: Any, area: str) -> Check:
             summary=f"{len(rows)} sequences past 75% of their maximum",
             details=[dict(r) for r in rows],
         )
+    return await _long_transactions(conn)
+
+
+async def _long_transactions(conn: Any) -> Check:
     rows = await conn.fetch(
         """SELECT pid, state, extract(epoch FROM now() - xact_start)::float8 AS seconds,
                   left(query, 200) AS query
@@ -185,7 +199,7 @@ async def _check(conn: Any, area: str) -> Check:
         name="long_transactions",
         status="warning" if rows else "ok",
         summary=f"{len(rows)} transactions open for more than 5 minutes",
-        details=[dict(r) for r in rows],
+        details=[{**dict(r), "query": redact_sql(r["query"] or "")} for r in rows],
     )
 
 
@@ -193,8 +207,9 @@ async def pg_health(
     ctx: Context[Any, Any],
     areas: Annotated[list[HealthArea] | None, Field(description="Checks to run (default: all)")] = None,
 ) -> HealthReport:
-    """Run database health checks: cache hit ratio, connections, invalid/unused indexes, vacuum, wraparound,
-    sequences near their limit and long-running transactions."""
+    """Run database health checks: cache hit ratio, connections by application, invalid/unused indexes, vacuum,
+    wraparound, sequences near their limit, long transactions, replication lag per standby, replication slots
+    and the WAL they retain, WAL archiving, and checkpoint/bgwriter pressure."""
     pg = state(ctx)
     wanted = list(areas or HealthArea.__args__)  # type: ignore[attr-defined]
     try:

@@ -3,19 +3,34 @@
 For each statement: its duration, the table locks it takes (and what those locks block), and whether it
 rewrites a table; for the whole script: the schema changes (tables, columns, indexes, constraints). The
 "before" state is read inside the same transaction, before the first statement, for every table the
-script names.
+script names. Without `sql`, the pending migrations of the migrations directory are rehearsed in order in
+one transaction, and the plan gets a `plan_id` that `pg_migration_apply` takes.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from servers._common import tool_error
 from servers.postgres.client import state, translate
-from servers.postgres.safety import referenced_relations, split_script
+from servers.postgres.ledger import SHAPE_SQL, plan_state, resolve
+from servers.postgres.migration_files import (
+    Lint,
+    Migration,
+    Statement,
+    lint,
+    load_directory,
+    parse_migration,
+    relation_names,
+)
+from servers.postgres.safety import parse_one, split_script
+from servers.postgres.values import redact_sql
 
 STATEMENT_TEXT = 300
 
@@ -38,25 +53,27 @@ _LOCKS_SQL = """
      AND c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"""
 
 _NODES_SQL = """
-  SELECT c.oid, n.nspname || '.' || c.relname AS relation, c.relfilenode::bigint AS relfilenode
+  SELECT c.oid, n.nspname || '.' || c.relname AS relation, c.relfilenode::bigint AS relfilenode,
+         c.reltuples::bigint AS rows
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"""
 
-_SHAPE_SQL = """
-  SELECT c.oid, n.nspname || '.' || c.relname AS relation, c.relfilenode::bigint AS filenode,
-         c.reltuples::bigint AS rows,
-         ARRAY(SELECT 'column ' || a.attname || ': ' || format_type(a.atttypid, a.atttypmod)
-                      || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
-                      || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
-                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
-         ARRAY(SELECT 'index ' || ic.relname || ': ' || pg_get_indexdef(i.indexrelid)
-                 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid
-                ORDER BY ic.relname) AS indexes,
-         ARRAY(SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid, true)
-                 FROM pg_constraint WHERE conrelid = c.oid ORDER BY conname) AS constraints
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.oid = ANY($1::oid[])"""
+LONG_HOLD_MS = 1000.0
+
+_LINT = {
+    "index": "CREATE INDEX without CONCURRENTLY blocks writes to {rel} while it builds; use CREATE INDEX "
+    "CONCURRENTLY (applied outside a transaction)",
+    "default": "ADD COLUMN on {rel} with a volatile default ({detail}) rewrites the table under ACCESS EXCLUSIVE; "
+    "add the column without it, then backfill in batches",
+    "type": "ALTER COLUMN {detail} TYPE on {rel} takes ACCESS EXCLUSIVE and rewrites the table unless the types "
+    "are binary-compatible",
+    "not_null": "SET NOT NULL on {rel}.{detail} scans the table under ACCESS EXCLUSIVE; first add CHECK ({detail} "
+    "IS NOT NULL) NOT VALID and VALIDATE CONSTRAINT it",
+    "fk": "FOREIGN KEY on {rel} without NOT VALID checks every row under SHARE ROW EXCLUSIVE; add it NOT VALID, "
+    "then VALIDATE CONSTRAINT",
+    "check": "CHECK on {rel} without NOT VALID scans the table under ACCESS EXCLUSIVE; add it NOT VALID, then "
+    "VALIDATE CONSTRAINT",
+}
 
 
 class LockTaken(BaseModel):
@@ -66,6 +83,7 @@ class LockTaken(BaseModel):
 
 
 class Step(BaseModel):
+    migration: str | None = Field(default=None, description="Migration version (directory mode)")
     statement: str = Field(description=f"The statement, cut to {STATEMENT_TEXT} characters")
     status: str = Field(description="PostgreSQL command tag")
     duration_ms: float
@@ -81,13 +99,24 @@ class SchemaChange(BaseModel):
     after: str | None
 
 
+class PlannedMigration(BaseModel):
+    version: str
+    file: str
+    statements: int
+    resume_at: int = Field(description="Statements of it already run (a failed migration resumes after them)")
+    outside_transaction: int = Field(description="Statements applied outside a transaction (CONCURRENTLY, VACUUM)")
+    has_down: bool
+
+
 class MigrationPlan(BaseModel):
     steps: list[Step]
     changes: list[SchemaChange]
-    warnings: list[str] = Field(description="Locks and rewrites that would hurt a busy database")
+    warnings: list[str] = Field(description="Lock-heavy DDL, long locks and rewrites (at most 200)")
     total_ms: float
     rolled_back: bool = Field(description="Always true: nothing was committed")
-    truncated: bool = Field(description="True when the change list was cut at 200 entries")
+    truncated: bool = Field(description="True when the step or change list was cut at 200 entries")
+    plan_id: str | None = Field(default=None, description="Directory mode: pass to pg_migration_apply")
+    migrations: list[PlannedMigration] = Field(default_factory=list, description="Directory mode: pending, in order")
 
 
 def _items(row: Any) -> dict[str, str]:
@@ -98,10 +127,11 @@ def _items(row: Any) -> dict[str, str]:
     return out
 
 
-def _diff(before: dict[int, Any], after: dict[int, Any]) -> list[SchemaChange]:
+def diff_shapes(before: dict[Any, Any], after: dict[Any, Any]) -> list[SchemaChange]:
+    """Table, column, index and constraint changes between two sets of relation shapes (same keys = same table)."""
     changes: list[SchemaChange] = []
-    for oid in sorted(set(before) | set(after)):
-        b, a = before.get(oid), after.get(oid)
+    for key in sorted(set(before) | set(after)):
+        b, a = before.get(key), after.get(key)
         rel = str((a if a is not None else b)["relation"])  # type: ignore[index]
         if b is None:
             changes.append(SchemaChange(relation=rel, change="table added", item="table", before=None, after=rel))
@@ -120,100 +150,198 @@ def _diff(before: dict[int, Any], after: dict[int, Any]) -> list[SchemaChange]:
     return changes
 
 
+@dataclass
+class _Run:
+    """State of one rehearsal transaction."""
+
+    conn: Any
+    initial: dict[int, tuple[str, int]]  # oid -> (relation, estimated rows) of the tables there at the start
+    known: dict[int, int]  # oid -> storage file: a change means a rewrite
+    held: dict[int, str] = field(default_factory=dict)  # table locks last until the end of the transaction
+    touched: set[int] = field(default_factory=set)
+    steps: list[Step] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+async def _lint_warnings(run: _Run, where: str, found: list[Lint]) -> list[str]:
+    out = []
+    for item in found:
+        oid = next(iter(await resolve(run.conn, [item.relation])), None)
+        if oid is None or oid not in run.initial:  # a table the migration creates is empty: nothing to block
+            continue
+        if item.check == "not_null" and await run.conn.fetchval(
+            "SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = $1 AND contype = 'c' AND convalidated"
+            " AND pg_get_constraintdef(oid) = format('CHECK ((%I IS NOT NULL))', $2::text))",
+            oid,
+            item.detail,
+        ):
+            continue
+        if item.check == "default" and not await run.conn.fetchval(
+            "SELECT EXISTS (SELECT FROM pg_proc WHERE proname = ANY($1::text[]) AND provolatile = 'v')",
+            item.detail.split(","),
+        ):
+            continue
+        out.append(f"{where}: " + _LINT[item.check].format(rel=run.initial[oid][0], detail=item.detail))
+    return out
+
+
+async def _step(run: _Run, label: str | None, where: str, st: Statement) -> None:
+    run.warnings += await _lint_warnings(run, where, lint(st.tree))
+    text = redact_sql(st.text)[:STATEMENT_TEXT]
+    if st.rehearse is None:
+        status = "SKIPPED: cannot run in a transaction; applied outside one"
+        run.steps.append(Step(migration=label, statement=text, status=status, duration_ms=0, locks=[], rewrites=[]))
+        return
+    t0 = time.perf_counter()
+    status = await run.conn.execute(st.rehearse)
+    took = (time.perf_counter() - t0) * 1000
+    if not st.transactional:
+        how = "rehearsed without CONCURRENTLY; " if st.rehearse != st.text else ""
+        status += f" ({how}applied outside a transaction)"
+    strongest: dict[int, tuple[str, str]] = {}
+    for r in await run.conn.fetch(_LOCKS_SQL):
+        cur = strongest.get(r["oid"])
+        if cur is None or _STRENGTH.index(r["mode"]) > _STRENGTH.index(cur[1]):
+            strongest[r["oid"]] = (r["relation"], r["mode"])
+    run.touched |= set(strongest)
+    acquired = [  # locks this statement took or strengthened
+        (rel, mode)
+        for oid, (rel, mode) in strongest.items()
+        if oid not in run.held or _STRENGTH.index(mode) > _STRENGTH.index(run.held[oid])
+    ]
+    run.held.update({oid: mode for oid, (_, mode) in strongest.items()})
+    rewrites = []
+    for r in await run.conn.fetch(_NODES_SQL + " AND c.oid = ANY($1::oid[])", list(strongest)):
+        if r["oid"] in run.known and run.known[r["oid"]] != r["relfilenode"]:
+            rewrites.append(r["relation"])
+        run.known[r["oid"]] = r["relfilenode"]
+    locks = [LockTaken(relation=rel, mode=mode, blocks=BLOCKS.get(mode, "unknown")) for rel, mode in sorted(acquired)]
+    run.steps.append(
+        Step(
+            migration=label,
+            statement=text,
+            status=status,
+            duration_ms=round(took, 2),
+            locks=locks,
+            rewrites=sorted(rewrites),
+        )
+    )
+
+
+_HEAVY = ("AccessExclusiveLock", "ExclusiveLock", "ShareLock", "ShareRowExclusiveLock")
+
+
+def _lock_warnings(run: _Run, steps: list[Step], prefix: str) -> list[str]:
+    """Strong locks on tables that existed (blocking others until commit), long ACCESS EXCLUSIVE holds, rewrites."""
+    existing = dict(run.initial.values())
+    out, seen = [], set()
+    for i, st in enumerate(steps):
+        where = f"{prefix}statement {i + 1}"
+        for lock in st.locks:
+            if lock.relation not in existing or lock.mode not in _HEAVY:
+                continue
+            est = f" (~{existing[lock.relation]} rows)" if existing[lock.relation] >= 0 else ""
+            out.append(f"{where} holds {lock.mode} on {lock.relation}{est}: blocks {lock.blocks} until commit")
+            held = sum(s.duration_ms for s in steps[i:])
+            if lock.mode == "AccessExclusiveLock" and lock.relation not in seen and held >= LONG_HOLD_MS:
+                seen.add(lock.relation)
+                out.append(
+                    f"{where} holds ACCESS EXCLUSIVE on {lock.relation} for ~{held:.0f} ms until commit: "
+                    "reads and writes queue that long; split the migration or make the slow part non-blocking"
+                )
+        for rel in st.rewrites:
+            out.append(f"{where} rewrites {rel}: the whole table is copied while the lock is held")
+    return out
+
+
+async def _begin(conn: Any, names: list[tuple[str | None, str]]) -> tuple[_Run, dict[int, Any]]:
+    nodes = await conn.fetch(_NODES_SQL)
+    run = _Run(conn, {r["oid"]: (r["relation"], r["rows"]) for r in nodes}, {r["oid"]: r["relfilenode"] for r in nodes})
+    named = await resolve(conn, names)
+    before = {r["oid"]: r for r in await conn.fetch(SHAPE_SQL, list(named))}
+    return run, before
+
+
+Scripts = list[tuple[str | None, str, list[Statement]]]
+
+
+async def _rehearse(conn: Any, scripts: Scripts, where: list[str]) -> tuple[_Run, list[SchemaChange]]:
+    """Run every script in order in the caller's transaction; `where` tracks the statement being run."""
+    names = list(dict.fromkeys(n for _, _, stmts in scripts for st in stmts for n in relation_names(st.tree)))
+    run, before = await _begin(conn, names)
+    for label, title, stmts in scripts:
+        first = len(run.steps)
+        for i, st in enumerate(stmts, 1):
+            where[0] = f"statement {i} of {title}"
+            await _step(run, label, f"{label} statement {i}" if label else f"statement {i}", st)
+        run.warnings += _lock_warnings(run, run.steps[first:], f"{label} " if label else "")
+    where[0] = "the schema diff of the migration"
+    named = set(await resolve(conn, names))
+    after = {r["oid"]: r for r in await conn.fetch(SHAPE_SQL, list(run.touched | named | set(before)))}
+    return run, diff_shapes(before, after)
+
+
+def _script(sql: str) -> Scripts:
+    return [(None, "the migration", [Statement(k, t, True, t, parse_one(t)) for k, t in split_script(sql)])]
+
+
 async def pg_migration_plan(
     ctx: Context[Any, Any],
-    sql: Annotated[str, Field(description="The migration script: one or more DDL/DML statements separated by ;")],
+    sql: Annotated[
+        str | None,
+        Field(description="Migration script (statements separated by ;); omit to plan the migrations directory"),
+    ] = None,
+    directory: Annotated[
+        str | None, Field(description="Migrations directory inside the allowed roots (default: the configured one)")
+    ] = None,
     timeout_ms: Annotated[
         int | None, Field(ge=1, le=600_000, description="statement_timeout per statement in ms (default: server)")
     ] = None,
 ) -> MigrationPlan:
     """Rehearse a migration in a transaction that is always rolled back: per-statement locks, rewrites and
-    durations, plus the resulting schema changes.
+    durations, lint of lock-heavy DDL, and the resulting schema changes.
 
-    Locks are really taken while it runs (bounded by lock_timeout), so plan against a replica-sized copy
-    when the tables are hot. Sequence values consumed by the script are not rolled back.
+    Without `sql`, rehearses the pending migrations of the directory in order and returns the `plan_id` for
+    pg_migration_apply. Locks are really taken while it runs (bounded by lock_timeout), so plan against a
+    replica-sized copy when the tables are hot. Sequence values consumed are not rolled back.
     """
     pg = state(ctx)
-    statements = split_script(sql)
-    names = referenced_relations(sql)
-    steps: list[Step] = []
-    touched: set[int] = set()
+    if sql is not None and directory is not None:
+        raise tool_error("plan the migration", "give `sql` or `directory`, not both")
+    scripts = _script(sql) if sql is not None else []
+    d = None if sql is not None else await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
+    where = ["the migration"]
     start = time.perf_counter()
     try:
         async with pg.transaction(read_only=False, timeout_ms=timeout_ms) as tx:
-            # the schema as it was, for the tables the script names (tables it creates show up as added)
-            oids = await tx.conn.fetch(
-                "SELECT to_regclass(CASE WHEN s IS NULL THEN quote_ident(r) ELSE format('%I.%I', s, r) END)::oid AS oid"
-                " FROM unnest($1::text[], $2::text[]) AS t(s, r)",
-                [n[0] for n in names],
-                [n[1] for n in names],
-            )
-            named = {r["oid"] for r in oids if r["oid"] is not None}
-            before = {r["oid"]: r for r in await tx.conn.fetch(_SHAPE_SQL, list(named))}
-            known: dict[int, int] = {  # storage file of every user table: a change means a rewrite
-                r["oid"]: r["relfilenode"] for r in await tx.conn.fetch(_NODES_SQL)
-            }
-            held: dict[int, str] = {}  # table locks last until the end of the transaction
-            for _, text in statements:
-                t0 = time.perf_counter()
-                status = await tx.conn.execute(text)
-                took = (time.perf_counter() - t0) * 1000
-                strongest: dict[int, tuple[str, str]] = {}
-                for r in await tx.conn.fetch(_LOCKS_SQL):
-                    cur = strongest.get(r["oid"])
-                    if cur is None or _STRENGTH.index(r["mode"]) > _STRENGTH.index(cur[1]):
-                        strongest[r["oid"]] = (r["relation"], r["mode"])
-                touched |= set(strongest)
-                acquired = [  # locks this statement took or strengthened
-                    (rel, mode)
-                    for oid, (rel, mode) in strongest.items()
-                    if oid not in held or _STRENGTH.index(mode) > _STRENGTH.index(held[oid])
-                ]
-                held.update({oid: mode for oid, (_, mode) in strongest.items()})
-                rewrites = []
-                for r in await tx.conn.fetch(_NODES_SQL + " AND c.oid = ANY($1::oid[])", list(strongest)):
-                    if r["oid"] in known and known[r["oid"]] != r["relfilenode"]:
-                        rewrites.append(r["relation"])
-                    known[r["oid"]] = r["relfilenode"]
-                steps.append(
-                    Step(
-                        statement=text[:STATEMENT_TEXT],
-                        status=status,
-                        duration_ms=round(took, 2),
-                        locks=[
-                            LockTaken(relation=rel, mode=mode, blocks=BLOCKS.get(mode, "unknown"))
-                            for rel, mode in sorted(acquired)
-                        ],
-                        rewrites=sorted(rewrites),
-                    )
+            ps = await plan_state(tx.conn, pg.settings, d) if d else None
+            for m, resume in ps.todo if ps else []:
+                scripts.append(
+                    (m.version, f"migration {m.version} ({m.file})", parse_migration(m.sql, m.file)[resume:])
                 )
-            after = {r["oid"]: r for r in await tx.conn.fetch(_SHAPE_SQL, list(touched | named))}
+            run, changes = await _rehearse(tx.conn, scripts, where)
     except Exception as exc:
-        where = f"statement {len(steps) + 1} of" if len(steps) < len(statements) else "the schema diff of"
-        raise translate(exc, f"rehearse {where} the migration") from exc
-    changes = _diff(before, after)
-    warnings = []
-    for i, st in enumerate(steps, 1):
-        for lock in st.locks:
-            created = not any(r["relation"] == lock.relation for r in before.values())
-            if not created and lock.mode in (
-                "AccessExclusiveLock",
-                "ExclusiveLock",
-                "ShareLock",
-                "ShareRowExclusiveLock",
-            ):
-                rows = before.get(next((o for o, r in after.items() if r["relation"] == lock.relation), -1))
-                est = f" (~{rows['rows']} rows)" if rows is not None and rows["rows"] >= 0 else ""
-                warnings.append(
-                    f"statement {i} holds {lock.mode} on {lock.relation}{est}: blocks {lock.blocks} until commit"
-                )
-        for rel in st.rewrites:
-            warnings.append(f"statement {i} rewrites {rel}: the whole table is copied while the lock is held")
+        raise translate(exc, f"rehearse {where[0]}") from exc
+    warnings = [f"{x.version}: {x.kind}: {x.detail}" for x in ps.drift] if ps else []
     return MigrationPlan(
-        steps=steps,
+        steps=run.steps[:200],
         changes=changes[:200],
-        warnings=warnings,
+        warnings=(warnings + run.warnings)[:200],
         total_ms=round((time.perf_counter() - start) * 1000, 2),
         rolled_back=True,
-        truncated=len(changes) > 200,
+        truncated=len(changes) > 200 or len(run.steps) > 200,
+        plan_id=ps.plan_id if ps else None,
+        migrations=[_planned(m, resume) for m, resume in ps.todo] if ps else [],
+    )
+
+
+def _planned(m: Migration, resume: int) -> PlannedMigration:
+    stmts = parse_migration(m.sql, m.file)
+    return PlannedMigration(
+        version=m.version,
+        file=m.file,
+        statements=len(stmts),
+        resume_at=resume,
+        outside_transaction=sum(not s.transactional for s in stmts),
+        has_down=m.down_file is not None,
     )

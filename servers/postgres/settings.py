@@ -33,6 +33,14 @@ class PostgresSettings(BaseSettings):
         description="Show values of secret-named columns (password, token, api_key, ...) instead of masking them.",
     )
     application_name: str = Field(default="backend-architect-mcp", description="application_name of sessions.")
+    migrations_dir: str | None = Field(default=None, description="Directory of versioned SQL migrations.")
+    migrations_roots: str = Field(
+        default="", description="os.pathsep-separated directories a `directory` argument may point into."
+    )
+    migrations_schema: str = Field(
+        default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Schema of the bam_migrations ledger."
+    )
+    migrations_retries: int = Field(default=3, ge=0, le=10, description="Retries of a migration after lock_timeout.")
 
     def dsn(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None

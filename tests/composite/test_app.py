@@ -31,7 +31,7 @@ async def test_prompt_resource_and_instructions_carry_the_role_verbatim(database
         got = await c.get_prompt(PROMPT_NAME, {"focus": "query optimisation"})
         text = got.messages[0].content.text  # type: ignore[union-attr]
         assert text.startswith(ROLE)
-        assert "`pg_*` (PostgreSQL, read-only, 8 tools)" in text
+        assert "`pg_*` (PostgreSQL, read-only, 9 tools)" in text
         assert "Focus area for this session: query optimisation" in text
         res = await c.read_resource(PROMPT_URI)
         assert res.contents[0].text.startswith(ROLE)  # type: ignore[union-attr]
@@ -43,7 +43,7 @@ async def test_prompt_describes_write_mode_when_writes_are_allowed(database_url:
     app = build(AppSettings(servers="postgres", allow_writes="pg"))
     async with Client(app.server) as c:
         got = await c.get_prompt(PROMPT_NAME, {})
-        assert "`pg_*` (PostgreSQL, reads and writes, 10 tools)" in got.messages[0].content.text  # type: ignore[union-attr]
+        assert "`pg_*` (PostgreSQL, reads and writes, 13 tools)" in got.messages[0].content.text  # type: ignore[union-attr]
 
 
 async def test_tools_are_prefixed_and_callable_through_the_composite(database_url: str) -> None:
@@ -114,7 +114,7 @@ async def test_a_down_backend_does_not_stop_the_server(monkeypatch: pytest.Monke
     monkeypatch.setenv("DATABASE_URL", "postgresql://x:y@127.0.0.1:1/nope")
     app = build(AppSettings(servers="postgres"))
     async with Client(app.server) as c:
-        assert len((await c.list_tools()).tools) == 8
+        assert len((await c.list_tools()).tools) == 9
         r = await c.call_tool("pg_schemas_list", {})
         assert r.is_error and "unreachable at 127.0.0.1:1/nope" in r.content[0].text  # type: ignore[union-attr]
     health = await app.runtime.health()

@@ -41,7 +41,7 @@ def test_tools_table_respects_env_policy_and_logs_only_to_stderr() -> None:
     out = run("tools", env={"BAM_SERVERS": "postgres", "BAM_EXCLUDE_TOOLS": "pg_explain"})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert lines[-1] == "7 tools" and not any("pg_explain" in line for line in lines)
+    assert lines[-1] == "8 tools" and not any("pg_explain" in line for line in lines)
     for line in out.stderr.strip().splitlines():
         json.loads(line)  # structured, one JSON object per line
 

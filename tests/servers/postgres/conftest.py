@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import asyncpg
@@ -121,3 +123,16 @@ async def ro_client(seeded: str) -> AsyncIterator[Client]:
 async def rw_client(seeded: str) -> AsyncIterator[Client]:
     async with Client(build_server(ToolPolicy(allow_writes=frozenset({"postgres"})))) as c:
         yield c
+
+
+@pytest.fixture
+async def tempdb(database_url: str) -> AsyncIterator[str]:
+    """A database of its own on the shared server, dropped afterwards: DDL tests cannot collide."""
+    name = f"bam_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

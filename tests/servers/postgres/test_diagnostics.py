@@ -50,7 +50,19 @@ async def test_activity_limit_truncates(ro_client: Client) -> None:
 async def test_health_reports_every_area_and_finds_an_unused_index(ro_client: Client) -> None:
     data = ok(await ro_client.call_tool("pg_health", {}))
     names = [c["name"] for c in data["checks"]]
-    assert names == ["cache", "connections", "indexes", "vacuum", "wraparound", "sequences", "long_transactions"]
+    assert names == [
+        "cache",
+        "connections",
+        "indexes",
+        "vacuum",
+        "wraparound",
+        "sequences",
+        "long_transactions",
+        "replication",
+        "slots",
+        "archiving",
+        "checkpoints",
+    ]
     idx = next(c for c in data["checks"] if c["name"] == "indexes")
     assert any(d["index"] == f"{SCHEMA}.orders_customer_idx" for d in idx["details"])  # never scanned yet
     assert data["worst"] in ("warning", "critical", "ok", "info")

@@ -25,6 +25,7 @@ async def test_read_only_mode_lists_no_write_tool(ro_client: Client) -> None:
         "pg_activity",
         "pg_health",
         "pg_top_queries",
+        "pg_migrations_status",
     }
 
 
@@ -36,6 +37,12 @@ async def test_write_mode_adds_execute_with_destructive_annotation(rw_client: Cl
     assert q is not None and q.read_only_hint and q.idempotent_hint and q.open_world_hint is False
     m = tools["pg_migration_plan"].annotations  # takes real locks, so only with writes allowed
     assert m is not None and not m.read_only_hint and not m.destructive_hint and m.idempotent_hint
+    apply = tools["pg_migration_apply"].annotations
+    assert apply is not None and not apply.read_only_hint and not apply.destructive_hint and not apply.idempotent_hint
+    rollback = tools["pg_migration_rollback"].annotations
+    assert rollback is not None and rollback.destructive_hint and not rollback.read_only_hint
+    status = tools["pg_migrations_status"].annotations
+    assert status is not None and status.read_only_hint
 
 
 async def test_unreachable_database_gives_actionable_error_and_server_stays_up(
@@ -46,7 +53,7 @@ async def test_unreachable_database_gives_actionable_error_and_server_stays_up(
         text = error_text(await c.call_tool("pg_query", {"sql": "SELECT 1"}))
         assert "unreachable at 127.0.0.1:1/db" in text and "DATABASE_URL" in text
         assert "secretpw" not in text
-        assert len((await c.list_tools()).tools) == 8  # the server still answers
+        assert len((await c.list_tools()).tools) == 9  # the server still answers
 
 
 async def test_unconfigured_database_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
