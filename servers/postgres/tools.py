@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servers._common import DESTRUCTIVE, READ, WRITE, WRITE_IDEMPOTENT, ToolSpec
+from servers._common import DESTRUCTIVE, DISRUPT, READ, WRITE_IDEMPOTENT, ToolSpec
 from servers.postgres.catalog import pg_schemas_list, pg_table_describe, pg_tables_list
 from servers.postgres.diagnostics import pg_activity, pg_health, pg_top_queries
 from servers.postgres.migrate import pg_migration_apply, pg_migration_rollback, pg_migrations_status
@@ -20,7 +20,7 @@ TOOLS = [
     ToolSpec(pg_top_queries, "top_queries", "PostgreSQL: heaviest statements", READ),
     ToolSpec(pg_migrations_status, "migrations_status", "PostgreSQL: migrations applied, pending, drift", READ),
     ToolSpec(pg_migration_plan, "migration_plan", "PostgreSQL: rehearse a migration (rolled back)", WRITE_IDEMPOTENT),
-    ToolSpec(pg_migration_apply, "migration_apply", "PostgreSQL: apply a planned migration", WRITE),
-    ToolSpec(pg_migration_rollback, "migration_rollback", "PostgreSQL: undo the latest migrations", DESTRUCTIVE),
+    ToolSpec(pg_migration_apply, "migration_apply", "PostgreSQL: apply a planned migration", DESTRUCTIVE),
+    ToolSpec(pg_migration_rollback, "migration_rollback", "PostgreSQL: undo the latest migrations", DISRUPT),
     ToolSpec(pg_execute, "execute", "PostgreSQL: execute a write statement", DESTRUCTIVE),
 ]

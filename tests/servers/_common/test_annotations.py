@@ -36,7 +36,10 @@ EFFECTS: dict[str, Effect | tuple[Effect, ...]] = {
     "pg_activity": R,
     "pg_health": R,
     "pg_top_queries": R,
+    "pg_migrations_status": R,
     "pg_migration_plan": S,  # always rolled back
+    "pg_migration_apply": X,  # runs whatever the reviewed files say (DROP included)
+    "pg_migration_rollback": DI,
     "pg_execute": X,
     # Redis
     "redis_keys_scan": R,

@@ -38,7 +38,7 @@ async def test_write_mode_adds_execute_with_destructive_annotation(rw_client: Cl
     m = tools["pg_migration_plan"].annotations  # takes real locks, so only with writes allowed
     assert m is not None and not m.read_only_hint and not m.destructive_hint and m.idempotent_hint
     apply = tools["pg_migration_apply"].annotations
-    assert apply is not None and not apply.read_only_hint and not apply.destructive_hint and not apply.idempotent_hint
+    assert apply is not None and not apply.read_only_hint and apply.destructive_hint and not apply.idempotent_hint
     rollback = tools["pg_migration_rollback"].annotations
     assert rollback is not None and rollback.destructive_hint and not rollback.read_only_hint
     status = tools["pg_migrations_status"].annotations
