@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
-from servers.docker.common import ContainerRef, Labels, dk
-from servers.docker.safety import check_container, managed_labels
+from servers.docker.client import Docker
+from servers.docker.common import ContainerRef, ImageRef, Labels, dk
+from servers.docker.safety import (
+    check_container,
+    check_network,
+    host_policy,
+    managed_labels,
+    resolve_host_path,
+    volume_bind_device,
+)
 from servers.docker.values import parse_size, short_id
 
 
@@ -18,6 +27,46 @@ class MountSpec(BaseModel):
     source: str | None = Field(default=None, description="Host path (bind) or volume name (volume); none for tmpfs")
     target: str = Field(description="Absolute path inside the container")
     read_only: bool = False
+
+
+VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+async def _mounts(d: Docker, action: str, mounts: list[MountSpec]) -> list[Any]:
+    """The engine's mount objects: bind sources resolved and checked, named volumes' own binds checked too."""
+    from docker.types import Mount
+
+    out = []
+    for m in mounts:
+        source = m.source or ""
+        if m.type == "tmpfs" and source:
+            raise tool_error(action, f"a tmpfs mount ({m.target}) takes no `source`", code="invalid")
+        if m.type != "tmpfs" and not source:
+            raise tool_error(action, f"mount to {m.target} needs a `source`", code="invalid")
+        if m.type == "bind":
+            source = resolve_host_path(action, source, "bind", await host_policy(d, "bind"))
+        elif m.type == "volume":
+            await _check_volume(d, action, source)
+        out.append(Mount(m.target, source, type=m.type, read_only=m.read_only))
+    return out
+
+
+async def _check_volume(d: Docker, action: str, name: str) -> None:
+    """A named volume may not be a way around the bind checks (a local volume binding a host path)."""
+    import docker.errors
+
+    if not VOLUME_NAME.match(name):
+        raise tool_error(action, f"{name!r} is not a volume name", code="invalid", hint="use type=bind for host paths")
+    api = await d.api()
+    try:
+        vol = await d.backend.run_sync(api.inspect_volume, name)
+    except docker.errors.NotFound:
+        return  # the engine creates a plain local volume
+    except Exception as exc:
+        raise d.translate(exc, action) from exc
+    device = volume_bind_device(action, vol.get("Driver", ""), vol.get("Options") or {}, d.settings)
+    if device is not None:
+        resolve_host_path(action, device, "bind", await host_policy(d, "bind"))
 
 
 class RunResult(BaseModel):
@@ -33,7 +82,7 @@ class RunResult(BaseModel):
 
 async def docker_container_run(
     ctx: Context[Any, Any],
-    image: Annotated[str, Field(min_length=1, description="Image to run; must be present (pull or build first)")],
+    image: ImageRef,
     command: Annotated[list[str] | None, Field(description="Command and arguments (exec form)")] = None,
     entrypoint: Annotated[list[str] | None, Field(description="Override the image's entrypoint")] = None,
     name: Annotated[
@@ -70,29 +119,24 @@ async def docker_container_run(
 ) -> RunResult:
     """Create and start a container (detached) with env, mounts, network mode, labels and resource limits.
 
-    Privileged mode, host PID/IPC, mounting / or the Docker socket and cap_add are refused unless the
-    operator allows each. The image is never pulled implicitly. Everything created is labelled
+    Privileged mode, host network/PID/IPC, container:<id> modes and cap_add are refused unless the operator
+    allows each; bind sources must resolve inside BAM_DOCKER_BIND_ROOTS (never system trees or sockets).
+    The image is never pulled implicitly. Everything created is labelled
     io.backend-architect-mcp.managed=true, so docker_managed_cleanup can remove it.
     """
-    from docker.types import Mount
-
     d = dk(ctx)
     action = "run the container"
-    host_paths = [m.source for m in mounts or [] if m.type == "bind" and m.source]
     check_container(
         action,
         d.settings,
         privileged=privileged,
+        network_mode=network_mode,
         pid_mode=pid_mode,
         ipc_mode=ipc_mode,
         cap_add=cap_add,
-        host_paths=host_paths,
     )
-    for m in mounts or []:
-        if m.type != "tmpfs" and not m.source:
-            raise tool_error(action, f"mount to {m.target} needs a `source`", code="invalid")
-        if m.type == "bind" and not (m.source or "").startswith("/"):
-            raise tool_error(action, f"bind source {m.source!r} must be an absolute host path", code="invalid")
+    await check_network(d, action, network_mode)
+    mount_list = await _mounts(d, action, mounts or [])
     try:
         mem = parse_size(memory)
     except ValueError as exc:
@@ -100,7 +144,7 @@ async def docker_container_run(
     api = await d.api()
     final_labels = managed_labels("container_run", labels)
     host_config = api.create_host_config(
-        mounts=[Mount(m.target, m.source or "", type=m.type, read_only=m.read_only) for m in mounts or []] or None,
+        mounts=mount_list or None,
         network_mode=network_mode,
         privileged=privileged,
         pid_mode=pid_mode,
