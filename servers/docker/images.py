@@ -368,13 +368,7 @@ async def docker_image_build(
             )
         except ToolError as exc:
             raise ToolError(scrub_file_text(str(exc), df_text)) from None
-    image_id = ""
-    for c in chunks:
-        aux = c.get("aux")
-        if isinstance(aux, dict) and aux.get("ID"):
-            image_id = aux["ID"]
-        elif isinstance(c.get("stream"), str) and c["stream"].startswith("Successfully built "):
-            image_id = image_id or c["stream"].split()[-1]
+    image_id = _built_id(chunks)
     if not image_id:
         raise tool_error(action, "the engine finished without reporting an image id", detail=" | ".join(log[-5:]))
     return BuildResult(
@@ -385,6 +379,18 @@ async def docker_image_build(
         log=log,
         truncated=truncated,
     )
+
+
+def _built_id(chunks: list[dict[str, Any]]) -> str:
+    """The id of the built image, from the build stream (`aux.ID`, or the classic `Successfully built`)."""
+    image_id = ""
+    for c in chunks:
+        aux = c.get("aux")
+        if isinstance(aux, dict) and aux.get("ID"):
+            image_id = aux["ID"]
+        elif isinstance(c.get("stream"), str) and c["stream"].startswith("Successfully built "):
+            image_id = image_id or c["stream"].split()[-1]
+    return image_id
 
 
 def _split_ref(reference: str) -> tuple[str, str | None]:

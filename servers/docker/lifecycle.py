@@ -51,6 +51,13 @@ async def _mounts(d: Docker, action: str, mounts: list[MountSpec]) -> list[Any]:
     return out
 
 
+def _size(action: str, memory: str | None) -> int | None:
+    try:
+        return parse_size(memory)
+    except ValueError as exc:
+        raise tool_error(action, str(exc), code="invalid") from exc
+
+
 async def _check_volume(d: Docker, action: str, name: str) -> None:
     """A named volume may not be a way around the bind checks (a local volume binding a host path)."""
     import docker.errors
@@ -136,22 +143,17 @@ async def docker_container_run(
         cap_add=cap_add,
     )
     await check_network(d, action, network_mode)
-    mount_list = await _mounts(d, action, mounts or [])
-    try:
-        mem = parse_size(memory)
-    except ValueError as exc:
-        raise tool_error(action, str(exc), code="invalid") from exc
     api = await d.api()
     final_labels = managed_labels("container_run", labels)
     host_config = api.create_host_config(
-        mounts=mount_list or None,
+        mounts=await _mounts(d, action, mounts or []) or None,
         network_mode=network_mode,
         privileged=privileged,
         pid_mode=pid_mode,
         ipc_mode=ipc_mode,
         cap_add=cap_add or None,
         cap_drop=cap_drop or None,
-        mem_limit=mem,
+        mem_limit=_size(action, memory),
         nano_cpus=int(cpus * 1e9) if cpus else None,
         pids_limit=pids_limit,
         read_only=read_only_rootfs or None,
@@ -178,23 +180,8 @@ async def docker_container_run(
     except Exception:
         await d.call("remove the container that failed to start", api.remove_container, cid, force=True)
         raise
-    exit_code: int | None = None
-    logs: str | None = None
-    logs_truncated = False
+    exit_code, logs, logs_truncated = await _wait(d, cid, wait_s) if wait_s else (None, None, False)
     removed = False
-    if wait_s:
-        import requests.exceptions
-
-        try:
-            res = await d.backend.run_sync(api.wait, cid, timeout=wait_s)
-            exit_code = int(res.get("StatusCode", -1))
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # still running
-            exit_code = None
-        except Exception as exc:
-            raise d.translate(exc, "wait for the container") from exc
-        raw: bytes = await d.call("read the logs", api.logs, cid, tail=d.settings.max_log_lines)
-        logs, logs_truncated = newest_lines(raw.decode(errors="replace"), d.settings.max_log_bytes)
-        logs = redact_output(logs)
     info = await d.call("inspect the container", api.inspect_container, cid)
     state = (info.get("State") or {}).get("Status", "")
     if remove and exit_code is not None:
@@ -210,6 +197,24 @@ async def docker_container_run(
         removed=removed,
         labels=redact(final_labels),
     )
+
+
+async def _wait(d: Docker, cid: str, wait_s: float) -> tuple[int | None, str, bool]:
+    """Wait up to `wait_s` for the container to exit: exit code (None: still running), last logs, truncated."""
+    import requests.exceptions
+
+    api = await d.api()
+    exit_code: int | None = None
+    try:
+        res = await d.backend.run_sync(api.wait, cid, timeout=wait_s)
+        exit_code = int(res.get("StatusCode", -1))
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # still running
+        exit_code = None
+    except Exception as exc:
+        raise d.translate(exc, "wait for the container") from exc
+    raw: bytes = await d.call("read the logs", api.logs, cid, tail=d.settings.max_log_lines)
+    logs, truncated = newest_lines(raw.decode(errors="replace"), d.settings.max_log_bytes)
+    return exit_code, redact_output(logs), truncated
 
 
 class ContainerState(BaseModel):

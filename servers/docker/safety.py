@@ -150,8 +150,8 @@ class HostPathPolicy:
                 real = os.path.realpath(r, strict=True) if r.startswith("/") else ""
             except (OSError, ValueError, RuntimeError):
                 continue  # a root that does not resolve accepts nothing
-            if real and real != "/" and not any(_inside(real, p) or _inside(p, real) for p in protected):
-                roots.append(real)
+            if real and real != "/" and not any(_inside(real, p) for p in protected):
+                roots.append(real)  # a root holding a protected path stays usable for its other subtrees
         return cls(tuple(roots), frozenset(protected), setting, remote=not s.engine_is_local())
 
 

@@ -319,16 +319,19 @@ async def _bind_attempt(c: Client, sdk: Any, tree: Tree, uid: str, path: str) ->
             "image": tree.image,
             "command": ["sh", "-c", "cat /m /m/* /m/etc/passwd /m/outside/secret.txt 2>&1 | head -c 4000"],
             "network_mode": "none",
-            "labels": {"bam-test": uid},
+            "labels": {"bam-test": uid, "bam-escape": "bind"},
             "mounts": [{"type": "bind", "source": concrete(path, tree), "target": "/m", "read_only": True}],
             "wait_s": 20,
-            "remove": True,
         },
     )
     if check_refused_or_harmless(r, tree):
         return
-    for c_ in sdk.api.containers(all=True, filters={"label": [f"bam-test={uid}"]}):
-        for m in sdk.api.inspect_container(c_["Id"])["Mounts"]:
+    made = sdk.api.containers(all=True, filters={"label": [f"bam-test={uid}", "bam-escape=bind"]})
+    assert made, "the run succeeded but no container is there"
+    for c_ in made:
+        mounts = sdk.api.inspect_container(c_["Id"])["Mounts"]
+        sdk.api.remove_container(c_["Id"], force=True)
+        for m in mounts:
             assert m["Type"] != "bind" or inside(m["Source"], tree.allowed), m
 
 
@@ -342,6 +345,7 @@ async def _volume_attempt(c: Client, sdk: Any, tree: Tree, uid: str, path: str, 
         assert not (sdk.api.volumes(filters={"name": name}) or {}).get("Volumes")
         return
     device = sdk.api.inspect_volume(name)["Options"].get("device", "")
+    sdk.api.remove_volume(name, force=True)
     assert inside(device, tree.allowed), device
 
 
