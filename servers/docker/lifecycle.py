@@ -158,6 +158,7 @@ async def docker_container_run(
         pids_limit=pids_limit,
         read_only=read_only_rootfs or None,
         restart_policy={"Name": restart_policy} if restart_policy != "no" else None,
+        cgroupns="private",  # never the host's cgroup namespace, whatever the engine's default
     )
     created = await d.call(
         action,

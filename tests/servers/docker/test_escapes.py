@@ -543,7 +543,7 @@ async def test_run_options_outside_the_allow_list_have_no_effect(esc: Client, sd
     assert not hc.get("Devices") and not hc.get("SecurityOpt") and not hc.get("Binds")
     assert not hc.get("Privileged") and not hc.get("VolumesFrom") and not hc.get("Sysctls")
     assert hc.get("UsernsMode") in ("", None) and hc.get("UTSMode") in ("", None)
-    assert hc.get("CgroupnsMode") != "host" and hc.get("Runtime") != "bam-nonexistent"
+    assert hc.get("CgroupnsMode") == "private" and hc.get("Runtime") != "bam-nonexistent"
     assert not hc.get("DeviceCgroupRules") and not sdk.api.inspect_container(f"{uid}-opts")["Mounts"]
 
 
@@ -552,13 +552,14 @@ async def test_run_options_outside_the_allow_list_have_no_effect(esc: Client, sd
 
 async def test_legitimate_binds_volumes_and_builds_inside_the_root(esc: Client, sdk: Any, tree: Tree, uid: str) -> None:
     base = {"image": tree.image, "network_mode": "none", "labels": {"bam-test": uid}, "wait_s": 30, "remove": True}
+    (tree.allowed / "sub" / "in.txt").write_text("legit data\n")
     w = ok(
         await esc.call_tool(
             "docker_container_run",
             {
                 **base,
-                "command": ["sh", "-c", "cat /m/data.txt && echo written > /m/sub/out.txt"],
-                "mounts": [{"type": "bind", "source": f"{tree.allowed}/up/allowed/./", "target": "/m"}],
+                "command": ["sh", "-c", "cat /m/in.txt && echo written > /m/out.txt"],
+                "mounts": [{"type": "bind", "source": f"{tree.allowed}/up/allowed/./sub/", "target": "/m"}],
             },
         )
     )
