@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.server.mcpserver.exceptions import ToolError
@@ -36,7 +36,7 @@ from tests.servers.docker.conftest import WRITES
 pytestmark = pytest.mark.anyio
 
 SLOW = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 
 
@@ -262,6 +262,11 @@ PATHS = st.one_of(
         st.sampled_from(["", "/", "//", "/.", "/.."]),
     ),
     st.text(max_size=40),
+    st.builds(  # mostly inside the root: the accepted side must stay inside it too
+        lambda segs, tail: "@A/sub/" + "/".join(segs) + tail,
+        st.lists(st.sampled_from(["", ".", "..", "sub", "../sub", "../up/allowed/sub", "../to_outside"]), max_size=4),
+        st.sampled_from(["", "/", "/."]),
+    ),
 )
 
 
@@ -325,7 +330,9 @@ async def _bind_attempt(c: Client, sdk: Any, tree: Tree, uid: str, path: str) ->
         },
     )
     if check_refused_or_harmless(r, tree):
+        event("bind refused")
         return
+    event("bind accepted (inside the root)")
     made = sdk.api.containers(all=True, filters={"label": [f"bam-test={uid}", "bam-escape=bind"]})
     assert made, "the run succeeded but no container is there"
     for c_ in made:
