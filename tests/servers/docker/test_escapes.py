@@ -619,8 +619,14 @@ async def test_legitimate_binds_volumes_and_builds_inside_the_root(esc: Client, 
     assert b["image_id"].startswith("sha256:")
 
 
-async def test_secrets_stay_masked_in_inspect(esc: Client, tree: Tree, uid: str) -> None:
+async def test_secrets_stay_masked_in_inspect(esc: Client, sdk: Any, tree: Tree, uid: str) -> None:
     c = tree.canary
+    sdk.api.create_volume(  # created behind the server's back (never mounted): options hold a password
+        f"{uid}-cifs",
+        driver="local",
+        driver_opts={"type": "cifs", "o": f"addr=127.0.0.1,username=u,password={c}", "device": "//127.0.0.1/s"},
+        labels={"bam-test": uid, "backup.token": c},
+    )
     ok(
         await esc.call_tool(
             "docker_container_run",
@@ -639,6 +645,9 @@ async def test_secrets_stay_masked_in_inspect(esc: Client, tree: Tree, uid: str)
         ("docker_container_inspect", {"container": f"{uid}-sec", "full": True}),
         ("docker_containers_list", {"name": uid}),
         ("docker_container_logs", {"container": f"{uid}-sec"}),
+        ("docker_volume_inspect", {"name": f"{uid}-cifs"}),
+        ("docker_volumes_list", {"name": uid}),
+        ("docker_managed_list", {}),
     ):
         out = texts(await esc.call_tool(tool, args))
         assert not tree.leaks(out), tool
