@@ -29,6 +29,7 @@ from servers.docker.common import (
 )
 from servers.docker.safety import (
     HostPathPolicy,
+    check_dockerfile_sources,
     check_network,
     check_registry,
     host_policy,
@@ -269,7 +270,9 @@ async def _build_inputs(
     with contextlib.suppress(OSError, ToolError):
         real = _dockerfile_in(action, path, df_arg or "Dockerfile", policy)
         with open(os.path.join(path, real), encoding="utf-8", errors="replace") as f:
-            text = f.read(MAX_DOCKERFILE)
+            text = f.read(MAX_DOCKERFILE + 1)
+    if len(text) > MAX_DOCKERFILE:
+        raise tool_error(action, f"the Dockerfile is larger than {MAX_DOCKERFILE} characters", code="invalid")
     return path, df_arg, text
 
 
@@ -328,6 +331,7 @@ async def docker_image_build(
     d = dk(ctx)
     action = "build the image"
     path, df_arg, df_text = await _build_inputs(d, action, dockerfile, context_dir, dockerfile_path)
+    check_dockerfile_sources(action, dockerfile or df_text, d.settings)
     await check_network(d, action, network_mode)
     api = await d.api()
     final_labels = managed_labels("image_build", labels)

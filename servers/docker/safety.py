@@ -273,6 +273,24 @@ def scrub_file_text(message: str, text: str) -> str:
     return out
 
 
+_ADD = re.compile(r"(?im)^[ \t]*(?:onbuild[ \t]+)?add[ \t]+(.*)$")
+_REMOTE = re.compile(r"(?i)[a-z][a-z0-9+.-]*://|git@")
+
+
+def check_dockerfile_sources(action: str, text: str, s: DockerSettings) -> None:
+    """Refuse `ADD <url>` (also under ONBUILD): the engine itself would fetch it, from the host's network."""
+    if s.allow_build_urls:
+        return
+    joined = re.sub(r"[\\`][ \t]*\r?\n", " ", text)  # continuation lines (`\` or the `escape=` backtick)
+    for m in _ADD.finditer(joined):
+        if _REMOTE.search(m.group(1)):
+            raise refuse(
+                action,
+                "ADD from a URL or git remote (the engine fetches it from its host)",
+                "BAM_DOCKER_ALLOW_BUILD_URLS",
+            )
+
+
 # ----------------------------------------------------------------------------------------- namespaces
 
 

@@ -59,6 +59,9 @@ class DockerSettings(BaseSettings):
         description="Comma-separated host directories that build contexts and Dockerfiles must resolve inside "
         "(empty: inline Dockerfiles only; `/` is never accepted as a root).",
     )
+    allow_build_urls: bool = Field(
+        default=False, description="Allow `ADD <url>` / git remotes in Dockerfiles (the engine fetches them itself)."
+    )
     volume_drivers: str = Field(
         default="local", description="Comma-separated volume drivers docker_volume_create and mounts may use."
     )

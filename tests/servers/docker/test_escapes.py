@@ -653,3 +653,16 @@ async def test_secrets_stay_masked_in_inspect(esc: Client, sdk: Any, tree: Tree,
         assert not tree.leaks(out), tool
     full = ok(await esc.call_tool("docker_container_inspect", {"container": f"{uid}-sec", "full": True}))
     assert "PLAIN=visible" in full["env"]
+
+
+async def test_build_add_from_url_refused(esc: Client, tree: Tree, uid: str) -> None:
+    """The engine fetches `ADD <url>` itself, from its host's network (metadata services, loopback)."""
+    (tree.allowed / "Remote.Dockerfile").write_text(f"FROM {tree.image}\nADD \\\n  http://127.0.0.1:9/x /x\n")
+    for args in (
+        {"dockerfile": f"FROM {tree.image}\nADD http://169.254.169.254/latest/meta-data/ /m\n"},
+        {"dockerfile": f"FROM {tree.image}\nONBUILD add --chown=1:1 git@127.0.0.1:x/y.git /y\n"},
+        {"dockerfile": f'FROM {tree.image}\nADD ["https://127.0.0.1:9/x", "/x"]\n'},
+        {"context_dir": str(tree.allowed), "dockerfile_path": "Remote.Dockerfile"},
+    ):
+        r = await esc.call_tool("docker_image_build", {"tag": f"{uid}:u", "network_mode": "none", **args})
+        assert "BAM_DOCKER_ALLOW_BUILD_URLS" in error_text(r), args
