@@ -128,6 +128,8 @@ class HostPathPolicy:
     protected: frozenset[str]
     setting: str
     remote: bool = False
+    written: tuple[str, ...] = ()
+    """The roots as configured (normalized, not resolved), for the check before touching the filesystem."""
 
     @classmethod
     def of(cls, s: DockerSettings, kind: PathKind, engine_paths: Iterable[str] = ()) -> HostPathPolicy:
@@ -145,6 +147,7 @@ class HostPathPolicy:
             ]
         )
         roots: list[str] = []
+        written: list[str] = []
         for r in raw:
             try:
                 real = os.path.realpath(r, strict=True) if r.startswith("/") else ""
@@ -152,7 +155,8 @@ class HostPathPolicy:
                 continue  # a root that does not resolve accepts nothing
             if real and real != "/" and not any(_inside(real, p) for p in protected):
                 roots.append(real)  # a root holding a protected path stays usable for its other subtrees
-        return cls(tuple(roots), frozenset(protected), setting, remote=not s.engine_is_local())
+                written.append(os.path.normpath(r))
+        return cls(tuple(roots), frozenset(protected), setting, not s.engine_is_local(), tuple(written))
 
 
 async def host_policy(d: Docker, kind: PathKind) -> HostPathPolicy:
@@ -216,6 +220,9 @@ def resolve_host_path(action: str, path: str, kind: PathKind, policy: HostPathPo
     why = _shape_error(path)
     if why:
         raise refuse_path(action, f"{path!r} is {why}", "pass an absolute path; " + hint)
+    if not any(_inside(os.path.normpath(path), r) for r in {*policy.roots, *policy.written}):
+        # outside as written: refused before touching the filesystem (no probing of what exists there)
+        raise refuse_path(action, f"{path!r} is outside the allowed roots", hint)
     try:
         real = os.path.realpath(path, strict=True)
     except (OSError, ValueError, RuntimeError) as exc:

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -666,3 +667,30 @@ async def test_build_add_from_url_refused(esc: Client, tree: Tree, uid: str) -> 
     ):
         r = await esc.call_tool("docker_image_build", {"tag": f"{uid}:u", "network_mode": "none", **args})
         assert "BAM_DOCKER_ALLOW_BUILD_URLS" in error_text(r), args
+
+
+async def test_system_trees_refused_even_under_an_allowed_root(
+    monkeypatch: pytest.MonkeyPatch, cleanup: None, image: str, uid: str
+) -> None:
+    """Roots `/var`, `/` and `/etc`: `/` and `/etc` are never roots; under `/var` the runtime trees stay refused."""
+    monkeypatch.setenv("BAM_DOCKER_BIND_ROOTS", "/var,/,/etc")
+    async with Client(build_server(policy=WRITES)) as c:
+        for path in ("/var", "/var/", "/var/run", "/var/run/docker.sock", "/var/lib", "/var/lib/docker", "/var/log"):
+            r = await c.call_tool(
+                "docker_container_run",
+                {"image": image, "network_mode": "none", "mounts": [{"type": "bind", "source": path, "target": "/m"}]},
+            )
+            assert "system or runtime path" in error_text(r), path
+        for path in ("/", "/etc", "/etc/hostname", "/root", "/proc"):
+            r = await c.call_tool(
+                "docker_volume_create", {"name": f"{uid}-sys", "driver_opts": {"o": "bind", "device": path}}
+            )
+            assert "outside the allowed roots" in error_text(r), path
+        scratch = tempfile.mkdtemp(prefix=f"{uid}-", dir="/var/tmp")  # an ordinary directory under /var
+        args = {"image": image, "command": ["true"], "network_mode": "none", "labels": {"bam-test": uid}}
+        mount = {"type": "bind", "source": f"{scratch}/", "target": "/m", "read_only": True}
+        try:
+            r = ok(await c.call_tool("docker_container_run", {**args, "mounts": [mount], "wait_s": 20, "remove": True}))
+        finally:
+            os.rmdir(scratch)
+        assert r["exit_code"] == 0
