@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, tool_error
 from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
-from servers.docker.safety import host_policy, managed_labels, resolve_host_path, volume_bind_device
+from servers.docker.safety import (
+    check_network_create,
+    host_policy,
+    managed_labels,
+    resolve_host_path,
+    volume_bind_device,
+)
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import page, short_id
 
@@ -316,6 +322,7 @@ async def docker_network_create(
 
     d = dk(ctx)
     action = "create the network"
+    check_network_create(action, driver, options, d.settings)
     if gateway and not subnet:
         raise tool_error(action, "`gateway` needs `subnet`", code="invalid")
     ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway)]) if subnet else None

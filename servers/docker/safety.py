@@ -396,6 +396,26 @@ def volume_bind_device(action: str, driver: str, opts: dict[str, str], s: Docker
     )
 
 
+# ------------------------------------------------------------------------------------------- networks
+
+_HOST_INTERFACE_OPTS = ("com.docker.network.bridge.name", "parent", "com.docker.network.host_ipv4")
+
+
+def check_network_create(action: str, driver: str, options: dict[str, str] | None, s: DockerSettings) -> None:
+    """A new network may not reach the host's own interfaces: driver allow-list, no adopted host bridge."""
+    if driver not in s.network_driver_list():
+        raise refuse_path(
+            action, f"network driver {driver!r}", f"use one of {s.network_driver_list()} (BAM_DOCKER_NETWORK_DRIVERS)"
+        )
+    used = sorted(k for k in options or {} if k.strip().lower() in _HOST_INTERFACE_OPTS)
+    if used:
+        raise refuse_path(
+            action,
+            f"options {used} would attach the network to an existing host interface",
+            "leave them out: the engine names and creates its own bridge",
+        )
+
+
 # ------------------------------------------------------------------------------------------ registries
 
 

@@ -62,6 +62,10 @@ class DockerSettings(BaseSettings):
     allow_build_urls: bool = Field(
         default=False, description="Allow `ADD <url>` / git remotes in Dockerfiles (the engine fetches them itself)."
     )
+    network_drivers: str = Field(
+        default="bridge",
+        description="Comma-separated drivers docker_network_create may use (macvlan/ipvlan reach the host's LAN).",
+    )
     volume_drivers: str = Field(
         default="local", description="Comma-separated volume drivers docker_volume_create and mounts may use."
     )
@@ -116,6 +120,9 @@ class DockerSettings(BaseSettings):
 
     def build_root_list(self) -> list[str]:
         return _split(self.build_roots)
+
+    def network_driver_list(self) -> list[str]:
+        return _split(self.network_drivers)
 
     def volume_driver_list(self) -> list[str]:
         return _split(self.volume_drivers)

@@ -701,3 +701,16 @@ async def test_system_trees_refused_even_under_an_allowed_root(
         finally:
             os.rmdir(scratch)
         assert r["exit_code"] == 0
+
+
+async def test_networks_cannot_reach_host_interfaces(esc: Client, sdk: Any, uid: str) -> None:
+    for args in (
+        {"driver": "macvlan", "options": {"parent": "lo"}},
+        {"driver": "ipvlan", "options": {"parent": "lo"}},
+        {"driver": "host"},
+        {"driver": "bridge", "options": {"com.docker.network.bridge.name": "lo"}},
+        {"driver": "bridge", "options": {"Parent": "lo"}},
+    ):
+        r = await esc.call_tool("docker_network_create", {"name": f"{uid}-hn", "internal": True, **args})
+        assert "refused" in error_text(r) and "[policy]" in error_text(r), args
+    assert sdk.api.networks(names=[f"{uid}-hn"]) == []
