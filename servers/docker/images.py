@@ -318,7 +318,8 @@ async def docker_image_build(
     target: Annotated[str | None, Field(description="Multi-stage target to stop at")] = None,
     no_cache: Annotated[bool, Field(description="Do not use the build cache")] = False,
     network_mode: Annotated[
-        str | None, Field(description="Network for RUN steps: none, host or a network name (default engine's)")
+        str | None,
+        Field(description="Network for RUN steps: none or a network name (default engine's); host needs a setting"),
     ] = None,
     log_lines: Annotated[int, Field(ge=1, le=2_000, description="Output lines to keep in the result")] = 50,
 ) -> BuildResult:

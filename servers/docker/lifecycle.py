@@ -98,7 +98,8 @@ async def docker_container_run(
     env: Annotated[dict[str, str] | None, Field(description="Environment variables")] = None,
     mounts: Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")] = None,
     network_mode: Annotated[
-        str | None, Field(description="none, host, bridge, container:<id> or a network name (default: engine's)")
+        str | None,
+        Field(description="none, bridge or a network name (default: engine's); host, container:<id> need settings"),
     ] = None,
     labels: Labels = None,
     memory: Annotated[str | None, Field(description="Memory limit, e.g. 256m, 1g")] = None,
