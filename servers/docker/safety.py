@@ -208,7 +208,7 @@ def resolve_host_path(action: str, path: str, kind: PathKind, policy: HostPathPo
     """
     hint = f"use a path inside the allowed roots {list(policy.roots)} ({policy.setting})"
     if not policy.roots:
-        hint = f"{policy.setting} is empty, so no host path is accepted; an operator can set it"
+        hint = f"{policy.setting} holds no usable root (`/` and system trees are ignored): no host path is accepted"
         if kind != "bind":
             hint += ", or pass the Dockerfile inline"
     if policy.remote:
