@@ -463,6 +463,33 @@ async def test_canary_never_in_any_output(esc: Client, tree: Tree, uid: str) -> 
         )
         text = error_text(r)
         assert not tree.leaks(text), text
+    for src in (
+        "to_secret",
+        "to_outside/secret.txt",
+        "up/outside/secret.txt",
+        f"to_etc/bam-canary-{uid}",
+        "to_root/etc",
+    ):
+        # symlinks travel in the context archive as symlinks: the builder resolves them inside the context
+        df = f"FROM {tree.image}\nCOPY {src} /stolen\nRUN cat /stolen /stolen/* || true\n"
+        r = await esc.call_tool(
+            "docker_image_build",
+            {"tag": f"{uid}:s", "context_dir": str(tree.allowed), "dockerfile": df, "labels": {"bam-test": uid}},
+        )
+        assert not tree.leaks(texts(r)), src
+        if not r.is_error:
+            run = await esc.call_tool(
+                "docker_container_run",
+                {
+                    "image": f"{uid}:s",
+                    "command": ["sh", "-c", "cat /stolen /stolen/* 2>&1"],
+                    "network_mode": "none",
+                    "labels": {"bam-test": uid},
+                    "wait_s": 20,
+                    "remove": True,
+                },
+            )
+            assert not tree.leaks(texts(run)), src
     if Path(f"/etc/bam-canary-{uid}").exists():
         r = await esc.call_tool(
             "docker_image_build",
