@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -32,6 +32,7 @@ class Docker:
 
     settings: DockerSettings
     backend: Backend[docker.DockerClient]
+    _engine_paths: tuple[str, ...] | None = field(default=None, repr=False)
 
     async def check(self, timeout: float = 2.0) -> Health:
         return await self.backend.check(timeout)
@@ -47,6 +48,15 @@ class Docker:
             return await self.backend.run_sync(fn, *args, **kwargs)
         except Exception as exc:
             raise self.translate(exc, action) from exc
+
+    async def engine_paths(self) -> tuple[str, ...]:
+        """The engine's own host paths (its data root, read once from `info`): never bind-mountable."""
+        if self._engine_paths is None:
+            api = await self.api()
+            info = await self.call("read the engine's data root", api.info)
+            root = info.get("DockerRootDir")
+            self._engine_paths = (root,) if isinstance(root, str) and root.startswith("/") else ()
+        return self._engine_paths
 
     def translate(self, exc: BaseException, action: str) -> ToolError:
         return translate(exc, action, self.backend)

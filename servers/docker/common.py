@@ -15,8 +15,25 @@ KEY = "docker"
 
 Limit = Annotated[int | None, Field(ge=1, description="Items per page (default 100, capped by the server)")]
 Offset = Annotated[int, Field(ge=0, description="Items to skip: the `next_offset` of the previous page")]
-ContainerRef = Annotated[str, Field(min_length=1, description="Container name or id (a unique id prefix works)")]
-ImageRef = Annotated[str, Field(min_length=1, description="Image reference (repo:tag, repo@digest) or id")]
+NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+"""The engine's rule for container, volume and network names (ids match it too): no `/`, no `..` path."""
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = (
+    r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+)
+IMAGE_PATTERN = (
+    rf"^(?:(?:{_DOMAIN}|\[[a-fA-F0-9:]+\])(?::[0-9]+)?/)?{_PATH}(?:/{_PATH})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+"""The distribution reference grammar (`[registry/]path[:tag][@digest]`); image ids (`sha256:<hex>`) match too."""
+
+ContainerRef = Annotated[
+    str,
+    Field(pattern=NAME_PATTERN, max_length=255, description="Container name or id (a unique id prefix works)"),
+]
+ImageRef = Annotated[
+    str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Image reference (repo:tag, repo@digest) or id")
+]
 Labels = Annotated[
     dict[str, str] | None,
     Field(description="Labels to set; the server adds io.backend-architect-mcp.managed=true and the tool name"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import tempfile
 import time
@@ -10,16 +11,37 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from servers._common import redact, redact_output, tool_error
 from servers.docker.client import Docker
-from servers.docker.common import ImageRef, LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
-from servers.docker.safety import check_build_context, check_registry, managed_labels
+from servers.docker.common import (
+    IMAGE_PATTERN,
+    ImageRef,
+    LabelFilter,
+    Labels,
+    Limit,
+    Offset,
+    dk,
+    label_filters,
+    limit_of,
+)
+from servers.docker.safety import (
+    HostPathPolicy,
+    check_dockerfile_sources,
+    check_network,
+    check_registry,
+    host_policy,
+    managed_labels,
+    resolve_host_path,
+    scrub_file_text,
+)
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import iso_from_epoch, page, raw_if_fits, redact_inspect, short_id
 
 _END = object()
+MAX_DOCKERFILE = 1_000_000
 
 
 class ImageSummary(BaseModel):
@@ -229,6 +251,46 @@ async def _drain(
     return chunks, list(lines), seen > len(lines)
 
 
+async def _build_inputs(
+    d: Docker, action: str, dockerfile: str | None, context_dir: str | None, dockerfile_path: str | None
+) -> tuple[str | None, str | None, str]:
+    """The resolved context, the Dockerfile's path in it, and its text (to keep it out of error messages)."""
+    if not dockerfile and not context_dir:
+        raise tool_error(action, "give `dockerfile` text, `context_dir`, or both", code="invalid")
+    if dockerfile_path and dockerfile:
+        raise tool_error(action, "give either inline `dockerfile` or `dockerfile_path`, not both", code="invalid")
+    if dockerfile_path and not context_dir:
+        raise tool_error(action, "`dockerfile_path` is relative to `context_dir`: give both", code="invalid")
+    if not context_dir:
+        return None, None, ""
+    policy = await host_policy(d, "context")
+    path = resolve_host_path(action, context_dir, "context", policy)
+    df_arg = _dockerfile_in(action, path, dockerfile_path, policy) if dockerfile_path else None
+    text = ""
+    with contextlib.suppress(OSError, ToolError):
+        real = _dockerfile_in(action, path, df_arg or "Dockerfile", policy)
+        with open(os.path.join(path, real), encoding="utf-8", errors="replace") as f:
+            text = f.read(MAX_DOCKERFILE + 1)
+    if len(text) > MAX_DOCKERFILE:
+        raise tool_error(action, f"the Dockerfile is larger than {MAX_DOCKERFILE} characters", code="invalid")
+    return path, df_arg, text
+
+
+def _dockerfile_in(action: str, context: str, dockerfile_path: str, policy: HostPathPolicy) -> str:
+    """The Dockerfile's path relative to the (resolved) context, if it resolves inside it."""
+    if dockerfile_path.startswith("/"):
+        raise tool_error(action, "`dockerfile_path` must be relative to `context_dir`", code="invalid")
+    real = resolve_host_path(action, os.path.join(context, dockerfile_path), "dockerfile", policy)
+    if not real.startswith(context.rstrip("/") + "/"):
+        raise tool_error(
+            action,
+            f"refused: {dockerfile_path!r} resolves outside the build context",
+            code="policy",
+            hint="put the Dockerfile inside `context_dir`, or pass it inline",
+        )
+    return os.path.relpath(real, context)
+
+
 class BuildResult(BaseModel):
     image_id: str
     tags: list[str]
@@ -240,12 +302,13 @@ class BuildResult(BaseModel):
 
 async def docker_image_build(
     ctx: Context[Any, Any],
-    tag: Annotated[str, Field(min_length=1, description="Tag for the result, e.g. myapp:dev")],
+    tag: Annotated[str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Tag for the result, e.g. myapp:dev")],
     dockerfile: Annotated[
         str | None, Field(description="Inline Dockerfile text (used with or without `context_dir`)")
     ] = None,
     context_dir: Annotated[
-        str | None, Field(description="Absolute path of the build context directory on the server host")
+        str | None,
+        Field(description="Absolute path of the build context directory on the server host (inside the build roots)"),
     ] = None,
     dockerfile_path: Annotated[
         str | None, Field(description="Dockerfile path relative to `context_dir` (default Dockerfile)")
@@ -255,7 +318,8 @@ async def docker_image_build(
     target: Annotated[str | None, Field(description="Multi-stage target to stop at")] = None,
     no_cache: Annotated[bool, Field(description="Do not use the build cache")] = False,
     network_mode: Annotated[
-        str | None, Field(description="Network for RUN steps: none, host or a network name (default engine's)")
+        str | None,
+        Field(description="Network for RUN steps: none or a network name (default engine's); host needs a setting"),
     ] = None,
     log_lines: Annotated[int, Field(ge=1, le=2_000, description="Output lines to keep in the result")] = 50,
 ) -> BuildResult:
@@ -267,16 +331,13 @@ async def docker_image_build(
     """
     d = dk(ctx)
     action = "build the image"
-    if not dockerfile and not context_dir:
-        raise tool_error(action, "give `dockerfile` text, `context_dir`, or both", code="invalid")
-    if dockerfile_path and dockerfile:
-        raise tool_error(action, "give either inline `dockerfile` or `dockerfile_path`, not both", code="invalid")
-    path = check_build_context(action, context_dir, d.settings) if context_dir else None
+    path, df_arg, df_text = await _build_inputs(d, action, dockerfile, context_dir, dockerfile_path)
+    check_dockerfile_sources(action, dockerfile or df_text, d.settings)
+    await check_network(d, action, network_mode)
     api = await d.api()
     final_labels = managed_labels("image_build", labels)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bam-docker-build-") as tmp:
-        df_arg = dockerfile_path
         if dockerfile is not None:
             df_file = os.path.join(tmp, "Dockerfile")
             with open(df_file, "w") as f:
@@ -306,16 +367,13 @@ async def docker_image_build(
             )
             return it
 
-        chunks, log, truncated = await _drain(
-            ctx, d, action, start, lambda c: c.get("stream") or c.get("status"), log_lines
-        )
-    image_id = ""
-    for c in chunks:
-        aux = c.get("aux")
-        if isinstance(aux, dict) and aux.get("ID"):
-            image_id = aux["ID"]
-        elif isinstance(c.get("stream"), str) and c["stream"].startswith("Successfully built "):
-            image_id = image_id or c["stream"].split()[-1]
+        try:
+            chunks, log, truncated = await _drain(
+                ctx, d, action, start, lambda c: c.get("stream") or c.get("status"), log_lines
+            )
+        except ToolError as exc:
+            raise ToolError(scrub_file_text(str(exc), df_text)) from None
+    image_id = _built_id(chunks)
     if not image_id:
         raise tool_error(action, "the engine finished without reporting an image id", detail=" | ".join(log[-5:]))
     return BuildResult(
@@ -326,6 +384,18 @@ async def docker_image_build(
         log=log,
         truncated=truncated,
     )
+
+
+def _built_id(chunks: list[dict[str, Any]]) -> str:
+    """The id of the built image, from the build stream (`aux.ID`, or the classic `Successfully built`)."""
+    image_id = ""
+    for c in chunks:
+        aux = c.get("aux")
+        if isinstance(aux, dict) and aux.get("ID"):
+            image_id = aux["ID"]
+        elif isinstance(c.get("stream"), str) and c["stream"].startswith("Successfully built "):
+            image_id = image_id or c["stream"].split()[-1]
+    return image_id
 
 
 def _split_ref(reference: str) -> tuple[str, str | None]:
@@ -380,7 +450,9 @@ class PullResult(BaseModel):
 
 async def docker_image_pull(
     ctx: Context[Any, Any],
-    reference: Annotated[str, Field(min_length=1, description="Image to pull: repo[:tag] or repo@digest")],
+    reference: Annotated[
+        str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Image to pull: repo[:tag] or repo@digest")
+    ],
 ) -> PullResult:
     """Pull an image from its registry (tag defaults to latest, never all tags); layer progress is reported.
 
@@ -415,7 +487,10 @@ class PushResult(BaseModel):
 
 async def docker_image_push(
     ctx: Context[Any, Any],
-    reference: Annotated[str, Field(min_length=1, description="Local tag to push, e.g. registry:5000/team/app:1.2")],
+    reference: Annotated[
+        str,
+        Field(pattern=IMAGE_PATTERN, max_length=512, description="Local tag to push, e.g. registry:5000/team/app:1.2"),
+    ],
 ) -> PushResult:
     """Push a tagged image to its registry; layer progress is reported. Tag it for the registry first."""
     d = dk(ctx)
@@ -437,7 +512,9 @@ class TagResult(BaseModel):
 async def docker_image_tag(
     ctx: Context[Any, Any],
     image: ImageRef,
-    target: Annotated[str, Field(min_length=1, description="New reference: repo[:tag] (tag defaults to latest)")],
+    target: Annotated[
+        str, Field(pattern=IMAGE_PATTERN, max_length=512, description="New reference: repo[:tag] (default tag latest)")
+    ],
 ) -> TagResult:
     """Add a tag (new name) to an existing image, e.g. before pushing it to a registry."""
     d = dk(ctx)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
-from servers.docker.common import ContainerRef, Labels, dk
-from servers.docker.safety import check_container, managed_labels
+from servers.docker.client import Docker
+from servers.docker.common import ContainerRef, ImageRef, Labels, dk
+from servers.docker.safety import (
+    check_container,
+    check_network,
+    host_policy,
+    managed_labels,
+    resolve_host_path,
+    volume_bind_device,
+)
 from servers.docker.values import parse_size, short_id
 
 
@@ -18,6 +27,53 @@ class MountSpec(BaseModel):
     source: str | None = Field(default=None, description="Host path (bind) or volume name (volume); none for tmpfs")
     target: str = Field(description="Absolute path inside the container")
     read_only: bool = False
+
+
+VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+async def _mounts(d: Docker, action: str, mounts: list[MountSpec]) -> list[Any]:
+    """The engine's mount objects: bind sources resolved and checked, named volumes' own binds checked too."""
+    from docker.types import Mount
+
+    out = []
+    for m in mounts:
+        source = m.source or ""
+        if m.type == "tmpfs" and source:
+            raise tool_error(action, f"a tmpfs mount ({m.target}) takes no `source`", code="invalid")
+        if m.type != "tmpfs" and not source:
+            raise tool_error(action, f"mount to {m.target} needs a `source`", code="invalid")
+        if m.type == "bind":
+            source = resolve_host_path(action, source, "bind", await host_policy(d, "bind"))
+        elif m.type == "volume":
+            await _check_volume(d, action, source)
+        out.append(Mount(m.target, source, type=m.type, read_only=m.read_only))
+    return out
+
+
+def _size(action: str, memory: str | None) -> int | None:
+    try:
+        return parse_size(memory)
+    except ValueError as exc:
+        raise tool_error(action, str(exc), code="invalid") from exc
+
+
+async def _check_volume(d: Docker, action: str, name: str) -> None:
+    """A named volume may not be a way around the bind checks (a local volume binding a host path)."""
+    import docker.errors
+
+    if not VOLUME_NAME.match(name):
+        raise tool_error(action, f"{name!r} is not a volume name", code="invalid", hint="use type=bind for host paths")
+    api = await d.api()
+    try:
+        vol = await d.backend.run_sync(api.inspect_volume, name)
+    except docker.errors.NotFound:
+        return  # the engine creates a plain local volume
+    except Exception as exc:
+        raise d.translate(exc, action) from exc
+    device = volume_bind_device(action, vol.get("Driver", ""), vol.get("Options") or {}, d.settings)
+    if device is not None:
+        resolve_host_path(action, device, "bind", await host_policy(d, "bind"))
 
 
 class RunResult(BaseModel):
@@ -33,7 +89,7 @@ class RunResult(BaseModel):
 
 async def docker_container_run(
     ctx: Context[Any, Any],
-    image: Annotated[str, Field(min_length=1, description="Image to run; must be present (pull or build first)")],
+    image: ImageRef,
     command: Annotated[list[str] | None, Field(description="Command and arguments (exec form)")] = None,
     entrypoint: Annotated[list[str] | None, Field(description="Override the image's entrypoint")] = None,
     name: Annotated[
@@ -42,7 +98,8 @@ async def docker_container_run(
     env: Annotated[dict[str, str] | None, Field(description="Environment variables")] = None,
     mounts: Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")] = None,
     network_mode: Annotated[
-        str | None, Field(description="none, host, bridge, container:<id> or a network name (default: engine's)")
+        str | None,
+        Field(description="none, bridge or a network name (default: engine's); host, container:<id> need settings"),
     ] = None,
     labels: Labels = None,
     memory: Annotated[str | None, Field(description="Memory limit, e.g. 256m, 1g")] = None,
@@ -70,48 +127,39 @@ async def docker_container_run(
 ) -> RunResult:
     """Create and start a container (detached) with env, mounts, network mode, labels and resource limits.
 
-    Privileged mode, host PID/IPC, mounting / or the Docker socket and cap_add are refused unless the
-    operator allows each. The image is never pulled implicitly. Everything created is labelled
+    Privileged mode, host network/PID/IPC, container:<id> modes and cap_add are refused unless the operator
+    allows each; bind sources must resolve inside BAM_DOCKER_BIND_ROOTS (never system trees or sockets).
+    The image is never pulled implicitly. Everything created is labelled
     io.backend-architect-mcp.managed=true, so docker_managed_cleanup can remove it.
     """
-    from docker.types import Mount
-
     d = dk(ctx)
     action = "run the container"
-    host_paths = [m.source for m in mounts or [] if m.type == "bind" and m.source]
     check_container(
         action,
         d.settings,
         privileged=privileged,
+        network_mode=network_mode,
         pid_mode=pid_mode,
         ipc_mode=ipc_mode,
         cap_add=cap_add,
-        host_paths=host_paths,
     )
-    for m in mounts or []:
-        if m.type != "tmpfs" and not m.source:
-            raise tool_error(action, f"mount to {m.target} needs a `source`", code="invalid")
-        if m.type == "bind" and not (m.source or "").startswith("/"):
-            raise tool_error(action, f"bind source {m.source!r} must be an absolute host path", code="invalid")
-    try:
-        mem = parse_size(memory)
-    except ValueError as exc:
-        raise tool_error(action, str(exc), code="invalid") from exc
+    await check_network(d, action, network_mode)
     api = await d.api()
     final_labels = managed_labels("container_run", labels)
     host_config = api.create_host_config(
-        mounts=[Mount(m.target, m.source or "", type=m.type, read_only=m.read_only) for m in mounts or []] or None,
+        mounts=await _mounts(d, action, mounts or []) or None,
         network_mode=network_mode,
         privileged=privileged,
         pid_mode=pid_mode,
         ipc_mode=ipc_mode,
         cap_add=cap_add or None,
         cap_drop=cap_drop or None,
-        mem_limit=mem,
+        mem_limit=_size(action, memory),
         nano_cpus=int(cpus * 1e9) if cpus else None,
         pids_limit=pids_limit,
         read_only=read_only_rootfs or None,
         restart_policy={"Name": restart_policy} if restart_policy != "no" else None,
+        cgroupns="private",  # never the host's cgroup namespace, whatever the engine's default
     )
     created = await d.call(
         action,
@@ -134,23 +182,8 @@ async def docker_container_run(
     except Exception:
         await d.call("remove the container that failed to start", api.remove_container, cid, force=True)
         raise
-    exit_code: int | None = None
-    logs: str | None = None
-    logs_truncated = False
+    exit_code, logs, logs_truncated = await _wait(d, cid, wait_s) if wait_s else (None, None, False)
     removed = False
-    if wait_s:
-        import requests.exceptions
-
-        try:
-            res = await d.backend.run_sync(api.wait, cid, timeout=wait_s)
-            exit_code = int(res.get("StatusCode", -1))
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # still running
-            exit_code = None
-        except Exception as exc:
-            raise d.translate(exc, "wait for the container") from exc
-        raw: bytes = await d.call("read the logs", api.logs, cid, tail=d.settings.max_log_lines)
-        logs, logs_truncated = newest_lines(raw.decode(errors="replace"), d.settings.max_log_bytes)
-        logs = redact_output(logs)
     info = await d.call("inspect the container", api.inspect_container, cid)
     state = (info.get("State") or {}).get("Status", "")
     if remove and exit_code is not None:
@@ -166,6 +199,24 @@ async def docker_container_run(
         removed=removed,
         labels=redact(final_labels),
     )
+
+
+async def _wait(d: Docker, cid: str, wait_s: float) -> tuple[int | None, str, bool]:
+    """Wait up to `wait_s` for the container to exit: exit code (None: still running), last logs, truncated."""
+    import requests.exceptions
+
+    api = await d.api()
+    exit_code: int | None = None
+    try:
+        res = await d.backend.run_sync(api.wait, cid, timeout=wait_s)
+        exit_code = int(res.get("StatusCode", -1))
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # still running
+        exit_code = None
+    except Exception as exc:
+        raise d.translate(exc, "wait for the container") from exc
+    raw: bytes = await d.call("read the logs", api.logs, cid, tail=d.settings.max_log_lines)
+    logs, truncated = newest_lines(raw.decode(errors="replace"), d.settings.max_log_bytes)
+    return exit_code, redact_output(logs), truncated
 
 
 class ContainerState(BaseModel):

@@ -8,13 +8,19 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, tool_error
-from servers.docker.common import LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
-from servers.docker.safety import check_host_path, managed_labels
+from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
+from servers.docker.safety import (
+    check_network_create,
+    host_policy,
+    managed_labels,
+    resolve_host_path,
+    volume_bind_device,
+)
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import page, short_id
 
-VolumeName = Annotated[str, Field(min_length=1, description="Volume name")]
-NetworkRef = Annotated[str, Field(min_length=1, description="Network name or id")]
+VolumeName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255, description="Volume name")]
+NetworkRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255, description="Network name or id")]
 
 
 # -------------------------------------------------------------------------------------------- volumes
@@ -164,12 +170,17 @@ async def docker_volume_create(
     ] = None,
     labels: Labels = None,
 ) -> VolumeSummary:
-    """Create a named volume (labelled as created by this server)."""
+    """Create a named volume (labelled as created by this server).
+
+    Local-driver options: none, type=tmpfs, or o=bind with a device inside BAM_DOCKER_BIND_ROOTS.
+    """
     d = dk(ctx)
     action = "create the volume"
-    opts = driver_opts or {}
-    if opts.get("device") and ("bind" in opts.get("o", "") or opts.get("type") == "none"):
-        check_host_path(action, opts["device"], d.settings)
+    opts = dict(driver_opts or {})
+    device = volume_bind_device(action, driver, opts, d.settings)
+    if device is not None:
+        real = resolve_host_path(action, device, "bind", await host_policy(d, "bind"))
+        opts = {k: real if k.strip().lower() == "device" else v for k, v in opts.items()}
     api = await d.api()
     v = await d.call(
         action,
@@ -311,6 +322,7 @@ async def docker_network_create(
 
     d = dk(ctx)
     action = "create the network"
+    check_network_create(action, driver, options, d.settings)
     if gateway and not subnet:
         raise tool_error(action, "`gateway` needs `subnet`", code="invalid")
     ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway)]) if subnet else None

@@ -41,14 +41,38 @@ class DockerSettings(BaseSettings):
     allow_privileged: bool = Field(default=False, description="Allow `privileged=true` containers.")
     allow_host_pid: bool = Field(default=False, description="Allow containers in the host PID namespace.")
     allow_host_ipc: bool = Field(default=False, description="Allow containers in the host IPC namespace.")
-    allow_root_mount: bool = Field(default=False, description="Allow bind mounts (or bind volumes) of `/`.")
-    allow_socket_mount: bool = Field(
-        default=False, description="Allow mounting the Docker socket (or a directory containing it)."
+    allow_host_network: bool = Field(
+        default=False, description="Allow `network_mode=host` for containers and builds (host network stack)."
+    )
+    allow_container_namespaces: bool = Field(
+        default=False,
+        description="Allow `container:<id>` network/PID/IPC modes (joining another container's namespaces).",
     )
     allow_cap_add: bool = Field(default=False, description="Allow adding Linux capabilities (`cap_add`).")
+    bind_roots: str = Field(
+        default="",
+        description="Comma-separated host directories that bind mounts and bind-volume devices must resolve "
+        "inside (empty: no bind mounts at all; `/` is never accepted as a root).",
+    )
     build_roots: str = Field(
         default="",
-        description="Comma-separated directories that build contexts must lie under (empty: any directory but /).",
+        description="Comma-separated host directories that build contexts and Dockerfiles must resolve inside "
+        "(empty: inline Dockerfiles only; `/` is never accepted as a root).",
+    )
+    allow_build_urls: bool = Field(
+        default=False, description="Allow `ADD <url>` / git remotes in Dockerfiles (the engine fetches them itself)."
+    )
+    network_drivers: str = Field(
+        default="bridge",
+        description="Comma-separated drivers docker_network_create may use (macvlan/ipvlan reach the host's LAN).",
+    )
+    volume_drivers: str = Field(
+        default="local", description="Comma-separated volume drivers docker_volume_create and mounts may use."
+    )
+    volume_mount_types: str = Field(
+        default="",
+        description="Comma-separated extra `type`s of local-driver volumes (e.g. nfs); tmpfs and checked binds "
+        "are always accepted, other filesystem types (block devices, overlay, ...) are refused.",
     )
     allowed_registries: str = Field(
         default="",
@@ -78,16 +102,37 @@ class DockerSettings(BaseSettings):
             netloc = f"{parts.username}@{netloc}"
         return f"{parts.scheme}://{netloc}"
 
-    def socket_paths(self) -> list[str]:
-        """Paths under which the engine socket is known to live (mount checks)."""
-        paths = ["/var/run/docker.sock", "/run/docker.sock"]
+    def socket_path(self) -> str | None:
+        """The engine's unix socket on this host, if it is reached through one."""
         parts = urlsplit(self.host())
-        if parts.scheme == "unix" and parts.path:
-            paths.append(parts.path)
-        return paths
+        return (parts.path or None) if parts.scheme in ("unix", "http+unix") else None
+
+    def engine_is_local(self) -> bool:
+        """Whether the engine sees this host's filesystem (unix socket, or TCP on a loopback address)."""
+        parts = urlsplit(self.host())
+        if parts.scheme in ("unix", "http+unix"):
+            return True
+        host = (parts.hostname or "").lower()
+        return parts.scheme in ("tcp", "http", "https") and (host == "localhost" or host.startswith("127."))
+
+    def bind_root_list(self) -> list[str]:
+        return _split(self.bind_roots)
 
     def build_root_list(self) -> list[str]:
-        return [p.strip() for p in self.build_roots.split(",") if p.strip()]
+        return _split(self.build_roots)
+
+    def network_driver_list(self) -> list[str]:
+        return _split(self.network_drivers)
+
+    def volume_driver_list(self) -> list[str]:
+        return _split(self.volume_drivers)
+
+    def volume_type_list(self) -> list[str]:
+        return [t.lower() for t in _split(self.volume_mount_types)]
 
     def registry_list(self) -> list[str]:
-        return [p.strip().lower() for p in self.allowed_registries.split(",") if p.strip()]
+        return [p.lower() for p in _split(self.allowed_registries)]
+
+
+def _split(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]

@@ -62,15 +62,14 @@ REFUSED = [
     ({"privileged": True}, "BAM_DOCKER_ALLOW_PRIVILEGED"),
     ({"pid_mode": "host"}, "BAM_DOCKER_ALLOW_HOST_PID"),
     ({"ipc_mode": "host"}, "BAM_DOCKER_ALLOW_HOST_IPC"),
+    ({"network_mode": "host"}, "BAM_DOCKER_ALLOW_HOST_NETWORK"),
+    ({"pid_mode": "container:abc"}, "BAM_DOCKER_ALLOW_CONTAINER_NAMESPACES"),
     ({"cap_add": ["SYS_ADMIN"]}, "BAM_DOCKER_ALLOW_CAP_ADD"),
-    ({"mounts": [{"type": "bind", "source": "/", "target": "/host"}]}, "BAM_DOCKER_ALLOW_ROOT_MOUNT"),
-    ({"mounts": [{"type": "bind", "source": "/etc/../", "target": "/host"}]}, "BAM_DOCKER_ALLOW_ROOT_MOUNT"),
-    (
-        {"mounts": [{"type": "bind", "source": "/var/run/docker.sock", "target": "/s"}]},
-        "BAM_DOCKER_ALLOW_SOCKET_MOUNT",
-    ),
-    ({"mounts": [{"type": "bind", "source": "/var/run", "target": "/r", "read_only": True}]}, "SOCKET_MOUNT"),
-    ({"mounts": [{"type": "bind", "source": "/run/", "target": "/r"}]}, "BAM_DOCKER_ALLOW_SOCKET_MOUNT"),
+    ({"mounts": [{"type": "bind", "source": "/", "target": "/host"}]}, "BAM_DOCKER_BIND_ROOTS"),
+    ({"mounts": [{"type": "bind", "source": "/etc/../", "target": "/host"}]}, "BAM_DOCKER_BIND_ROOTS"),
+    ({"mounts": [{"type": "bind", "source": "/var/run/docker.sock", "target": "/s"}]}, "BAM_DOCKER_BIND_ROOTS"),
+    ({"mounts": [{"type": "bind", "source": "/var/run", "target": "/r", "read_only": True}]}, "BIND_ROOTS"),
+    ({"mounts": [{"type": "bind", "source": "/run/", "target": "/r"}]}, "BAM_DOCKER_BIND_ROOTS"),
 ]
 
 
@@ -86,6 +85,7 @@ async def test_refusal_lifted_by_setting(
     monkeypatch: pytest.MonkeyPatch, cleanup: None, image: str, uid: str, tmp_path: Any
 ) -> None:
     monkeypatch.setenv("BAM_DOCKER_ALLOW_CAP_ADD", "true")
+    monkeypatch.setenv("BAM_DOCKER_BIND_ROOTS", str(tmp_path))
     (tmp_path / "data.txt").write_text("from host\n")
     async with Client(build_server(policy=WRITES)) as c:
         r = ok(

@@ -44,7 +44,11 @@ async def test_volume_lifecycle(client: Client, sdk: Any, image: str, uid: str) 
 
 
 async def test_volume_bind_device_refused(client: Client, uid: str) -> None:
-    for device, setting in (("/", "ROOT_MOUNT"), ("/var/run", "SOCKET_MOUNT")):
+    for device, setting in (
+        ("/", "BAM_DOCKER_BIND_ROOTS"),
+        ("/var/run", "outside the allowed roots"),
+        (".", "relative"),
+    ):
         text = error_text(
             await client.call_tool(
                 "docker_volume_create",
