@@ -20,3 +20,12 @@ TOOLS = [
     ToolSpec(pg_migration_plan, "migration_plan", "PostgreSQL: rehearse a migration (rolled back)", WRITE_IDEMPOTENT),
     ToolSpec(pg_execute, "execute", "PostgreSQL: execute a write statement", DESTRUCTIVE),
 ]
+
+TOOLSETS: dict[str, tuple[str, ...]] = {
+    "catalog": ("schemas_list", "tables_list", "table_describe"),
+    "query": ("query", "explain", "execute"),
+    "diagnostics": ("activity", "health", "top_queries"),
+    "migrations": ("migration_plan",),
+}
+"""Named groups of the tools above, selectable with `--toolsets postgres.<name>`."""
+DEFAULT_TOOLSETS = ("catalog", "query", "diagnostics", "migrations")

@@ -143,9 +143,7 @@ async def redis_info(
 ) -> InfoResult:
     """Server INFO as structured data plus a summary: memory, hit ratio, evictions, expirations, keys.
 
-    The summary is what cache design needs first: keyspace_hits/misses -> hit_ratio, evicted_keys with
-    maxmemory and maxmemory_policy, and expired keys. Requested sections are cut at the byte cap (big
-    keyspace/commandstats/errorstats sections); `next_offset` continues where the result stopped.
+    Requested sections are cut at the byte cap; `next_offset` continues where the result stopped.
     """
     r = state(ctx)
     want = [s.lower() for s in sections or []]
