@@ -21,7 +21,10 @@ from composite.app import build
 from composite.settings import AppSettings
 
 MODULES = list(registry.MODULE_PACKAGES)
-TARGETS = "Targets: ≤ 120 model-view tokens per tool on average, ≤ 8,000 read-only with all five modules, ≤ 1,500 in discovery mode, full tools/list ≤ 80 KB read-only."
+TARGETS = (
+    "Targets: ≤ 120 model-view tokens per tool on average, ≤ 8,000 read-only with all five modules, "
+    "≤ 1,500 in discovery mode, full tools/list ≤ 80 KB read-only."
+)
 
 
 def encoder() -> Any:
@@ -81,7 +84,10 @@ def row(label: str, c: Cost) -> str:
     return f"| {label} | {c.tools} | {c.model:,} | {c.per_tool:.0f} | {c.full:,} | {c.full_bytes / 1000:.0f} KB |"
 
 
-HEAD = ["| {} | tools | model view (tokens) | per tool | full tools/list (tokens) | full size |", "|---|---|---|---|---|---|"]
+HEAD = [
+    "| {} | tools | model view (tokens) | per tool | full tools/list (tokens) | full size |",
+    "|---|---|---|---|---|---|",
+]
 
 
 async def modes() -> list[str]:

@@ -8,7 +8,6 @@ served, with the same policy, and a call runs the tool's own argument validation
 The listed tools never change during a session.
 """
 
-
 import logging
 import re
 from typing import Annotated, Any, Literal

@@ -55,7 +55,16 @@ def normalize_policy_modules(value: str) -> str:
 
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "~/.docker/run/docker.sock", "~/.colima/docker.sock")
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-_PG_VARS = ("DATABASE_URL", "BAM_PG_DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+_PG_VARS = (
+    "DATABASE_URL",
+    "BAM_PG_DATABASE_URL",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGSERVICE",
+)
 _REDIS_VARS = ("REDIS_URL", "BAM_REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS")
 _AWS_VARS = (
     "AWS_ACCESS_KEY_ID",
@@ -177,5 +186,9 @@ def resolve_toolsets(selection: str, catalog: list[ModuleTools]) -> set[tuple[st
 def toolset_tool_names(selected: set[tuple[str, str]], catalog: list[ModuleTools]) -> frozenset[str]:
     """Full (prefixed) tool names of the selected toolsets."""
     return frozenset(
-        f"{m.prefix}{n}" for m in catalog for ts, members in m.toolsets.items() if (m.key, ts) in selected for n in members
+        f"{m.prefix}{n}"
+        for m in catalog
+        for ts, members in m.toolsets.items()
+        if (m.key, ts) in selected
+        for n in members
     )

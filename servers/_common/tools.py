@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PG_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 
 
 class PostgresSettings(BaseSettings):
@@ -35,7 +38,10 @@ class PostgresSettings(BaseSettings):
     application_name: str = Field(default="backend-architect-mcp", description="application_name of sessions.")
 
     def dsn(self) -> str | None:
-        return self.database_url.get_secret_value() if self.database_url else None
+        if self.database_url:
+            return self.database_url.get_secret_value()
+        # libpq's own variables: an empty URL lets the driver read PGHOST, PGUSER, PGDATABASE, ...
+        return "postgresql://" if any(os.environ.get(v) for v in PG_VARIABLES) else None
 
     def target(self) -> str:
         """host:port/db of the DSN, without credentials (for messages and /readyz)."""
