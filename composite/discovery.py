@@ -106,6 +106,16 @@ def definition(e: Entry) -> ToolDefinition:
     )
 
 
+def toolsets_line(index: ToolIndex) -> str:
+    """`postgres (catalog, query), redis (keys)`: the toolsets that hold at least one registered tool."""
+    seen: dict[str, list[str]] = {}
+    for e in index.entries.values():
+        sets = seen.setdefault(e.module, [])
+        if e.toolset not in sets:
+            sets.append(e.toolset)
+    return "; ".join(f"{m} ({', '.join(sets)})" for m, sets in seen.items()) or "none"
+
+
 def _error(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
@@ -139,7 +149,7 @@ def install_discovery(server: MCPServer[Any], index: ToolIndex, modules: list[st
     def tools_search(
         ctx: Context[Any, Any],
         query: Annotated[str, Field(description="Keywords, e.g. 'slow queries' or 'pod logs'; empty: all")] = "",
-        module: Annotated[str | None, Field(description=f"Only this module: {', '.join(modules)}")] = None,
+        module: Annotated[str | None, Field(description="Only this module", json_schema_extra={"enum": modules})] = None,
         access: Annotated[Literal["read", "write", "any"], Field(description="Tier of the tools")] = "any",
         limit: Annotated[int, Field(ge=1, le=200, description="Most tools to return")] = 25,
     ) -> SearchResult:
@@ -184,6 +194,7 @@ def install_discovery(server: MCPServer[Any], index: ToolIndex, modules: list[st
         """Run a tool that changes state (write or destructive) by name and return its own result."""
         return await call(ctx, name, arguments or {}, write=True)
 
+    tools_search.__doc__ = f"{tools_search.__doc__} Toolsets here: {toolsets_line(index)}."
     specs = [
         ToolSpec(tools_search, SEARCH, "Search tools", READ),
         ToolSpec(tools_describe, DESCRIBE, "Describe tools", READ),

@@ -53,7 +53,8 @@ def normalize_policy_modules(value: str) -> str:
 
 # --- which modules have a configured backend (`--servers auto`) -------------------------------------------
 
-DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "~/.docker/run/docker.sock", "~/.colima/docker.sock")
+DOCKER_SOCKETS = "/var/run/docker.sock"
+"""The socket the docker module uses when DOCKER_HOST is unset; `BAM_DOCKER_SOCKETS` replaces the list probed."""
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 _PG_VARS = (
     "DATABASE_URL",
@@ -106,10 +107,7 @@ def configured_reason(module: str, env: Mapping[str, str] | None = None) -> str 
         return _existing([str(Path(env.get("HOME", "~")) / ".kube" / "config")])
     if module == "docker":
         var = _first_set(env, ("DOCKER_HOST", "BAM_DOCKER_HOST"))
-        runtime = env.get("XDG_RUNTIME_DIR", "")
-        home = env.get("HOME", "~")
-        sockets = [s.replace("~", home, 1) for s in DOCKER_SOCKETS]
-        return var or _existing([*sockets, f"{runtime}/docker.sock" if runtime else ""])
+        return var or _existing(env.get("BAM_DOCKER_SOCKETS", DOCKER_SOCKETS).split(","))
     if module == "aws":
         var = _first_set(env, _AWS_VARS)
         if var:
