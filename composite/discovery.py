@@ -149,7 +149,9 @@ def install_discovery(server: MCPServer[Any], index: ToolIndex, modules: list[st
     def tools_search(
         ctx: Context[Any, Any],
         query: Annotated[str, Field(description="Keywords, e.g. 'slow queries' or 'pod logs'; empty: all")] = "",
-        module: Annotated[str | None, Field(description="Only this module", json_schema_extra={"enum": modules})] = None,
+        module: Annotated[
+            str | None, Field(description="Only this module", json_schema_extra={"enum": modules})
+        ] = None,
         access: Annotated[Literal["read", "write", "any"], Field(description="Tier of the tools")] = "any",
         limit: Annotated[int, Field(ge=1, le=200, description="Most tools to return")] = 25,
     ) -> SearchResult:

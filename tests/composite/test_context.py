@@ -235,7 +235,9 @@ async def test_discovery_write_tier_is_split_by_annotation(database_url: str) ->
         r = await c.call_tool("tool_call_write", {"name": "pg_query", "arguments": {"sql": "SELECT 1"}})
         assert "call it with tool_call" in error_text(r)
         sql = "CREATE TEMP TABLE ctx_t (i int)"
-        done = ok(await c.call_tool("tool_call_write", {"name": "pg_execute", "arguments": {"sql": sql, "dry_run": True}}))
+        done = ok(
+            await c.call_tool("tool_call_write", {"name": "pg_execute", "arguments": {"sql": sql, "dry_run": True}})
+        )
         assert done is not None
 
 
@@ -256,7 +258,10 @@ async def test_discovery_calls_postgres_like_full_mode(database_url: str) -> Non
 
 async def test_discovery_calls_redis_like_full_mode(redis_url: str) -> None:
     await same_in_both_modes(
-        AppSettings(servers="redis"), "redis_command", {"args": ["STRLEN", "bam:test:context:absent"]}, lambda r: r["result"]
+        AppSettings(servers="redis"),
+        "redis_command",
+        {"args": ["STRLEN", "bam:test:context:absent"]},
+        lambda r: r["result"],
     )
 
 
@@ -270,9 +275,7 @@ async def test_discovery_calls_kubernetes_like_full_mode(kubeconfig: str) -> Non
 
 
 async def test_discovery_calls_aws_like_full_mode(aws_endpoint: str) -> None:
-    await same_in_both_modes(
-        AppSettings(servers="aws"), "aws_caller_identity", {}, lambda r: (r["account"], r["arn"])
-    )
+    await same_in_both_modes(AppSettings(servers="aws"), "aws_caller_identity", {}, lambda r: (r["account"], r["arn"]))
 
 
 async def test_discovery_calls_docker_like_full_mode(docker_host: str) -> None:
@@ -321,9 +324,7 @@ async def test_http_request_narrows_but_never_widens(database_url: str) -> None:
 
 
 async def test_http_narrowing_applies_to_discovery_calls(database_url: str) -> None:
-    sp = start_server(
-        "--transport", "http", "--servers", "postgres", "--allow-writes", "postgres", "--discovery"
-    )
+    sp = start_server("--transport", "http", "--servers", "postgres", "--allow-writes", "postgres", "--discovery")
     try:
         url = f"{sp.base}/mcp"
         names, r = await list_and_call(url, {"X-BAM-Read-Only": "true"}, "tool_call_write", {"name": "pg_execute"})

@@ -11,7 +11,15 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, Field
 
-from servers._common.tools import READ, CompactResults, ToolSpec, lean_description, lean_schema, make_policy, register_tools
+from servers._common.tools import (
+    READ,
+    CompactResults,
+    ToolSpec,
+    lean_description,
+    lean_schema,
+    make_policy,
+    register_tools,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -28,8 +36,8 @@ def sample(
 ) -> Out:
     """Read things.
 
-        Indented second paragraph
-        wrapped over two lines.
+    Indented second paragraph
+    wrapped over two lines.
     """
     return Out(title=title, rows=[{"a": 1, "b": [1, 2]}])
 
@@ -101,4 +109,3 @@ def test_lean_schema_is_idempotent_and_never_adds_keys(schema: dict[str, Any]) -
         once = lean_schema(schema, inputs=inputs)
         assert lean_schema(once, inputs=inputs) == once
         assert len(str(once)) <= len(str(schema)) + 2 * str(schema).count("anyOf") * 10
-

@@ -59,7 +59,9 @@ def test_bad_patterns_are_tool_errors(bad: str) -> None:
     text=st.text(max_size=2_000),
     budget=st.integers(min_value=1, max_value=4_000),
 )
-def test_generated_patterns_and_logs_never_exceed_the_budget_or_invent_lines(pattern: str, text: str, budget: int) -> None:
+def test_generated_patterns_and_logs_never_exceed_the_budget_or_invent_lines(
+    pattern: str, text: str, budget: int
+) -> None:
     try:
         alts = alternatives(pattern)
     except ValueError:
