@@ -28,5 +28,5 @@ async def test_slowlog_grep_keeps_matching_commands(ro: Client, raw: aioredis.Re
         assert none["entries"] == [] and none["count"] == 0
         assert "invalid_pattern" in error_text(await ro.call_tool("redis_slowlog", {"grep": "|"}))
     finally:
-        await raw.config_set("slowlog-log-slower-than", old["slowlog-log-slower-than"])
+        await raw.config_set("slowlog-log-slower-than", old["slowlog-log-slower-than"] or 10_000)
         await raw.unlink("bamtest:slowgrep:k")
