@@ -19,7 +19,7 @@ GrepArg = Annotated[
     str | None,
     Field(
         max_length=512,
-        description="Only lines containing this text (case-insensitive; `a|b` for either), with 2 lines of context",
+        description="Only lines containing this (case-insensitive; a|b: either), with context",
     ),
 ]
 """The `grep` parameter of tools that return log-like text."""

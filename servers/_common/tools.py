@@ -148,7 +148,8 @@ def lean_description(doc: str) -> str:
 
 
 _LIST_ITEM = re.compile(r"^\d+[.)] ")
-_DEFAULT_NOTE = re.compile(r"\s*\(defaults?\b[^()]*\)")
+_DEFAULT_NOTE = re.compile(r"\s*\((?:defaults?\b[^()]*|[^()]*\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b[^()]*)\)")
+"""`(default ...)` notes and notes naming an operator's variable (`(only ARNs in BAM_...)`)."""
 _SUBSCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
 _SUBSCHEMAS = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
@@ -159,8 +160,8 @@ def lean_schema(schema: Any, *, inputs: bool) -> Any:
 
     Always: pydantic's auto-generated `title`s and `default: null`, and `anyOf` of bare types becomes a
     type list. For input schemas also: the `anyOf [X, null]` wrapper of optional parameters (omitting the
-    parameter is how to say "none") and `(default ...)` notes in parameter descriptions (the server-side
-    default applies when omitted). Output schemas keep their null alternatives (a result field may
+    parameter is how to say "none"), and `(default ...)` notes (the server-side default applies when
+    omitted) and notes naming the operator's environment variables in parameter descriptions. Output schemas keep their null alternatives (a result field may
     really be null) but lose field descriptions.
     """
     if not isinstance(schema, dict):

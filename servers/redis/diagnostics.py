@@ -199,7 +199,7 @@ async def redis_slowlog(
     limit: Annotated[int, Field(ge=1, le=128, description="Most recent entries to return")] = 25,
     node: Node = None,
     grep: Annotated[
-        str | None, Field(max_length=512, description="Only commands containing this (case-insensitive; `a|b`)")
+        str | None, Field(max_length=512, description="Only commands containing this (case-insensitive; a|b: either)")
     ] = None,
 ) -> SlowlogResult:
     """Recent slow commands (SLOWLOG GET): what ran, how long, from which client. Newest first."""
