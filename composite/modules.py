@@ -171,12 +171,12 @@ def resolve_toolsets(selection: str, catalog: list[ModuleTools]) -> set[tuple[st
             mod, _, ts = raw.partition(".")
             key = ALIASES.get(mod, mod)
             if key not in MODULE_PACKAGES:
-                raise ValueError(f"unknown toolset {raw!r}: use default, all, <module> or <module>.<toolset>")
+                raise ValueError(f"unknown toolset {raw[:60]!r}: use default, all, <module> or <module>.<toolset>")
             if key not in by_key:
                 continue  # a module that is not mounted: nothing to select
             sets = by_key[key].toolsets
             if ts and ts not in sets:
-                raise ValueError(f"unknown toolset {raw!r}; {key} has {', '.join(sets)}")
+                raise ValueError(f"unknown toolset {raw[:60]!r}; {key} has {', '.join(sets)}")
             out |= {(key, t) for t in ([ts] if ts else list(sets))}
     return out
 

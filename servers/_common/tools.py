@@ -161,8 +161,8 @@ def lean_schema(schema: Any, *, inputs: bool) -> Any:
     Always: pydantic's auto-generated `title`s and `default: null`, and `anyOf` of bare types becomes a
     type list. For input schemas also: the `anyOf [X, null]` wrapper of optional parameters (omitting the
     parameter is how to say "none"), and `(default ...)` notes (the server-side default applies when
-    omitted) and notes naming the operator's environment variables in parameter descriptions. Output schemas keep their null alternatives (a result field may
-    really be null) but lose field descriptions.
+    omitted) and notes naming the operator's environment variables in parameter descriptions. Output
+    schemas keep their null alternatives (a result field may really be null) but lose field descriptions.
     """
     if not isinstance(schema, dict):
         return schema

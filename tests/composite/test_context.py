@@ -341,3 +341,33 @@ async def test_http_narrowing_applies_to_discovery_calls(database_url: str) -> N
         assert "unknown toolset 'nope'" in messages(raised.value)
     finally:
         stop_server(sp)
+
+
+async def test_discovery_call_relays_the_tools_progress(aws_endpoint: str) -> None:
+    import time
+    import uuid
+
+    import boto3
+
+    logs = boto3.client("logs", endpoint_url=aws_endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION"))
+    group = f"/bam/ctx-{uuid.uuid4().hex[:8]}/app"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now - 3 + i, "message": f"m{i}"} for i in range(3)]
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+    seen: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    args = {"groups": [group], "query": "fields @message", "since_minutes": 10, "limit": 2}
+    try:
+        async with Client(build(discovery(servers="aws", toolsets="all")).server) as c:
+            r = await c.call_tool(
+                "tool_call", {"name": "aws_logs_insights_query", "arguments": args}, progress_callback=on_progress
+            )
+        assert ok(r)["status"] == "Complete"
+        assert seen and seen[-1] is not None and seen[-1].startswith("Complete")
+    finally:
+        logs.delete_log_group(logGroupName=group)
