@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -11,6 +12,8 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
@@ -372,3 +375,42 @@ async def test_discovery_call_relays_the_tools_progress(aws_endpoint: str) -> No
         assert seen and seen[-1] is not None and seen[-1].startswith("Complete")
     finally:
         logs.delete_log_group(logGroupName=group)
+
+
+class FakeRequest:
+    def __init__(self, headers: dict[str, str], params: dict[str, str]) -> None:
+        self.headers = headers
+        self.query_params = params
+
+
+@functools.cache
+def narrow_app() -> Any:
+    return build(AppSettings(servers="postgres,redis", toolsets="postgres.catalog,redis.keys", allow_writes="all"))
+
+
+header_text = st.one_of(
+    st.text(max_size=80),
+    st.lists(
+        st.sampled_from(["all", "*", "default", "postgres", "pg", "redis", "k8s", "postgres.query", "redis.keys", ""]),
+        max_size=5,
+    ).map(",".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(toolsets=header_text, read_only=st.sampled_from(["", "true", "false", "1", "yes", "maybe", "TRUE "]))
+def test_generated_narrowing_requests_never_widen(toolsets: str, read_only: str) -> None:
+    index = narrow_app().index
+    served = {e.name for e in index.visible(None)}
+    for headers, params in (
+        ({"x-bam-toolsets": toolsets, "x-bam-read-only": read_only}, {}),
+        ({}, {"toolsets": toolsets, "read_only": read_only}),
+    ):
+        try:
+            n = index.narrowing(FakeRequest(headers, params))
+        except ValueError:
+            continue  # refused with a clear message (a JSON-RPC error over HTTP)
+        seen = {e.name for e in index.visible(n)}
+        assert seen <= served
+        if n is not None and n.read_only:
+            assert all(index.entries[name].read_only for name in seen)
