@@ -414,3 +414,19 @@ def test_generated_narrowing_requests_never_widen(toolsets: str, read_only: str)
         assert seen <= served
         if n is not None and n.read_only:
             assert all(index.entries[name].read_only for name in seen)
+
+
+async def test_libpq_variables_configure_postgres(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import urlsplit
+
+    u = urlsplit(database_url)
+    monkeypatch.delenv("DATABASE_URL")
+    for var, value in (("PGHOST", u.hostname), ("PGPORT", u.port), ("PGUSER", u.username), ("PGPASSWORD", u.password)):
+        if value:
+            monkeypatch.setenv(var, str(value))
+    monkeypatch.setenv("PGDATABASE", u.path.lstrip("/"))
+    assert registry.configured_reason("postgres") == "PGHOST"
+    async with Client(build(AppSettings(servers="postgres")).server) as c:
+        assert ok(await c.call_tool("pg_query", {"sql": "SELECT current_database() AS db"}))["rows"] == [
+            {"db": u.path.lstrip("/")}
+        ]
