@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources as importlib_resources
 from typing import Annotated, Any
 
 import anyio
+from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field
@@ -22,15 +24,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from composite import modules as registry
+from composite.discovery import install_discovery
+from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
 from servers._common import Health, ModuleInfo, ToolPolicy
 from servers._common.logs import ToolCallLog
+from servers._common.tools import CompactResults
 from servers._common.version import VERSION
 
 log = logging.getLogger("backend_architect_mcp.composite")
 
 PROMPT_NAME = "backend_architect"
 PROMPT_URI = "prompt://backend-architect/system"
+LIST_CACHE_HINT = CacheHint(ttl_ms=3_600_000, scope="private")
+"""The tool list is fixed for the life of the process; `private` because a request may narrow its view."""
 
 
 def role_text() -> str:
@@ -119,6 +126,11 @@ class Composite:
     runtime: Runtime
     mounted: list[MountedModule]
     settings: AppSettings
+    index: ToolIndex
+    reasons: dict[str, str]
+    """Why each module was mounted (the variable or file that configures it, or `--servers`)."""
+    required: list[str]
+    """Modules whose backend must be up for /readyz to answer 200."""
 
     @property
     def tool_names(self) -> list[str]:
@@ -136,8 +148,18 @@ def describe_mounted(mounted: list[MountedModule]) -> str:
     return "\n".join(lines)
 
 
-def system_prompt(mounted: list[MountedModule], focus: str | None = None, context: str | None = None) -> str:
+DISCOVERY_NOTE = (
+    "Discovery mode: find tools with `tools_search`, read their schemas with `tools_describe`, then run "
+    "them with `tool_call` (read-only tools) or `tool_call_write` (tools that change state, when listed)."
+)
+
+
+def system_prompt(
+    mounted: list[MountedModule], focus: str | None = None, context: str | None = None, *, discovery: bool = False
+) -> str:
     parts = [role_text(), describe_mounted(mounted)]
+    if discovery:
+        parts.append(DISCOVERY_NOTE)
     if focus:
         parts.append(f"Focus area for this session: {focus.strip()}")
     if context:
@@ -145,54 +167,117 @@ def system_prompt(mounted: list[MountedModule], focus: str | None = None, contex
     return "\n\n".join(parts)
 
 
-def build(settings: AppSettings | None = None) -> Composite:
-    """The composite server for `settings` (default: from the environment)."""
-    settings = settings or AppSettings()
-    infos = [registry.load(name) for name in registry.normalize(settings.servers)]
-    policy: ToolPolicy = settings.model_copy(
+def _policy(settings: AppSettings, only: frozenset[str]) -> ToolPolicy:
+    normalized = settings.model_copy(
         update={
             "allow_writes": registry.normalize_policy_modules(settings.allow_writes),
             "allow_admin": registry.normalize_policy_modules(settings.allow_admin),
         }
-    ).policy()
-    runtime = Runtime(infos)
+    )
+    return replace(normalized.policy(), only=only)
 
+
+def _auth_kwargs(settings: AppSettings) -> dict[str, Any]:
+    if settings.auth_tokens is None:
+        return {}
+    from mcp.server.auth.settings import AuthSettings
+
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    return {
+        "token_verifier": StaticTokenVerifier(settings.auth_tokens.get_secret_value()),
+        "auth": AuthSettings(
+            issuer_url=base,  # type: ignore[arg-type]
+            resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]
+            validate_token_resource=False,
+        ),
+    }
+
+
+def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools], exposed: list[str]) -> list[str]:
+    """Warnings for `--tools` / `--exclude-tools` globs that match nothing (a typo hides nothing, or all)."""
+    known = [f"{m.prefix}{n}" for m in catalog for n in m.names]
+    out: list[str] = []
+    for flag, value in (("--tools", settings.tools), ("--exclude-tools", settings.exclude_tools)):
+        for glob in [g.strip() for g in value.split(",") if g.strip()]:
+            if not any(fnmatch.fnmatchcase(n, glob) for n in known):
+                out.append(f"{flag} pattern {glob!r} matches no tool of the mounted modules")
+            elif flag == "--tools" and not any(fnmatch.fnmatchcase(n, glob) for n in exposed):
+                out.append(f"{flag} pattern {glob!r} matches only tools hidden by the write/admin policy or toolsets")
+    return out
+
+
+def _new_server(settings: AppSettings, runtime: Runtime) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
         async with runtime.attach() as state:
             yield state
 
-    auth_kwargs: dict[str, Any] = {}
-    if settings.auth_tokens is not None:
-        from mcp.server.auth.settings import AuthSettings
-
-        base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-        auth_kwargs = {
-            "token_verifier": StaticTokenVerifier(settings.auth_tokens.get_secret_value()),
-            "auth": AuthSettings(
-                issuer_url=base,  # type: ignore[arg-type]
-                resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]
-                validate_token_resource=False,
-            ),
-        }
-
-    server: MCPServer[Any] = MCPServer(
+    return MCPServer(
         "backend-architect-mcp",
         title="Backend Architect",
         description="PostgreSQL, Redis, Kubernetes, AWS and Docker tools for backend engineering.",
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog()],
-        **auth_kwargs,
+        middleware=[ToolCallLog(), CompactResults()],
+        cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
+        **_auth_kwargs(settings),
     )
+
+
+def build(settings: AppSettings | None = None) -> Composite:
+    """The composite server for `settings` (default: from the environment)."""
+    settings = settings or AppSettings()
+    keys, reasons = registry.resolve_servers(settings.servers)
+    infos = [registry.load(k) for k in keys]
+    catalog = [registry.module_tools(k) for k in keys]
+    selected = registry.resolve_toolsets(settings.toolsets, catalog)
+    policy = _policy(settings, registry.toolset_tool_names(selected, catalog))
+    runtime = Runtime(infos)
+    server = _new_server(settings, runtime)
+    # Discovery mode registers the module tools into a catalog server that is never served.
+    target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
     mounted = [
-        MountedModule(info, info.register(server, info.prefix, policy), policy.writes_allowed(info.key))
+        MountedModule(info, info.register(target, info.prefix, policy), policy.writes_allowed(info.key))
         for info in infos
     ]
-    instructions = system_prompt(mounted)
+    index = ToolIndex(catalog, [t for m in mounted for n in m.tools if (t := target._tool_manager.get_tool(n))])
+    meta: dict[str, bool] = {}
+    if settings.discovery:
+        writes = any(not e.read_only for e in index.entries.values())
+        meta = install_discovery(server, index, keys, writes)
+    install_request_selection(server, index, meta)
+    for m in mounted:
+        log.info(
+            "mounted %s (%s): %d tools%s",
+            m.info.key,
+            reasons.get(m.info.key, ""),
+            len(m.tools),
+            ", writes allowed" if m.writes else "",
+        )
+    for warning in selection_warnings(settings, catalog, index.names()):
+        log.warning(warning)
+    instructions = system_prompt(mounted, discovery=settings.discovery)
     server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
+    _add_prompt(server, mounted, instructions, settings.discovery)
+    return Composite(server, runtime, mounted, settings, index, reasons, required_modules(settings.required, keys))
 
+
+def required_modules(value: str, mounted: list[str]) -> list[str]:
+    """`--require`: `mounted` (default; `all` means the same), `none`, or a list of mounted modules."""
+    v = value.strip().lower()
+    if v in ("", "mounted", "all"):
+        return list(mounted)
+    if v == "none":
+        return []
+    wanted = registry.normalize(value)
+    missing = [m for m in wanted if m not in mounted]
+    if missing:
+        raise ValueError(f"--require names modules that are not mounted: {', '.join(missing)}")
+    return wanted
+
+
+def _add_prompt(server: MCPServer[Any], mounted: list[MountedModule], instructions: str, discovery: bool) -> None:
     def backend_architect(
         focus: Annotated[
             str | None, Field(description="Optional focus area, e.g. 'query optimisation' or 'caching'")
@@ -200,7 +285,7 @@ def build(settings: AppSettings | None = None) -> Composite:
         context: Annotated[str | None, Field(description="Optional project context to add")] = None,
     ) -> str:
         """The Backend Architect role: system prompt for schema design, API efficiency and microservices."""
-        return system_prompt(mounted, focus, context)
+        return system_prompt(mounted, focus, context, discovery=discovery)
 
     server.prompt(name=PROMPT_NAME, title="Backend Architect (system prompt)")(backend_architect)
     server.resource(
@@ -210,7 +295,6 @@ def build(settings: AppSettings | None = None) -> Composite:
         description="The role's system prompt for the modules mounted in this server.",
         mime_type="text/markdown",
     )(lambda: instructions)
-    return Composite(server, runtime, mounted, settings)
 
 
 def _transport_security(settings: AppSettings) -> TransportSecuritySettings | None:
@@ -226,11 +310,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
     """One ASGI app: `/mcp` (streamable HTTP), `/sse` + `/messages/` (legacy SSE), `/healthz`, `/readyz`."""
     settings = app.settings
     security = _transport_security(settings)
-    required = (
-        registry.normalize(None if settings.required == "all" else settings.required)
-        if (settings.required.strip().lower() not in ("", "none"))
-        else []
-    )
+    required = app.required
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": VERSION})

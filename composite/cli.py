@@ -18,7 +18,19 @@ ALL = "all"
 def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--servers",
-        help="modules to mount: postgres,redis,kubernetes,aws,docker (default: all) [BAM_SERVERS]",
+        help="modules to mount: postgres,redis,kubernetes,aws,docker, all, or auto (default: those whose backend "
+        "is configured; all when none is) [BAM_SERVERS]",
+    )
+    p.add_argument(
+        "--toolsets",
+        metavar="SETS",
+        help="toolsets to expose: default, all, <module> or <module>.<toolset>, comma-separated [BAM_TOOLSETS]",
+    )
+    p.add_argument(
+        "--discovery",
+        action="store_true",
+        default=None,
+        help="list a few meta-tools (search, describe, call) instead of every tool [BAM_DISCOVERY]",
     )
     p.add_argument(
         "--allow-writes",
@@ -40,7 +52,7 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
         help="hide destructive tools even where writes are allowed [BAM_ALLOW_DESTRUCTIVE=false]",
     )
     p.add_argument(
-        "--tools", metavar="GLOBS", help="only tools matching these globs, e.g. 'pg_*,redis_get' [BAM_TOOLS]"
+        "--tools", metavar="GLOBS", help="only tools matching these globs, e.g. 'pg_*,redis_key_get' [BAM_TOOLS]"
     )
     p.add_argument("--exclude-tools", metavar="GLOBS", help="hide tools matching these globs [BAM_EXCLUDE_TOOLS]")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (stderr) [BAM_LOG_LEVEL]")
@@ -77,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--require",
         metavar="MODULES",
-        help="modules that must be up for /readyz to be 200 (default all; 'none') [BAM_REQUIRED]",
+        help="modules that must be up for /readyz to be 200 (default: the mounted ones; 'none') [BAM_REQUIRED]",
     )
     serve.add_argument(
         "--allowed-hosts",
@@ -110,6 +122,8 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
     overrides: dict[str, Any] = {}
     mapping = {
         "servers": "servers",
+        "toolsets": "toolsets",
+        "discovery": "discovery",
         "allow_writes": "allow_writes",
         "allow_admin": "allow_admin",
         "tools": "tools",

@@ -12,15 +12,27 @@ from servers._common.settings import PolicySettings
 class AppSettings(PolicySettings):
     """`backend-architect-mcp serve` options. Flags override the environment."""
 
-    servers: str = Field(default="all", description="Modules to mount, comma-separated (default: all).")
+    servers: str = Field(
+        default="auto",
+        description="Modules to mount, comma-separated, `all`, or `auto` (default): those whose backend is configured.",
+    )
+    toolsets: str = Field(
+        default="default",
+        description="Toolsets to expose: `default`, `all`, `<module>` or `<module>.<toolset>`, comma-separated.",
+    )
+    discovery: bool = Field(
+        default=False,
+        description="List a few meta-tools (search, describe, call) instead of every tool.",
+    )
     transport: Literal["stdio", "http", "sse"] = Field(default="stdio", description="stdio, http or sse.")
     host: str = Field(default="127.0.0.1", description="Address to bind for http/sse.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port for http/sse.")
     stateless: bool = Field(default=False, description="Stateless streamable HTTP (for horizontal scaling).")
     json_response: bool = Field(default=False, description="Plain JSON bodies instead of SSE streams on /mcp.")
     required: str = Field(
-        default="all",
-        description="Modules whose backend must be up for /readyz to answer 200 (comma-separated, all, none).",
+        default="mounted",
+        description="Modules whose backend must be up for /readyz to answer 200: `mounted` (default), a "
+        "comma-separated list of mounted modules, or `none`.",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR (stderr, JSON lines).")
     allowed_hosts: str = Field(

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import MCPServer
 
 from servers._common.logs import ToolCallLog, configure_logging
 from servers._common.settings import PolicySettings
-from servers._common.tools import ModuleInfo, ToolPolicy
+from servers._common.tools import CompactResults, ModuleInfo, ToolPolicy
 from servers._common.version import VERSION
 
 
@@ -29,7 +29,7 @@ def build_standalone(info: ModuleInfo, *, policy: ToolPolicy | None = None) -> M
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog()],
+        middleware=[ToolCallLog(), CompactResults()],
     )
     info.register(server, info.prefix, policy or PolicySettings().policy())
     return server

@@ -10,12 +10,15 @@ Tools that are not allowed are never registered, so a client never sees them.
 from __future__ import annotations
 
 import fnmatch
+import inspect
+import re
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -116,8 +119,12 @@ class ToolPolicy:
     allow_destructive: bool = True
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    only: frozenset[str] | None = None
+    """Full tool names selected by toolsets (`None`: no toolset restriction)."""
 
     def permits(self, module: str, full_name: str, spec: ToolSpec) -> bool:
+        if self.only is not None and full_name not in self.only:
+            return False
         if spec.is_write and not _matches(module, self.allow_writes):
             return False
         if spec.is_destructive and not self.allow_destructive:
@@ -143,7 +150,7 @@ def register_tools(
     prefix: str,
     policy: ToolPolicy,
 ) -> list[str]:
-    """Register the tools `policy` permits under `prefix`; return their names."""
+    """Register the tools `policy` permits under `prefix`, with lean definitions; return their names."""
     added: list[str] = []
     for spec in specs:
         name = f"{prefix}{spec.name}"
@@ -153,11 +160,116 @@ def register_tools(
             spec.fn,
             name=name,
             title=spec.title,
+            description=lean_description(spec.fn.__doc__ or ""),
             annotations=spec.annotations,
             meta={"module": module, "level": spec.level},
         )
+        tool = server._tool_manager.get_tool(name)
+        if tool is not None:
+            tool.parameters = lean_schema(tool.parameters, inputs=True)
+            if tool.fn_metadata.output_schema is not None:
+                tool.fn_metadata.output_schema = lean_schema(tool.fn_metadata.output_schema, inputs=False)
         added.append(name)
     return added
+
+
+def lean_description(doc: str) -> str:
+    """A docstring as a tool description: no indentation, wrapped lines of a paragraph joined."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    out = []
+    for para in paragraphs:
+        lines = [ln.strip() for ln in para.splitlines() if ln.strip()]
+        joined = lines[:1]
+        for ln in lines[1:]:  # keep list items on their own line
+            if ln.startswith(("- ", "* ")) or _LIST_ITEM.match(ln):
+                joined.append(ln)
+            else:
+                joined[-1] += " " + ln
+        out.append("\n".join(joined))
+    return "\n\n".join(p for p in out if p)
+
+
+_LIST_ITEM = re.compile(r"^\d+[.)] ")
+_DEFAULT_NOTE = re.compile(r"\s*\((?:defaults?\b[^()]*|[^()]*\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b[^()]*)\)")
+"""`(default ...)` notes and notes naming an operator's variable (`(only ARNs in BAM_...)`)."""
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def lean_schema(schema: Any, *, inputs: bool) -> Any:
+    """The same JSON Schema with what costs tokens and tells the model nothing removed.
+
+    Always: pydantic's auto-generated `title`s and `default: null`, and `anyOf` of bare types becomes a
+    type list. For input schemas also: the `anyOf [X, null]` wrapper of optional parameters (omitting the
+    parameter is how to say "none"), and `(default ...)` notes (the server-side default applies when
+    omitted) and notes naming the operator's environment variables in parameter descriptions. Output
+    schemas keep their null alternatives (a result field may really be null) but lose field descriptions.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    s: dict[str, Any] = {k: v for k, v in schema.items() if not (k == "title" and isinstance(v, str))}
+    if "default" in s and s["default"] is None:
+        del s["default"]
+        alts = s.get("anyOf")
+        if inputs and isinstance(alts, list):
+            rest = [a for a in alts if a != {"type": "null"}]
+            if len(rest) == 1 and len(rest) < len(alts) and isinstance(rest[0], dict):
+                del s["anyOf"]
+                s = {**rest[0], **s}
+    alts = s.get("anyOf")
+    if isinstance(alts, list) and alts and all(_is_bare_type(a) for a in alts):
+        del s["anyOf"]  # {"anyOf": [{"type": "string"}, {"type": "null"}]} says {"type": ["string", "null"]}
+        s = {"type": [a["type"] for a in alts], **s}
+    if inputs and isinstance(s.get("description"), str):
+        s["description"] = _DEFAULT_NOTE.sub("", s["description"]).strip()
+    elif not inputs and isinstance(s.get("description"), str) and isinstance(s.get("type"), str | list):
+        del s["description"]  # field names and the result's own hints say it; the list is sent every session
+    for key, value in list(s.items()):
+        if key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            s[key] = {n: lean_schema(v, inputs=inputs) for n, v in value.items()}
+        elif key in _SUBSCHEMAS and isinstance(value, dict):
+            s[key] = lean_schema(value, inputs=inputs)
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            s[key] = [lean_schema(v, inputs=inputs) for v in value]
+    return s
+
+
+def _is_bare_type(schema: Any) -> bool:
+    return isinstance(schema, dict) and list(schema) == ["type"] and isinstance(schema["type"], str)
+
+
+class CompactResults:
+    """Server middleware: the text content of a structured tool result as compact JSON.
+
+    The SDK pretty-prints the text copy of a structured result; the model reads that copy, so the
+    indentation costs tokens on every call. `structuredContent` stays the canonical result.
+    """
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        result = await call_next(ctx)
+        if getattr(ctx, "method", None) != "tools/call" or not isinstance(result, dict):
+            return result
+        if result.get("structuredContent") is None:
+            return result
+        content = result.get("content")
+        if isinstance(content, list):
+            result = dict(result)
+            result["content"] = [_compact_block(b) for b in content]
+        return result
+
+
+def _compact_block(block: Any) -> Any:
+    if not (isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)):
+        return block
+    text = cast(str, block["text"])
+    if "\n" not in text:
+        return block
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return block
+    return {**block, "text": orjson.dumps(parsed).decode()}
 
 
 def lifespan_state(ctx: Context[Any, Any], key: str) -> Any:

@@ -390,9 +390,8 @@ async def aws_call(
 ) -> CallResult:
     """Call any read-only AWS API operation (Describe/List/Get/Head/Search/Query/Scan/...).
 
-    Parameters are validated against botocore's model before anything is sent; errors name the bad
-    field. Paginated operations are merged up to `max_items` with a `resume_token` for the rest.
-    Writes and sensitive reads (secret values, credential minting) are refused here.
+    Parameters are validated against botocore's model first. Pages are merged up to `max_items`;
+    `resume_token` continues. Writes and sensitive reads are refused here.
     """
     return await _call(
         ctx,

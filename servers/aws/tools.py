@@ -61,3 +61,22 @@ TOOLS = [
     ToolSpec(aws_sqs_queues_list, "sqs_queues_list", "AWS SQS: queue summary", READ_OPEN),
     ToolSpec(aws_cost_by_service, "cost_by_service", "AWS Cost Explorer: cost by service", READ_OPEN),
 ]
+
+TOOLSETS: dict[str, tuple[str, ...]] = {
+    "identity": ("caller_identity", "profiles_list"),
+    "api": ("services_list", "operations_list", "operation_describe", "call", "call_write"),
+    "s3": ("s3_buckets_list", "s3_objects_list", "s3_object_read", "s3_presign", "s3_object_put", "s3_object_delete"),
+    "logs": ("logs_groups_list", "logs_events_filter", "logs_insights_query"),
+    "inventory": (
+        "ec2_instances_list",
+        "lambda_functions_list",
+        "ecs_clusters_list",
+        "eks_clusters_list",
+        "rds_instances_list",
+        "dynamodb_tables_list",
+        "sqs_queues_list",
+    ),
+    "cost": ("cost_by_service",),
+}
+"""Named groups of the tools above, selectable with `--toolsets aws.<name>`."""
+DEFAULT_TOOLSETS = ("identity", "api", "s3", "logs")

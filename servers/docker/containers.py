@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
+from servers._common.lines import GrepArg, grep_filter
 from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, dk, label_filters, limit_of
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import iso_from_epoch, page, parse_since, raw_if_fits, redact_inspect, short_id
@@ -199,6 +200,7 @@ async def docker_container_logs(
     max_bytes: Annotated[
         int | None, Field(ge=256, description="Byte cap (default and upper bound: the server's cap)")
     ] = None,
+    grep: GrepArg = None,
 ) -> Logs:
     """Read the last lines of a container's logs, bounded by lines and bytes (the newest lines are kept)."""
     d = dk(ctx)
@@ -225,16 +227,21 @@ async def docker_container_logs(
     all_lines = text.splitlines()
     cut_lines = len(all_lines) > n
     lines = all_lines[-n:]
-    out, cut_bytes = newest_lines("\n".join(lines), min(max_bytes or s.max_log_bytes, s.max_log_bytes))
+    cap = min(max_bytes or s.max_log_bytes, s.max_log_bytes)
+    found = grep_filter(redact_output("\n".join(lines)), grep, cap, "read the logs") if grep else None
+    out, cut_bytes = (found.text, found.truncated) if found else newest_lines("\n".join(lines), cap)
     truncated = cut_lines or cut_bytes
     return Logs(
         container=container,
         text=redact_output(out),
         lines=len(out.splitlines()),
         truncated=truncated,
-        hint="narrow with `since`/`until`, or page back with `until` set to the first time stamp (timestamps=true)"
-        if truncated
-        else None,
+        hint=(found.hint if found else None)
+        or (
+            "narrow with `since`/`until`, or page back with `until` set to the first time stamp (timestamps=true)"
+            if truncated
+            else None
+        ),
     )
 
 

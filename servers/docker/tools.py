@@ -102,3 +102,39 @@ TOOLS = [
     ToolSpec(docker_managed_list, "managed_list", "Docker: list what this server created", READ),
     ToolSpec(docker_managed_cleanup, "managed_cleanup", "Docker: remove what this server created", DELETE),
 ]
+
+TOOLSETS: dict[str, tuple[str, ...]] = {
+    "engine": ("engine_info", "engine_df"),
+    "containers": (
+        "containers_list",
+        "container_inspect",
+        "container_logs",
+        "container_stats",
+        "container_top",
+        "container_diff",
+        "container_run",
+        "container_start",
+        "container_stop",
+        "container_restart",
+        "container_pause",
+        "container_unpause",
+        "container_remove",
+        "container_exec",
+    ),
+    "images": (
+        "images_list",
+        "image_inspect",
+        "image_history",
+        "image_build",
+        "image_pull",
+        "image_push",
+        "image_tag",
+        "image_remove",
+        "images_prune",
+    ),
+    "volumes": ("volumes_list", "volume_inspect", "volume_create", "volume_remove"),
+    "networks": ("networks_list", "network_inspect", "network_create", "network_remove"),
+    "managed": ("managed_list", "managed_cleanup"),
+}
+"""Named groups of the tools above, selectable with `--toolsets docker.<name>`."""
+DEFAULT_TOOLSETS = ("engine", "containers")

@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact_output, tool_error
+from servers._common.lines import GrepArg, grep_filter
 from servers.kubernetes.common import (
     ContextArg,
     NamespaceArg,
@@ -54,6 +55,7 @@ async def k8s_pod_logs(
     previous: Annotated[bool, Field(description="Logs of the previous (crashed) instance of the container")] = False,
     timestamps: Annotated[bool, Field(description="Prefix each line with its RFC3339 timestamp")] = False,
     max_bytes: Annotated[int | None, Field(ge=256, le=1_000_000, description="Byte cap (default 64 kB)")] = None,
+    grep: GrepArg = None,
     context: ContextArg = None,
 ) -> PodLogs:
     """Read a pod container's logs: tail, since, previous instance; bounded by bytes, keeping the newest lines."""
@@ -88,8 +90,12 @@ async def k8s_pod_logs(
         raw=True,
         hint=f"containers: {', '.join(names)}; `previous` needs a restarted container",
     )
-    text, truncated = newest_lines(data.decode(errors="replace"), cap)
-    truncated = truncated or len(data) >= fetch
+    if grep:
+        found = grep_filter(redact_output(data.decode(errors="replace")), grep, cap, action)
+        text, truncated, notes = found.text, found.truncated, notes + found.notes
+    else:
+        text, truncated = newest_lines(data.decode(errors="replace"), cap)
+        truncated = truncated or len(data) >= fetch
     text = redact_output(text)
     return PodLogs(
         pod=name,

@@ -35,3 +35,13 @@ TOOLS = [
     ToolSpec(k8s_node_cordon, "node_cordon", "Cordon a node", open_world(WRITE_IDEMPOTENT)),
     ToolSpec(k8s_node_uncordon, "node_uncordon", "Uncordon a node", open_world(WRITE_IDEMPOTENT)),
 ]
+
+TOOLSETS: dict[str, tuple[str, ...]] = {
+    "discovery": ("contexts_list", "api_resources", "namespaces_list"),
+    "resources": ("resources_list", "resource_get", "resource_describe", "apply", "resource_delete"),
+    "troubleshooting": ("events_list", "pod_logs"),
+    "workloads": ("rollout_status", "scale", "rollout_restart", "rollout_undo"),
+    "nodes": ("node_cordon", "node_uncordon"),
+}
+"""Named groups of the tools above, selectable with `--toolsets kubernetes.<name>`."""
+DEFAULT_TOOLSETS = ("discovery", "resources", "troubleshooting", "workloads", "nodes")

@@ -265,9 +265,8 @@ async def pg_explain(
 ) -> ExplainResult:
     """Show the query plan (EXPLAIN FORMAT JSON), optionally with ANALYZE in a rolled-back read-only transaction.
 
-    INSERT/UPDATE/DELETE/MERGE can be planned but not analyzed here (that would execute them); measure
-    writes with pg_execute(dry_run=true) where writes are allowed. With `hypothetical_indexes`, the plan
-    is made as if those indexes existed (hypopg); nothing is built and nothing persists.
+    Writes can be planned but not analyzed here (measure them with pg_execute(dry_run=true)).
+    `hypothetical_indexes` plans as if those indexes existed (hypopg); nothing is built.
     """
     pg = state(ctx)
     checked = check_explain(sql, analyze=analyze)

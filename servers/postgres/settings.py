@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PG_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 
 
 class PostgresSettings(BaseSettings):
@@ -43,7 +46,10 @@ class PostgresSettings(BaseSettings):
     migrations_retries: int = Field(default=3, ge=0, le=10, description="Retries of a migration after lock_timeout.")
 
     def dsn(self) -> str | None:
-        return self.database_url.get_secret_value() if self.database_url else None
+        if self.database_url:
+            return self.database_url.get_secret_value()
+        # libpq's own variables: an empty URL lets the driver read PGHOST, PGUSER, PGDATABASE, ...
+        return "postgresql://" if any(os.environ.get(v) for v in PG_VARIABLES) else None
 
     def target(self) -> str:
         """host:port/db of the DSN, without credentials (for messages and /readyz)."""

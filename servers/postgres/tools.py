@@ -24,3 +24,12 @@ TOOLS = [
     ToolSpec(pg_migration_rollback, "migration_rollback", "PostgreSQL: undo the latest migrations", DISRUPT),
     ToolSpec(pg_execute, "execute", "PostgreSQL: execute a write statement", DESTRUCTIVE),
 ]
+
+TOOLSETS: dict[str, tuple[str, ...]] = {
+    "catalog": ("schemas_list", "tables_list", "table_describe"),
+    "query": ("query", "explain", "execute"),
+    "diagnostics": ("activity", "health", "top_queries"),
+    "migrations": ("migration_plan",),
+}
+"""Named groups of the tools above, selectable with `--toolsets postgres.<name>`."""
+DEFAULT_TOOLSETS = ("catalog", "query", "diagnostics", "migrations")

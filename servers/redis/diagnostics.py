@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import cap_items, redact, truncate_text
+from servers._common import cap_items, redact, tool_error, truncate_text
+from servers._common.lines import alternatives, matches
 from servers.redis.base import Collector, Limit, Node, page_size, pairs, state
 from servers.redis.client import text, translate
 
@@ -143,9 +144,7 @@ async def redis_info(
 ) -> InfoResult:
     """Server INFO as structured data plus a summary: memory, hit ratio, evictions, expirations, keys.
 
-    The summary is what cache design needs first: keyspace_hits/misses -> hit_ratio, evicted_keys with
-    maxmemory and maxmemory_policy, and expired keys. Requested sections are cut at the byte cap (big
-    keyspace/commandstats/errorstats sections); `next_offset` continues where the result stopped.
+    Requested sections are cut at the byte cap; `next_offset` continues where the result stopped.
     """
     r = state(ctx)
     want = [s.lower() for s in sections or []]
@@ -199,12 +198,16 @@ async def redis_slowlog(
     ctx: Context[Any, Any],
     limit: Annotated[int, Field(ge=1, le=128, description="Most recent entries to return")] = 25,
     node: Node = None,
+    grep: Annotated[
+        str | None, Field(max_length=512, description="Only commands containing this (case-insensitive; a|b: either)")
+    ] = None,
 ) -> SlowlogResult:
     """Recent slow commands (SLOWLOG GET): what ran, how long, from which client. Newest first."""
     r = state(ctx)
+    alts = _grep_alternatives(grep)
     try:
         n = await r.pick_node(node)
-        rows = await r.node_command(n, "SLOWLOG", "GET", limit)
+        rows = await r.node_command(n, "SLOWLOG", "GET", 128 if alts else limit)
         total = int(await r.node_command(n, "SLOWLOG", "LEN"))
     except Exception as exc:
         raise translate(exc, "read the slowlog", r) from exc
@@ -221,6 +224,8 @@ async def redis_slowlog(
                 client_name=text(row[5]) if len(row) > 5 else None,
             )
         )
+    if alts:  # matched on the redacted command, so a pattern cannot probe a masked value
+        entries = [e for e in entries if matches(" ".join(e.command), alts)][:limit]
     return SlowlogResult(
         node=node_name(n),
         entries=entries,
@@ -228,6 +233,13 @@ async def redis_slowlog(
         total_logged=total,
         truncated=total > len(entries),
     )
+
+
+def _grep_alternatives(grep: str | None) -> list[str]:
+    try:
+        return alternatives(grep) if grep else []
+    except ValueError as exc:
+        raise tool_error("read the slowlog", str(exc), code="invalid_pattern") from exc
 
 
 class LatencyEvent(BaseModel):

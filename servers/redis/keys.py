@@ -52,9 +52,8 @@ async def redis_keys_scan(
 ) -> KeyPage:
     """List keys matching a pattern with SCAN (never KEYS), one bounded page at a time.
 
-    The scan runs in small steps so it never blocks the server; in a cluster it walks every primary.
-    A page can hold fewer keys than `limit` while the scan is not finished: keep calling with
-    `next_cursor` until it is null.
+    A page can hold fewer keys than `limit` before the scan ends: call again with `next_cursor` until
+    it is null. In a cluster it walks every primary.
     """
     r = state(ctx)
     page = page_size(r, limit)

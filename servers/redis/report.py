@@ -55,8 +55,7 @@ async def redis_keyspace_report(
 ) -> KeyReport:
     """Sampled big-key and key-prefix report for cache design, built with SCAN under a key and time budget.
 
-    Never blocks the server: small SCAN steps, MEMORY USAGE with sampling, one pipeline per step. Shows
-    memory by type and prefix, the biggest keys, and how many keys lack a TTL, with advice.
+    Shows memory by type and prefix, the biggest keys and keys without a TTL, with advice.
     """
     r = state(ctx)
     budget_keys = min(max_keys or r.settings.report_max_keys, r.settings.report_max_keys)

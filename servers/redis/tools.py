@@ -74,3 +74,23 @@ COMMAND_TOOLS = [
     ToolSpec(make_command_tool("read"), "command", "Redis: run a read-only command", READ),
 ]
 """Variants of `redis_command`; `register` exposes the most capable one the policy permits."""
+
+TOOLSETS: dict[str, tuple[str, ...]] = {
+    "keys": ("keys_scan", "key_info", "key_get", "key_set", "keys_delete", "key_expire"),
+    "structures": (
+        "hash_set",
+        "hash_delete",
+        "list_push",
+        "list_pop",
+        "set_add",
+        "set_remove",
+        "zset_add",
+        "zset_remove",
+    ),
+    "streams": ("stream_range", "stream_info", "stream_pending", "stream_add", "stream_group_create", "stream_ack"),
+    "pubsub": ("subscribe", "publish"),
+    "diagnostics": ("info", "slowlog", "latency", "clients_list", "memory_doctor", "keyspace_report"),
+    "command": ("command",),
+}
+"""Named groups of the tools above, selectable with `--toolsets redis.<name>`."""
+DEFAULT_TOOLSETS = ("keys", "structures", "diagnostics", "command")

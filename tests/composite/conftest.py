@@ -31,8 +31,11 @@ class ServerProcess:
             return f.read()
 
 
-def start_server(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
-    """`backend-architect-mcp serve --transport http ...` on a free loopback port, ready to answer."""
+def start_server(*args: str, env: dict[str, str] | None = None, whole_env: bool = False) -> ServerProcess:
+    """`backend-architect-mcp serve --transport http ...` on a free loopback port, ready to answer.
+
+    `env` is added to this process's environment, or is the whole environment with `whole_env`.
+    """
     port = free_port()
     fd, log_path = tempfile.mkstemp(prefix="bam-server-", suffix=".log")
     with os.fdopen(fd, "wb") as log:
@@ -40,7 +43,7 @@ def start_server(*args: str, env: dict[str, str] | None = None) -> ServerProcess
             [sys.executable, "-m", "composite", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             stdout=subprocess.DEVNULL,
             stderr=log,
-            env={**os.environ, **(env or {})},
+            env=dict(env or {}) if whole_env else {**os.environ, **(env or {})},
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -17,10 +17,16 @@ pytestmark = pytest.mark.anyio
 HERE = Path(__file__).parent / "snapshots"
 
 MODES = {
-    "readonly": AppSettings(servers="all"),
-    "writes": AppSettings(servers="all", allow_writes="all"),
-    "admin": AppSettings(servers="all", allow_writes="all", allow_admin="all"),
+    "readonly": AppSettings(servers="all", toolsets="all"),
+    "writes": AppSettings(servers="all", toolsets="all", allow_writes="all"),
+    "admin": AppSettings(servers="all", toolsets="all", allow_writes="all", allow_admin="all"),
+    "default_toolsets": AppSettings(servers="all"),
+    "toolsets_selected": AppSettings(servers="all", toolsets="postgres.query,redis.keys,k8s", allow_writes="all"),
+    "discovery_readonly": AppSettings(servers="all", toolsets="all", discovery=True),
+    "discovery_writes": AppSettings(servers="all", toolsets="all", discovery=True, allow_writes="all"),
 }
+"""Every way the tool list can be shaped: policy tiers, toolsets and discovery mode."""
+FULL_MODES = ("readonly", "writes", "admin", "default_toolsets", "toolsets_selected")
 
 
 async def surface(settings: AppSettings) -> list[dict[str, Any]]:
@@ -39,17 +45,21 @@ async def test_tool_surface_matches_snapshot(mode: str) -> None:
     assert path.read_text() == text, f"tool surface changed in {mode} mode: review, then run `make snapshots`"
 
 
-async def test_every_tool_is_fully_annotated_typed_and_bounded() -> None:
-    for t in await surface(MODES["admin"]):
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_every_tool_is_fully_annotated_typed_and_bounded(mode: str) -> None:
+    for t in await surface(MODES[mode]):
         a = t["annotations"]
         assert set(a) == {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}, t["name"]
         assert t.get("description"), t["name"]
-        assert t.get("outputSchema"), f"{t['name']} has no structured output"
-        assert len(t["name"]) < 64 and t["name"].split("_")[0] in {"pg", "redis", "k8s", "aws", "docker"}
+        if t["name"] not in ("tool_call", "tool_call_write"):  # those return the called tool's own result
+            assert t.get("outputSchema"), f"{t['name']} has no structured output"
+        families = {"pg", "redis", "k8s", "aws", "docker"} if mode in FULL_MODES else {"tools", "tool"}
+        assert len(t["name"]) < 64 and t["name"].split("_")[0] in families
         for pname, prop in t["inputSchema"].get("properties", {}).items():
             assert prop.get("description"), f"{t['name']}.{pname} has no description"
 
 
-async def test_read_only_mode_exposes_only_read_only_tools() -> None:
-    for t in await surface(MODES["readonly"]):
+@pytest.mark.parametrize("mode", ["readonly", "default_toolsets", "discovery_readonly"])
+async def test_read_only_mode_exposes_only_read_only_tools(mode: str) -> None:
+    for t in await surface(MODES[mode]):
         assert t["annotations"]["readOnlyHint"] is True, t["name"]

@@ -20,5 +20,7 @@ async def test_module_runs_alone_with_the_composites_tools(module: str) -> None:
     async with Client(params) as c:
         alone = [(t.name, t.annotations) for t in (await c.list_tools()).tools]
         assert c.server_info is not None and c.server_info.name == f"backend-architect-{module}"
-    composed = [(t.name, t.annotations) for t in await build(AppSettings(servers=module)).server.list_tools()]
+    composed = [
+        (t.name, t.annotations) for t in await build(AppSettings(servers=module, toolsets="all")).server.list_tools()
+    ]
     assert alone == composed and alone

@@ -7,6 +7,7 @@ from mcp import Client
 
 from servers._common import ToolPolicy
 from servers.postgres import build_server
+from servers.postgres.settings import PG_VARIABLES
 from tests.conftest import error_text
 from tests.servers.postgres.conftest import SCHEMA
 
@@ -58,6 +59,8 @@ async def test_unreachable_database_gives_actionable_error_and_server_stays_up(
 
 async def test_unconfigured_database_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    for var in PG_VARIABLES:  # libpq's variables configure the module too
+        monkeypatch.delenv(var, raising=False)
     async with Client(build_server()) as c:
         text = error_text(await c.call_tool("pg_schemas_list", {}))
         assert "not configured" in text and "DATABASE_URL" in text
