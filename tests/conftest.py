@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import pytest
+from hypothesis import HealthCheck, settings
 from mcp.types import CallToolResult
+
+# Generated corpora run against real backends on a shared 2-core machine: wall-clock deadlines would make
+# them flaky, never stricter. Each test still sets its own example count.
+settings.register_profile("backends", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("backends")
 
 
 def free_port() -> int:
