@@ -30,7 +30,7 @@ from servers.kubernetes.names import (
     check_short_text,
     field_value,
 )
-from servers.kubernetes.shaping import meta_of
+from servers.kubernetes.shaping import meta_of, redact_string
 
 
 class EventInfo(BaseModel):
@@ -56,7 +56,7 @@ def event_info(e: dict[str, Any]) -> EventInfo:
         type=e.get("type"),
         reason=e.get("reason"),
         object=f"{inv.get('kind', '?')}/{inv.get('name', '?')}",
-        message=redact_output(e.get("message") or e.get("note") or "") or None,
+        message=redact_output(redact_string(str(e.get("message") or e.get("note") or ""))) or None,
         count=e.get("count"),
         first_seen=e.get("firstTimestamp") or e.get("eventTime"),
         last_seen=last,

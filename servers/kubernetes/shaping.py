@@ -86,7 +86,7 @@ def redact_object(obj: Any, *, reveal_secrets: bool = False) -> Any:
                 out[k] = [_redact_env_var(e, reveal_secrets) for e in v]
             elif k == "data" and obj.get("kind") == "ConfigMap" and isinstance(v, dict):
                 out[k] = {
-                    dk: (REDACTED if is_secret_key(str(dk)) and dv else _redact_str(str(dv), reveal_secrets))
+                    dk: (REDACTED if is_secret_key(str(dk)) and dv else redact_string(str(dv), reveal_secrets))
                     for dk, dv in v.items()
                 }
             else:
@@ -95,7 +95,7 @@ def redact_object(obj: Any, *, reveal_secrets: bool = False) -> Any:
     if isinstance(obj, list):
         return [redact_object(v, reveal_secrets=reveal_secrets) for v in obj]
     if isinstance(obj, str):
-        return _redact_str(obj, reveal_secrets)
+        return redact_string(obj, reveal_secrets)
     return obj
 
 
@@ -104,7 +104,7 @@ _JSON_SECRET = re.compile(r'"kind"\s*:\s*"Secret"')
 _YAML_KIND = re.compile(r"^\s*kind:\s*\S", re.MULTILINE)
 
 
-def _redact_str(text: str, reveal: bool) -> str:
+def redact_string(text: str, reveal: bool = False) -> str:
     """A string, with any manifest embedded in it (JSON or YAML) redacted like an object.
 
     An embedded Secret that cannot be parsed is masked whole."""
