@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.types import CallToolResult
 
-from servers.kubernetes.names import api_path
 from servers._common.output import REDACTED
+from servers.kubernetes.names import api_path
 from servers.kubernetes.shaping import redact_object
 from tests.conftest import error_text, ok
 from tests.servers.kubernetes.conftest import WRITES, run_pod, server
