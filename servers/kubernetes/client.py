@@ -220,7 +220,7 @@ _SAFE_PATH = re.compile(r"^(/[A-Za-z0-9._~:@%-]+)+$")
 def _check_path(path: str) -> None:
     """Backstop of `names.api_path`: only percent-encoded segments, never `.`, `..`, `?`, `#` or `//`."""
     segments = path.split("/")[1:]
-    if not _SAFE_PATH.match(path) or any(seg in ("", ".", "..") for seg in segments):
+    if not _SAFE_PATH.fullmatch(path) or any(seg in ("", ".", "..") for seg in segments):
         raise ValueError(f"refused request path {path[:120]!r}: build it with names.api_path")
 
 

@@ -45,7 +45,7 @@ def _invalid(what: str, value: str, rule: str, hint: str = HINT) -> ToolError:
 
 def check_label(value: str, what: str, hint: str = HINT) -> str:
     """A DNS-1123 label (namespaces, container names): lowercase alphanumerics and '-', at most 63."""
-    if not isinstance(value, str) or len(value) > DNS1123_LABEL_MAX or not _DNS1123_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > DNS1123_LABEL_MAX or not _DNS1123_LABEL.fullmatch(value):
         raise _invalid(what, str(value), "must be a DNS-1123 label (a-z, 0-9, '-'; at most 63 characters)", hint)
     return value
 
@@ -55,14 +55,14 @@ def check_namespace(value: str) -> str:
 
 
 def check_subdomain(value: str, what: str) -> str:
-    if len(value) > DNS1123_SUBDOMAIN_MAX or not _DNS1123_SUBDOMAIN.match(value):
+    if len(value) > DNS1123_SUBDOMAIN_MAX or not _DNS1123_SUBDOMAIN.fullmatch(value):
         raise _invalid(what, value, "must be a DNS-1123 subdomain (a-z, 0-9, '-', '.'; at most 253 characters)")
     return value
 
 
 def check_segment_name(value: str, what: str = "name") -> str:
     """The API's path-segment rule (not '.' or '..', no '/' or '%'), printable ASCII, at most 253."""
-    if value in (".", "..") or len(value) > DNS1123_SUBDOMAIN_MAX or not _PATH_SEGMENT.match(value):
+    if value in (".", "..") or len(value) > DNS1123_SUBDOMAIN_MAX or not _PATH_SEGMENT.fullmatch(value):
         raise _invalid(what, value, "must be 1-253 printable characters without '/', '%' or spaces, not '.' or '..'")
     return value
 
@@ -84,21 +84,21 @@ def check_object_name(value: str, group: str, plural: str, kind: str) -> str:
         return check_segment_name(value)
     if group == "" and kind == "Namespace":
         return check_namespace(value)
-    if group == "" and kind == "Service" and (len(value) > DNS1123_LABEL_MAX or not _DNS1035_LABEL.match(value)):
+    if group == "" and kind == "Service" and (len(value) > DNS1123_LABEL_MAX or not _DNS1035_LABEL.fullmatch(value)):
         raise _invalid("name", value, "Service names are DNS-1035 labels (a-z first, then a-z, 0-9, '-'; <= 63)")
     return check_subdomain(value, "name")
 
 
 def check_kind_name(value: str) -> str:
     """A Kind as it appears in `involvedObject.kind` (Pod, Deployment, ...)."""
-    if not _KIND.match(value):
+    if not _KIND.fullmatch(value):
         raise _invalid("kind", value, "must be a Kind such as Pod or Deployment", "see k8s_api_resources")
     return value
 
 
 def check_short_text(value: str, what: str) -> str:
     """A selector value such as an event reason: 1-128 printable ASCII characters, no whitespace."""
-    if not _SHORT_TEXT.match(value):
+    if not _SHORT_TEXT.fullmatch(value):
         raise _invalid(what, value, "must be 1-128 printable characters without spaces", f"pass a plain {what}")
     return value
 
@@ -125,7 +125,7 @@ def api_path(
     """`/api/v1/...` or `/apis/<group>/<version>/...` built from validated, percent-encoded segments only."""
     if group:
         check_subdomain(group, "API group")
-    if len(version) > DNS1123_LABEL_MAX or not _DNS1035_LABEL.match(version):
+    if len(version) > DNS1123_LABEL_MAX or not _DNS1035_LABEL.fullmatch(version):
         raise _invalid("API version", version, "must be a DNS-1035 label such as v1 or v1beta1")
     parts = ["apis", group, version] if group else ["api", version]
     if namespace is not None:
