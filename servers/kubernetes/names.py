@@ -31,6 +31,7 @@ SUBRESOURCES = frozenset({"log", "scale", "status"})
 _PATH_SEGMENT_KINDS: dict[str, frozenset[str] | None] = {
     "rbac.authorization.k8s.io": None,
     "certificates.k8s.io": frozenset({"certificatesigningrequests"}),
+    "apiregistration.k8s.io": frozenset({"apiservices"}),  # e.g. `v1.` for the core group
 }
 HINT = "use the object's exact name as listed by k8s_resources_list (output=names)"
 
@@ -77,7 +78,7 @@ def name_rule_is_segment(group: str, plural: str) -> bool:
 
 def check_object_name(value: str, group: str, plural: str, kind: str) -> str:
     """An object name by its kind's rule: DNS-1123 subdomain, DNS-1035 label (Service), DNS-1123 label
-    (Namespace) or path segment (RBAC kinds, CertificateSigningRequest)."""
+    (Namespace) or path segment (RBAC kinds, CertificateSigningRequest, APIService)."""
     if not isinstance(value, str) or not value:
         raise _invalid("name", str(value), "an object name cannot be empty")
     if name_rule_is_segment(group, plural):
