@@ -93,7 +93,7 @@ async def k8s_pod_logs(
         raise tool_error(action, "the pod has no containers")
     if container not in _all_containers(pod):
         raise tool_error(
-            action, f"the pod has no container {container!r}", code="NotFound", hint=f"containers: {names}"
+            action, f"the pod has no container {container!r}", code="NotFound", hint=f"containers: {', '.join(names)}"
         )
     cap = max_bytes or kube.settings.log_max_bytes
     fetch = cap * 8  # ask for more than the cap: the newest lines are kept, and a cut is then known

@@ -257,7 +257,7 @@ def check_attempt(result: CallToolResult, tool: str, args: dict[str, Any]) -> No
     assert_no_leak(result, (tool, args))
     if result.is_error:
         text = error_text(result)
-        assert text.startswith("failed to") or "invalid" in text or "refused" in text, (tool, args, text)
+        assert text.startswith(f"Error executing tool {tool}: failed to "), (tool, args, text)  # a ToolError
         return
     out = result.structured_content or {}
     if tool in ("k8s_resource_get", "k8s_resource_describe"):
