@@ -18,7 +18,7 @@ from servers.kubernetes.common import (
     namespaced_target,
 )
 from servers.kubernetes.names import check_label
-from servers.kubernetes.shaping import meta_of
+from servers.kubernetes.shaping import meta_of, redact_log_manifests
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
@@ -119,7 +119,7 @@ async def k8s_pod_logs(
     _refuse_api_object(data, action)
     text, truncated = newest_lines(data.decode(errors="replace"), cap)
     truncated = truncated or len(data) >= fetch
-    text = redact_output(text)
+    text = redact_output(redact_log_manifests(text, kube.settings.reveal_secrets))
     return PodLogs(
         pod=name,
         namespace=ns,

@@ -121,6 +121,8 @@ def redact_string(text: str, reveal: bool = False) -> str:
             return REDACTED
     elif "\n" in text and _YAML_KIND.search(text):
         return _redact_yaml(text, reveal)
+    elif "\n" in text and '"kind"' in text:
+        return redact_text(redact_log_manifests(text, reveal))
     return redact_text(text)
 
 
@@ -137,6 +139,20 @@ def _redact_yaml(text: str, reveal: bool) -> str:
     if _YAML_SECRET.search(text) and not reveal:
         return REDACTED
     return redact_text(text)
+
+
+def redact_log_manifests(text: str, reveal: bool = False) -> str:
+    """Multi-line text (logs, annotations) with API objects printed as JSON on a line redacted like returned
+    objects (Secret data), also after a prefix such as a timestamp."""
+    if '"kind"' not in text:
+        return text
+    out = []
+    for line in text.split("\n"):
+        at = line.find("{")
+        if '"kind"' in line and at >= 0:
+            line = line[:at] + redact_string(line[at:], reveal)
+        out.append(line)
+    return "\n".join(out)
 
 
 def _redact_env_var(e: Any, reveal: bool = False) -> Any:
@@ -222,6 +238,7 @@ def table_rows(table: dict[str, Any], *, with_namespace: bool = True) -> tuple[l
         if with_namespace and meta.get("namespace"):
             entry["Namespace"] = meta["namespace"]
         for i, n in zip(keep, names, strict=True):
-            entry[n] = cells[i] if i < len(cells) else None
+            cell = cells[i] if i < len(cells) else None
+            entry[n] = REDACTED if is_secret_key(n) and isinstance(cell, str | int | float) and cell != "" else cell
         rows.append(entry)
     return names, rows

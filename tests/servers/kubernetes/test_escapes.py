@@ -38,6 +38,7 @@ CANARIES = {
     "env": f"cnry-env-{TAG}",
     "embedded_json": f"cnry-embjson-{TAG}",
     "embedded_yaml": f"cnry-embyaml-{TAG}",
+    "log": f"cnry-log-{TAG}",
 }
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -82,6 +83,13 @@ def _secret_manifest() -> dict[str, Any]:
     }
 
 
+def _canary_logs() -> str:
+    """Log text in which a process printed a Secret as JSON."""
+    value = base64.b64encode(CANARIES["log"].encode()).decode()
+    printed = {"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "leaked"}, "data": {"k": value}}
+    return f"started\n{json.dumps(printed)}\nserving\n"
+
+
 @pytest.fixture(scope="module")
 def canaries(api: Any, namespace: str) -> str:
     """The canary objects in the module's namespace; returns the namespace."""
@@ -119,7 +127,7 @@ def canaries(api: Any, namespace: str) -> str:
         api,
         ns,
         {
-            "metadata": {"name": "canary-pod", "annotations": {"fake-kubelet/logs": "started\n"}},
+            "metadata": {"name": "canary-pod", "annotations": {"fake-kubelet/logs": _canary_logs()}},
             "spec": {
                 "containers": [
                     {
@@ -412,6 +420,8 @@ async def test_secrets_read_by_kind_stay_redacted(kubeconfig: str, canaries: str
         assert "name: x" in cm["data"]["bundle.yaml"] and REDACTED in cm["data"]["bundle.yaml"]
         embedded = json.loads(cm["metadata"]["annotations"]["example.com/manifest"])
         assert embedded["stringData"] == {"key": REDACTED}
+        logs = ok(results[json.dumps(calls[-1][1])])["text"]
+        assert '"name":"leaked"' in logs and REDACTED in logs and "serving" in logs
 
 
 async def test_reveal_setting_relaxes_only_secrets(
