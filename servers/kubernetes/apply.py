@@ -159,6 +159,8 @@ async def k8s_apply(
     Every object is checked against the namespace and kind policy before anything is sent.
     """
     kube = kube_of(ctx)
+    if namespace is not None:
+        check_namespace(namespace)
     docs = _parse_manifest(manifest)
     cluster = await kube.cluster(context)
     plans = [await _plan(kube, cluster, d, namespace) for d in docs]

@@ -564,3 +564,39 @@ async def test_returned_objects_are_checked(kubeconfig: str, canaries: str, monk
     with pytest.raises(ToolError, match="not log text"):
         _refuse_api_object(json.dumps(secret).encode(), "read logs")
     _refuse_api_object(b'{"level": "info", "msg": "kind of slow"}\n', "read logs")
+
+
+async def test_write_tools_refuse_hostile_identifiers(kubeconfig: str, api: Any, canaries: str) -> None:
+    """The same builder guards the writes: nothing is deleted, scaled or patched through a crafted name."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from servers.kubernetes.names import check_segment_name
+
+    def invalid(value: str) -> bool:
+        try:
+            check_segment_name(value)
+        except ToolError:
+            return True
+        return False
+
+    ns = canaries
+    before = fingerprint(api, ns)
+    values = [v for v in hostile(ns) if invalid(v)]
+    async with Client(server(WRITES)) as c:
+        for value in values:
+            manifest = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": value}})
+            for tool, args in [
+                ("k8s_resource_delete", {"kind": "configmaps", "name": value, "namespace": ns}),
+                ("k8s_resource_delete", {"kind": "secrets", "name": "canary-secret", "namespace": value}),
+                ("k8s_scale", {"name": value, "replicas": 0, "namespace": ns}),
+                ("k8s_rollout_restart", {"name": value, "namespace": ns}),
+                ("k8s_rollout_undo", {"name": value, "namespace": ns}),
+                ("k8s_node_cordon", {"node": value}),
+                ("k8s_apply", {"manifest": manifest, "namespace": ns, "dry_run": False}),
+                ("k8s_apply", {"manifest": manifest.replace(json.dumps(value), '"x"'), "namespace": value}),
+            ]:
+                result = await c.call_tool(tool, args)
+                err = error_text(result)
+                assert "invalid" in err or (value == "" and "lacks" in err), (tool, args, err)
+                assert_no_leak(result, (tool, args))
+    assert fingerprint(api, ns) == before
