@@ -585,7 +585,7 @@ async def test_write_tools_refuse_hostile_identifiers(kubeconfig: str, api: Any,
     async with Client(server(WRITES)) as c:
         for value in values:
             manifest = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": value}})
-            for tool, args in [
+            writes: list[tuple[str, dict[str, Any]]] = [
                 ("k8s_resource_delete", {"kind": "configmaps", "name": value, "namespace": ns}),
                 ("k8s_resource_delete", {"kind": "secrets", "name": "canary-secret", "namespace": value}),
                 ("k8s_scale", {"name": value, "replicas": 0, "namespace": ns}),
@@ -594,7 +594,8 @@ async def test_write_tools_refuse_hostile_identifiers(kubeconfig: str, api: Any,
                 ("k8s_node_cordon", {"node": value}),
                 ("k8s_apply", {"manifest": manifest, "namespace": ns, "dry_run": False}),
                 ("k8s_apply", {"manifest": manifest.replace(json.dumps(value), '"x"'), "namespace": value}),
-            ]:
+            ]
+            for tool, args in writes:
                 result = await c.call_tool(tool, args)
                 err = error_text(result)
                 assert "invalid" in err or (value == "" and "lacks" in err), (tool, args, err)
