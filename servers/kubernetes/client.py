@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, Health, NotConfigured, redact_text, tool_error
-from servers.kubernetes.names import api_path, check_object_name
+from servers.kubernetes.names import api_path, check_object_name, shown
 from servers.kubernetes.settings import KubernetesSettings
 
 log = logging.getLogger("backend_architect_mcp.kubernetes")
@@ -194,7 +194,8 @@ class Cluster:
         if not found:
             raise tool_error(
                 "resolve the resource type",
-                f"no resource {kind!r}{f' in {api_version}' if api_version else ''} is served by context {self.name}",
+                f"no resource {shown(kind)}{f' in {shown(api_version)}' if api_version else ''} is served by context "
+                f"{self.name}",
                 code="NotFound",
                 hint="list the served kinds with k8s_api_resources (CRDs appear once Established)",
             )
@@ -310,7 +311,7 @@ class KubeClients:
             if context not in (None, IN_CLUSTER):
                 raise tool_error(
                     "select the context",
-                    f"context {context!r} is unknown: running with in-cluster config",
+                    f"context {shown(context or '')} is unknown: running with in-cluster config",
                     code="NotFound",
                     hint=f"omit `context` or pass {IN_CLUSTER!r}",
                 )
@@ -326,7 +327,7 @@ class KubeClients:
         if name not in known:
             raise tool_error(
                 "select the context",
-                f"context {name!r} is not in the kubeconfig",
+                f"context {shown(name)} is not in the kubeconfig",
                 code="NotFound",
                 hint=f"known contexts: {', '.join(known) or '(none)'}",
             )
@@ -493,9 +494,11 @@ def translate(exc: BaseException, action: str, *, hint: str | None = None) -> To
             detail = "; ".join(
                 f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in causes[:10] if isinstance(c, dict)
             )
+            detail = detail if len(detail) <= 400 else detail[:400] + " ..."
+        message = exc.message or exc.reason
         return tool_error(
             action,
-            exc.message or exc.reason,
+            message if len(message) <= 600 else message[:600] + " ...",
             code=f"{exc.status} {exc.reason}".strip(),
             detail=detail,
             hint=hint or _HINTS.get(exc.status),

@@ -36,12 +36,13 @@ _PATH_SEGMENT_KINDS: dict[str, frozenset[str] | None] = {
 HINT = "use the object's exact name as listed by k8s_resources_list (output=names)"
 
 
-def _shown(value: str) -> str:
+def shown(value: str) -> str:
+    """A caller-supplied value for an error message: quoted, at most 80 characters."""
     return repr(value if len(value) <= 80 else value[:80] + "...")
 
 
 def _invalid(what: str, value: str, rule: str, hint: str = HINT) -> ToolError:
-    return tool_error(f"check the {what}", f"invalid {what} {_shown(value)}: {rule}", code="Invalid", hint=hint)
+    return tool_error(f"check the {what}", f"invalid {what} {shown(value)}: {rule}", code="Invalid", hint=hint)
 
 
 def check_label(value: str, what: str, hint: str = HINT) -> str:

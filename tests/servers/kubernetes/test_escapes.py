@@ -266,6 +266,7 @@ def check_attempt(result: CallToolResult, tool: str, args: dict[str, Any]) -> No
     if result.is_error:
         text = error_text(result)
         assert text.startswith(f"Error executing tool {tool}: failed to "), (tool, args, text)  # a ToolError
+        assert len(text) < 1500, (tool, args, text[:300])  # a hostile value is never echoed in full
         return
     out = result.structured_content or {}
     if tool in ("k8s_resource_get", "k8s_resource_describe"):
