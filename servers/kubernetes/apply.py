@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error, truncate_text
+from servers._common.output import REDACTED
 from servers.kubernetes.client import ApiResource, Cluster, Kube, KubeApiError, translate
 from servers.kubernetes.common import (
     ApiVersionArg,
@@ -23,7 +24,8 @@ from servers.kubernetes.common import (
     kube_of,
     target,
 )
-from servers.kubernetes.shaping import comparable, is_secret, meta_of, redact_object, redact_secret_pair, unified_diff
+from servers.kubernetes.names import check_namespace
+from servers.kubernetes.shaping import comparable, meta_of, redact_pair, unified_diff
 
 MAX_OBJECTS = 100
 CONFLICT_HINT = "a 409 conflict means another field manager owns the fields: retry with force=true"
@@ -99,13 +101,14 @@ class _Planned:
 
 
 async def _plan(kube: Kube, cluster: Cluster, doc: dict[str, Any], namespace: str | None) -> _Planned:
-    name: str = meta_of(doc)["name"]
+    name = meta_of(doc)["name"]
     action = f"apply {doc['kind']} {name}"
     res: ApiResource = await call(kube, action, cluster.resolve, str(doc["kind"]), str(doc["apiVersion"]))
     guard_kind(kube, res, action)
+    res.check_name(name)
     ns: str | None = None
     if res.namespaced:
-        ns = meta_of(doc).get("namespace") or namespace or cluster.default_namespace
+        ns = check_namespace(meta_of(doc).get("namespace") or namespace or cluster.default_namespace)
         guard_namespace(kube, ns, action)
         doc = {**doc, "metadata": {**meta_of(doc), "namespace": ns}}
     elif is_namespace_kind(res):
@@ -126,16 +129,17 @@ async def _live(kube: Kube, cluster: Cluster, p: _Planned) -> dict[str, Any] | N
     return live
 
 
-def _diff(kube: Kube, p: _Planned, live: dict[str, Any] | None, applied: dict[str, Any]) -> str:
-    """YAML diff live -> applied of the fields that matter; Secret values only as (changed)/(unchanged)."""
-    old, new = comparable(live), comparable(applied)
-    if new is not None and (is_secret(new) or (old is not None and is_secret(old))):
-        old, new = redact_secret_pair(old, new)
-    else:
-        reveal = kube.settings.reveal_secrets
-        old = redact_object(old, reveal_secrets=reveal) if old is not None else None
-        new = redact_object(new, reveal_secrets=reveal)
-    return unified_diff(old, new, f"{p.res.qualified}/{p.name}")
+def _diff(kube: Kube, p: _Planned, live: dict[str, Any] | None, applied: dict[str, Any]) -> tuple[bool, str]:
+    """Whether the fields that matter change, and the YAML diff live -> applied with secrets masked.
+
+    Change is decided on the real values; a masked value that changes shows as `***REDACTED*** (changed)`."""
+    raw_old, raw_new = comparable(live), comparable(applied)
+    changed = raw_old != raw_new
+    old, new = redact_pair(raw_old, raw_new or {}, reveal_secrets=kube.settings.reveal_secrets)
+    diff = unified_diff(old, new, f"{p.res.qualified}/{p.name}")
+    if changed and not diff:  # never report a change as `unchanged`, even when masking hid every line
+        diff = f"# {p.res.qualified}/{p.name}: masked values changed ({REDACTED})\n"
+    return changed, diff
 
 
 async def k8s_apply(
@@ -155,6 +159,8 @@ async def k8s_apply(
     Every object is checked against the namespace and kind policy before anything is sent.
     """
     kube = kube_of(ctx)
+    if namespace is not None:
+        check_namespace(namespace)
     docs = _parse_manifest(manifest)
     cluster = await kube.cluster(context)
     plans = [await _plan(kube, cluster, d, namespace) for d in docs]
@@ -169,7 +175,7 @@ async def k8s_apply(
     for p in plans:
         live = await _live(kube, cluster, p)
         dry = await call(kube, f"dry-run apply {p.label}", apply_one, p, True, hint=CONFLICT_HINT)
-        diff = _diff(kube, p, live, dry)
+        changed, diff = _diff(kube, p, live, dry)
         text, cut = truncate_text(diff, max(budget, 0), keep="head")
         budget -= len(text.encode())
         truncated = truncated or cut
@@ -179,7 +185,7 @@ async def k8s_apply(
                 api_version=p.res.api_version,
                 name=p.name,
                 namespace=p.ns,
-                action="created" if live is None else ("configured" if diff else "unchanged"),
+                action="created" if live is None else ("configured" if changed else "unchanged"),
                 diff=text,
                 diff_truncated=cut,
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, Health, NotConfigured, redact_text, tool_error
+from servers.kubernetes.names import api_path, check_object_name, shown
 from servers.kubernetes.settings import KubernetesSettings
 
 log = logging.getLogger("backend_architect_mcp.kubernetes")
@@ -76,15 +78,20 @@ class ApiResource:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     def path(self, name: str | None = None, namespace: str | None = None, subresource: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
-        base += f"/{self.plural}"
-        if name:
-            base += f"/{name}"
-            if subresource:
-                base += f"/{subresource}"
-        return base
+        """The request path, from validated and percent-encoded segments only (see `names.api_path`)."""
+        return api_path(
+            self.group,
+            self.version,
+            self.plural,
+            namespace=namespace if self.namespaced else None,
+            name=name,
+            subresource=subresource,
+            kind=self.kind,
+        )
+
+    def check_name(self, name: str) -> str:
+        """`name` if it is valid for this kind by the API's naming rules; a clear ToolError otherwise."""
+        return check_object_name(name, self.group, self.plural, self.kind)
 
 
 class Cluster:
@@ -114,6 +121,7 @@ class Cluster:
         timeout: float | None = None,
     ) -> Any:
         """One API call; returns parsed JSON (or bytes with `raw`). Raises KubeApiError / Unreachable."""
+        _check_path(path)
         params = {k: v for k, v in (query or {}).items() if v is not None and v != ""}
         if params:
             path = f"{path}?{urlencode({k: _qv(v) for k, v in params.items()})}"
@@ -163,12 +171,20 @@ class Cluster:
             for v in g.get("versions", []):
                 version = v.get("version", "")
                 try:
-                    listing = self.request("GET", f"/apis/{g['name']}/{version}")
-                except KubeApiError as exc:  # an aggregated API that is down must not break discovery
+                    listing = self.request("GET", api_path(str(g.get("name", "")), version))
+                except (KubeApiError, ToolError) as exc:  # an aggregated API that is down must not break discovery
                     log.warning("discovery of %s/%s failed: %s", g["name"], version, exc)
                     continue
                 out += _parse_resources(listing, g["name"], version, version == preferred)
         return out
+
+    def known(self, api_version: str, kind: str) -> ApiResource | None:
+        """The discovered resource of a returned object's apiVersion and kind (cache only, never a request)."""
+        group = api_version.rpartition("/")[0]
+        for r in self._resources:
+            if r.kind == kind and r.group == group:
+                return r
+        return None
 
     def resolve(self, kind: str, api_version: str | None = None) -> ApiResource:
         """Find a resource by kind, plural, singular, short name or `plural.group` (refreshing once)."""
@@ -178,7 +194,8 @@ class Cluster:
         if not found:
             raise tool_error(
                 "resolve the resource type",
-                f"no resource {kind!r}{f' in {api_version}' if api_version else ''} is served by context {self.name}",
+                f"no resource {shown(kind)}{f' in {shown(api_version)}' if api_version else ''} is served by context "
+                f"{self.name}",
                 code="NotFound",
                 hint="list the served kinds with k8s_api_resources (CRDs appear once Established)",
             )
@@ -196,6 +213,16 @@ class Cluster:
                 hint="pass `api_version` (e.g. apps/v1) or a qualified name such as deployments.apps",
             )
         return preferred[0]
+
+
+_SAFE_PATH = re.compile(r"^(/[A-Za-z0-9._~:@%-]+)+$")
+
+
+def _check_path(path: str) -> None:
+    """Backstop of `names.api_path`: only percent-encoded segments, never `.`, `..`, `?`, `#` or `//`."""
+    segments = path.split("/")[1:]
+    if not _SAFE_PATH.fullmatch(path) or any(seg in ("", ".", "..") for seg in segments):
+        raise ValueError(f"refused request path {path[:120]!r}: build it with names.api_path")
 
 
 def _qv(v: Any) -> str:
@@ -284,7 +311,7 @@ class KubeClients:
             if context not in (None, IN_CLUSTER):
                 raise tool_error(
                     "select the context",
-                    f"context {context!r} is unknown: running with in-cluster config",
+                    f"context {shown(context or '')} is unknown: running with in-cluster config",
                     code="NotFound",
                     hint=f"omit `context` or pass {IN_CLUSTER!r}",
                 )
@@ -300,7 +327,7 @@ class KubeClients:
         if name not in known:
             raise tool_error(
                 "select the context",
-                f"context {name!r} is not in the kubeconfig",
+                f"context {shown(name)} is not in the kubeconfig",
                 code="NotFound",
                 hint=f"known contexts: {', '.join(known) or '(none)'}",
             )
@@ -467,9 +494,11 @@ def translate(exc: BaseException, action: str, *, hint: str | None = None) -> To
             detail = "; ".join(
                 f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in causes[:10] if isinstance(c, dict)
             )
+            detail = detail if len(detail) <= 400 else detail[:400] + " ..."
+        message = exc.message or exc.reason
         return tool_error(
             action,
-            exc.message or exc.reason,
+            message if len(message) <= 600 else message[:600] + " ...",
             code=f"{exc.status} {exc.reason}".strip(),
             detail=detail,
             hint=hint or _HINTS.get(exc.status),

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from servers._common import lifespan_state, tool_error
 from servers.kubernetes.client import ApiResource, Cluster, Kube, translate
-from servers.kubernetes.shaping import redact_object, strip
+from servers.kubernetes.names import check_namespace, check_segment_name
+from servers.kubernetes.shaping import UNKNOWN_KIND, meta_of, redact_object, strip
 
 KEY = "kubernetes"
 MERGE_PATCH = "application/merge-patch+json"
@@ -93,13 +94,57 @@ def is_namespace_kind(res: ApiResource) -> bool:
     return res.kind == "Namespace" and res.group == ""
 
 
-def visible(kube: Kube, obj_namespace: str | None, res: ApiResource, name: str | None = None) -> bool:
-    """Whether an object from a cross-namespace or cluster-scoped list may be shown."""
-    if res.namespaced and obj_namespace:
-        return kube.settings.namespace_allowed(obj_namespace)
-    if is_namespace_kind(res) and name:
-        return kube.settings.namespace_allowed(name)
-    return True
+def allowed_returned(kube: Kube, cluster: Cluster, obj: dict[str, Any], res: ApiResource | None = None) -> bool:
+    """Whether a RETURNED object passes the kind and namespace policy, judged by its own kind and namespace.
+
+    `res` stands in for the kind of objects that carry none of their own (Table rows, kind-less items)."""
+    kind = obj.get("kind")
+    if isinstance(kind, str) and kind and kind not in ("PartialObjectMetadata", UNKNOWN_KIND):
+        known = cluster.known(str(obj.get("apiVersion") or ""), kind)
+        group = known.group if known else str(obj.get("apiVersion") or "").rpartition("/")[0]
+        if kube.settings.kind_denied(kind, known.plural if known else "", group):
+            return False
+        is_ns = kind == "Namespace" and group == ""
+    elif res is not None:
+        if kube.settings.kind_denied(res.kind, res.plural, res.group):
+            return False
+        is_ns = is_namespace_kind(res)
+    else:
+        is_ns = False
+    m = meta_of(obj)
+    ns, name = m.get("namespace"), m.get("name")
+    if isinstance(ns, str) and ns and not kube.settings.namespace_allowed(ns):
+        return False
+    return not (is_ns and isinstance(name, str) and not kube.settings.namespace_allowed(name))
+
+
+def check_returned(
+    kube: Kube, cluster: Cluster, res: ApiResource, obj: Any, name: str, ns: str | None, action: str
+) -> dict[str, Any]:
+    """The object a GET returned, refused unless it is the one asked for and the policy allows it."""
+    m = meta_of(obj) if isinstance(obj, dict) else {}
+    got_kind = obj.get("kind") if isinstance(obj, dict) else None
+    if (
+        not isinstance(obj, dict)
+        or got_kind not in (None, res.kind)
+        or m.get("name") != name
+        or (res.namespaced and ns is not None and m.get("namespace") != ns)
+    ):
+        raise tool_error(
+            action,
+            f"refused: the API server answered with {got_kind or 'an object'} {m.get('name')!r}, "
+            f"not {res.kind} {name!r}",
+            code="Forbidden by policy",
+            hint="pass the object's exact name (see k8s_resources_list output=names)",
+        )
+    if not allowed_returned(kube, cluster, obj, res):
+        raise tool_error(
+            action,
+            f"refused: the returned {got_kind or res.kind} is outside the kind/namespace policy",
+            code="Forbidden by policy",
+            hint="BAM_K8S_DENIED_KINDS / BAM_K8S_ALLOWED_NAMESPACES / BAM_K8S_DENIED_NAMESPACES decide it",
+        )
+    return obj
 
 
 async def target(
@@ -113,17 +158,24 @@ async def target(
     name: str | None = None,
     all_namespaces: bool = False,
 ) -> tuple[Cluster, ApiResource, str | None]:
-    """Resolve the context and kind, apply the policy, and return the namespace to use.
+    """Validate the identifiers, resolve the context and kind, apply the policy, return the namespace to use.
 
-    The namespace is None for cluster-scoped kinds and with `all_namespaces` (whose objects the caller
-    filters with `visible`).
+    `namespace` and `name` are checked by the API's naming rules before any request (the name again by its
+    kind's own rule once the kind is known). The namespace is None for cluster-scoped kinds and with
+    `all_namespaces` (whose objects the caller filters with `allowed_returned`).
     """
+    if namespace is not None:
+        check_namespace(namespace)
+    if name is not None:
+        check_segment_name(name)
     cluster = await kube.cluster(context)
     res: ApiResource = await call(kube, "discover API resources", cluster.resolve, kind, api_version)
     guard_kind(kube, res, action)
+    if name is not None:
+        res.check_name(name)
     if all_namespaces:
         return cluster, res, None
-    ns = (namespace or cluster.default_namespace) if res.namespaced else None
+    ns = check_namespace(namespace or cluster.default_namespace) if res.namespaced else None
     if ns is not None:
         guard_namespace(kube, ns, action)
     elif is_namespace_kind(res) and name:
@@ -132,10 +184,17 @@ async def target(
 
 
 async def namespaced_target(
-    kube: Kube, context: str | None, kind: str, api_version: str, namespace: str | None, action: str
+    kube: Kube,
+    context: str | None,
+    kind: str,
+    api_version: str,
+    namespace: str | None,
+    action: str,
+    *,
+    name: str | None = None,
 ) -> tuple[Cluster, ApiResource, str]:
     """`target` for a kind known to be namespaced (pods, workloads)."""
-    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action)
+    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
     assert ns is not None, f"{kind} is namespaced"
     return cluster, res, ns
 
@@ -147,8 +206,9 @@ async def namespaced_target(
 async def get_object(
     kube: Kube, cluster: Cluster, res: ApiResource, name: str, ns: str | None, action: str
 ) -> dict[str, Any]:
-    obj: dict[str, Any] = await call(kube, action, cluster.request, "GET", res.path(name=name, namespace=ns))
-    return obj
+    """GET one object; refused unless the answer is that object and the policy allows it."""
+    obj = await call(kube, action, cluster.request, "GET", res.path(name=name, namespace=ns))
+    return check_returned(kube, cluster, res, obj, name, ns, action)
 
 
 async def patch(
@@ -158,12 +218,16 @@ async def patch(
     return await call(kube, action, cluster.request, "PATCH", path, body=body, content_type=content_type)
 
 
+EVENTS = ApiResource("", "v1", "Event", "events", "event", True, ("list",))
+
+
 def events_path(ns: str | None) -> str:
     """core/v1 events of one namespace, or of all namespaces when `ns` is None."""
-    return f"/api/v1/namespaces/{ns}/events" if ns else "/api/v1/events"
+    return EVENTS.path(namespace=ns)
 
 
 def shape(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
+    """A returned object (or list) fit for output: noise stripped, redacted by its OWN kind."""
     shaped: dict[str, Any] = redact_object(strip(obj), reveal_secrets=kube.settings.reveal_secrets)
     return shaped
 

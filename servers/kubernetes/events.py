@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from servers._common import redact_output
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
+    EVENTS,
     ContextArg,
     ContinueArg,
     LimitArg,
@@ -22,9 +23,14 @@ from servers.kubernetes.common import (
     kube_of,
     page_size,
 )
-from servers.kubernetes.shaping import meta_of
-
-EVENTS = ApiResource("", "v1", "Event", "events", "event", True, ("list",))
+from servers.kubernetes.names import (
+    check_kind_name,
+    check_namespace,
+    check_segment_name,
+    check_short_text,
+    field_value,
+)
+from servers.kubernetes.shaping import meta_of, redact_string
 
 
 class EventInfo(BaseModel):
@@ -50,7 +56,7 @@ def event_info(e: dict[str, Any]) -> EventInfo:
         type=e.get("type"),
         reason=e.get("reason"),
         object=f"{inv.get('kind', '?')}/{inv.get('name', '?')}",
-        message=redact_output(e.get("message") or e.get("note") or "") or None,
+        message=redact_output(redact_string(str(e.get("message") or e.get("note") or ""))) or None,
         count=e.get("count"),
         first_seen=e.get("firstTimestamp") or e.get("eventTime"),
         last_seen=last,
@@ -66,9 +72,9 @@ async def related_events(
     kube: Kube, cluster: Cluster, res: ApiResource, ns: str | None, name: str, uid: str, limit: int
 ) -> tuple[list[EventInfo], bool]:
     """The `limit` newest events about one object, and whether there were more."""
-    selector = f"involvedObject.uid={uid}"
+    selector = f"involvedObject.uid={field_value(uid)}"
     if res.kind == "Node" and res.group == "":  # node events carry the node name as uid, or the real one
-        selector = f"involvedObject.kind=Node,involvedObject.name={name}"
+        selector = f"involvedObject.kind=Node,involvedObject.name={field_value(name)}"
     doc = await call(
         kube,
         "list related events",
@@ -80,6 +86,18 @@ async def related_events(
     events = newest_first([event_info(e) for e in doc.get("items") or []])
     more = len(events) > limit or continue_of(doc) is not None
     return events[:limit], more
+
+
+def _check_event_filters(namespace: str | None, kind: str | None, name: str | None, reason: str | None) -> None:
+    """Every filter by the API's rules before any request (they become a field selector, escaped)."""
+    if namespace is not None:
+        check_namespace(namespace)
+    if kind is not None:
+        check_kind_name(kind)
+    if name is not None:
+        check_segment_name(name)
+    if reason is not None:
+        check_short_text(reason, "reason")
 
 
 class EventList(BaseModel):
@@ -104,13 +122,14 @@ async def k8s_events_list(
 ) -> EventList:
     """List core/v1 events of a namespace (or all), optionally about one object, by type or reason."""
     kube = kube_of(ctx)
+    _check_event_filters(namespace, kind, name, reason)
     cluster = await kube.cluster(context)
     guard_kind(kube, EVENTS, "list events")
-    ns = None if all_namespaces else (namespace or cluster.default_namespace)
+    ns = None if all_namespaces else check_namespace(namespace or cluster.default_namespace)
     if ns is not None:
         guard_namespace(kube, ns, "list events")
     fields = {"involvedObject.kind": kind, "involvedObject.name": name, "type": type, "reason": reason}
-    selector = ",".join(f"{k}={v}" for k, v in fields.items() if v)
+    selector = ",".join(f"{k}={field_value(v)}" for k, v in fields.items() if v is not None)
     doc = await call(
         kube,
         "list events",

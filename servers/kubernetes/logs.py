@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
@@ -17,7 +18,8 @@ from servers.kubernetes.common import (
     kube_of,
     namespaced_target,
 )
-from servers.kubernetes.shaping import meta_of
+from servers.kubernetes.names import check_label
+from servers.kubernetes.shaping import meta_of, redact_log_manifests
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
@@ -43,6 +45,26 @@ def _pick_container(pod: dict[str, Any], names: list[str], notes: list[str]) -> 
     return container
 
 
+def _all_containers(pod: dict[str, Any]) -> set[str]:
+    """Names of the pod's containers, init containers and ephemeral containers."""
+    spec = pod.get("spec") or {}
+    groups = ("containers", "initContainers", "ephemeralContainers")
+    return {str(c.get("name")) for g in groups for c in spec.get(g) or [] if isinstance(c, dict)}
+
+
+def _refuse_api_object(data: bytes, action: str) -> None:
+    """Log text is never an API object: an answer that is one (a Secret, a list) is refused, not shown."""
+    head = data.lstrip()[:1]
+    if head != b"{":
+        return
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return
+    if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc:
+        raise tool_error(action, f"refused: the API server answered with a {doc.get('kind')} object, not log text")
+
+
 async def k8s_pod_logs(
     ctx: Context[Any, Any],
     name: Annotated[str, Field(description="Pod name")],
@@ -61,7 +83,9 @@ async def k8s_pod_logs(
     """Read a pod container's logs: tail, since, previous instance; bounded by bytes, keeping the newest lines."""
     kube = kube_of(ctx)
     action = f"read logs of pod {name}"
-    cluster, res, ns = await namespaced_target(kube, context, "pods", "v1", namespace, action)
+    if container is not None:
+        check_label(container, "container", "container names are DNS-1123 labels; see k8s_resource_describe")
+    cluster, res, ns = await namespaced_target(kube, context, "pods", "v1", namespace, action, name=name)
     pod = await get_object(kube, cluster, res, name, ns, action)
     names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
     notes: list[str] = []
@@ -69,6 +93,10 @@ async def k8s_pod_logs(
         container = _pick_container(pod, names, notes)
     if container is None:
         raise tool_error(action, "the pod has no containers")
+    if container not in _all_containers(pod):
+        raise tool_error(
+            action, f"the pod has no container {container!r}", code="NotFound", hint=f"containers: {', '.join(names)}"
+        )
     cap = max_bytes or kube.settings.log_max_bytes
     fetch = cap * 8  # ask for more than the cap: the newest lines are kept, and a cut is then known
     query = {
@@ -90,13 +118,16 @@ async def k8s_pod_logs(
         raw=True,
         hint=f"containers: {', '.join(names)}; `previous` needs a restarted container",
     )
+    _refuse_api_object(data, action)
+    reveal = kube.settings.reveal_secrets
     if grep:
-        found = grep_filter(redact_output(data.decode(errors="replace")), grep, cap, action)
+        redacted = redact_output(redact_log_manifests(data.decode(errors="replace"), reveal))
+        found = grep_filter(redacted, grep, cap, action)
         text, truncated, notes = found.text, found.truncated, notes + found.notes
     else:
         text, truncated = newest_lines(data.decode(errors="replace"), cap)
         truncated = truncated or len(data) >= fetch
-    text = redact_output(text)
+        text = redact_output(redact_log_manifests(text, reveal))
     return PodLogs(
         pod=name,
         namespace=ns,

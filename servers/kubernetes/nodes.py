@@ -22,7 +22,7 @@ async def _cordon(ctx: Context[Any, Any], node: str, context: str | None, value:
     """Set spec.unschedulable to `value` unless it already is."""
     kube = kube_of(ctx)
     action = f"{'cordon' if value else 'uncordon'} node {node}"
-    cluster, res, _ = await target(kube, context, "nodes", "v1", None, action)
+    cluster, res, _ = await target(kube, context, "nodes", "v1", None, action, name=node)
     obj = await get_object(kube, cluster, res, node, None, action)
     was = bool((obj.get("spec") or {}).get("unschedulable"))
     if was != value:

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import json_size, tool_error, truncate_text
-from servers.kubernetes.client import ApiResource, Kube
+from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     ApiVersionArg,
     Condition,
@@ -21,6 +21,7 @@ from servers.kubernetes.common import (
     NameArg,
     NamespaceArg,
     age_of,
+    allowed_returned,
     call,
     conditions_of,
     get_object,
@@ -28,15 +29,14 @@ from servers.kubernetes.common import (
     page_size,
     shape,
     target,
-    visible,
 )
 from servers.kubernetes.events import EventInfo, related_events
-from servers.kubernetes.shaping import meta_of, redact_object, table_rows, to_yaml
+from servers.kubernetes.shaping import meta_of, redact_object, table_rows, to_yaml, with_item_kinds
 
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
 
 Output = Literal["table", "json", "yaml", "names"]
-Entry = tuple[str | None, str, Any]  # (namespace, name, shaped row/object or None for output=names)
+Entry = tuple[str | None, str, Any, bool]  # (namespace, name, shaped row/object or None, allowed by policy)
 
 
 def _decode_cursor(token: str | None) -> tuple[str | None, int]:
@@ -46,8 +46,11 @@ def _decode_cursor(token: str | None) -> tuple[str | None, int]:
     if token.startswith("bam1."):
         try:
             doc = json.loads(base64.urlsafe_b64decode(token[5:].encode()))
-            return doc.get("c"), int(doc.get("s", 0))
-        except (ValueError, TypeError) as exc:
+            server, skip = doc.get("c"), int(doc.get("s", 0))
+            if not (server is None or isinstance(server, str)) or not 0 <= skip <= 100_000:
+                raise ValueError("bad cursor")
+            return server, skip
+        except (ValueError, TypeError, AttributeError) as exc:
             raise tool_error("read the continue token", "malformed continue_token", hint="list from the start") from exc
     return token, 0
 
@@ -74,20 +77,28 @@ class ResourceListResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-def _table_entries(doc: dict[str, Any], rows: list[Any], ns: str | None) -> tuple[list[str], list[Entry]]:
+def _table_entries(
+    kube: Kube, cluster: Cluster, res: ApiResource, doc: dict[str, Any], rows: list[Any], ns: str | None
+) -> tuple[list[str], list[Entry]]:
     """Rows of a server-side Table (with their object's metadata) as compact dicts."""
     columns, shaped_rows = table_rows({**doc, "rows": rows}, with_namespace=ns is None)
     entries: list[Entry] = []
     for row, shaped in zip(rows, shaped_rows, strict=True):
-        m = meta_of(row.get("object") or {})
-        entries.append((m.get("namespace"), m.get("name", ""), redact_object(shaped)))
+        obj = row.get("object") if isinstance(row.get("object"), dict) else {}
+        m = meta_of(obj)
+        allowed = allowed_returned(kube, cluster, obj, res)
+        entries.append((m.get("namespace"), m.get("name", ""), redact_object(shaped), allowed))
     return columns, entries
 
 
-def _item_entries(kube: Kube, items: list[Any], res: ApiResource, output: Output, ns: str | None) -> list[Entry]:
-    """Plain list items as names, shaped objects, or Name/Age rows (APIs that serve no Table)."""
+def _item_entries(
+    kube: Kube, cluster: Cluster, res: ApiResource, items: list[Any], output: Output, ns: str | None
+) -> list[Entry]:
+    """Plain list items (each with the kind the server gave it) as names, shaped objects, or Name/Age rows."""
     entries: list[Entry] = []
     for item in items:
+        if not isinstance(item, dict):
+            continue
         m = meta_of(item)
         payload: Any = None
         if output == "table":
@@ -97,28 +108,39 @@ def _item_entries(kube: Kube, items: list[Any], res: ApiResource, output: Output
                 "Age": age_of(m.get("creationTimestamp")),
             }
         elif output != "names":
-            item.setdefault("kind", res.kind)
-            item.setdefault("apiVersion", res.api_version)
             payload = shape(kube, item)
-        entries.append((m.get("namespace"), m.get("name", ""), payload))
+        entries.append((m.get("namespace"), m.get("name", ""), payload, allowed_returned(kube, cluster, item, res)))
     return entries
 
 
-def _fit(kube: Kube, entries: list[Entry], res: ApiResource) -> tuple[list[Entry], int, int | None]:
+def _fit(kube: Kube, entries: list[Entry]) -> tuple[list[Entry], int, int | None]:
     """Entries the policy shows, up to the byte cap: (kept, hidden, index of the first entry cut or None)."""
     kept: list[Entry] = []
     hidden = 0
     used = 0
-    for i, (ens, ename, payload) in enumerate(entries):
-        if not visible(kube, ens, res, ename):
+    for i, entry in enumerate(entries):
+        if not entry[3]:
             hidden += 1
             continue
-        size = json_size(payload if payload is not None else ename) + 1
+        size = json_size(entry[2] if entry[2] is not None else entry[1]) + 1
         if kept and used + size > kube.settings.max_bytes:
             return kept, hidden, i
         used += size
-        kept.append((ens, ename, payload))
+        kept.append(entry)
     return kept, hidden, None
+
+
+def _entries(
+    kube: Kube, cluster: Cluster, res: ApiResource, doc: Any, skip: int, output: Output, ns: str | None, action: str
+) -> tuple[list[str], list[Entry]]:
+    """The entries of a list answer, judged by what the server returned (a Table or a ...List)."""
+    kind = str(doc.get("kind") or "") if isinstance(doc, dict) else ""
+    if kind == "Table":
+        return _table_entries(kube, cluster, res, doc, (doc.get("rows") or [])[skip:], ns)
+    if not kind.endswith("List") or not isinstance(doc.get("items"), list):
+        raise tool_error(action, f"refused: the API server answered with {kind or 'no kind'}, not a list")
+    items = with_item_kinds(doc)["items"][skip:]
+    return ["Name", "Age"], _item_entries(kube, cluster, res, items, output, ns)
 
 
 async def k8s_resources_list(
@@ -161,20 +183,16 @@ async def k8s_resources_list(
     }
     accept = TABLE_ACCEPT if output == "table" else "application/json"
     doc = await call(kube, action, cluster.request, "GET", res.path(namespace=ns), query=query, accept=accept)
+    columns, entries = _entries(kube, cluster, res, doc, skip, output, ns, action)
     meta = doc.get("metadata") or {}
-    if doc.get("kind") == "Table":
-        columns, entries = _table_entries(doc, (doc.get("rows") or [])[skip:], ns)
-    else:
-        columns = ["Name", "Age"]
-        entries = _item_entries(kube, (doc.get("items") or [])[skip:], res, output, ns)
-    kept, hidden, cut_at = _fit(kube, entries, res)
+    kept, hidden, cut_at = _fit(kube, entries)
     if cut_at is not None:
         notes.append(f"page cut at the {s.max_bytes}-byte cap; use output=table or a smaller limit")
         token: str | None = _encode_cursor(server_token, skip + cut_at)
     else:
         token = meta.get("continue") or None
     if hidden:
-        notes.append(f"{hidden} object(s) hidden: their namespace is not allowed by policy")
+        notes.append(f"{hidden} object(s) hidden: their namespace or kind is not allowed by policy")
     result = ResourceListResult(
         kind=res.kind,
         api_version=res.api_version,
@@ -186,7 +204,7 @@ async def k8s_resources_list(
         hidden_by_policy=hidden,
         notes=notes,
     )
-    payloads = [p for _, _, p in kept]
+    payloads = [p for _, _, p, _ in kept]
     if output == "table":
         result.columns = (["Namespace"] if ns is None and res.namespaced else []) + columns
         result.rows = payloads
@@ -195,7 +213,7 @@ async def k8s_resources_list(
     elif output == "yaml":
         result.yaml = to_yaml(payloads) if kept else ""
     else:
-        result.names = [f"{ens}/{ename}" if ens and ns is None else ename for ens, ename, _ in kept]
+        result.names = [f"{ens}/{ename}" if ens and ns is None else ename for ens, ename, _, _ in kept]
     return result
 
 
@@ -309,7 +327,7 @@ async def k8s_resource_describe(
         events, ev_trunc = await related_events(kube, cluster, res, ns, name, m["uid"], events_limit)
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else None
     status = obj.get("status") if isinstance(obj.get("status"), dict) else None
-    if spec is None and res.kind in ("ConfigMap", "Secret"):
+    if spec is None and obj.get("kind") in ("ConfigMap", "Secret"):
         spec = {k: obj[k] for k in ("data", "stringData", "binaryData", "type") if k in obj}
     truncated = json_size(spec) + json_size(status) > kube.settings.max_bytes
     return DescribeResult(
@@ -324,7 +342,7 @@ async def k8s_resource_describe(
         annotations={k: str(v)[:500] for k, v in (m.get("annotations") or {}).items()},
         owners=[f"{o.get('kind')}/{o.get('name')}" for o in m.get("ownerReferences") or []],
         conditions=conditions_of(obj),
-        containers=_containers(obj) if res.kind == "Pod" else [],
+        containers=_containers(obj) if obj.get("kind") == "Pod" else [],
         spec=None if truncated else spec,
         status=None if truncated else status,
         events=events,

@@ -27,6 +27,7 @@ from servers.kubernetes.common import (
     patch,
     target,
 )
+from servers.kubernetes.names import api_path
 from servers.kubernetes.shaping import meta_of
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -173,7 +174,7 @@ async def _history(kube: Kube, cluster: Cluster, dep: dict[str, Any], ns: str) -
         "list replicasets",
         cluster.request,
         "GET",
-        f"/apis/apps/v1/namespaces/{ns}/replicasets",
+        api_path("apps", "v1", "replicasets", namespace=ns),
         query={"labelSelector": sel or None, "limit": 500},
     )
     uid = meta_of(dep).get("uid")
@@ -218,7 +219,7 @@ async def k8s_rollout_status(
     """Rollout status of a deployment, statefulset or daemonset (like `kubectl rollout status`), with history."""
     kube = kube_of(ctx)
     action = f"get rollout status of {kind} {name}"
-    cluster, res, ns = await namespaced_target(kube, context, f"{kind}s", "apps/v1", namespace, action)
+    cluster, res, ns = await namespaced_target(kube, context, f"{kind}s", "apps/v1", namespace, action, name=name)
     start = time.monotonic()
     while True:
         obj = await get_object(kube, cluster, res, name, ns, action)
@@ -267,7 +268,7 @@ async def k8s_rollout_restart(
     """Restart a workload's pods with a rolling update (like `kubectl rollout restart`)."""
     kube = kube_of(ctx)
     action = f"restart {kind} {name}"
-    cluster, res, ns = await namespaced_target(kube, context, f"{kind}s", "apps/v1", namespace, action)
+    cluster, res, ns = await namespaced_target(kube, context, f"{kind}s", "apps/v1", namespace, action, name=name)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
     await patch(kube, cluster, action, res.path(name=name, namespace=ns), body)
@@ -315,7 +316,7 @@ async def k8s_rollout_undo(
     """Roll a deployment back to a previous revision (like `kubectl rollout undo`); revisions: k8s_rollout_status."""
     kube = kube_of(ctx)
     action = f"undo rollout of deployment {name}"
-    cluster, res, ns = await namespaced_target(kube, context, "deployments", "apps/v1", namespace, action)
+    cluster, res, ns = await namespaced_target(kube, context, "deployments", "apps/v1", namespace, action, name=name)
     dep = await get_object(kube, cluster, res, name, ns, action)
     current = _revision(dep)
     rev, rs = _pick_revision(await _history(kube, cluster, dep, ns), current, to_revision, action)

@@ -64,7 +64,17 @@ stringData: {token: tok-first-value}
                 {"manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: BAD_NAME}\n", "namespace": namespace},
             )
         )
-        assert "422" in invalid and "Hint" in invalid
+        assert "[Invalid] invalid name 'BAD_NAME'" in invalid and "DNS-1123" in invalid and "Hint" in invalid
+        rejected = error_text(
+            await c.call_tool(
+                "k8s_apply",
+                {
+                    "manifest": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {bad key: v}\n",
+                    "namespace": namespace,
+                },
+            )
+        )
+        assert "422" in rejected and "Hint" in rejected
         gone = ok(
             await c.call_tool(
                 "k8s_resource_delete",
