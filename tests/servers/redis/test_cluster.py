@@ -101,7 +101,7 @@ async def test_cluster_mode_end_to_end(cluster_env: None, craw: RedisCluster, cp
 async def test_cluster_admin_reads_cluster_metadata(cluster_env: None, craw: RedisCluster) -> None:
     async with Client(build_server(ADMIN)) as c:
         r = ok(await c.call_tool("redis_command", {"args": ["CLUSTER", "INFO"]}))
-    assert r["classification"] == "write" and r["command"] == "cluster|info"  # not flagged readonly
+    assert r["classification"] == "read" and r["command"] == "cluster|info"  # no write flags
     assert "cluster_state:ok" in str(r["result"]) and r["notes"]
     primaries = sorted(n.name for n in craw.get_primaries())
     async with Client(build_server(ADMIN)) as c:
