@@ -49,10 +49,12 @@ HARMLESS_FLAGS = frozenset(
     {
         "readonly", "fast", "loading", "stale", "noscript", "allow_busy", "no_auth", "skip_monitor",
         "skip_slowlog", "no_multi", "no_mandatory_keys", "no_async_loading", "movablekeys", "sentinel",
-        "only_sentinel", "asking", "pubsub",
+        "only_sentinel", "asking",
     }
 )  # fmt: skip
-"""Flags that say nothing about changing state: a command with only these (and not @write) is a read."""
+"""Flags that say nothing about changing state: a command with only these (and not @write) is a read. Not
+`pubsub`: Redis 7.0 flags PUBLISH like the PUBSUB introspection subcommands (no `may_replicate` yet), so
+only subcommands of the PUBSUB container (CHANNELS, NUMSUB, ...) count it as harmless."""
 
 
 def text(value: Any) -> str:
@@ -101,6 +103,10 @@ class CommandMeta:
     """Whether the command has subcommands (CONFIG, CLIENT, ...): the subcommand decides."""
 
 
+def _harmless(name: str) -> frozenset[str]:
+    return HARMLESS_FLAGS | {"pubsub"} if name.startswith("pubsub|") else HARMLESS_FLAGS
+
+
 def _session_reason(name: str, f: set[str], c: set[str], blocks: bool) -> str | None:
     """Why a command changes, holds or takes over the connection it runs on; None when it does not."""
     if name in TAKEOVER:
@@ -138,11 +144,11 @@ def classify(name: str, flags: list[str], categories: list[str], *, blocks: bool
         cls, reason = "admin", "@scripting"
     elif "admin" in f or dangerous:
         cls, reason = "admin", ", ".join(sorted(({"admin"} & f) | dangerous))
-    elif "@write" not in c and "write" not in f and ("readonly" in f or f <= HARMLESS_FLAGS):
+    elif "@write" not in c and "write" not in f and ("readonly" in f or f <= _harmless(name)):
         cls, reason = "read", "readonly" if "readonly" in f else "no write flags"
     else:
         cls = "write"
-        reason = ", ".join(sorted((f - HARMLESS_FLAGS) | ({"@write"} & c))) or "not declared harmless"
+        reason = ", ".join(sorted((f - _harmless(name)) | ({"@write"} & c))) or "not declared harmless"
     return CommandMeta(name, tuple(sorted(f)), tuple(sorted(c)), cls, reason)
 
 
@@ -296,9 +302,10 @@ class Redis:
         lists a BLOCK option (XREAD, XREADGROUP) and the arguments leave it out."""
         key = f"docs:{name}"
         if key not in self._docs:
-            client = await self.client()
-            self._docs[key] = _has_token(await client.execute_command("COMMAND", "DOCS", name), "BLOCK")
-        return not self._docs[key] or any(a.upper() == "BLOCK" for a in args[1:])
+            docs = await self.node_command(await self.pick_node(None), "COMMAND", "DOCS", name)
+            self._docs[key] = _has_token(docs, "BLOCK")
+        # Redis compares options with strcasecmp, which stops at a NUL: "BLOCK\0x" is BLOCK too.
+        return not self._docs[key] or any(a.split("\x00", 1)[0].upper() == "BLOCK" for a in args[1:])
 
 
 _COMMAND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")

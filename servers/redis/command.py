@@ -119,23 +119,19 @@ async def _classified(r: Redis, args: list[str], rank: int) -> CommandMeta:
 
 
 async def _run(r: Redis, meta: CommandMeta, args: list[str], node: str | None) -> tuple[Any, list[str]]:
-    """Run the command exactly as classified: Redis's own spelling of the (sub)command, then the arguments."""
+    """Run the command exactly as classified (Redis's own spelling of the (sub)command, then the arguments)
+    and return Redis's reply unreshaped; in a cluster, key commands are routed by slot, others go to `node`."""
     parts = meta.name.upper().split("|")
     sent = [*parts, *args[len(parts) :]]
     notes: list[str] = []
     try:
-        client = await r.client()
-        target = await r.pick_node(node) if node else None
-        if target is not None:
-            return await client.execute_command(*sent, target_nodes=target), notes
-        try:
-            return await client.execute_command(*sent), notes
-        except Exception as exc:  # a keyless command in a cluster: run it on one node
-            if "No way to dispatch" not in str(exc):
-                raise
-            target = await r.pick_node(None)
+        cluster = await r.is_cluster()
+        target = await r.pick_node(node) if node or (cluster and not meta.keys) else None
+        if target is not None and not node:
             notes.append(f"keyless command ran on node {target.name}; pass `node` to choose another")
-            return await client.execute_command(*sent, target_nodes=target), notes
+        if cluster and target is None:
+            return await (await r.client()).execute_command(*sent), notes
+        return await r.node_command(target, *sent), notes
     except Exception as exc:
         raise translate(exc, f"run {meta.name.upper()}", r) from exc
 

@@ -50,7 +50,6 @@ ADMIN_CORPUS = [
     ["KEYS", "*"],
     ["SWAPDB", "0", "11"],
     ["MIGRATE", "127.0.0.1", "1", "{p}canary", "0", "1"],
-    ["REPLICAOF", "127.0.0.1", "1"],
     ["SAVE"],
     ["BGREWRITEAOF"],
     ["ACL", "SETUSER", "evil", "on"],
@@ -74,6 +73,7 @@ SESSION_CORPUS = [
     ["RESET"],
     ["QUIT"],
     ["MONITOR"],
+    ["REPLICAOF", "127.0.0.1", "1"],
 ]
 
 
@@ -174,4 +174,5 @@ def test_classification_is_derived_from_metadata() -> None:
     xread = (["readonly", "blocking", "movablekeys"], ["@read", "@stream", "@slow", "@blocking"])
     assert classify("xread", *xread).cls == "session"
     assert classify("xread", *xread, blocks=False).cls == "read"
-    assert classify("publish", ["pubsub", "fast", "may_replicate"], ["@pubsub", "@fast"]).cls == "write"
+    assert classify("publish", ["pubsub", "loading", "stale", "fast"], ["@pubsub", "@fast"]).cls == "write"
+    assert classify("pubsub|channels", ["pubsub", "loading", "stale"], ["@pubsub", "@slow"]).cls == "read"
