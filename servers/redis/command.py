@@ -50,8 +50,9 @@ def mask_reply(value: Any) -> Any:
     token-shaped text (CLIENT LIST names, ACL LOG). Numbers and booleans are never masked."""
     if isinstance(value, dict):
         return {k: _mask_named(str(k), v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_reply(v) for v in value]
+    if isinstance(value, list):  # RESP2 maps are flat name/value lists
+        named = [i + 1 for i, v in enumerate(value[:-1]) if isinstance(v, str) and is_secret_key(v)]
+        return [_mask_named(value[i - 1], v) if i in named else mask_reply(v) for i, v in enumerate(value)]
     if isinstance(value, str):
         return _ACL_HASH.sub("#" + REDACTED, redact_output(value))
     return value

@@ -35,6 +35,7 @@ from mcp import Client
 from servers._common import ToolPolicy
 from servers.redis import build_server, resources
 from servers.redis.client import CLASS_RANK
+from servers.redis.command import mask_reply
 from servers.redis.settings import RedisSettings
 from tests.conftest import error_text, free_port, ok
 from tests.servers.redis.conftest import ADMIN, WRITES, fingerprint, require_binary, with_db
@@ -520,7 +521,8 @@ ARG_ATOMS = [
     "*", "$", ">", "BLOCK", "STORE", "STREAMS", "COUNT", "ALPHA", "FLUSHALL", "return redis.call('FLUSHALL')",
     "\r\nFLUSHALL\r\n", "x\x00y", "bamtest:chan", "ON", "OFF",
 ]  # fmt: skip
-TRICKS = ["", "", "", " ", "\t", "\r\n", "\n", "\x00", "|", "\u212a", "\u0131", "\u00a0"]
+TRICKS = [" ", "\t", "\r\n", "\n", "\x00", "|", "\u212a", "\u0131", "\u00a0"]
+TRICKS += [""] * len(TRICKS)  # half the names exact, half tricked
 
 
 @st.composite
@@ -613,3 +615,15 @@ async def test_classes_over_the_whole_live_command_table(esc_url: str, table: Ta
                 assert meta.cls != "read", name
         for name in ("flushall", "flushdb", "swapdb", "shutdown", "debug", "keys", "migrate", "sort", "pfdebug"):
             assert (await r.resolve([name])).cls == "admin", name  # type: ignore[union-attr]
+
+
+def test_mask_reply_reads_resp2_and_resp3_shapes() -> None:
+    """The same secrets masked whether Redis answered with a map (RESP3) or a flat list (RESP2)."""
+    h = "#" + "ab" * 32
+    resp2 = ["requirepass", "pw1", "maxmemory", "0", "passwords", ["h1"], f"user a on {h} ~*", "name=password=pw2"]
+    resp3 = {"requirepass": "pw1", "maxmemory": "0", "passwords": ["h1"], "rules": f"user a on {h} ~*", "n": 7}
+    for reply in (resp2, resp3):
+        blob = json.dumps(mask_reply(reply))
+        assert not any(s in blob for s in ("pw1", "pw2", "h1", "ab" * 32)), blob
+        assert "maxmemory" in blob and '"0"' in blob
+    assert mask_reply({"acl_access_denied_auth": 3})["acl_access_denied_auth"] == 3  # numbers never masked
