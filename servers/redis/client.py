@@ -1,7 +1,8 @@
 """The Redis connection: a `redis.asyncio` client (standalone, cluster or sentinel) behind a `Backend`.
 
-Also owns the per-connection cache of Redis's own command metadata (COMMAND INFO), which the raw-command
-tool uses to classify a command as read, write or admin, and the translation of driver errors.
+Also owns the per-connection cache of Redis's own command metadata (COMMAND INFO, COMMAND DOCS), which the
+raw-command tool uses to classify a command as read, write, admin or connection state, and the translation
+of driver errors.
 """
 
 from __future__ import annotations
