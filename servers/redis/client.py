@@ -30,9 +30,10 @@ CommandClass = Literal["read", "write", "admin", "session"]
 CLASS_RANK = {"read": 0, "write": 1, "admin": 2, "session": 3}
 
 # Where Redis's command metadata does not say it, three small explicit lists (names as COMMAND INFO spells them).
-TAKEOVER = frozenset({"monitor", "sync", "psync", "replconf", "replicaof", "slaveof"})
-"""Commands that turn the connection into a monitor or a replication stream, or the server into a replica;
-Redis tags them only @admin/@dangerous, like commands that run and return."""
+TAKEOVER = frozenset({"monitor", "sync", "psync", "replconf", "replicaof", "slaveof", "script|debug"})
+"""Commands that turn the connection into a monitor, a replication stream or a Lua debugging session (SCRIPT
+DEBUG: the connection's next EVAL), or the server into a replica; Redis tags them only @admin/@dangerous or
+@scripting, like commands that run and return."""
 STATELESS_CONNECTION = frozenset(
     {
         "ping",

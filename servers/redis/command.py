@@ -37,8 +37,8 @@ _SESSION_HINTS = {
     "BLPOP/BRPOP/BLMPOP, or redis_stream_range",
     "@connection": "the db, user, protocol and reply mode of the pooled connections come from REDIS_URL; "
     "point REDIS_URL at another db or ACL user instead",
-    "takeover": "MONITOR and replication commands are not offered; see traffic with redis_slowlog, "
-    "redis_clients_list and redis_latency",
+    "takeover": "MONITOR, SCRIPT DEBUG and replication commands are not offered; see traffic with "
+    "redis_slowlog, redis_clients_list and redis_latency",
 }
 _ACL_HASH = re.compile(r"#[0-9a-fA-F]{64}")
 """A password hash in ACL LIST / ACL GETUSER rules."""
