@@ -112,7 +112,8 @@ async def _classified(r: Redis, args: list[str], rank: int) -> CommandMeta:
     if CLASS_RANK[meta.cls] > rank:
         raise tool_error(
             "run the command",
-            f"refused: {meta.name.upper()} is a {meta.cls} command per Redis's command metadata ({meta.reason})",
+            f"refused: {meta.name.upper()} is {'an' if meta.cls == 'admin' else 'a'} {meta.cls} command per Redis's "
+            f"command metadata ({meta.reason})",
             code="REFUSED",
             hint=f"this needs {_NEEDS[meta.cls]}",
         )
