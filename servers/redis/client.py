@@ -160,7 +160,7 @@ class Redis:
 
     settings: RedisSettings
     backend: Backend[Any]
-    _meta: dict[str, CommandMeta | None] = field(default_factory=dict)
+    _meta: dict[str, CommandMeta] = field(default_factory=dict)
     _meta_owner: int = 0
     _docs: dict[str, bool] = field(default_factory=dict)
     _raw: dict[str, Any] = field(default_factory=dict)
@@ -296,7 +296,8 @@ class Redis:
             )
             has_keys = bool(info.get("key_specifications")) or int(info.get("first_key_pos") or 0) > 0
             meta = replace(meta, keys=has_keys, container=sub is None and bool(info.get("subcommands")))
-        self._meta[key] = meta
+        if meta is not None:  # only Redis's own commands: the cache stays as small as its command table
+            self._meta[key] = meta
         return meta
 
     async def _blocks(self, name: str, args: list[str]) -> bool:

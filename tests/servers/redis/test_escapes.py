@@ -537,7 +537,8 @@ def command_vector(draw: st.DrawFn, names: list[str], subs: dict[str, list[str]]
     if subs.get(name) and draw(st.integers(0, 4)):
         sub = draw(st.sampled_from(subs[name]))
         rest.append(sub.upper() if draw(st.booleans()) else sub)
-    atom = st.sampled_from(ARG_ATOMS) | st.text(max_size=8)
+    # free text without digits: counts and offsets come only from ARG_ATOMS (no SRANDMEMBER k -99999999)
+    atom = st.sampled_from(ARG_ATOMS) | st.text(st.characters(exclude_categories=["Nd"]), max_size=8)
     rest += draw(st.lists(atom, max_size=5))
     return [head, *rest]
 
