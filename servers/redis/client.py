@@ -1,18 +1,21 @@
 """The Redis connection: a `redis.asyncio` client (standalone, cluster or sentinel) behind a `Backend`.
 
-Also owns the per-connection cache of Redis's own command metadata (COMMAND INFO), which the raw-command
-tool uses to classify a command as read, write or admin, and the translation of driver errors.
+Also owns the per-connection cache of Redis's own command metadata (COMMAND INFO, COMMAND DOCS), which the
+raw-command tool uses to classify a command as read, write, admin or connection state, and the translation
+of driver errors.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import logging
 import os
+import re
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +28,35 @@ log = logging.getLogger("backend_architect_mcp.redis")
 
 CommandClass = Literal["read", "write", "admin", "session"]
 CLASS_RANK = {"read": 0, "write": 1, "admin": 2, "session": 3}
+
+# Where Redis's command metadata does not say it, three small explicit lists (names as COMMAND INFO spells them).
+TAKEOVER = frozenset({"monitor", "sync", "psync", "replconf", "replicaof", "slaveof", "script|debug"})
+"""Commands that turn the connection into a monitor, a replication stream or a Lua debugging session (SCRIPT
+DEBUG: the connection's next EVAL), or the server into a replica; Redis tags them only @admin/@dangerous or
+@scripting, like commands that run and return."""
+STATELESS_CONNECTION = frozenset(
+    {
+        "ping",
+        "echo",
+        *(f"command|{s}" for s in ("count", "docs", "getkeys", "getkeysandflags", "help", "info", "list")),
+        *(f"client|{s}" for s in ("getname", "getredir", "help", "id", "info", "list", "trackinginfo")),
+        *(f"client|{s}" for s in ("kill", "pause", "unpause", "unblock")),
+    }
+)
+"""@connection commands that neither change nor hold the calling connection's state (the last four act on
+other clients and stay admin by their `admin` flag). Every other @connection command is connection state."""
+DANGEROUS_READS = frozenset({"info", "role", "lastsave", "sort_ro"})
+"""Commands Redis puts in @admin/@dangerous for ACL purposes that only read and return promptly."""
+HARMLESS_FLAGS = frozenset(
+    {
+        "readonly", "fast", "loading", "stale", "noscript", "allow_busy", "no_auth", "skip_monitor",
+        "skip_slowlog", "no_multi", "no_mandatory_keys", "no_async_loading", "movablekeys", "sentinel",
+        "only_sentinel", "asking",
+    }
+)  # fmt: skip
+"""Flags that say nothing about changing state: a command with only these (and not @write) is a read. Not
+`pubsub`: Redis 7.0 flags PUBLISH like the PUBSUB introspection subcommands (no `may_replicate` yet), so
+only subcommands of the PUBSUB container (CHANNELS, NUMSUB, ...) count it as harmless."""
 
 
 def text(value: Any) -> str:
@@ -67,36 +99,58 @@ class CommandMeta:
     acl_categories: tuple[str, ...]
     cls: CommandClass
     reason: str
+    keys: bool = False
+    """Whether the command addresses keys (COMMAND INFO key specs): its reply is stored data."""
+    container: bool = False
+    """Whether the command has subcommands (CONFIG, CLIENT, ...): the subcommand decides."""
 
 
-def classify(name: str, flags: list[str], categories: list[str]) -> CommandMeta:
-    """Classify from Redis's metadata alone.
+def _harmless(name: str) -> frozenset[str]:
+    return HARMLESS_FLAGS | {"pubsub"} if name.startswith("pubsub|") else HARMLESS_FLAGS
 
-    - session: the command changes or holds the connection's protocol state (@transaction, @blocking,
-      subscription mode: `pubsub`+`noscript` flags, or a non-admin @connection command) and cannot run
-      on a shared pooled connection;
-    - admin: `admin` flag or the @admin / @dangerous ACL category;
-    - read: the `readonly` flag;
-    - write: everything else (conservative: a command not declared read-only is treated as a write).
+
+def _session_reason(name: str, f: set[str], c: set[str], blocks: bool) -> str | None:
+    """Why a command changes, holds or takes over the connection it runs on; None when it does not."""
+    if name in TAKEOVER:
+        return "takeover"
+    if "@transaction" in c:
+        return "@transaction"
+    if "pubsub" in f and "noscript" in f:
+        return "subscription"
+    if "@connection" in c and name not in STATELESS_CONNECTION:
+        return "@connection"
+    if blocks and ("@blocking" in c or "blocking" in f):
+        return "@blocking"
+    return None
+
+
+def classify(name: str, flags: list[str], categories: list[str], *, blocks: bool = True) -> CommandMeta:
+    """Classify from Redis's metadata (plus the explicit lists above where it is silent).
+
+    - session: changes, holds or takes over the connection (TAKEOVER, @transaction, subscription mode:
+      `pubsub`+`noscript`, @connection except STATELESS_CONNECTION, @blocking unless `blocks` is False:
+      a blocking-capable command called without its BLOCK option); never runs on a pooled connection;
+    - admin: @scripting (a script may call any command and blocks the server while it runs), the `admin`
+      flag, or @admin / @dangerous except DANGEROUS_READS;
+    - read: the `readonly` flag, or only HARMLESS_FLAGS (PING, TIME, ACL WHOAMI, ...), and not @write;
+    - write: everything else (a command Redis does not declare harmless is treated as a write).
     """
     f = {x.lower() for x in flags}
     c = {x.lower() for x in categories}
     cls: CommandClass
-    if "@transaction" in c:
-        cls, reason = "session", "@transaction"
-    elif "@blocking" in c or "blocking" in f:
-        cls, reason = "session", "@blocking"
-    elif "pubsub" in f and "noscript" in f:
-        cls, reason = "session", "subscription (pubsub, noscript)"
-    elif "@connection" in c and "admin" not in f and "@admin" not in c and "@dangerous" not in c:
-        cls, reason = "session", "@connection"
-    elif "admin" in f or "@admin" in c or "@dangerous" in c:
-        cls, reason = "admin", ", ".join(sorted(({"admin"} & f) | ({"@admin", "@dangerous"} & c)))
-    elif "readonly" in f and "write" not in f and "@write" not in c:
-        cls, reason = "read", "readonly"
+    session = _session_reason(name, f, c, blocks)
+    dangerous = {"@admin", "@dangerous"} & c if name not in DANGEROUS_READS else set()
+    if session is not None:
+        cls, reason = "session", session
+    elif "@scripting" in c:
+        cls, reason = "admin", "@scripting"
+    elif "admin" in f or dangerous:
+        cls, reason = "admin", ", ".join(sorted(({"admin"} & f) | dangerous))
+    elif "@write" not in c and "write" not in f and ("readonly" in f or f <= _harmless(name)):
+        cls, reason = "read", "readonly" if "readonly" in f else "no write flags"
     else:
-        reason = ", ".join(sorted(({"write", "may_replicate", "pubsub"} & f) | ({"@write"} & c))) or "not readonly"
         cls = "write"
+        reason = ", ".join(sorted((f - _harmless(name)) | ({"@write"} & c))) or "not declared harmless"
     return CommandMeta(name, tuple(sorted(f)), tuple(sorted(c)), cls, reason)
 
 
@@ -106,8 +160,9 @@ class Redis:
 
     settings: RedisSettings
     backend: Backend[Any]
-    _meta: dict[str, CommandMeta | None] = field(default_factory=dict)
+    _meta: dict[str, CommandMeta] = field(default_factory=dict)
     _meta_owner: int = 0
+    _docs: dict[str, bool] = field(default_factory=dict)
     _raw: dict[str, Any] = field(default_factory=dict)
     _raw_owner: int = 0
 
@@ -206,11 +261,25 @@ class Redis:
         node = client.get_node_from_key(key) if isinstance(client, RedisCluster) else None
         return await self.node_command(node, *args)
 
-    async def command_meta(self, name: str, sub: str | None = None) -> CommandMeta | None:
-        """COMMAND INFO of `name` (or `name|sub` for container commands), cached per connection."""
+    async def resolve(self, args: list[str]) -> CommandMeta | None:
+        """The classified metadata of the command `args` would run (a container's subcommand when given);
+        None when Redis does not know it under exactly that name (no whitespace, NUL, `|` or look-alikes)."""
+        meta = await self._command_info(args[0])
+        if meta is not None and meta.container and len(args) > 1:
+            meta = await self._command_info(args[0], args[1])
+        if meta is not None and meta.reason == "@blocking" and not await self._blocks(meta.name, args):
+            again = classify(meta.name, list(meta.flags), list(meta.acl_categories), blocks=False)
+            meta = replace(again, keys=meta.keys)
+        return meta
+
+    async def _command_info(self, name: str, sub: str | None = None) -> CommandMeta | None:
+        """COMMAND INFO of `name` (or `name|sub`), cached per connection."""
+        if not all(_COMMAND_NAME.fullmatch(x) for x in (name, sub or name)):
+            return None
         client = await self.client()
         if id(client) != self._meta_owner:
             self._meta.clear()
+            self._docs.clear()
             self._meta_owner = id(client)
         key = name.lower() if sub is None else f"{name.lower()}|{sub.lower()}"
         if key in self._meta:
@@ -219,18 +288,46 @@ class Redis:
             reply = await client.execute_command("COMMAND", "INFO", key)
         except TypeError:  # redis-py's parser fails on a nil entry (unknown command)
             reply = None
-        info = None
-        if isinstance(reply, dict):
-            info = reply.get(key) or next(iter(reply.values()), None)
+        info = reply.get(key) if isinstance(reply, dict) else None  # Redis's own spelling must match exactly
         meta: CommandMeta | None = None
         if isinstance(info, dict) and info:
             meta = classify(
                 key, [text(x) for x in info.get("flags", [])], [text(x) for x in info.get("acl_categories", [])]
             )
-            if sub is None and info.get("subcommands"):
-                meta = CommandMeta(key, meta.flags, meta.acl_categories, meta.cls, "container:" + meta.reason)
-        self._meta[key] = meta
+            has_keys = bool(info.get("key_specifications")) or int(info.get("first_key_pos") or 0) > 0
+            meta = replace(meta, keys=has_keys, container=sub is None and bool(info.get("subcommands")))
+        if meta is not None:  # only Redis's own commands: the cache stays as small as its command table
+            self._meta[key] = meta
         return meta
+
+    async def _blocks(self, name: str, args: list[str]) -> bool:
+        """Whether a blocking-capable command blocks with these arguments: it does unless COMMAND DOCS
+        lists a BLOCK option (XREAD, XREADGROUP) and the arguments leave it out."""
+        key = f"docs:{name}"
+        if key not in self._docs:
+            docs = await self.node_command(await self.pick_node(None), "COMMAND", "DOCS", name)
+            self._docs[key] = _has_token(docs, "BLOCK")
+        # Redis compares options with strcasecmp, which stops at a NUL: "BLOCK\0x" is BLOCK too.
+        return not self._docs[key] or any(a.split("\x00", 1)[0].upper() == "BLOCK" for a in args[1:])
+
+
+_COMMAND_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+"""What a Redis command or subcommand name looks like (core and module commands)."""
+
+
+def _has_token(docs: Any, token: str) -> bool:
+    """Whether a COMMAND DOCS reply (map or flat RESP2 list, nested) declares an argument with `token`."""
+    if isinstance(docs, dict):
+        items = list(docs.items())
+    elif isinstance(docs, list | tuple):
+        items = list(itertools.pairwise(docs))
+    else:
+        return False
+    for k, v in items:
+        if text(k).lower() == "token" and text(v).upper() == token:
+            return True
+    values = docs.values() if isinstance(docs, dict) else docs
+    return any(_has_token(v, token) for v in values if isinstance(v, dict | list | tuple))
 
 
 _NODE_KWARGS = {"username", "password", "socket_timeout", "socket_connect_timeout", "client_name", "db"}

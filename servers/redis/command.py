@@ -3,15 +3,17 @@ write, admin or session, in three variants (read-only, read/write, admin) that `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact, tool_error
+from servers._common import redact_output, tool_error
+from servers._common.output import REDACTED, is_secret_key
 from servers.redis.base import Collector, Node, state
-from servers.redis.client import CLASS_RANK, CommandClass, plain, translate
+from servers.redis.client import CLASS_RANK, CommandClass, CommandMeta, Redis, plain, translate
 
 
 class CommandResult(BaseModel):
@@ -28,6 +30,40 @@ _NEEDS = {
     "write": "writes allowed for redis (--allow-writes redis / BAM_ALLOW_WRITES=redis)",
     "admin": "admin allowed for redis (--allow-admin redis plus --allow-writes redis)",
 }
+_SESSION_HINTS = {
+    "subscription": "use redis_subscribe (a bounded listen on its own connection)",
+    "@transaction": "a transaction cannot span tool calls on a shared pool; send single commands instead",
+    "@blocking": "use the non-blocking form: XREAD/XREADGROUP without BLOCK, LPOP/RPOP/LMPOP instead of "
+    "BLPOP/BRPOP/BLMPOP, or redis_stream_range",
+    "@connection": "the db, user, protocol and reply mode of the pooled connections come from REDIS_URL; "
+    "point REDIS_URL at another db or ACL user instead",
+    "takeover": "MONITOR, SCRIPT DEBUG and replication commands are not offered; see traffic with "
+    "redis_slowlog, redis_clients_list and redis_latency",
+}
+_ACL_HASH = re.compile(r"#[0-9a-fA-F]{64}")
+"""A password hash in ACL LIST / ACL GETUSER rules."""
+
+
+def mask_reply(value: Any) -> Any:
+    """Secrets masked in a reply about the server (not stored data): values under secret-looking names
+    (CONFIG GET requirepass/masterauth, ACL GETUSER passwords), ACL password hashes, and `name=secret` or
+    token-shaped text (CLIENT LIST names, ACL LOG). Numbers and booleans are never masked."""
+    if isinstance(value, dict):
+        return {k: _mask_named(str(k), v) for k, v in value.items()}
+    if isinstance(value, list):  # RESP2 maps are flat name/value lists
+        named = [i + 1 for i, v in enumerate(value[:-1]) if isinstance(v, str) and is_secret_key(v)]
+        return [_mask_named(value[i - 1], v) if i in named else mask_reply(v) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        return _ACL_HASH.sub("#" + REDACTED, redact_output(value))
+    return value
+
+
+def _mask_named(name: str, value: Any) -> Any:
+    if is_secret_key(name) and isinstance(value, str) and value:
+        return REDACTED
+    if is_secret_key(name) and isinstance(value, list):
+        return [REDACTED if isinstance(v, str) and v else mask_reply(v) for v in value]
+    return mask_reply(value)
 
 
 def _cap_reply(value: Any, max_bytes: int, max_items: int) -> tuple[Any, bool]:
@@ -48,6 +84,60 @@ def _cap_reply(value: Any, max_bytes: int, max_items: int) -> tuple[Any, bool]:
     return value, False
 
 
+async def _classified(r: Redis, args: list[str], rank: int) -> CommandMeta:
+    """Redis's metadata for `args`, or a refusal: unknown, connection state, or above the allowed class."""
+    try:
+        meta = await r.resolve(args)
+    except Exception as exc:
+        raise translate(exc, "look up the command", r) from exc
+    if meta is None:
+        raise tool_error(
+            "run the command",
+            f"unknown command {' '.join(args[:2])!r} on this server",
+            code="ERR",
+            hint="check the name (COMMAND DOCS); module commands need the module loaded",
+        )
+    if meta.container and len(args) < 2:
+        raise tool_error(
+            "run the command", f"{meta.name.upper()} needs a subcommand", hint=f"COMMAND DOCS {meta.name} lists them"
+        )
+    if meta.cls == "session":
+        raise tool_error(
+            "run the command",
+            f"refused: {meta.name.upper()} changes, holds or takes over the connection it runs on ({meta.reason}); "
+            "such commands never run on the shared connection pool",
+            code="REFUSED",
+            hint=_SESSION_HINTS[meta.reason],
+        )
+    if CLASS_RANK[meta.cls] > rank:
+        raise tool_error(
+            "run the command",
+            f"refused: {meta.name.upper()} is {'an' if meta.cls == 'admin' else 'a'} {meta.cls} command per Redis's "
+            f"command metadata ({meta.reason})",
+            code="REFUSED",
+            hint=f"this needs {_NEEDS[meta.cls]}",
+        )
+    return meta
+
+
+async def _run(r: Redis, meta: CommandMeta, args: list[str], node: str | None) -> tuple[Any, list[str]]:
+    """Run the command exactly as classified (Redis's own spelling of the (sub)command, then the arguments)
+    and return Redis's reply unreshaped; in a cluster, key commands are routed by slot, others go to `node`."""
+    parts = meta.name.upper().split("|")
+    sent = [*parts, *args[len(parts) :]]
+    notes: list[str] = []
+    try:
+        cluster = await r.is_cluster()
+        target = await r.pick_node(node) if node or (cluster and not meta.keys) else None
+        if target is not None and not node:
+            notes.append(f"keyless command ran on node {target.name}; pass `node` to choose another")
+        if cluster and target is None:
+            return await (await r.client()).execute_command(*sent), notes
+        return await r.node_command(target, *sent), notes
+    except Exception as exc:
+        raise translate(exc, f"run {meta.name.upper()}", r) from exc
+
+
 def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandResult]]:
     """The raw-command tool, allowing commands up to `allowed` (read < write < admin)."""
     rank = CLASS_RANK[allowed]
@@ -61,72 +151,30 @@ def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandR
         node: Node = None,
     ) -> CommandResult:
         r = state(ctx)
-        name = args[0].strip()
-        try:
-            meta = await r.command_meta(name)
-            if meta is not None and meta.reason.startswith("container:") and len(args) > 1:
-                meta = await r.command_meta(name, args[1])
-        except Exception as exc:
-            raise translate(exc, "look up the command", r) from exc
-        if meta is None:
-            raise tool_error(
-                "run the command",
-                f"unknown command {' '.join(args[:2])!r} on this server",
-                code="ERR",
-                hint="check the name (COMMAND DOCS); module commands need the module loaded",
-            )
-        if meta.cls == "session":
-            raise tool_error(
-                "run the command",
-                f"refused: {meta.name.upper()} changes or blocks the connection state ({meta.reason})",
-                code="REFUSED",
-                hint="use redis_subscribe for pub/sub, redis_stream_range for streams; transactions, blocking "
-                "and connection commands cannot run on the shared connection pool",
-            )
-        if CLASS_RANK[meta.cls] > rank:
-            raise tool_error(
-                "run the command",
-                f"refused: {meta.name.upper()} is a {meta.cls} command per Redis's command metadata ({meta.reason})",
-                code="REFUSED",
-                hint=f"this needs {_NEEDS[meta.cls]}",
-            )
-        notes: list[str] = []
-        try:
-            client = await r.client()
-            target = await r.pick_node(node) if node else None
-            if target is not None:
-                reply = await client.execute_command(*args, target_nodes=target)
-            else:
-                try:
-                    reply = await client.execute_command(*args)
-                except Exception as exc:  # a keyless command in a cluster: run it on one node
-                    if "No way to dispatch" not in str(exc):
-                        raise
-                    target = await r.pick_node(None)
-                    reply = await client.execute_command(*args, target_nodes=target)
-                    notes.append(f"keyless command ran on node {target.name}; pass `node` to choose another")
-        except Exception as exc:
-            raise translate(exc, f"run {meta.name.upper()}", r) from exc
+        meta = await _classified(r, args, rank)
+        reply, notes = await _run(r, meta, args, node)
         value, cut = _cap_reply(plain(reply), r.settings.max_bytes, r.settings.max_items_limit)
         if cut:
             notes.append("reply cut at the size caps")
+        stored_data = meta.keys and meta.cls != "admin"
         return CommandResult(
             command=meta.name,
             classification=meta.cls,  # type: ignore[arg-type]
             flags=list(meta.flags),
             acl_categories=list(meta.acl_categories),
-            result=redact(value) if meta.cls == "admin" else value,
+            result=value if stored_data or meta.name.startswith("command|") else mask_reply(value),
             truncated=cut,
             notes=notes,
         )
 
     what = {
-        "read": "read-only commands only (those Redis flags `readonly` and not @admin/@dangerous)",
-        "write": "read and write commands (not @admin/@dangerous ones)",
-        "admin": "any command, including @admin/@dangerous ones (CONFIG SET, FLUSHALL, ...)",
+        "read": "read-only commands only",
+        "write": "read and write commands (not admin, @dangerous or scripting ones)",
+        "admin": "any command, including admin, @dangerous and scripting ones (CONFIG SET, EVAL, FCALL, ...)",
     }[allowed]
     redis_command.__doc__ = (
         "Run any other Redis command, classified by Redis's own COMMAND INFO metadata (flags and ACL "
-        f"categories). This server allows {what}. Transactions, blocking and subscribe commands are refused."
+        f"categories). This server allows {what}. Connection-state commands (MULTI, SUBSCRIBE, MONITOR, "
+        "SELECT, CLIENT REPLY, blocking forms, ...) are always refused."
     )
     return redis_command

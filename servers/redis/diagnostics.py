@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import cap_items, redact, tool_error, truncate_text
+from servers._common import cap_items, redact, redact_output, tool_error, truncate_text
 from servers._common.lines import alternatives, matches
 from servers.redis.base import Collector, Limit, Node, page_size, pairs, state
 from servers.redis.client import text, translate
@@ -311,11 +311,12 @@ class ClientsResult(BaseModel):
 
 
 def _parse_client_line(line: str) -> dict[str, Any]:
+    """One CLIENT LIST line as fields; text values (names any client may set) with secrets masked."""
     out: dict[str, Any] = {}
     for part in line.split(" "):
         k, sep, v = part.partition("=")
         if sep:
-            out[k] = int(v) if v.lstrip("-").isdigit() else v
+            out[k] = int(v) if v.lstrip("-").isdigit() else redact_output(v)
     return out
 
 

@@ -101,8 +101,13 @@ async def test_cluster_mode_end_to_end(cluster_env: None, craw: RedisCluster, cp
 async def test_cluster_admin_reads_cluster_metadata(cluster_env: None, craw: RedisCluster) -> None:
     async with Client(build_server(ADMIN)) as c:
         r = ok(await c.call_tool("redis_command", {"args": ["CLUSTER", "INFO"]}))
-    assert r["classification"] == "write" and r["command"] == "cluster|info"  # not flagged readonly
+    assert r["classification"] == "read" and r["command"] == "cluster|info"  # no write flags
     assert "cluster_state:ok" in str(r["result"]) and r["notes"]
+    async with Client(build_server(ADMIN)) as c:
+        docs = ok(await c.call_tool("redis_command", {"args": ["COMMAND", "DOCS", "xread"]}))
+        assert "BLOCK" in str(docs["result"]) and docs["classification"] == "read"
+        for args in (["MONITOR"], ["XREAD", "BLOCK", "1", "STREAMS", "s", "$"], ["READONLY"], ["SUBSCRIBE", "c"]):
+            assert "REFUSED" in error_text(await c.call_tool("redis_command", {"args": args})), args
     primaries = sorted(n.name for n in craw.get_primaries())
     async with Client(build_server(ADMIN)) as c:
         r = ok(await c.call_tool("redis_command", {"args": ["DBSIZE"], "node": primaries[1]}))
