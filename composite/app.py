@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from composite import modules as registry
+from composite.metrics import ToolMetrics, metrics_endpoint
 from composite.settings import AppSettings
 from servers._common import Health, ModuleInfo, ToolPolicy
 from servers._common.logs import ToolCallLog
@@ -119,6 +120,7 @@ class Composite:
     runtime: Runtime
     mounted: list[MountedModule]
     settings: AppSettings
+    metrics: ToolMetrics = field(default_factory=ToolMetrics)
 
     @property
     def tool_names(self) -> list[str]:
@@ -156,6 +158,7 @@ def build(settings: AppSettings | None = None) -> Composite:
         }
     ).policy()
     runtime = Runtime(infos)
+    metrics = ToolMetrics()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
@@ -183,13 +186,14 @@ def build(settings: AppSettings | None = None) -> Composite:
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog()],
+        middleware=[ToolCallLog(), metrics],
         **auth_kwargs,
     )
     mounted = [
         MountedModule(info, info.register(server, info.prefix, policy), policy.writes_allowed(info.key))
         for info in infos
     ]
+    metrics.set_tools({t: m.info.key for m in mounted for t in m.tools})
     instructions = system_prompt(mounted)
     server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
 
@@ -210,7 +214,7 @@ def build(settings: AppSettings | None = None) -> Composite:
         description="The role's system prompt for the modules mounted in this server.",
         mime_type="text/markdown",
     )(lambda: instructions)
-    return Composite(server, runtime, mounted, settings)
+    return Composite(server, runtime, mounted, settings, metrics)
 
 
 def _transport_security(settings: AppSettings) -> TransportSecuritySettings | None:
@@ -223,7 +227,7 @@ def _transport_security(settings: AppSettings) -> TransportSecuritySettings | No
 
 
 def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> Starlette:
-    """One ASGI app: `/mcp` (streamable HTTP), `/sse` + `/messages/` (legacy SSE), `/healthz`, `/readyz`."""
+    """One ASGI app: `/mcp` (streamable HTTP), `/sse` + `/messages/` (legacy SSE), `/healthz`, `/readyz`, `/metrics`."""
     settings = app.settings
     security = _transport_security(settings)
     required = (
@@ -256,6 +260,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint(app.metrics, app.runtime), methods=["GET"]),
     ]
     middleware: list[Middleware] = []
     if streamable:
