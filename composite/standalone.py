@@ -60,4 +60,3 @@ def main(info: ModuleInfo, argv: list[str] | None = None) -> None:
     configure_tracing()
     serve: Any = cli._serve
     serve(build_module(info, settings))
-

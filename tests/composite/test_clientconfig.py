@@ -10,7 +10,7 @@ import subprocess
 import sys
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -30,7 +30,7 @@ ENV = {
 
 # The documented shapes (Claude Desktop `claude_desktop_config.json`, Cursor `mcp.json`: `mcpServers` with
 # command/args/env or url/headers; VS Code `.vscode/mcp.json`: `servers` entries with `type`, plus `inputs`).
-STDIO_ENTRY = {
+STDIO_ENTRY: dict[str, Any] = {
     "type": "object",
     "required": ["command", "args"],
     "properties": {
@@ -40,7 +40,7 @@ STDIO_ENTRY = {
     },
     "additionalProperties": False,
 }
-REMOTE_ENTRY = {
+REMOTE_ENTRY: dict[str, Any] = {
     "type": "object",
     "required": ["url"],
     "properties": {

@@ -102,7 +102,9 @@ def test_image_has_no_compiler_and_no_pip(image: str) -> None:
 
 async def test_container_runs_non_root_answers_health_and_reaches_postgres(container: tuple[str, str]) -> None:
     cid, base = container
-    uid_line = next(line for line in docker("exec", cid, "cat", "/proc/1/status").splitlines() if line.startswith("Uid:"))
+    uid_line = next(
+        line for line in docker("exec", cid, "cat", "/proc/1/status").splitlines() if line.startswith("Uid:")
+    )
     assert set(uid_line.split()[1:]) == {"10001"}  # real, effective, saved and filesystem uid
     assert httpx2.get(f"{base}/healthz", timeout=5).json() == {"status": "ok", "version": VERSION}
     async with Client(f"{base}/mcp") as c:

@@ -57,7 +57,7 @@ def admin(kubeconfig: str) -> Iterator[Cluster]:
     try:
         yield Cluster("admin", api, "default", KubernetesSettings())
     finally:
-        api.close()
+        api.close()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +199,9 @@ def in_cluster(admin: Cluster, kubeconfig: str, namespace: str) -> Iterator[Serv
         stop_server(sp)
         for obj in reversed(created):
             if obj["kind"] != "ServiceAccount":  # namespaced objects go with the namespace
-                admin.request("DELETE", f"/apis/rbac.authorization.k8s.io/v1/{obj['kind'].lower()}s/{obj['metadata']['name']}")
+                admin.request(
+                    "DELETE", f"/apis/rbac.authorization.k8s.io/v1/{obj['kind'].lower()}s/{obj['metadata']['name']}"
+                )
 
 
 async def test_in_cluster_service_account_reads_and_is_refused_writes(
@@ -219,9 +221,7 @@ async def test_in_cluster_service_account_reads_and_is_refused_writes(
         ok(await c.call_tool("k8s_rollout_status", {"kind": "deployment", "name": APP, "namespace": namespace}))
         # writes are exposed (--allow-writes kubernetes) but RBAC refuses them: the error names the 403
         scale = error_text(
-            await c.call_tool(
-                "k8s_scale", {"kind": "deployment", "name": APP, "namespace": namespace, "replicas": 3}
-            )
+            await c.call_tool("k8s_scale", {"kind": "deployment", "name": APP, "namespace": namespace, "replicas": 3})
         )
         assert "403" in scale and "Forbidden" in scale and f"system:serviceaccount:{namespace}:{APP}" in scale
         assert "kubectl auth can-i" in scale

@@ -40,7 +40,7 @@ def test_bad_flags_are_refused_not_ignored() -> None:
 
 async def test_serves_http_with_policy_health_and_metrics(database_url: str) -> None:
     port = free_port()
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
     proc = subprocess.Popen(
         [sys.executable, "-m", "servers.postgres", "--transport", "http", "--host", "127.0.0.1", "--port", str(port),
          "--allow-writes", "pg", "--exclude-tools", "pg_explain"],
