@@ -15,10 +15,13 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import anyio
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
 
 from servers._common import Health
 from servers._common.version import VERSION
@@ -181,12 +184,12 @@ def configure_tracing(exporter: Any = None) -> bool:
 
 def metrics_endpoint(metrics: ToolMetrics, runtime: Any) -> Any:
     """The `GET /metrics` handler: refresh backend health (at most every HEALTH_TTL_S), render the registry."""
-    from starlette.requests import Request
-    from starlette.responses import Response
+    lock = anyio.Lock()  # concurrent scrapes share one probe round
 
     async def endpoint(_: Request) -> Response:
-        if metrics.backends.stale():
-            metrics.backends.update(await runtime.health(timeout=2.0), runtime.state)
+        async with lock:
+            if metrics.backends.stale():
+                metrics.backends.update(await runtime.health(timeout=2.0), runtime.state)
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 

@@ -53,11 +53,13 @@ def image(docker_host: str) -> str:
 
 @pytest.fixture(scope="module")
 def container(image: str, database_url: str) -> Iterator[tuple[str, str]]:
-    """The image's server for PostgreSQL on a free loopback port; (container id, base URL)."""
+    """The image's server for PostgreSQL on a free loopback port, confined like the Kubernetes Deployment
+    confines it (read-only root filesystem, tmpfs /tmp, no capabilities); (container id, base URL)."""
     port = free_port()
     name = f"bam-image-test-{uuid.uuid4().hex[:8]}"
     cid = docker(
         "run", "-d", "--name", name, "--network", "host", "--health-interval", "1s", "--health-start-period", "30s",
+        "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         "-e", f"DATABASE_URL={database_url}", "-e", f"BAM_PORT={port}",
         image, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port), "--servers", "postgres",
     ).strip()  # fmt: skip

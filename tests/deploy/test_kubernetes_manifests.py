@@ -174,6 +174,18 @@ def service_account_dir(admin: Cluster, kubeconfig: str, namespace: str) -> str:
     return d
 
 
+def wait_for_rbac(server: str, sa_dir: str, path: str) -> None:
+    """The authorizer sees a new binding within moments; wait until the token may read `path`."""
+    import httpx2
+
+    token = Path(sa_dir, "token").read_text()
+    with httpx2.Client(verify=str(Path(sa_dir, "ca.crt")), headers={"Authorization": f"Bearer {token}"}) as h:
+        deadline = time.monotonic() + 20
+        while (code := h.get(f"{server}{path}", timeout=5).status_code) != 200:
+            assert time.monotonic() < deadline, f"the ServiceAccount still gets {code} on {path}"
+            time.sleep(0.3)
+
+
 @pytest.fixture(scope="module")
 def in_cluster(admin: Cluster, kubeconfig: str, namespace: str) -> Iterator[ServerProcess]:
     """SA + read ClusterRole + binding created for real; a Deployment to look at; the server as a pod runs it."""
@@ -184,6 +196,7 @@ def in_cluster(admin: Cluster, kubeconfig: str, namespace: str) -> Iterator[Serv
     dep = next(d for d in all_docs() if d["kind"] == "Deployment")
     apply(admin, dep, namespace, dry_run=False)
     sa_dir = service_account_dir(admin, kubeconfig, namespace)
+    wait_for_rbac(admin.server, sa_dir, f"/apis/apps/v1/namespaces/{namespace}/deployments")
     server = urlsplit(admin.server)
     env = {
         "KUBECONFIG": os.path.join(sa_dir, "no-kubeconfig"),
