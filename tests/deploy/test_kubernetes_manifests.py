@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "deploy" / "kubernetes"
 APP = "backend-architect-mcp"
 READ_VERBS = {"get", "list", "watch"}
+LOG_LINE = "served GET /orders in 12 ms"
 
 
 def manifest_files() -> list[Path]:
@@ -174,12 +175,30 @@ def service_account_dir(admin: Cluster, kubeconfig: str, namespace: str) -> str:
     return d
 
 
+def run_logger_pod(admin: Cluster, namespace: str) -> None:
+    """A pod whose logs the fake kubelet serves (its annotation), Running before the tests read it."""
+    pod = {
+        "metadata": {"name": "logger", "annotations": {"fake-kubelet/logs": f"{LOG_LINE}\n"}},
+        "spec": {"containers": [{"name": "main", "image": "busybox:local"}]},
+    }
+    admin.request("POST", f"/api/v1/namespaces/{namespace}/pods", body=pod)
+    deadline = time.monotonic() + 30
+    while (
+        admin.request("GET", f"/api/v1/namespaces/{namespace}/pods/logger").get("status", {}).get("phase") != "Running"
+    ):
+        assert time.monotonic() < deadline, "the fake kubelet did not start the pod"
+        time.sleep(0.3)
+
+
 def wait_for_rbac(server: str, sa_dir: str, path: str) -> None:
     """The authorizer sees a new binding within moments; wait until the token may read `path`."""
+    import ssl
+
     import httpx2
 
     token = Path(sa_dir, "token").read_text()
-    with httpx2.Client(verify=str(Path(sa_dir, "ca.crt")), headers={"Authorization": f"Bearer {token}"}) as h:
+    ca = ssl.create_default_context(cafile=str(Path(sa_dir, "ca.crt")))
+    with httpx2.Client(verify=ca, headers={"Authorization": f"Bearer {token}"}) as h:
         deadline = time.monotonic() + 20
         while (code := h.get(f"{server}{path}", timeout=5).status_code) != 200:
             assert time.monotonic() < deadline, f"the ServiceAccount still gets {code} on {path}"
@@ -195,6 +214,7 @@ def in_cluster(admin: Cluster, kubeconfig: str, namespace: str) -> Iterator[Serv
             created.append(apply(admin, d, namespace, dry_run=False))
     dep = next(d for d in all_docs() if d["kind"] == "Deployment")
     apply(admin, dep, namespace, dry_run=False)
+    run_logger_pod(admin, namespace)
     sa_dir = service_account_dir(admin, kubeconfig, namespace)
     wait_for_rbac(admin.server, sa_dir, f"/apis/apps/v1/namespaces/{namespace}/deployments")
     server = urlsplit(admin.server)
@@ -223,14 +243,16 @@ async def test_in_cluster_service_account_reads_and_is_refused_writes(
     async with Client(f"{in_cluster.base}/mcp") as c:
         ctx = ok(await c.call_tool("k8s_contexts_list", {}))
         assert "in-cluster" in json.dumps(ctx)
-        deps = ok(await c.call_tool("k8s_resources_list", {"kind": "deployments", "namespace": namespace}))
-        assert [i["name"] for i in deps["items"]] == [APP]
+        args = {"kind": "deployments", "namespace": namespace, "output": "names"}
+        assert ok(await c.call_tool("k8s_resources_list", args))["names"] == [APP]
         for kind in ("pods", "services", "configmaps", "events", "replicasets", "poddisruptionbudgets"):
             ok(await c.call_tool("k8s_resources_list", {"kind": kind, "namespace": namespace}))
         ok(await c.call_tool("k8s_resources_list", {"kind": "nodes"}))
         assert namespace in json.dumps(ok(await c.call_tool("k8s_namespaces_list", {})))
         ok(await c.call_tool("k8s_resource_describe", {"kind": "deployment", "name": APP, "namespace": namespace}))
         ok(await c.call_tool("k8s_events_list", {"namespace": namespace}))
+        logs = ok(await c.call_tool("k8s_pod_logs", {"name": "logger", "namespace": namespace}))
+        assert LOG_LINE in json.dumps(logs)
         ok(await c.call_tool("k8s_rollout_status", {"kind": "deployment", "name": APP, "namespace": namespace}))
         # writes are exposed (--allow-writes kubernetes) but RBAC refuses them: the error names the 403
         scale = error_text(
