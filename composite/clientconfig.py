@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from collections.abc import Mapping
@@ -86,12 +87,16 @@ def is_secret(name: str, value: str) -> bool:
     return is_secret_key(name) or redact_text(value) != value or looks_secret_value(value)
 
 
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
 def server_env(modules: list[str], environ: Mapping[str, str]) -> list[EnvVar]:
-    """The set variables the selected modules read, in a stable order."""
+    """The set variables the selected modules read, in a stable order (only plain names: they reach a shell)."""
     out: list[EnvVar] = []
     for m in modules:
         prefix, names = MODULE_ENV[m]
-        keys = [n for n in names if environ.get(n)] + sorted(k for k in environ if k.startswith(prefix))
+        own = sorted(k for k in environ if k.startswith(prefix) and _ENV_NAME.fullmatch(k))
+        keys = [n for n in names if environ.get(n)] + own
         out += [EnvVar(k, environ[k], is_secret(k, environ[k])) for k in dict.fromkeys(keys)]
     return out
 

@@ -12,8 +12,12 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client, StdioServerParameters
 
+from composite import clientconfig
+from composite.cli import parser, settings_from_args
 from tests.conftest import ok
 
 pytestmark = pytest.mark.anyio
@@ -195,3 +199,43 @@ def test_version_on_every_entry_point() -> None:
     for cmd in (["-m", "composite"], *(["-m", f"servers.{m}"] for m in ("postgres", "redis", "kubernetes"))):
         out = subprocess.run([sys.executable, *cmd, "--version"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and out.stdout.strip().endswith(VERSION), (cmd, out.stdout, out.stderr)
+
+
+# -- hostile values: whatever the environment holds, the output stays well-formed and never leaks it -----------
+
+ENV_VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=80)
+SHELLISH = st.sampled_from(["$(id)", "`id`", "a'b", 'a"b', "x;rm -rf ~", "a\nb", "--help", "-- x", "${HOME}", "\\"])
+
+
+def _render(client: str, environ: dict[str, str]) -> str:
+    args = parser().parse_args(["config", client, "--servers", "redis"])
+    return clientconfig.render(args, settings_from_args(args), environ)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=st.one_of(ENV_VALUES, SHELLISH, SHELLISH.map(lambda v: f"redis://u:{v}@h:6379/0")))
+def test_claude_code_command_carries_any_value_exactly_or_as_a_reference(value: str) -> None:
+    line = _render("claude-code", {"REDIS_URL": value})
+    argv = shlex.split(line)
+    env = argv[argv.index("--env") + 1]
+    if clientconfig.is_secret("REDIS_URL", value):
+        assert env == "REDIS_URL=$REDIS_URL" and '--env REDIS_URL="$REDIS_URL"' in line
+    else:
+        assert env == f"REDIS_URL={value}"  # one argument, byte for byte: nothing the shell would run
+    assert argv[argv.index("--") + 1 :] == ["uvx", argv[argv.index("--") + 2], "serve", "--servers", "redis"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=st.one_of(ENV_VALUES, SHELLISH), client=st.sampled_from(["claude-desktop", "cursor", "vscode"]))
+def test_json_configs_carry_any_value_exactly_or_as_a_placeholder(value: str, client: str) -> None:
+    data = json.loads(_render(client, {"REDIS_URL": value}))
+    entry = (data.get("mcpServers") or data["servers"])["backend-architect"]
+    got = entry["env"]["REDIS_URL"]
+    assert got == value if not clientconfig.is_secret("REDIS_URL", value) else value not in got
+
+
+@given(name=st.text(min_size=1, max_size=20))
+def test_only_plain_variable_names_reach_the_output(name: str) -> None:
+    line = _render("claude-code", {f"BAM_REDIS_{name}": "1"})
+    plain = all(c.isascii() and (c.isupper() or c.isdigit() or c == "_") for c in name)
+    assert (f"--env BAM_REDIS_{name}=1" in line) == plain
