@@ -203,7 +203,7 @@ def test_version_on_every_entry_point() -> None:
 
 # -- hostile values: whatever the environment holds, the output stays well-formed and never leaks it -----------
 
-ENV_VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=80)
+ENV_VALUES = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=80)
 SHELLISH = st.sampled_from(["$(id)", "`id`", "a'b", 'a"b', "x;rm -rf ~", "a\nb", "--help", "-- x", "${HOME}", "\\"])
 
 
