@@ -33,8 +33,8 @@ def value(text: str, name: str, **labels: str) -> float | None:
 
 
 @pytest.fixture
-def pg_server(database_url: str) -> Iterator[ServerProcess]:
-    sp = start_server("--transport", "http", "--servers", "postgres")
+def pg_server(database_url: str, redis_url: str) -> Iterator[ServerProcess]:
+    sp = start_server("--transport", "http", "--servers", "postgres,redis")
     yield sp
     stop_server(sp)
 
@@ -65,6 +65,8 @@ async def test_metrics_show_a_tool_calls_counter_and_histogram_never_its_argumen
     assert value(text, "bam_pool_connections", module="postgres", state="in_use") == 0
     assert (value(text, "bam_pool_connections", module="postgres", state="idle") or 0) >= 1
     assert value(text, "bam_worker_threads", module="postgres", state="limit") == 8
+    assert value(text, "bam_backend_up", module="redis") == 1
+    assert (value(text, "bam_pool_connections", module="redis", state="max") or 0) >= 1
     assert any(name == "bam_build_info" for name, _ in samples(text))
 
 
