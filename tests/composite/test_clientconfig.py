@@ -196,7 +196,10 @@ async def test_generated_entry_starts_a_working_server(database_url: str) -> Non
 def test_version_on_every_entry_point() -> None:
     from servers._common.version import VERSION
 
-    for cmd in (["-m", "composite"], *(["-m", f"servers.{m}"] for m in ("postgres", "redis", "kubernetes"))):
+    for cmd in (
+        ["-m", "composite"],
+        *(["-m", f"servers.{m}"] for m in ("postgres", "redis", "kubernetes", "aws", "docker")),
+    ):
         out = subprocess.run([sys.executable, *cmd, "--version"], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and out.stdout.strip().endswith(VERSION), (cmd, out.stdout, out.stderr)
 
