@@ -53,14 +53,17 @@ missing_in_image() {
   docker start -a "$cid" | sed -n 's/.*No matching distribution found for \([^;]*\).*/\1/p'
   docker rm "$cid" >/dev/null
 }
-# the dependency wheels are reused while pyproject.toml, the image's Python and the architecture stay the same
-KEY="$( (cat pyproject.toml; echo "$PYVER $ARCH") | sha256sum | cut -c1-16)"
-if [ "$(cat "$WHEELS/.key" 2>/dev/null)" = "$KEY" ]; then
+# the dependency wheels are reused while the declared dependencies, the image's Python and the architecture stay
+# the same (the key lives outside build/wheels, so the image's dependency layer depends on the wheels alone)
+DEPS="$("$PY" -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(p["dependencies"])')"
+KEY="$(echo "$DEPS $PYVER $ARCH" | sha256sum | cut -c1-16)"
+if [ -d "$WHEELS" ] && [ "$(cat "$WHEELS.key" 2>/dev/null)" = "$KEY" ]; then
   log "dependency wheels up to date in build/wheels"
-elif [ -f "$WHEEL_CACHE/$KEY/.key" ]; then
-  rm -rf "$WHEELS"; cp -r "$WHEEL_CACHE/$KEY" "$WHEELS"; log "dependency wheels from $WHEEL_CACHE/$KEY"
+elif [ -d "$WHEEL_CACHE/$KEY" ]; then
+  rm -rf "$WHEELS"; cp -r "$WHEEL_CACHE/$KEY" "$WHEELS"; echo "$KEY" > "$WHEELS.key"
+  log "dependency wheels from $WHEEL_CACHE/$KEY"
 else
-  rm -rf "$WHEELS"; mkdir -p "$WHEELS"
+  rm -rf "$WHEELS" "$WHEELS.key"; mkdir -p "$WHEELS"
   log "fetching wheels for CPython $PYVER / manylinux $ARCH into build/wheels"
   download "$DIST"/backend_architect_mcp-*.whl
   rm -f "$WHEELS"/backend_architect_mcp-*.whl
@@ -72,7 +75,7 @@ else
     download $missing
   done
   [ -z "$missing" ] || { log "could not complete the wheelhouse: $missing"; exit 1; }
-  echo "$KEY" > "$WHEELS/.key"
+  echo "$KEY" > "$WHEELS.key"
   if mkdir -p "$WHEEL_CACHE" 2>/dev/null && [ -w "$WHEEL_CACHE" ]; then
     rm -rf "$WHEEL_CACHE/$KEY.tmp"; cp -r "$WHEELS" "$WHEEL_CACHE/$KEY.tmp"
     rm -rf "$WHEEL_CACHE/$KEY"; mv "$WHEEL_CACHE/$KEY.tmp" "$WHEEL_CACHE/$KEY"
