@@ -7,7 +7,7 @@ ENV_FILE := .backends/env
 # Endpoints of the local backends (written by scripts/backends/up.sh) when the environment has none.
 LOAD_ENV := if [ -z "$${DATABASE_URL:-}" ] && [ -f $(ENV_FILE) ]; then source $(ENV_FILE); fi
 
-.PHONY: help install backends run test check fmt lint typecheck bench bench-peers snapshots clean
+.PHONY: help install backends run test check fmt lint typecheck bench bench-peers snapshots image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ backends: install ## start local PostgreSQL, Redis, Docker, moto and Kubernetes 
 run: install ## serve the composite on http://127.0.0.1:8000 (/mcp, /sse), starting local backends if none are set
 	@if [ -z "$${DATABASE_URL:-}" ] && [ ! -f $(ENV_FILE) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash scripts/backends/up.sh; \
-	  elif docker compose version >/dev/null 2>&1; then docker compose up -d --wait && \
+	  elif docker compose version >/dev/null 2>&1; then docker compose up -d --wait postgres redis moto && \
 	    printf 'export DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres\nexport REDIS_URL=redis://127.0.0.1:6379/0\nexport AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1\n' > $(ENV_FILE); fi; fi
 	@$(LOAD_ENV); exec $(BIN)/backend-architect-mcp serve --transport http --host 127.0.0.1 --port $${PORT:-8000} $(ARGS)
 
@@ -58,5 +58,8 @@ bench-peers: backends ## ours vs. peer MCP servers over stdio (installs peers in
 snapshots: backends ## regenerate the tool-list snapshots after an intended change
 	@$(LOAD_ENV); BAM_UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q tests/composite/test_snapshot.py
 
+image: install ## build the image backend-architect-mcp:<version> and :latest (no registry needed: see scripts/image)
+	@PY=$(BIN)/python bash scripts/image/build.sh
+
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .backends
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .backends build/wheels

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from composite import modules as registry
 from composite.discovery import install_discovery
+from composite.metrics import ToolMetrics, metrics_endpoint
 from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
 from servers._common import Health, ModuleInfo, ToolPolicy
@@ -131,6 +132,7 @@ class Composite:
     """Why each module was mounted (the variable or file that configures it, or `--servers`)."""
     required: list[str]
     """Modules whose backend must be up for /readyz to answer 200."""
+    metrics: ToolMetrics = field(default_factory=ToolMetrics)
 
     @property
     def tool_names(self) -> list[str]:
@@ -206,7 +208,7 @@ def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools
     return out
 
 
-def _new_server(settings: AppSettings, runtime: Runtime) -> MCPServer[Any]:
+def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
         async with runtime.attach() as state:
@@ -219,7 +221,7 @@ def _new_server(settings: AppSettings, runtime: Runtime) -> MCPServer[Any]:
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults()],
+        middleware=[ToolCallLog(), CompactResults(), metrics],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
         **_auth_kwargs(settings),
     )
@@ -234,7 +236,8 @@ def build(settings: AppSettings | None = None) -> Composite:
     selected = registry.resolve_toolsets(settings.toolsets, catalog)
     policy = _policy(settings, registry.toolset_tool_names(selected, catalog))
     runtime = Runtime(infos)
-    server = _new_server(settings, runtime)
+    metrics = ToolMetrics()
+    server = _new_server(settings, runtime, metrics)
     # Discovery mode registers the module tools into a catalog server that is never served.
     target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
     mounted = [
@@ -257,10 +260,12 @@ def build(settings: AppSettings | None = None) -> Composite:
         )
     for warning in selection_warnings(settings, catalog, index.names()):
         log.warning(warning)
+    metrics.set_tools({t: m.info.key for m in mounted for t in m.tools})
     instructions = system_prompt(mounted, discovery=settings.discovery)
     server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
     _add_prompt(server, mounted, instructions, settings.discovery)
-    return Composite(server, runtime, mounted, settings, index, reasons, required_modules(settings.required, keys))
+    required = required_modules(settings.required, keys)
+    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics)
 
 
 def required_modules(value: str, mounted: list[str]) -> list[str]:
@@ -307,7 +312,7 @@ def _transport_security(settings: AppSettings) -> TransportSecuritySettings | No
 
 
 def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> Starlette:
-    """One ASGI app: `/mcp` (streamable HTTP), `/sse` + `/messages/` (legacy SSE), `/healthz`, `/readyz`."""
+    """One ASGI app: `/mcp` (streamable HTTP), `/sse` + `/messages/` (legacy SSE), `/healthz`, `/readyz`, `/metrics`."""
     settings = app.settings
     security = _transport_security(settings)
     required = app.required
@@ -336,6 +341,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint(app.metrics, app.runtime), methods=["GET"]),
     ]
     middleware: list[Middleware] = []
     if streamable:

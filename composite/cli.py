@@ -10,7 +10,9 @@ from typing import Any
 import anyio
 import orjson
 
+from composite import clientconfig
 from composite.settings import AppSettings
+from servers._common.version import VERSION
 
 ALL = "all"
 
@@ -65,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="Every flag has a BAM_* environment variable; backends use DATABASE_URL, REDIS_URL, KUBECONFIG, "
         "AWS_* and DOCKER_HOST.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = p.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the composite MCP server (stdio by default)")
     serve.add_argument(
@@ -114,6 +117,7 @@ def parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check every configured backend; non-zero exit when one is down")
     doctor.add_argument("--json", action="store_true", help="JSON output")
     _add_selection(doctor)
+    clientconfig.add_parser(sub, _add_selection)
     return p
 
 
@@ -155,7 +159,7 @@ def _fail(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("serve", "tools", "doctor", "-h", "--help"):
+    if not argv or argv[0] not in ("serve", "tools", "doctor", "config", "-h", "--help", "--version"):
         argv = ["serve", *argv]  # `backend-architect-mcp --transport http` means `serve --transport http`
     args = parser().parse_args(argv)
     command = args.command
@@ -163,9 +167,18 @@ def main(argv: list[str] | None = None) -> None:
         settings = settings_from_args(args)
     except ValueError as exc:
         _fail(str(exc))
+    if command == "config":
+        try:
+            sys.stdout.write(clientconfig.render(args, settings))
+        except ValueError as exc:
+            _fail(str(exc))
+        return
     from servers._common.logs import configure_logging
 
     configure_logging(settings.log_level)
+    from composite.metrics import configure_tracing
+
+    configure_tracing()
     from composite.app import build
 
     try:

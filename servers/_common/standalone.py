@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from servers._common.logs import ToolCallLog, configure_logging
+from servers._common.logs import ToolCallLog
 from servers._common.settings import PolicySettings
 from servers._common.tools import CompactResults, ModuleInfo, ToolPolicy
 from servers._common.version import VERSION
 
 
-def build_standalone(info: ModuleInfo, *, policy: ToolPolicy | None = None) -> MCPServer[Any]:
-    """The module's tools on a server of its own, with the same names and behaviour as in the composite."""
+def build_standalone(
+    info: ModuleInfo,
+    *,
+    policy: ToolPolicy | None = None,
+    attach: Callable[[], AbstractAsyncContextManager[dict[str, Any]]] | None = None,
+    middleware: Sequence[Any] = (),
+) -> MCPServer[Any]:
+    """The module's tools on a server of its own, with the same names and behaviour as in the composite.
+
+    `attach` shares resources opened elsewhere (the HTTP app's runtime); by default the server opens its own.
+    """
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        if attach is not None:
+            async with attach() as state:
+                yield state
+            return
         async with info.resources() as res:
             yield {info.key: res}
 
@@ -29,13 +42,14 @@ def build_standalone(info: ModuleInfo, *, policy: ToolPolicy | None = None) -> M
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults()],
+        middleware=[ToolCallLog(), CompactResults(), *middleware],
     )
     info.register(server, info.prefix, policy or PolicySettings().policy())
     return server
 
 
-def run_standalone(info: ModuleInfo) -> None:
-    """Serve the module over stdio; logs go to stderr."""
-    configure_logging()
-    build_standalone(info).run()
+def run_standalone(info: ModuleInfo, argv: list[str] | None = None) -> None:
+    """`python -m servers.<name> [serve flags]`: stdio by default, or HTTP/SSE like the composite's `serve`."""
+    from composite.standalone import main
+
+    main(info, argv)

@@ -351,9 +351,14 @@ class KubeClients:
         cfg = client.Configuration()
         namespace = "default"
         if self.in_cluster:
-            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+            from kubernetes.config.incluster_config import InClusterConfigLoader
+
+            sa = self.settings.service_account_dir
+            InClusterConfigLoader(  # type: ignore[no-untyped-call]
+                token_filename=os.path.join(sa, "token"), cert_filename=os.path.join(sa, "ca.crt")
+            ).load_and_set(cfg)
             try:
-                with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as f:
+                with open(os.path.join(sa, "namespace")) as f:
                     namespace = f.read().strip() or "default"
             except OSError:
                 pass
@@ -469,7 +474,7 @@ async def resources(settings: KubernetesSettings | None = None) -> AsyncIterator
 _HINTS = {
     400: "the request was malformed; check the arguments (selectors use `key=value,key2!=v`)",
     401: "the credentials of this context were rejected; refresh the kubeconfig token",
-    403: "RBAC denies this to the kubeconfig user; check with `kubectl auth can-i`",
+    403: "RBAC denies this to the kubeconfig user or service account; check with `kubectl auth can-i`",
     404: "check kind, name and namespace (k8s_resources_list / k8s_api_resources)",
     405: "this resource does not support that verb (see `verbs` in k8s_api_resources)",
     409: "the object changed or already exists, or another field manager owns the fields; re-read and retry",

@@ -21,6 +21,10 @@ class KubernetesSettings(BaseSettings):
         validation_alias=AliasChoices("KUBECONFIG", "BAM_K8S_KUBECONFIG"),
         description="Path(s) of kubeconfig files (first one is used); default ~/.kube/config, then in-cluster.",
     )
+    service_account_dir: str = Field(
+        default="/var/run/secrets/kubernetes.io/serviceaccount",
+        description="In-cluster config: directory of the pod's service-account token, ca.crt and namespace.",
+    )
     context: str | None = Field(default=None, description="Default context (default: the kubeconfig's current one).")
     allowed_contexts: str = Field(default="", description="Comma-separated contexts tools may use; empty: all.")
     allowed_namespaces: str = Field(

@@ -1,0 +1,73 @@
+"""`python -m servers.<name>` takes the flags of `serve` (HTTP, policy, --help, --version) for its one module."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import httpx2
+import pytest
+from mcp import Client
+
+from tests.conftest import free_port, ok
+
+pytestmark = pytest.mark.anyio
+
+
+def run(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", f"servers.{module}", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_help_lists_the_serve_flags_and_exits() -> None:
+    out = run("postgres", "--help")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: python -m servers.postgres")
+    for flag in ("--transport", "--host", "--port", "--allow-writes", "--tools", "--auth-tokens", "--version"):
+        assert flag in out.stdout
+
+
+def test_bad_flags_are_refused_not_ignored() -> None:
+    out = run("redis", "--transport", "carrier-pigeon")
+    assert out.returncode == 2 and "invalid choice" in out.stderr
+    out = run("redis", "--servers", "postgres")
+    assert out.returncode == 2 and "serves only redis" in out.stderr
+
+
+async def test_serves_http_with_policy_health_and_metrics(database_url: str) -> None:
+    port = free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "servers.postgres", "--transport", "http", "--host", "127.0.0.1", "--port", str(port),
+         "--allow-writes", "pg", "--exclude-tools", "pg_explain"],
+        stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        else:
+            log.seek(0)
+            pytest.fail(f"python -m servers.postgres did not come up: {log.read().decode()[-2000:]}")
+        async with Client(f"{base}/mcp") as c:
+            assert c.server_info is not None and c.server_info.name == "backend-architect-postgres"
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert "pg_execute" in names and "pg_explain" not in names  # --allow-writes pg, --exclude-tools
+            assert ok(await c.call_tool("pg_query", {"sql": "SELECT 2 AS two"}))["rows"] == [{"two": 2}]
+        ready = httpx2.get(f"{base}/readyz", timeout=10)
+        assert ready.status_code == 200 and list(ready.json()["modules"]) == ["postgres"]
+        metrics = httpx2.get(f"{base}/metrics", timeout=10).text
+        assert 'bam_tool_calls_total{module="postgres",outcome="ok",tool="pg_query"} 1.0' in metrics
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
