@@ -112,12 +112,20 @@ _TOKEN_ANYWHERE = re.compile(
 )
 
 
+def secret_pair(name: str, value: Any) -> bool:
+    """The one rule for name/value pairs (env vars, parameters, tags): mask a value whose name or value looks secret.
+
+    Only non-empty text is masked: numbers and booleans never are.
+    """
+    return isinstance(value, str) and bool(value) and (is_secret_key(name) or looks_secret_value(value))
+
+
 def redact_env(env: Iterable[str] | None) -> list[str]:
     """`NAME=value` entries with secret-looking names or values masked, and URL passwords masked."""
     out: list[str] = []
     for item in env or []:
         name, sep, val = item.partition("=")
-        if sep and val and (is_secret_key(name) or looks_secret_value(val)):
+        if sep and secret_pair(name, val):
             out.append(f"{name}={REDACTED}")
         else:
             out.append(redact_text(item))

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import cap_items, to_jsonable, tool_error
+from servers._common import cap_items, tool_error
 from servers.aws.common import (
     AwsPage,
     MaxItems,
@@ -22,6 +22,7 @@ from servers.aws.common import (
     page_size,
     target,
 )
+from servers.aws.sensitive import object_content
 
 # --- identity and profiles -----------------------------------------------------------------------------
 
@@ -269,16 +270,8 @@ async def aws_s3_object_read(
         raise
     data: bytes = res["_data"]
     total: int = res["_total"]
-    encoding: Literal["utf-8", "base64"] = "utf-8"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        if err.start >= len(data) - 3 and offset + len(data) < total:  # a character split by the byte cap
-            data = data[: err.start]
-            text = data.decode("utf-8")
-        else:
-            encoding, text = "base64", to_jsonable(data)["base64"]
-    end = offset + len(data)
+    encoding, text, used = object_content(data, more=offset + len(data) < total)
+    end = offset + used
     more = end < total
     return ObjectContent(
         bucket=bucket,
@@ -286,7 +279,7 @@ async def aws_s3_object_read(
         content_type=res.get("ContentType"),
         size=total,
         offset=offset,
-        bytes_read=len(data),
+        bytes_read=used,
         encoding=encoding,
         content=text,
         truncated=more,
