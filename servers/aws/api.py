@@ -437,7 +437,8 @@ async def aws_call(
 
     Parameters are validated against botocore's model before anything is sent; errors name the bad
     field. Paginated operations are merged up to `max_items` with a `resume_token` for the rest.
-    Writes and sensitive reads (secret values, credential minting) are refused here.
+    Writes and sensitive reads (outputs holding secrets per the AWS model, credential minting) are
+    refused here. Secret values in results are masked.
     """
     return await _call(
         ctx,
@@ -468,8 +469,8 @@ async def aws_call_write(
 ) -> CallResult:
     """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue).
 
-    Validated against botocore's model before sending. Operations on the deny list (BAM_AWS_DENY) are
-    refused. Check the target (region/profile) first: changes are real.
+    Validated against botocore's model before sending; secret values in results are masked. Operations
+    on the deny list (BAM_AWS_DENY) are refused. Check the target (region/profile) first: changes are real.
     """
     return await _call(
         ctx,
