@@ -282,14 +282,15 @@ async def test_read_only_refuses_sensitive_reads_and_masks_the_rest(
         r = await ro.call_tool(tool, args)
         ok(r)
         assert_clean(r, seeded.canaries, tool)
-    for service, op, params in [
+    writes: list[tuple[str, str, dict[str, Any]]] = [
         ("secretsmanager", "PutSecretValue", {"SecretId": f"bam-sec-{seeded.uid}", "SecretString": "x"}),
         ("ssm", "PutParameter", {"Name": f"/bam/{seeded.uid}/db", "Value": "x", "Overwrite": True}),
         ("apigateway", "CreateApiKey", {"name": "x", "value": "x" * 30}),
         ("lambda", "UpdateFunctionConfiguration", {"FunctionName": f"bam-{seeded.uid}", "Environment": {}}),
         ("cloudformation", "DeleteStack", {"StackName": f"bam-{seeded.uid}"}),
         ("sqs", "UntagQueue", {"QueueUrl": seeded.ids["queue"], "TagKeys": ["api_token"]}),
-    ]:
+    ]
+    for service, op, params in writes:
         assert "ReadOnlyRefused" in error_text(await _call(ro, "aws_call", service, op, params)), op
     assert _fingerprint(boto, seeded) == before
 

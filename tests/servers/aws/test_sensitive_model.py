@@ -8,7 +8,6 @@ under members the model marks sensitive), and the masking walk must leave no sen
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import functools
 import itertools
@@ -114,9 +113,8 @@ class Synth:
 
 
 def _dump(value: Any) -> str:
-    return orjson.dumps(
-        value, default=lambda v: base64.b64encode(v).decode() if isinstance(v, bytes) else str(v)
-    ).decode()
+    """JSON with blobs as their raw text, so a canary in a blob is visible."""
+    return orjson.dumps(value, default=lambda v: v.decode("latin-1") if isinstance(v, bytes) else str(v)).decode()
 
 
 @st.composite
@@ -150,7 +148,6 @@ def test_masking_leaves_no_sensitive_canary(op: tuple[str, str]) -> None:
     data = synth.build(shape, secret=False)
     out = _dump(mask_response(service, shape, data))
     assert SECRET not in out, (service, name)
-    assert SECRET.encode() not in base64.b64decode(base64.b64encode(out.encode()))
     # numbers and booleans are never masked
     assert ("424242" in out) == ("424242" in _dump(data))
     assert ("true" in out) == ("true" in _dump(data))
