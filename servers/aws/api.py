@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -222,11 +223,13 @@ Paginate = Annotated[
 ResumeToken = Annotated[str | None, Field(description="`resume_token` of the previous call to continue paging")]
 
 
-def _read_body(body: Any, cap: int) -> tuple[dict[str, Any], bool]:
+def _read_body(body: Any, cap: int, content_range: Any) -> tuple[dict[str, Any], bool]:
     data = body.read(cap + 1)
     body.close()
     cut = len(data) > cap
-    encoding, content, _ = object_content(data[:cap], more=cut)
+    start = re.match(r"bytes (\d+)-", str(content_range or ""))
+    before = b"?" if start and int(start[1]) > 0 else None  # a ranged read: where its first line starts is unknown
+    encoding, content, _ = object_content(data[:cap], more=cut, before=before)
     return {"text" if encoding == "utf-8" else "base64": content}, cut
 
 
@@ -298,7 +301,7 @@ def _execute(
     body_cut = False
     for k, v in list(res.items()):
         if hasattr(v, "read") and hasattr(v, "close"):
-            bodies[k], c = _read_body(res.pop(k), body_cap)
+            bodies[k], c = _read_body(res.pop(k), body_cap, res.get("ContentRange"))
             body_cut = body_cut or c
             if c:
                 notes.append(f"`{k}` cut at {body_cap} bytes; use a Range parameter to read further")

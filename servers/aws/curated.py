@@ -22,7 +22,7 @@ from servers.aws.common import (
     page_size,
     target,
 )
-from servers.aws.sensitive import object_content
+from servers.aws.sensitive import LOOK_BACK, object_content
 
 # --- identity and profiles -----------------------------------------------------------------------------
 
@@ -240,20 +240,24 @@ async def aws_s3_object_read(
     def run(c: Any) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
+        start = max(offset - LOOK_BACK, 0)  # the bytes before `offset` show the line the chunk continues
         try:
-            res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + cap - 1}")
+            res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{offset + cap - 1}")
         except ClientError as err:
             if offset or err.response.get("Error", {}).get("Code") != "InvalidRange":
                 raise
             res = c.get_object(Bucket=bucket, Key=key)  # an empty object has no byte range to ask for
         body = res["Body"]
-        data = body.read(cap)
+        data = body.read(cap + offset - start)
         body.close()
         total = res.get("ContentLength", len(data))
         rng = res.get("ContentRange")
         if rng and "/" in rng:
             total = int(rng.rsplit("/", 1)[1])
-        res["_data"], res["_total"] = data, total
+        if offset and offset >= total:
+            raise RuntimeError("InvalidRange: offset past the end")
+        res["_before"] = (b"\n" if start == 0 else b"") + data[: offset - start] if offset else None
+        res["_data"], res["_total"] = data[offset - start :], total
         out: dict[str, Any] = res
         return out
 
@@ -270,7 +274,7 @@ async def aws_s3_object_read(
         raise
     data: bytes = res["_data"]
     total: int = res["_total"]
-    encoding, text, used = object_content(data, more=offset + len(data) < total)
+    encoding, text, used = object_content(data, more=offset + len(data) < total, before=res["_before"])
     end = offset + used
     more = end < total
     return ObjectContent(

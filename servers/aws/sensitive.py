@@ -183,18 +183,39 @@ def mask_field(name: str, value: str) -> str:
     return REDACTED if secret_pair(name, value) else mask_text(value)
 
 
-def object_content(data: bytes, *, more: bool) -> tuple[Literal["utf-8", "base64"], str, int]:
+LOOK_BACK = 4_096
+"""Bytes read before a ranged chunk to see the start of the line it continues."""
+
+
+def object_content(
+    data: bytes, *, more: bool, before: bytes | None = None
+) -> tuple[Literal["utf-8", "base64"], str, int]:
     """Object bytes as (encoding, content, bytes used): UTF-8 text masked by `mask_text`, else base64.
 
     The one way S3 objects and streaming bodies reach the model (`aws_s3_object_read`, `aws_call`). When
-    `more` data follows, a character cut by the byte cap is left for the next read.
+    `more` data follows, a character cut by the byte cap is left for the next read. `before` holds the
+    bytes just before a ranged chunk (None when it starts the object; a leading newline stands for the
+    object start): a first line continuing a line from `before` is shown only when masking that whole line
+    changes nothing, and masked whole when its start is not in `before`, since it may begin inside a
+    secret's name (`...WORD=value`) or value.
     """
     try:
-        return "utf-8", mask_text(data.decode("utf-8")), len(data)
+        return "utf-8", _masked(data.decode("utf-8"), before), len(data)
     except UnicodeDecodeError as err:
         if more and err.start >= len(data) - 3:
             try:
-                return "utf-8", mask_text(data[: err.start].decode("utf-8")), err.start
+                return "utf-8", _masked(data[: err.start].decode("utf-8"), before), err.start
             except UnicodeDecodeError:
                 pass
     return "base64", base64.b64encode(data).decode(), len(data)
+
+
+def _masked(text: str, before: bytes | None) -> str:
+    if not before or before.endswith(b"\n"):
+        return mask_text(text)
+    head, nl, rest = text.partition("\n")
+    known = b"\n" in before
+    start = before.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+    if known and mask_text(start + head) == start + head:
+        return head + nl + mask_text(rest)
+    return (REDACTED if head.strip() else head) + nl + mask_text(rest)

@@ -436,3 +436,35 @@ async def test_disguised_sensitive_operations_never_run_read_only(ro: Client, op
     r = await _call(ro, "aws_call", service, name, params)
     e = error_text(r)
     assert "ReadOnlyRefused" in e or "UnknownOperation" in e, (name, e)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(offset=st.integers(min_value=0, max_value=60), size=st.integers(min_value=1, max_value=40))
+async def test_ranged_reads_never_cut_a_secret_free(ro: Client, seeded: Seeded, offset: int, size: int) -> None:
+    """A read starting inside `DB_PASSWORD=...` (e.g. at `WORD=...`) must not show the value."""
+    u, canary = seeded.uid, seeded.c["s3"]
+    args = {"bucket": f"bam-sens-{u}", "key": "app.env", "offset": offset, "max_bytes": size}
+    r = await ro.call_tool("aws_s3_object_read", args)
+    if not r.is_error:
+        assert_clean(r, [canary, canary[:8], canary[-8:]], f"aws_s3_object_read {offset}+{size}")
+    rng = {"Bucket": f"bam-sens-{u}", "Key": "app.env", "Range": f"bytes={offset}-{offset + size - 1}"}
+    g = await _call(ro, "aws_call", "s3", "GetObject", rng)
+    if not g.is_error:
+        assert_clean(g, [canary, canary[:8], canary[-8:]], f"aws_call GetObject {rng['Range']}")
+
+
+async def test_chunked_walk_of_an_object_never_reassembles_a_secret(ro: Client, seeded: Seeded) -> None:
+    for size in (3, 5, 8, 13):
+        chunks: list[str] = []
+        offset: int | None = 0
+        while offset is not None:
+            r = ok(
+                await ro.call_tool(
+                    "aws_s3_object_read",
+                    {"bucket": f"bam-sens-{seeded.uid}", "key": "app.env", "offset": offset, "max_bytes": size},
+                )
+            )
+            chunks.append(r["content"])
+            offset = r["next_offset"]
+        whole = "".join(chunks)
+        assert seeded.c["s3"] not in whole and seeded.c["s3"][4:12] not in whole, (size, whole)
