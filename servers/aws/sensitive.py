@@ -24,6 +24,7 @@ EXTRA_SENSITIVE: dict[str, dict[str, frozenset[str]]] = {
     "appsync": {"ApiKey": frozenset({"id"})},  # an AppSync API key's id is the key itself (da2-...)
     "ecr": {"AuthorizationData": frozenset({"authorizationToken"})},
     "ecr-public": {"AuthorizationData": frozenset({"authorizationToken"})},
+    "ec2": {"InstanceAttribute": frozenset({"UserData"})},  # user data is marked everywhere else
 }
 """Documented gaps in botocore's `sensitive` marks, by botocore service name."""
 
@@ -35,7 +36,7 @@ IDENTIFIERS: dict[str, frozenset[str]] = {
 """Documented exemptions from the sensitive-read classification (never from masking)."""
 
 PAIR_KEYS = ("name", "Name", "key", "Key", "ParameterKey", "OptionName", "OutputKey", "TagKey")
-PAIR_VALUES = ("value", "Value", "ParameterValue", "ResolvedValue", "OutputValue", "TagValue")
+PAIR_VALUES = ("value", "Value", "ParameterValue", "ResolvedValue", "OutputValue", "TagValue", "DefaultValue")
 """Members naming (keys) and holding (values) one entry of a name/value pair list."""
 
 KEEP_KEYS = frozenset(

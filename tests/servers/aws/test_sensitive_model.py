@@ -180,3 +180,16 @@ def test_named_gaps_are_covered() -> None:
         data = Synth(service).build(shape, secret=False)
         assert SECRET in _dump(data), (service, op)  # the generator does seed secrets here
         assert SECRET not in _dump(mask_response(service, shape, data)), (service, op)
+
+
+def test_documented_lists_name_real_model_members() -> None:
+    """Every gap and exemption names a shape (and member) that exists in botocore's models."""
+    for service, shapes in EXTRA_SENSITIVE.items():
+        model = catalog.service_model(service)
+        for shape_name, members in shapes.items():
+            shape = model.shape_for(shape_name)
+            assert set(members) <= set(shape.members), (service, shape_name)
+            assert not any(shape.members[m].metadata.get("sensitive") for m in members), "already marked"
+    for service, names in IDENTIFIERS.items():
+        model = catalog.service_model(service)
+        assert all(model.shape_for(n).metadata.get("sensitive") for n in names), service
