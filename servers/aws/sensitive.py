@@ -6,7 +6,7 @@ hold secrets but lack the trait). A response is walked together with the operati
 sensitive members are masked wholesale (map keys and the names of name/value pairs stay visible),
 name/value pairs (ECS/Batch `environment`, CloudFormation `Parameters`, tags, option settings, maps
 such as Lambda `Variables`) mask values by `secret_pair`, secret-named members are masked, and text
-has inline secrets masked. Numbers and booleans are never masked (they carry no credential).
+has inline secrets masked (`mask_text`). Numbers and booleans are never masked (they carry no credential).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from servers._common import redact_output, redact_text
+from servers._common import redact_output
 from servers._common.output import REDACTED, is_secret_key, secret_pair
 
 EXTRA_SENSITIVE: dict[str, dict[str, frozenset[str]]] = {
@@ -161,7 +161,7 @@ def mask(service: str, shape: Any, value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask(service, shape.member if kind == "list" else None, v) for v in value]
     if isinstance(value, str):
-        return redact_text(value)
+        return mask_text(value)
     return value
 
 

@@ -68,7 +68,7 @@ class Seeded:
     def __init__(self, uid: str) -> None:
         self.uid = uid
         self.c = {k: f"cnry{k}{uid}Zq" for k in ("sm", "smbin", "ssm", "apikey", "ecs", "batch", "cfn", "cfnne")}
-        self.c |= {k: f"cnry{k}{uid}Zq" for k in ("lambda", "tag", "s3", "log", "apikey2")}
+        self.c |= {k: f"cnry{k}{uid}Zq" for k in ("lambda", "tag", "s3", "log", "apikey2", "s3json", "logjson")}
         self.extra: list[str] = []  # values known only after seeding (AppSync key ids)
         self.ids: dict[str, Any] = {}
 
@@ -115,12 +115,18 @@ def _seed(b: Callable[..., Any], s: Seeded) -> None:
     s3.create_bucket(Bucket=f"bam-sens-{u}")
     body = f"# app config\nDB_PASSWORD={c['s3']}\nmode=plain\n"
     s3.put_object(Bucket=f"bam-sens-{u}", Key="app.env", Body=body.encode())
+    doc = {"db": {"host": "db.internal", "password": c["s3json"] + " with spaces"}, "port": 5432}
+    s3.put_object(Bucket=f"bam-sens-{u}", Key="config.json", Body=json.dumps(doc, indent=2).encode())
     logs = b("logs")
     logs.create_log_group(logGroupName=f"/bam/{u}")
     logs.create_log_stream(logGroupName=f"/bam/{u}", logStreamName="s")
+    now = int(time.time() * 1000)
     msg = f"connecting with api_key={c['log']} to db"
+    jmsg = json.dumps({"level": "info", "auth": {"clientSecret": c["logjson"]}})
     logs.put_log_events(
-        logGroupName=f"/bam/{u}", logStreamName="s", logEvents=[{"timestamp": int(time.time() * 1000), "message": msg}]
+        logGroupName=f"/bam/{u}",
+        logStreamName="s",
+        logEvents=[{"timestamp": now, "message": msg}, {"timestamp": now + 1, "message": jmsg}],
     )
 
 
@@ -175,6 +181,7 @@ def _cleanup(b: Callable[..., Any], s: Seeded) -> None:
         lambda: b("iam").delete_role(RoleName=f"bam-{u}"),
         lambda: b("sqs").delete_queue(QueueUrl=s.ids["queue"]),
         lambda: b("s3").delete_object(Bucket=f"bam-sens-{u}", Key="app.env"),
+        lambda: b("s3").delete_object(Bucket=f"bam-sens-{u}", Key="config.json"),
         lambda: b("s3").delete_bucket(Bucket=f"bam-sens-{u}"),
         lambda: b("logs").delete_log_group(logGroupName=f"/bam/{u}"),
     ]
@@ -225,6 +232,7 @@ def plain_reads(s: Seeded) -> list[tuple[str, str, dict[str, Any]]]:
         ("batch", "DescribeJobDefinitions", {"jobDefinitionName": f"bam-{u}"}),
         ("sqs", "ListQueueTags", {"QueueUrl": s.ids["queue"]}),
         ("s3", "GetObject", {"Bucket": f"bam-sens-{u}", "Key": "app.env"}),
+        ("s3", "GetObject", {"Bucket": f"bam-sens-{u}", "Key": "config.json"}),
         ("secretsmanager", "ListSecrets", {}),
         ("secretsmanager", "DescribeSecret", {"SecretId": f"bam-sec-{u}"}),
         ("ssm", "DescribeParameters", {}),
@@ -239,6 +247,7 @@ def curated_calls(s: Seeded) -> list[tuple[str, dict[str, Any]]]:
     u = s.uid
     return [
         ("aws_s3_object_read", {"bucket": f"bam-sens-{u}", "key": "app.env"}),
+        ("aws_s3_object_read", {"bucket": f"bam-sens-{u}", "key": "config.json"}),
         ("aws_s3_objects_list", {"bucket": f"bam-sens-{u}"}),
         ("aws_lambda_functions_list", {}),
         ("aws_logs_events_filter", {"group": f"/bam/{u}", "since_minutes": 60}),
@@ -329,6 +338,10 @@ async def test_s3_object_read_and_get_object_mask_alike(ro: Client, seeded: Seed
     assert read["content"] == got["result"]["Body"]["text"]
     assert f"DB_PASSWORD={REDACTED}" in read["content"] and "mode=plain" in read["content"]
     assert got["result"]["ContentLength"] == read["size"]  # numbers stay
+    jread = ok(await ro.call_tool("aws_s3_object_read", {"bucket": f"bam-sens-{u}", "key": "config.json"}))
+    jgot = ok(await _call(ro, "aws_call", "s3", "GetObject", {"Bucket": f"bam-sens-{u}", "Key": "config.json"}))
+    assert jread["content"] == jgot["result"]["Body"]["text"]
+    assert json.loads(jread["content"]) == {"db": {"host": "db.internal", "password": REDACTED}, "port": 5432}
 
 
 async def test_write_mode_masks_every_secret(rw: Client, seeded: Seeded, boto: Callable[..., Any]) -> None:
