@@ -92,7 +92,7 @@ def looks_secret_value(value: str) -> bool:
 
 _ASSIGN = re.compile(
     r"(?P<k>\b[A-Za-z_][A-Za-z0-9_.\-]*)(?P<sep>['\"]?\s*[=:]\s*)"
-    r"(?:(?P<q>['\"])(?P<qv>[^'\"\n]*)(?P=q)|(?P<v>[^\s'\",;&]+))"
+    r"(?:(?P<q>['\"])(?P<qv>[^'\"\n]*)(?P=q)|(?P<oq>['\"]?)(?P<v>[^\s'\",;&]+))"
 )
 
 
@@ -106,7 +106,7 @@ def redact_output(text: str) -> str:
         q = m["q"] or ""
         value = m["qv"] if q else m["v"]
         if value and (is_secret_key(m["k"]) or looks_secret_value(value)):
-            return f"{m['k']}{m['sep']}{q}{REDACTED}{q}"
+            return f"{m['k']}{m['sep']}{q or m['oq'] or ''}{REDACTED}{q}"
         return m.group(0)
 
     text = _ASSIGN.sub(sub, text)
