@@ -72,18 +72,21 @@ def member_sensitive(service: str, parent: Any, name: str, shape: Any) -> bool:
     return name in EXTRA_SENSITIVE.get(service, {}).get(parent.name, ())
 
 
-def sensitive_paths(service: str, shape: Any, path: str = "", seen: tuple[str, ...] = ()) -> list[str]:
+def sensitive_paths(service: str, shape: Any, path: str = "", seen: set[str] | None = None) -> list[str]:
     """Paths (`.A.B[].C{}`) of the secret-holding members under `shape`; `<root>` when the shape itself is.
 
-    Shapes on `IDENTIFIERS` are left out: this decides whether an operation is a sensitive read.
+    Each structure, list or map shape is expanded once (at the first path reaching it), so the walk is
+    linear in the model's size. Shapes on `IDENTIFIERS` are left out: this decides whether an operation is
+    a sensitive read.
     """
+    seen = set() if seen is None else seen
     if shape.name in IDENTIFIERS.get(service, ()):
         return []
     if shape.metadata.get("sensitive"):
         return [path or "<root>"]
     if shape.name in seen:
         return []
-    seen = (*seen, shape.name)
+    seen.add(shape.name)
     out: list[str] = []
     if shape.type_name == "structure":
         for name, member in shape.members.items():
