@@ -11,6 +11,7 @@ from servers._common.output import (
     redact_env,
     redact_output,
     redact_text,
+    secret_pair,
     to_jsonable,
     truncate_text,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "redact_text",
     "register_tools",
     "run_sync",
+    "secret_pair",
     "to_jsonable",
     "tool_error",
     "truncate_text",

@@ -90,15 +90,23 @@ def looks_secret_value(value: str) -> bool:
     return False
 
 
-_ASSIGN = re.compile(r"(?P<k>\b[A-Za-z_][A-Za-z0-9_.\-]*)(?P<sep>\s*[=:]\s*)(?P<q>['\"]?)(?P<v>[^\s'\",;&]+)")
+_ASSIGN = re.compile(
+    r"(?P<k>\b[A-Za-z_][A-Za-z0-9_.\-]*)(?P<sep>['\"]?\s*[=:]\s*)"
+    r"(?:(?P<q>['\"])(?P<qv>[^'\"\n]*)(?P=q)|(?P<oq>['\"]?)(?P<v>[^\s'\",;&]+))"
+)
 
 
 def redact_output(text: str) -> str:
-    """Free text (logs, command output, event messages) with `NAME=value` secrets and known token formats masked."""
+    """Free text (logs, command output, event messages) with `NAME=value` secrets and known token formats masked.
+
+    Also JSON-style `"name": "value"` pairs, quoted values whole.
+    """
 
     def sub(m: re.Match[str]) -> str:
-        if is_secret_key(m["k"]) or looks_secret_value(m["v"]):
-            return f"{m['k']}{m['sep']}{m['q']}{REDACTED}"
+        q = m["q"] or ""
+        value = m["qv"] if q else m["v"]
+        if value and (is_secret_key(m["k"]) or looks_secret_value(value)):
+            return f"{m['k']}{m['sep']}{q or m['oq'] or ''}{REDACTED}{q}"
         return m.group(0)
 
     text = _ASSIGN.sub(sub, text)
@@ -112,12 +120,20 @@ _TOKEN_ANYWHERE = re.compile(
 )
 
 
+def secret_pair(name: str, value: Any) -> bool:
+    """The one rule for name/value pairs (env vars, parameters, tags): mask a value whose name or value looks secret.
+
+    Only non-empty text is masked: numbers and booleans never are.
+    """
+    return isinstance(value, str) and bool(value) and (is_secret_key(name) or looks_secret_value(value))
+
+
 def redact_env(env: Iterable[str] | None) -> list[str]:
     """`NAME=value` entries with secret-looking names or values masked, and URL passwords masked."""
     out: list[str] = []
     for item in env or []:
         name, sep, val = item.partition("=")
-        if sep and val and (is_secret_key(name) or looks_secret_value(val)):
+        if sep and secret_pair(name, val):
             out.append(f"{name}={REDACTED}")
         else:
             out.append(redact_text(item))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -11,8 +13,18 @@ from pydantic import BaseModel, Field
 
 from servers._common import json_size, to_jsonable, tool_error, truncate_text
 from servers.aws import catalog
-from servers.aws.client import scrub
-from servers.aws.common import MaxItems, Profile, Region, RoleArn, aws_state, fit_pages, page_size, target
+from servers.aws.common import (
+    Budget,
+    MaxItems,
+    Profile,
+    Region,
+    RoleArn,
+    aws_state,
+    fit_pages,
+    page_size,
+    target,
+)
+from servers.aws.sensitive import mask_response, object_content
 
 
 class ServiceList(BaseModel):
@@ -211,15 +223,14 @@ Paginate = Annotated[
 ResumeToken = Annotated[str | None, Field(description="`resume_token` of the previous call to continue paging")]
 
 
-def _read_body(body: Any, cap: int) -> tuple[dict[str, Any], bool]:
+def _read_body(body: Any, cap: int, content_range: Any) -> tuple[dict[str, Any], bool]:
     data = body.read(cap + 1)
     body.close()
     cut = len(data) > cap
-    data = data[:cap]
-    try:
-        return {"text": data.decode("utf-8")}, cut
-    except UnicodeDecodeError:
-        return {"base64": to_jsonable(data)["base64"]}, cut
+    start = re.match(r"bytes (\d+)-", str(content_range or ""))
+    before = b"?" if start and int(start[1]) > 0 else None  # a ranged read: where its first line starts is unknown
+    encoding, content, _ = object_content(data[:cap], more=cut, before=before)
+    return {"text" if encoding == "utf-8" else "base64": content}, cut
 
 
 def _fit(result: dict[str, Any], max_bytes: int, notes: list[str]) -> tuple[dict[str, Any], bool]:
@@ -246,65 +257,51 @@ def _fit(result: dict[str, Any], max_bytes: int, notes: list[str]) -> tuple[dict
     return {"partial_json": text}, True
 
 
+@dataclass(frozen=True)
+class _Shaping:
+    """How a response becomes output: the operation's service and output shape, and whether to mask."""
+
+    service: str
+    shape: Any
+    reveal: bool
+
+    def json(self, res: dict[str, Any]) -> dict[str, Any]:
+        res.pop("ResponseMetadata", None)
+        out: dict[str, Any] = to_jsonable(res if self.reveal else mask_response(self.service, self.shape, res))
+        return out
+
+
 def _execute(
     client: Any,
     name: str,
     params: dict[str, Any],
+    shaping: _Shaping,
     *,
     paginate: bool,
     max_items: int,
     resume_token: str | None,
     max_bytes: int,
     body_cap: int,
+    budget: Budget,
 ) -> dict[str, Any]:
     from botocore import xform_name
 
     py = xform_name(name)
-    notes: list[str] = []
     if paginate and client.can_paginate(py):
-        pag = client.get_paginator(py)
-        keys = [k.expression for k in pag.result_keys]
-
-        def measure(res: dict[str, Any]) -> tuple[tuple[Any, int], int, int]:
-            res.pop("ResponseMetadata", None)
-            result = scrub(to_jsonable(res))
-            count = sum(len(v) for k in keys if isinstance(v := res.get(k), list))
-            return (result, count), count, json_size(result)
-
-        (result, count), token, n = fit_pages(
-            pag,
-            params,
-            measure,
-            max_items=max_items,
-            token=resume_token,
-            max_bytes=max_bytes,
-            what="resume_token",
-            action="resume the call",
-            code="InvalidResumeToken",
-        )
-        if n < max_items:
-            notes.append(f"page reduced to {n} items to fit {max_bytes} bytes; continue with resume_token")
-        result, cut = _fit(result, max_bytes, notes)
-        return {
-            "result": result,
-            "paginated": True,
-            "item_count": count,
-            "truncated": token is not None or cut,
-            "resume_token": token,
-            "notes": notes,
-        }
+        return _execute_pages(client.get_paginator(py), params, shaping, max_items, resume_token, max_bytes, budget)
     if resume_token:
         raise tool_error(
             f"call {name} with resume_token",
             "resume_token given but this call is not paginated",
             hint="pass the operation's own token parameter in `parameters` instead",
         )
+    notes: list[str] = []
     res = getattr(client, py)(**params)
-    res.pop("ResponseMetadata", None)
+    bodies: dict[str, Any] = {}
     body_cut = False
     for k, v in list(res.items()):
         if hasattr(v, "read") and hasattr(v, "close"):
-            res[k], c = _read_body(v, body_cap)
+            bodies[k], c = _read_body(res.pop(k), body_cap, res.get("ContentRange"))
             body_cut = body_cut or c
             if c:
                 notes.append(f"`{k}` cut at {body_cap} bytes; use a Range parameter to read further")
@@ -312,8 +309,55 @@ def _execute(
             v.close()
             res[k] = None
             notes.append(f"`{k}` is an event stream, which this tool does not read")
-    result, cut = _fit(scrub(to_jsonable(res)), max_bytes, notes)
+    result, cut = _fit({**shaping.json(res), **bodies}, max_bytes, notes)
     return {"result": result, "paginated": False, "truncated": cut or body_cut, "notes": notes}
+
+
+def _execute_pages(
+    pag: Any,
+    params: dict[str, Any],
+    shaping: _Shaping,
+    max_items: int,
+    resume_token: str | None,
+    max_bytes: int,
+    budget: Budget,
+) -> dict[str, Any]:
+    keys = [k.expression for k in pag.result_keys]
+    notes: list[str] = []
+
+    def measure(res: dict[str, Any]) -> tuple[tuple[Any, int], int, int]:
+        count = sum(len(v) for k in keys if isinstance(v := res.get(k), list))
+        result = shaping.json(res)
+        return (result, count), count, json_size(result)
+
+    (result, count), token, n = fit_pages(
+        pag,
+        params,
+        measure,
+        max_items=max_items,
+        token=resume_token,
+        max_bytes=max_bytes,
+        budget=budget,
+        what="resume_token",
+        action="resume the call",
+        code="InvalidResumeToken",
+    )
+    if n < max_items:
+        notes.append(f"page reduced to {n} items to fit {max_bytes} bytes; continue with resume_token")
+    if token is not None and count < n:
+        notes.append(
+            f"stopped after {budget.pages} pages or the time budget with {count} of {n} items; "
+            "continue with resume_token"
+        )
+    result, cut = _fit(result, max_bytes, notes)
+    return {
+        "result": result,
+        "paginated": True,
+        "item_count": count,
+        "truncated": token is not None or cut,
+        "resume_token": token,
+        "notes": notes,
+    }
 
 
 async def _call(
@@ -333,12 +377,13 @@ async def _call(
     aws = aws_state(ctx)
     params = dict(parameters or {})
 
-    def prepare() -> tuple[str, str, catalog.Classification]:
+    def prepare() -> tuple[str, str, catalog.Classification, Any]:
         model = catalog.service_model(service)
         name = catalog.operation_name(model, operation)
-        return model.service_name, name, catalog.classify(model.service_name, name, params)
+        shape = model.operation_model(name).output_shape
+        return model.service_name, name, catalog.classify(model.service_name, name), shape
 
-    svc, name, cls = await aws.backend.run_sync(prepare)
+    svc, name, cls, shape = await aws.backend.run_sync(prepare)
     rule = aws.settings.denied(svc, name)
     if rule:
         raise tool_error(
@@ -358,6 +403,7 @@ async def _call(
         )
     await aws.backend.run_sync(lambda: catalog.validate(catalog.service_model(svc), name, params))
     size = page_size(aws, max_items)
+    shaping = _Shaping(svc, shape, reveal=aws.settings.reveal_secrets and "write" in allow)
     out, used_region = await aws.call(
         svc,
         target(profile, region, role_arn),
@@ -365,11 +411,13 @@ async def _call(
             c,
             name,
             params,
+            shaping,
             paginate=paginate,
             max_items=size,
             resume_token=resume_token,
             max_bytes=aws.settings.max_bytes,
             body_cap=aws.settings.object_max_bytes,
+            budget=Budget.of(aws.settings),
         ),
         action=f"call {svc}:{name} on AWS",
     )
@@ -391,7 +439,8 @@ async def aws_call(
     """Call any read-only AWS API operation (Describe/List/Get/Head/Search/Query/Scan/...).
 
     Parameters are validated against botocore's model first. Pages are merged up to `max_items`;
-    `resume_token` continues. Writes and sensitive reads are refused here.
+    `resume_token` continues. Writes and sensitive reads (outputs holding secrets per the AWS model)
+    are refused here; secret values in results are masked.
     """
     return await _call(
         ctx,
@@ -422,8 +471,8 @@ async def aws_call_write(
 ) -> CallResult:
     """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue).
 
-    Validated against botocore's model before sending. Operations on the deny list (BAM_AWS_DENY) are
-    refused. Check the target (region/profile) first: changes are real.
+    Validated against botocore's model before sending; secret values in results are masked. Operations
+    on the deny list (BAM_AWS_DENY) are refused. Check the target (region/profile) first: changes are real.
     """
     return await _call(
         ctx,

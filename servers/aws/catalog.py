@@ -7,6 +7,7 @@ from worker threads because loading a model reads and parses a file.
 from __future__ import annotations
 
 import difflib
+import functools
 import html
 import re
 import threading
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from servers._common import tool_error
+from servers.aws import sensitive
 
 Access = Literal["read", "write", "sensitive"]
 
@@ -53,12 +55,11 @@ SENSITIVE_READS: dict[str, frozenset[str]] = {
     "kafka": frozenset({"GetBootstrapBrokers"}),
     "ssm": frozenset({"GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"}),
 }
-"""Maintained list of sensitive reads, by botocore service name and operation."""
+"""Maintained list of sensitive reads, by botocore service name and operation: an addition to the model.
 
-DECRYPT_ONLY: dict[str, frozenset[str]] = {
-    "ssm": frozenset({"GetParameter", "GetParameters", "GetParametersByPath", "GetParameterHistory"}),
-}
-"""Sensitive only when asked to decrypt (`WithDecryption: true`); plain reads otherwise."""
+Reads whose output holds a member the model marks `sensitive` (or one on `sensitive.EXTRA_SENSITIVE`) are
+sensitive without being listed here; these return secrets the models do not mark (tokens, keys, reports).
+"""
 
 EXTRA_READS: dict[str, frozenset[str]] = {
     "sts": frozenset({"GetCallerIdentity"}),
@@ -71,23 +72,38 @@ class Classification:
     reason: str
 
 
-def classify(service: str, operation: str, params: dict[str, Any] | None = None) -> Classification:
+def classify(service: str, operation: str) -> Classification:
     """Read, write, or sensitive read (which counts as a write) for `service:Operation`."""
-    if operation in EXTRA_READS.get(service, frozenset()):
-        return Classification("read", "known read-only operation")
     if operation in SENSITIVE_READS.get(service, frozenset()):
-        if operation in DECRYPT_ONLY.get(service, frozenset()) and not (params or {}).get("WithDecryption"):
-            return Classification("read", "read without decryption")
         return Classification("sensitive", "returns secrets or credentials (maintained sensitive-read list)")
-    for prefix in READ_PREFIXES:
-        rest = operation[len(prefix) :]
-        if operation.startswith(prefix) and (not rest or rest[0].isupper()):
-            return Classification("read", f"read-only by name ({prefix}*)")
-    return Classification(
-        "write",
-        "not a Describe/List/Get/Head/Search/Query/Scan/BatchGet/Lookup/Filter/Validate "
-        "operation, so it may change state",
-    )
+    prefix = next((p for p in READ_PREFIXES if _named(operation, p)), None)
+    if prefix is None and operation not in EXTRA_READS.get(service, frozenset()):
+        return Classification(
+            "write",
+            "not a Describe/List/Get/Head/Search/Query/Scan/BatchGet/Lookup/Filter/Validate "
+            "operation, so it may change state",
+        )
+    paths = output_sensitive(service, operation)
+    if paths:
+        shown = ", ".join(p.lstrip(".") for p in paths[:4]) + (", ..." if len(paths) > 4 else "")
+        return Classification("sensitive", f"its output holds members the AWS model marks sensitive: {shown}")
+    if prefix is None:
+        return Classification("read", "known read-only operation")
+    return Classification("read", f"read-only by name ({prefix}*)")
+
+
+def _named(operation: str, prefix: str) -> bool:
+    rest = operation[len(prefix) :]
+    return operation.startswith(prefix) and (not rest or rest[0].isupper())
+
+
+@functools.lru_cache(maxsize=8192)
+def output_sensitive(service: str, operation: str) -> tuple[str, ...]:
+    """Paths of the sensitive members of the operation's output (see `sensitive.sensitive_paths`), cached."""
+    op = service_model(service).operation_model(operation)
+    if op.output_shape is None:
+        return ()
+    return tuple(sensitive.sensitive_paths(service, op.output_shape))
 
 
 _lock = threading.Lock()

@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, Health, tool_error
-from servers._common.output import redact
 from servers.aws.settings import AwsSettings
 
 log = logging.getLogger("backend_architect_mcp.aws")
@@ -39,29 +38,6 @@ CREDENTIAL_ERROR_CODES = frozenset(
         "SignatureDoesNotMatch",
         "TokenRefreshRequired",
         "InvalidToken",
-    }
-)
-KEEP_KEYS = frozenset(
-    {
-        "NextToken",
-        "nextToken",
-        "ContinuationToken",
-        "NextContinuationToken",
-        "StartAfter",
-        "Marker",
-        "NextMarker",
-        "NextKeyMarker",
-        "KeyMarker",
-        "NextVersionIdMarker",
-        "VersionIdMarker",
-        "NextPageToken",
-        "PageToken",
-        "PaginationToken",
-        "nextForwardToken",
-        "nextBackwardToken",
-        "next_token",
-        "resume_token",
-        "AccessKeyId",  # an identifier AWS shows in CloudTrail and IAM listings; the secret key stays masked
     }
 )
 
@@ -430,8 +406,3 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
     if isinstance(exc, be.BotoCoreError):
         return tool_error(action, str(exc), code=type(exc).__name__)
     return tool_error(action, f"{type(exc).__name__}: {exc}")
-
-
-def scrub(value: Any) -> Any:
-    """Mask secret-looking fields and inline secrets, keeping pagination tokens and key ids usable."""
-    return redact(value, keep=KEEP_KEYS)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
@@ -69,6 +72,51 @@ def check_token(token: str | None, what: str = "next_token") -> None:
         ) from exc
 
 
+@dataclass(frozen=True)
+class Budget:
+    """How far one call may page: at most `pages` AWS pages per fetch, and until `deadline` (monotonic)."""
+
+    pages: int
+    deadline: float
+
+    @classmethod
+    def of(cls, settings: Any) -> Budget:
+        return cls(settings.max_pages, time.monotonic() + settings.call_budget_s)
+
+
+def bounded(paginator: Any, budget: Budget) -> Any:
+    """`paginator` whose page iterators stop after `budget.pages` pages or at its deadline, and replay pages.
+
+    A service that ignores the page size (or `MaxItems` never fills because pages come back empty) would
+    otherwise be walked to its end. When stopped early, the iterator's `resume_token` is botocore's token
+    for the next page, so the result is `truncated` with an exact resume point. Each AWS page is fetched
+    once per call: walking again with fewer items (to fit the byte cap) replays the pages already fetched.
+    """
+    base = paginator.PAGE_ITERATOR_CLS
+    fetched: dict[bytes, Any] = {}
+
+    class Bounded(base):  # type: ignore[misc,valid-type]
+        def _make_request(self, current_kwargs: dict[str, Any]) -> Any:
+            key = orjson.dumps(current_kwargs, default=str, option=orjson.OPT_SORT_KEYS)
+            if key not in fetched:
+                fetched[key] = super()._make_request(current_kwargs)
+            return copy.deepcopy(fetched[key])  # botocore edits pages in place while merging
+
+        def __iter__(self) -> Any:
+            for n, page in enumerate(base.__iter__(self), 1):
+                yield page
+                if getattr(self, "resume_token", None) is not None:
+                    return
+                if n >= budget.pages or time.monotonic() >= budget.deadline:
+                    nxt = self._get_next_token(page)
+                    if any(v is not None for v in nxt.values()):
+                        self.resume_token = {k: nxt.get(k) for k in self._input_token}
+                    return
+
+    paginator.PAGE_ITERATOR_CLS = Bounded
+    return paginator
+
+
 def fit_pages(
     paginator: Any,
     params: dict[str, Any],
@@ -77,6 +125,7 @@ def fit_pages(
     max_items: int,
     token: str | None,
     max_bytes: int,
+    budget: Budget,
     what: str = "next_token",
     action: str = "resume the listing",
     code: str = "InvalidNextToken",
@@ -85,9 +134,11 @@ def fit_pages(
 
     `measure(result)` converts the merged result and returns (converted, item count, JSON size). The page
     is fetched again with fewer items (never cut afterwards) so the resume token stays exact: botocore
-    tokens encode the position inside an AWS page too. Returns (converted, next token, items asked).
+    tokens encode the position inside an AWS page too; the pages are fetched from AWS once (see `bounded`).
+    Paging stops within `budget` (pages and time). Returns (converted, next token, items asked).
     """
     check_token(token, what)
+    bounded(paginator, budget)
     n = max_items
     while True:
         cfg: dict[str, Any] = {"MaxItems": n}
@@ -115,6 +166,7 @@ def paginate(
     max_items: int,
     token: str | None,
     max_bytes: int,
+    budget: Budget,
 ) -> tuple[list[Any], str | None]:
     """One page of a paginated operation, converted, that fits `max_bytes` (see `fit_pages`)."""
 
@@ -123,7 +175,13 @@ def paginate(
         return items, len(items), json_size(to_jsonable(items))
 
     items, next_token, _ = fit_pages(
-        client.get_paginator(operation), params, measure, max_items=max_items, token=token, max_bytes=max_bytes
+        client.get_paginator(operation),
+        params,
+        measure,
+        max_items=max_items,
+        token=token,
+        max_bytes=max_bytes,
+        budget=budget,
     )
     return items, next_token
 
@@ -180,7 +238,14 @@ async def list_page(
             return [described[k] for k in keys if described[k] is not None]
 
         return paginate(
-            client, operation, params or {}, items, max_items=size, token=token, max_bytes=aws.settings.max_bytes
+            client,
+            operation,
+            params or {},
+            items,
+            max_items=size,
+            token=token,
+            max_bytes=aws.settings.max_bytes,
+            budget=Budget.of(aws.settings),
         )
 
     (items, next_token), region = await aws.call(service, where, run, action=action)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import cap_items, to_jsonable, tool_error
+from servers._common import cap_items, tool_error
 from servers.aws.common import (
     AwsPage,
     MaxItems,
@@ -22,6 +22,7 @@ from servers.aws.common import (
     page_size,
     target,
 )
+from servers.aws.sensitive import LOOK_BACK, object_content
 
 # --- identity and profiles -----------------------------------------------------------------------------
 
@@ -239,20 +240,24 @@ async def aws_s3_object_read(
     def run(c: Any) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
+        start = max(offset - LOOK_BACK, 0)  # the bytes before `offset` show the line the chunk continues
         try:
-            res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + cap - 1}")
+            res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{offset + cap - 1}")
         except ClientError as err:
             if offset or err.response.get("Error", {}).get("Code") != "InvalidRange":
                 raise
             res = c.get_object(Bucket=bucket, Key=key)  # an empty object has no byte range to ask for
         body = res["Body"]
-        data = body.read(cap)
+        data = body.read(cap + offset - start)
         body.close()
         total = res.get("ContentLength", len(data))
         rng = res.get("ContentRange")
         if rng and "/" in rng:
             total = int(rng.rsplit("/", 1)[1])
-        res["_data"], res["_total"] = data, total
+        if offset and offset >= total:
+            raise RuntimeError("InvalidRange: offset past the end")
+        res["_before"] = (b"\n" if start == 0 else b"") + data[: offset - start] if offset else None
+        res["_data"], res["_total"] = data[offset - start :], total
         out: dict[str, Any] = res
         return out
 
@@ -269,16 +274,8 @@ async def aws_s3_object_read(
         raise
     data: bytes = res["_data"]
     total: int = res["_total"]
-    encoding: Literal["utf-8", "base64"] = "utf-8"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        if err.start >= len(data) - 3 and offset + len(data) < total:  # a character split by the byte cap
-            data = data[: err.start]
-            text = data.decode("utf-8")
-        else:
-            encoding, text = "base64", to_jsonable(data)["base64"]
-    end = offset + len(data)
+    encoding, text, used = object_content(data, more=offset + len(data) < total, before=res["_before"])
+    end = offset + used
     more = end < total
     return ObjectContent(
         bucket=bucket,
@@ -286,7 +283,7 @@ async def aws_s3_object_read(
         content_type=res.get("ContentType"),
         size=total,
         offset=offset,
-        bytes_read=len(data),
+        bytes_read=used,
         encoding=encoding,
         content=text,
         truncated=more,

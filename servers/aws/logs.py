@@ -12,7 +12,6 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error, truncate_text
-from servers.aws.client import scrub
 from servers.aws.common import (
     AwsPage,
     MaxItems,
@@ -25,6 +24,7 @@ from servers.aws.common import (
     page_size,
     target,
 )
+from servers.aws.sensitive import mask_field, mask_text
 
 MESSAGE_CAP = 4_096
 LogGroup = Annotated[str, Field(description="Log group name, e.g. /aws/lambda/my-function")]
@@ -149,12 +149,12 @@ async def aws_logs_events_filter(
         newest.clear()  # a page fetched again with fewer items must not keep the dropped events' times
         out = []
         for e in r.get("events", []):
-            msg, cut = truncate_text(str(e.get("message", "")), MESSAGE_CAP, keep="head")
+            msg, cut = truncate_text(mask_text(str(e.get("message", ""))), MESSAGE_CAP, keep="head")
             out.append(
                 LogEvent(
                     timestamp=_ms(e.get("timestamp")),
                     stream=e.get("logStreamName"),
-                    message=scrub(msg),
+                    message=msg,
                     message_truncated=cut,
                 )
             )
@@ -267,7 +267,7 @@ async def aws_logs_insights_query(
     used_bytes = 0
     cut = status == "Timeout"
     for row in res.get("results", []):
-        item = {f["field"]: str(scrub(f.get("value", ""))) for f in row if f.get("field") != "@ptr"}
+        item = {f["field"]: mask_field(f["field"], str(f.get("value", ""))) for f in row if f.get("field") != "@ptr"}
         size = sum(len(k) + len(v) + 6 for k, v in item.items())
         if len(rows) >= limit or (rows and used_bytes + size > aws.settings.max_bytes):
             cut = True

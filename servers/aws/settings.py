@@ -55,6 +55,16 @@ class AwsSettings(BaseSettings):
     )
     max_items: int = Field(default=50, ge=1, description="Default items per page of list results.")
     max_items_limit: int = Field(default=1_000, ge=1, description="Largest page a caller may ask for.")
+    max_pages: int = Field(
+        default=20, ge=1, le=1_000, description="Most AWS pages one call fetches (per byte-cap attempt)."
+    )
+    call_budget_s: float = Field(
+        default=20.0, gt=0, description="Wall time after which a call stops paging and returns a resume token."
+    )
+    reveal_secrets: bool = Field(
+        default=False,
+        description="aws_call_write shows the values it would mask (sensitive members, secret-named keys, pairs).",
+    )
     max_bytes: int = Field(default=200_000, ge=2_048, description="Byte cap of one tool result (JSON).")
     object_max_bytes: int = Field(default=65_536, ge=1, description="Default byte cap when reading an S3 object.")
     object_max_bytes_limit: int = Field(default=1_048_576, ge=1, description="Largest object read allowed.")

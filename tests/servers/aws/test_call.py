@@ -196,12 +196,15 @@ async def test_read_only_refusals(ro: Client, boto: Callable[..., Any], uid: str
     assert "ReadOnlyRefused" in k
     ssm = boto("ssm")
     ssm.put_parameter(Name=f"/bam/{uid}", Value="plain-value", Type="SecureString")
-    plain = ok(
+    # Parameter.Value is marked sensitive in the model: reading it is a sensitive read, decrypted or not
+    plain = error_text(
         await ro.call_tool(
             "aws_call", {"service": "ssm", "operation": "GetParameter", "parameters": {"Name": f"/bam/{uid}"}}
         )
     )
-    assert plain["access"] == "read"
+    assert "ReadOnlyRefused" in plain and "sensitive read" in plain
+    listed = ok(await ro.call_tool("aws_call", {"service": "ssm", "operation": "DescribeParameters"}))
+    assert listed["access"] == "read" and "plain-value" not in str(listed)
     dec = error_text(
         await ro.call_tool(
             "aws_call",
