@@ -29,7 +29,7 @@ TOOLSETS: dict[str, tuple[str, ...]] = {
     "catalog": ("schemas_list", "tables_list", "table_describe"),
     "query": ("query", "explain", "execute"),
     "diagnostics": ("activity", "health", "top_queries"),
-    "migrations": ("migration_plan",),
+    "migrations": ("migrations_status", "migration_plan", "migration_apply", "migration_rollback"),
 }
 """Named groups of the tools above, selectable with `--toolsets postgres.<name>`."""
 DEFAULT_TOOLSETS = ("catalog", "query", "diagnostics", "migrations")
