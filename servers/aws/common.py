@@ -20,17 +20,15 @@ KEY = "aws"
 T = TypeVar("T")
 
 Region = Annotated[
-    str | None, Field(description="AWS region for this call, e.g. eu-west-1 (default: the profile's, else AWS_REGION)")
+    str | None, Field(description="AWS region, e.g. eu-west-1 (default: the profile's, else AWS_REGION)")
 ]
-Profile = Annotated[
-    str | None, Field(description="Named profile from the AWS config files (default: AWS_PROFILE / credential chain)")
-]
+Profile = Annotated[str | None, Field(description="AWS config profile (default: AWS_PROFILE / credential chain)")]
 RoleArn = Annotated[
     str | None,
-    Field(description="IAM role ARN to assume for this call (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
+    Field(description="IAM role ARN to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
 ]
 MaxItems = Annotated[int | None, Field(ge=1, description="Items per page (default 50, capped by the server)")]
-NextToken = Annotated[str | None, Field(description="`next_token` of the previous page, to get the next one")]
+NextToken = Annotated[str | None, Field(description="`next_token` of the previous page")]
 
 
 def aws_state(ctx: Context[Any, Any]) -> Aws:

@@ -21,20 +21,15 @@ ContextArg = Annotated[
 ]
 KindArg = Annotated[
     str,
-    Field(
-        description="Resource type: kind (Deployment), plural (deployments), short name (deploy), "
-        "or qualified (deployments.apps); CRDs included"
-    ),
+    Field(description="Kind, plural, short name or plural.group, e.g. Deployment, deploy, deployments.apps; CRDs too"),
 ]
-ApiVersionArg = Annotated[
-    str | None, Field(description="apiVersion or group to disambiguate, e.g. apps/v1 or batch/v1beta1")
-]
+ApiVersionArg = Annotated[str | None, Field(description="apiVersion or group to disambiguate, e.g. apps/v1")]
 NamespaceArg = Annotated[
     str | None, Field(description="Namespace (default: the context's namespace); ignored for cluster-scoped kinds")
 ]
 NameArg = Annotated[str, Field(description="Object name")]
 LimitArg = Annotated[int | None, Field(ge=1, description="Items per page (default 50, capped by the server setting)")]
-ContinueArg = Annotated[str | None, Field(description="`continue_token` of the previous page, to fetch the next one")]
+ContinueArg = Annotated[str | None, Field(description="`continue_token` of the previous page")]
 
 
 def kube_of(ctx: Context[Any, Any]) -> Kube:

@@ -209,9 +209,8 @@ async def redis_key_get(
 ) -> KeyValue:
     """Read a key's value by its type, one capped page at a time.
 
-    string: a byte range (cursor = byte offset); hash/set: HSCAN/SSCAN; list and sorted set: by index
-    range; stream: XRANGE by id; RedisJSON (when the module is loaded): JSON.GET. `truncated` says more
-    data exists; pass `next_cursor` back to continue.
+    Strings by byte range, hashes/sets by scan, lists/sorted sets by index, streams by id, RedisJSON by
+    path. While `truncated`, pass `next_cursor` back to continue.
     """
     r = state(ctx)
     cap = min(max_bytes or r.settings.max_bytes, r.settings.max_bytes)
