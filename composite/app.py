@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from composite import modules as registry
 from composite.settings import AppSettings
+from composite.toolcache import register_module
 from servers._common import Health, ModuleInfo, ToolPolicy
 from servers._common.logs import ToolCallLog
 from servers._common.version import VERSION
@@ -187,8 +188,7 @@ def build(settings: AppSettings | None = None) -> Composite:
         **auth_kwargs,
     )
     mounted = [
-        MountedModule(info, info.register(server, info.prefix, policy), policy.writes_allowed(info.key))
-        for info in infos
+        MountedModule(info, register_module(server, info, policy), policy.writes_allowed(info.key)) for info in infos
     ]
     instructions = system_prompt(mounted)
     server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted

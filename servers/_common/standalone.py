@@ -37,5 +37,7 @@ def build_standalone(info: ModuleInfo, *, policy: ToolPolicy | None = None) -> M
 
 def run_standalone(info: ModuleInfo) -> None:
     """Serve the module over stdio; logs go to stderr."""
+    from composite.stdio import run_stdio
+
     configure_logging()
-    build_standalone(info).run()
+    run_stdio(build_standalone(info))

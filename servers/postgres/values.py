@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import decimal
 import ipaddress
 import itertools
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -97,24 +98,85 @@ def is_secret_column(name: str) -> bool:
     return any(w in _SECRET_WORDS for w in words) or any(p in _SECRET_PAIRS for p in itertools.pairwise(words))
 
 
-class RowRedactor:
-    """Masks text in secret-named columns, and passwords inside URLs / `password=` pairs in any text."""
+def _iso(value: Any) -> Any:
+    return value.isoformat()
 
-    def __init__(self, columns: list[str], *, reveal: bool) -> None:
-        self.reveal = reveal
-        self.secret = set() if reveal else {c for c in columns if is_secret_column(c)}
+
+def _float(value: float) -> Any:
+    return value if value == value and value not in (_INF, -_INF) else str(value)
+
+
+def _bytes(value: bytes) -> dict[str, str]:
+    return {"base64": base64.b64encode(value).decode()}
+
+
+_INF = float("inf")
+_IDENTITY = {"int2", "int4", "int8", "oid", "text", "varchar", "bpchar", "name", "bool", "json", "jsonb", "interval"}
+"""Types asyncpg (with our codecs) already returns as JSON values: bool/int/str, json decoded by orjson."""
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "float4": _float,
+    "float8": _float,
+    "numeric": str,
+    "money": str,
+    "uuid": str,
+    "inet": str,
+    "cidr": str,
+    "date": _iso,
+    "time": _iso,
+    "timetz": _iso,
+    "timestamp": _iso,
+    "timestamptz": _iso,
+    "bytea": _bytes,
+}
+_NO_SECRET_TEXT = _IDENTITY - {"text", "varchar", "bpchar", "name", "json", "jsonb"} | set(_CONVERTERS) - {"money"}
+"""Types whose JSON form cannot hold a URL password, `password=` pair or bearer token: not scanned."""
+
+
+def converter_for(typ: Any) -> Callable[[Any], Any] | None:
+    """The JSON converter of one result column (an asyncpg `Type`), chosen once per column; None = as is."""
+    if getattr(typ, "schema", "pg_catalog") == "pg_catalog" and getattr(typ, "kind", "scalar") == "scalar":
+        if typ.name in _IDENTITY:
+            return None
+        conv = _CONVERTERS.get(typ.name)
+        if conv is not None:
+            return conv
+    return pg_to_json
+
+
+class RowShaper:
+    """Result records to JSON rows: converters picked per column, secret columns masked, text scanned for secrets.
+
+    Equivalent to `RowRedactor(...)({k: pg_to_json(v) ...})` per row, without per-value type dispatch.
+    """
+
+    def __init__(self, attributes: list[Any], *, reveal: bool) -> None:
+        self.names = [a.name for a in attributes]
+        self.convert = [(i, c) for i, a in enumerate(attributes) if (c := converter_for(a.type)) is not None]
+        plain = {i for i, a in enumerate(attributes) if a.type.name in _NO_SECRET_TEXT and a.type.kind == "scalar"}
+        self.secret = [] if reveal else [i for i, n in enumerate(self.names) if is_secret_column(n)]
+        self.scan = [] if reveal else [i for i in range(len(self.names)) if i not in plain and i not in self.secret]
         self.masked: set[str] = set()
 
-    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        if self.reveal:
-            return row
-        for k, v in row.items():
-            if k in self.secret and isinstance(v, str | dict) and v not in ("", None):
-                row[k] = REDACTED
-                self.masked.add(k)
-            elif isinstance(v, str) and ("@" in v or "=" in v or "earer" in v):
-                row[k] = redact_text(v)
-        return row
+    def rows(self, records: Iterable[Any]) -> list[dict[str, Any]]:
+        names, convert, secret, scan = self.names, self.convert, self.secret, self.scan
+        out: list[dict[str, Any]] = []
+        for rec in records:
+            vals = list(rec)
+            for i, conv in convert:
+                v = vals[i]
+                if v is not None:
+                    vals[i] = conv(v)
+            for i in secret:
+                v = vals[i]
+                if isinstance(v, str | dict) and v != "":
+                    vals[i] = REDACTED
+                    self.masked.add(names[i])
+            for i in scan:
+                v = vals[i]
+                if type(v) is str and ("@" in v or "=" in v or "earer" in v):
+                    vals[i] = redact_text(v)
+            out.append(dict(zip(names, vals, strict=True)))
+        return out
 
     def note(self) -> list[str]:
         if not self.masked:
