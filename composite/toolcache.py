@@ -9,8 +9,8 @@ to the tool built there: exactly what `register` would have produced.
 
 The cache key covers everything a listing depends on: the package and SDK/pydantic/Python versions, the
 size and mtime of every source file of the module and of `servers/_common`, the exposure policy, the
-`BAM_*` environment and the prefix. A materialized tool whose schema differs from the cached one drops the
-cache (and is served as built). `BAM_TOOL_CACHE=off` disables the cache; `BAM_CACHE_DIR` moves it
+`BAM_*` environment and the prefix. A materialized tool that differs from its cached listing drops the
+cache file (and is served as built). `BAM_TOOL_CACHE=off` disables the cache; `BAM_CACHE_DIR` moves it
 (default `$XDG_CACHE_HOME/backend-architect-mcp` or `~/.cache/backend-architect-mcp`).
 """
 
@@ -106,7 +106,7 @@ class LazyTool(Tool):
         if self._real is None:
             assert self._module is not None
             real = self._module.tool(self.name)
-            if real.parameters != self.parameters or real.output_schema != self._cached_output_schema:
+            if _entry(real) != _entry(self):
                 log.warning("tool %s differs from the cached listing; dropping the cache", self.name)
                 if self._module.cache_file is not None:
                     self._module.cache_file.unlink(missing_ok=True)

@@ -95,7 +95,7 @@ def test_eof_on_stdin_shuts_the_server_down_cleanly(server: Server) -> None:
     assert server.proc.stderr is not None and "Traceback" not in server.proc.stderr.read().decode()
 
 
-def test_large_messages_both_ways_and_bad_lines_are_answered(server: Server) -> None:
+def test_large_messages_both_ways_and_a_bad_line_is_survived(server: Server) -> None:
     server.handshake()
     big = "x" * 3_000_000  # one 3 MB request line, and a response line of the same size
     server.send(
@@ -111,9 +111,7 @@ def test_large_messages_both_ways_and_bad_lines_are_answered(server: Server) -> 
     assert reply["id"] == 3 and not reply["result"].get("isError"), str(reply)[:500]
     row = reply["result"]["structuredContent"]["rows"][0]
     assert row["n"] == 3_000_000 and row["s"] == big
-    server.send(b"this is not json\n")
-    error = server.receive()
-    assert "error" in error
+    server.send(b"this is not json\n")  # dropped by the server, as over the SDK's transport
     server.send({"jsonrpc": "2.0", "id": 4, "method": "ping"})  # still serving after the bad line
     assert server.receive() == {"jsonrpc": "2.0", "id": 4, "result": {}}
 
