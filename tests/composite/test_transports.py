@@ -133,9 +133,13 @@ async def test_bearer_token_auth_over_http_and_sse(database_url: str) -> None:
 async def test_workers_serve_stateless_http_from_several_processes(database_url: str) -> None:
     sp = start_server("--transport", "http", "--servers", "postgres", "--workers", "2")
     try:
-        with open(f"/proc/{sp.proc.pid}/task/{sp.proc.pid}/children") as f:
-            workers = f.read().split()
-        assert len(workers) >= 2, workers  # uvicorn's supervisor and its worker processes
+        workers: list[str] = []
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline:  # uvicorn's supervisor starts its workers
+            with open(f"/proc/{sp.proc.pid}/task/{sp.proc.pid}/children") as f:
+                workers = f.read().split()
+            await anyio.sleep(0.2)
+        assert len(workers) == 2, workers
         for i in range(8):  # fresh sessions: any request may land on any worker
             async with Client(f"{sp.base}/mcp") as c:
                 data = ok(await c.call_tool("pg_query", {"sql": "SELECT $1::int AS i", "params": [i]}))
