@@ -11,6 +11,7 @@ in rounds that alternate between the servers (noise hits all alike). Server CPU 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -54,10 +55,8 @@ def _tree(pid: int) -> list[int]:
 def _cpu(pid: int) -> float:
     total = 0.0
     for p in _tree(pid):
-        try:
+        with contextlib.suppress(OSError):
             total += cpu_seconds(p)
-        except OSError:
-            pass
     return total
 
 

@@ -55,7 +55,7 @@ async def run(n: int) -> tuple[list[Stat], dict[str, float]]:
     """p50s of every variant and the server CPU (µs) per call of each MCP variant."""
     pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=2)
     py = sys.executable
-    servers = {
+    servers: dict[str, tuple[list[str], str, dict[str, Any]]] = {
         "SDK floor: no-op tool, SDK stdio": ([py, "-m", "bench.floor_server"], "noop", {}),
         "floor no-op on our stdio transport": ([py, "-m", "bench.floor_server", "--lean"], "noop", {}),
         "ours pg_query SELECT 1": (
@@ -108,7 +108,8 @@ def report(stats: list[Stat], cpu: dict[str, float]) -> str:
         f"- server CPU per pg_query ÷ per SDK no-op = "
         f"**{cpu['ours pg_query SELECT 1'] / cpu['SDK floor: no-op tool, SDK stdio']:.2f}**",
         f"- 1000×5-row page: **{page / 1000:.2f} ms** of server CPU per page (target ≤ 4 ms); end-to-end p50 "
-        f"{p50['ours pg_query 1000×5 rows'] / 1000:.2f} ms vs raw asyncpg {p50['raw asyncpg 1000×5 rows'] / 1000:.2f} ms",
+        f"{p50['ours pg_query 1000×5 rows'] / 1000:.2f} ms vs raw asyncpg "
+        f"{p50['raw asyncpg 1000×5 rows'] / 1000:.2f} ms",
         "",
         "Clients: the mcp 2.x `Client` (response cache off) in this process, one stdio subprocess per MCP variant. "
         "Server CPU = user+system time of that subprocess over the measured calls (/proc/<pid>/stat, 10 ms ticks), "

@@ -141,7 +141,7 @@ def _lazy(entry: dict[str, Any], module: _Module) -> LazyTool:
         title=entry["title"],
         description=entry["description"],
         parameters=entry["parameters"],
-        fn_metadata=None,
+        fn_metadata=None,  # type: ignore[arg-type]  # built by the real tool on first call
         is_async=True,
         context_kwarg=None,
         annotations=ToolAnnotations.model_validate(annotations) if annotations is not None else None,
@@ -193,4 +193,3 @@ def _load(path: Path | None) -> list[dict[str, Any]] | None:
     except (OSError, orjson.JSONDecodeError):
         return None
     return data if isinstance(data, list) else None
-

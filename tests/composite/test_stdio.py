@@ -103,8 +103,10 @@ def test_large_messages_both_ways_and_a_bad_line_is_survived(server: Server) -> 
             "jsonrpc": "2.0",
             "id": 3,
             "method": "tools/call",
-            "params": {"name": "pg_query", "arguments": {"sql": "SELECT length($1::text) AS n, $1::text AS s",
-                                                          "params": [big]}},
+            "params": {
+                "name": "pg_query",
+                "arguments": {"sql": "SELECT length($1::text) AS n, $1::text AS s", "params": [big]},
+            },
         }
     )
     reply = server.receive()
@@ -114,4 +116,3 @@ def test_large_messages_both_ways_and_a_bad_line_is_survived(server: Server) -> 
     server.send(b"this is not json\n")  # dropped by the server, as over the SDK's transport
     server.send({"jsonrpc": "2.0", "id": 4, "method": "ping"})  # still serving after the bad line
     assert server.receive() == {"jsonrpc": "2.0", "id": 4, "result": {}}
-

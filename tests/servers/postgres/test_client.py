@@ -76,7 +76,7 @@ async def test_a_cached_read_is_one_round_trip_with_the_row_limit_in_the_execute
         settings = PostgresSettings(database_url=url, pool_min_size=1, pool_max_size=1)
         async with resources(settings) as pg, pg.connection() as conn:
             sql = f"SELECT id FROM {SCHEMA}.orders WHERE id > $1 ORDER BY id"
-            rows, attrs = await fetch_page(conn, sql, lambda types: [int(0)] if types == ["int8"] else [], 5)
+            rows, attrs = await fetch_page(conn, sql, lambda types: [0] if types == ["int8"] else [None], 5)
             assert [r["id"] for r in rows] == [1, 2, 3, 4, 5] and [a.name for a in attrs] == ["id"]
             before = turns.count
             rows, _ = await fetch_page(conn, sql, lambda types: [100], 3)
