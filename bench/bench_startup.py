@@ -96,7 +96,8 @@ def main() -> None:
     lines += [
         "",
         "Target: ours ≤ 1.25× the minimal MCPServer. Server CPU = user+system time of the server process until it "
-        "answered tools/list (/proc/<pid>/stat), steadier than wall time on a loaded machine. 'tool cache off' (BAM_TOOL_CACHE=off) shows the start without "
+        "answered tools/list (/proc/<pid>/stat), steadier than wall time on a loaded machine. "
+        "'tool cache off' (BAM_TOOL_CACHE=off) shows the start without "
         "the cached tool listing (composite/toolcache.py): every tool's schema built at start-up. Our packages are "
         "byte-compiled first, as a pip install does.",
     ]
