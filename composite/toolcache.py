@@ -8,9 +8,9 @@ first call of one of a module's tools registers that module for real on a scratc
 to the tool built there: exactly what `register` would have produced.
 
 The cache key covers everything a listing depends on: the package and SDK/pydantic/Python versions, the
-size and mtime of every source file of the module and of `servers/_common`, the exposure policy, the
-`BAM_*` environment and the prefix. A materialized tool that differs from its cached listing drops the
-cache file (and is served as built). `BAM_TOOL_CACHE=off` disables the cache; `BAM_CACHE_DIR` moves it
+size and mtime of every source file of the module, of `servers/_common` and of the client libraries, the
+exposure policy, the `BAM_*` environment and the prefix. A materialized tool that differs from its cached
+listing drops the cache file (and is served as built). `BAM_TOOL_CACHE=off` disables the cache; `BAM_CACHE_DIR` moves it
 (default `$XDG_CACHE_HOME/backend-architect-mcp` or `~/.cache/backend-architect-mcp`).
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import logging
 import os
 import sys
@@ -27,6 +28,7 @@ from typing import Any
 
 import orjson
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 from pydantic import PrivateAttr
@@ -36,6 +38,7 @@ from servers._common.version import VERSION
 
 log = logging.getLogger("backend_architect_mcp.toolcache")
 FORMAT = 1
+_LIBRARIES = ("asyncpg", "pglast", "redis", "kubernetes", "botocore", "boto3", "docker")
 
 
 def cache_dir() -> Path | None:
@@ -72,6 +75,11 @@ def cache_key(info: ModuleInfo, policy: ToolPolicy) -> str:
         for path in sorted(root.rglob("*.py")):
             st = path.stat()
             h.update(f"{path}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    for dist in _LIBRARIES:  # schemas may come from a client library's data (botocore's service models)
+        spec = importlib.util.find_spec(dist)
+        if spec is not None and spec.origin:
+            st = os.stat(spec.origin)
+            h.update(f"{spec.origin}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     h.update(orjson.dumps(sorted((k, v) for k, v in os.environ.items() if k.startswith("BAM_"))))
     return h.hexdigest()[:40]
 
@@ -88,7 +96,12 @@ class _Module:
             scratch: MCPServer[Any] = MCPServer(f"{self.info.key}-tools", log_level="WARNING")
             self.info.register(scratch, self.info.prefix, self.policy)
             self.tools = {t.name: t for t in scratch._tool_manager.list_tools()}
-        return self.tools[name]
+        tool = self.tools.get(name)
+        if tool is None:
+            if self.cache_file is not None:
+                self.cache_file.unlink(missing_ok=True)
+            raise ToolError(f"tool {name} is no longer provided by this server version; restart the server")
+        return tool
 
 
 class LazyTool(Tool):
