@@ -18,7 +18,6 @@ file) the SDK's transport is used unchanged.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import stat
@@ -56,6 +55,8 @@ class _Claim:
     """Serve the wire from private duplicates of fd 0/1 while fd 0 reads /dev/null and fd 1 writes to stderr."""
 
     def __init__(self) -> None:
+        import fcntl  # POSIX only, like this transport
+
         self.wire_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
         self.wire_out = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
         self.saved_in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
