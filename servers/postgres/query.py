@@ -275,6 +275,36 @@ def _node_types(plan: Any, out: list[str]) -> list[str]:
     return out
 
 
+async def _plan(
+    pg: Any, explain: str, checked: Any, params: list[Any] | None, hypo: list[str], timeout_ms: int | None
+) -> tuple[Any, float | None, list[str]]:
+    """The plan, the baseline cost and the hypothetical indexes used.
+
+    A plain EXPLAIN (no ANALYZE, no hypothetical indexes, default timeout) executes nothing: it runs on a
+    read-only session in one round trip like pg_query. ANALYZE runs in a READ ONLY transaction that is rolled
+    back; hypothetical indexes are session state, created and reset inside it.
+    """
+    if not checked.analyze and not hypo and timeout_ms is None:
+        async with pg.connection() as conn:
+            await _forbid_volatile_user_functions(conn, checked.functions)
+            records, _ = await fetch_page(conn, explain, _binder(params), 1)
+            return records[0][0], None, []
+    async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
+        await _forbid_volatile_user_functions(tx.conn, checked.functions)
+        stmt = await tx.conn.prepare(explain)
+        args = _coerce_params(stmt, params)
+        plan = await stmt.fetchval(*args)
+        if not hypo:
+            return plan, None, []
+        baseline = _top_cost(plan)
+        try:
+            names = await _with_hypothetical_indexes(tx.conn, hypo)
+            plan = await (await tx.conn.prepare(explain)).fetchval(*args)
+        finally:
+            await _reset_hypothetical_indexes(tx.conn)
+        return plan, baseline, [n for n in names if n in orjson.dumps(plan).decode()]
+
+
 async def pg_explain(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="The statement to plan, without EXPLAIN")],
@@ -311,22 +341,10 @@ async def pg_explain(
     options = ["FORMAT JSON", "VERBOSE"]
     if analyze:
         options += ["ANALYZE", f"BUFFERS {'TRUE' if buffers else 'FALSE'}"]
-    baseline: float | None = None
-    used: list[str] = []
     try:
-        async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
-            await _forbid_volatile_user_functions(tx.conn, checked.functions)
-            stmt = await tx.conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")
-            args = _coerce_params(stmt, params)
-            plan = await stmt.fetchval(*args)
-            if hypo:
-                baseline = _top_cost(plan)
-                try:
-                    names = await _with_hypothetical_indexes(tx.conn, hypo)
-                    plan = await (await tx.conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")).fetchval(*args)
-                finally:
-                    await _reset_hypothetical_indexes(tx.conn)
-                used = [n for n in names if n in orjson.dumps(plan).decode()]
+        plan, baseline, used = await _plan(
+            pg, f"EXPLAIN ({', '.join(options)}) {sql}", checked, params, hypo, timeout_ms
+        )
     except Exception as exc:
         raise translate(exc, "explain the statement") from exc
     top = plan[0] if isinstance(plan, list) and plan else {}

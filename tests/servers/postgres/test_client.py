@@ -103,6 +103,12 @@ async def test_pg_query_first_page_is_one_round_trip(seeded: str, monkeypatch: p
             before = turns.count
             ok(await c.call_tool("pg_query", {"sql": f"SELECT {SCHEMA}.double_it(4) AS d"}))
             assert turns.count - before == 2  # ... then gate + read, both cached
+            ok(await c.call_tool("pg_explain", {"sql": f"SELECT * FROM {SCHEMA}.orders WHERE id = $1", "params": [1]}))
+            before = turns.count  # a plain EXPLAIN executes nothing: one round trip as well
+            plan = ok(
+                await c.call_tool("pg_explain", {"sql": f"SELECT * FROM {SCHEMA}.orders WHERE id = $1", "params": [2]})
+            )
+            assert plan["total_cost"] > 0 and turns.count - before == 1
 
 
 async def test_read_sessions_are_read_only_by_connection_settings(seeded: str) -> None:
