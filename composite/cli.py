@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
         help="stateless streamable HTTP, for horizontal scaling [BAM_STATELESS]",
     )
     serve.add_argument(
+        "--workers", type=int, help="worker processes on the port (http; implies --stateless) [BAM_WORKERS]"
+    )
+    serve.add_argument(
         "--json-response",
         action="store_true",
         default=None,
@@ -137,6 +140,7 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         "host": "host",
         "port": "port",
         "stateless": "stateless",
+        "workers": "workers",
         "json_response": "json_response",
         "require": "required",
         "allowed_hosts": "allowed_hosts",
@@ -248,7 +252,9 @@ def exposure_warning(settings: AppSettings) -> str | None:
 def _serve(app: Any) -> None:
     settings: AppSettings = app.settings
     if settings.transport == "stdio":
-        app.server.run()
+        from composite.stdio import run_stdio
+
+        run_stdio(app.server)
         return
     import logging
 
@@ -258,6 +264,11 @@ def _serve(app: Any) -> None:
     if warning:
         logging.getLogger("backend_architect_mcp.composite").warning(warning)
 
+    if settings.workers > 1:
+        from composite.workers import serve_workers
+
+        serve_workers(settings)
+        return
     from composite.app import http_app
 
     asgi = http_app(app, sse=True, streamable=settings.transport == "http")

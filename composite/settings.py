@@ -28,6 +28,9 @@ class AppSettings(PolicySettings):
     host: str = Field(default="127.0.0.1", description="Address to bind for http/sse.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port for http/sse.")
     stateless: bool = Field(default=False, description="Stateless streamable HTTP (for horizontal scaling).")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Server processes on the port (http only; more than one forces stateless)."
+    )
     json_response: bool = Field(default=False, description="Plain JSON bodies instead of SSE streams on /mcp.")
     required: str = Field(
         default="mounted",

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -38,28 +37,69 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("interval", schema="pg_catalog", encoder=str, decoder=str, format="text")
 
 
+def server_settings(s: PostgresSettings, *, read_only: bool) -> dict[str, str]:
+    """Session settings sent in the startup packet: every statement is bounded without an extra round trip.
+
+    Connections of the read pool also start with `default_transaction_read_only = on`, so a read needs no
+    BEGIN READ ONLY / ROLLBACK around it. A read statement cannot switch that off: the parse gate allows one
+    SELECT/SHOW only (no SET, no transaction control) and refuses `set_config()`.
+    """
+    out = {
+        "application_name": s.application_name,
+        "statement_timeout": str(s.statement_timeout_ms),
+        "lock_timeout": str(s.lock_timeout_ms),
+        "idle_in_transaction_session_timeout": str(s.idle_in_transaction_timeout_ms),
+    }
+    if read_only:
+        out["default_transaction_read_only"] = "on"
+    return out
+
+
+async def fetch_page(
+    conn: asyncpg.Connection, sql: str, bind: Callable[[list[str]], list[Any]], limit: int
+) -> tuple[list[asyncpg.Record], list[Any]]:
+    """At most `limit` rows of `sql` and its result attributes, through the connection's statement cache.
+
+    With the statement cached this is one round trip (Bind + Execute with a row limit + Sync); a schema
+    change that invalidates the cached statement is retried once by asyncpg (outside a transaction).
+    `bind` gets the statement's parameter type names and returns the arguments.
+
+    asyncpg has no public "cached statement with a row limit" call, so this is the one place that uses its
+    private API (`Connection._prepare(use_cache=True)`, `Connection._execute(query, args, limit, timeout)`);
+    tests/servers/postgres/test_client.py fails loudly when asyncpg changes them.
+    """
+    stmt = await conn._prepare(sql, use_cache=True)
+    args = bind([t.name for t in stmt.get_parameters()])
+    records: list[asyncpg.Record] = await conn._execute(sql, args, limit, None)
+    # The statement may have been re-prepared by the retry: take the attributes from the cache as it is now.
+    current = await conn._prepare(sql, use_cache=True)
+    return records, list(current.get_attributes())
+
+
 @dataclass
 class Postgres:
-    """What the postgres module's tools get from the lifespan."""
+    """What the postgres module's tools get from the lifespan: a read pool and a (lazy) write pool."""
 
     settings: PostgresSettings
     backend: Backend[asyncpg.Pool]
-    dirty: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
-    """Connections a write ran on: only these need the full session reset when returned to the pool."""
+    """The read pool: sessions start read-only (`default_transaction_read_only`) and never run writes."""
+    writer: Backend[asyncpg.Pool] | None = None
+    """The write pool, opened on the first write; its connections are fully reset when returned."""
 
     async def check(self, timeout: float = 2.0) -> Health:
         return await self.backend.check(timeout)
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection; connection failures become an actionable 'unreachable' error."""
+    async def connection(self, *, write: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection (read-only unless `write`); connection failures become an 'unreachable' error."""
         import asyncpg
 
-        pool = await self.backend.get()
+        backend = self.writer if write and self.writer is not None else self.backend
+        pool = await backend.get()
         try:
             conn = await pool.acquire(timeout=self.settings.acquire_timeout_s)
         except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-            raise self.backend._unavailable(exc) from exc
+            raise backend._unavailable(exc) from exc
         except asyncpg.PostgresError as exc:
             raise translate(exc, "connect") from exc
         try:
@@ -71,13 +111,12 @@ class Postgres:
     async def transaction(self, *, read_only: bool, timeout_ms: int | None = None) -> AsyncIterator[Transaction]:
         """A transaction with server-side statement/lock timeouts, opened in one round trip.
 
-        It is rolled back on exit unless `commit()` was called.
+        Reads run on the read pool (READ ONLY twice over), writes on the write pool. It is rolled back on
+        exit unless `commit()` was called.
         """
         ms = int(timeout_ms or self.settings.statement_timeout_ms)
-        begin = "BEGIN READ ONLY" if read_only else "BEGIN"
-        async with self.connection() as conn:
-            if not read_only:  # a write may leave session state behind (SET, advisory locks, LISTEN ...)
-                self.dirty.add(getattr(conn, "_con", conn))  # the pool hands out proxies of the connection
+        begin = "BEGIN READ ONLY" if read_only else "BEGIN READ WRITE"
+        async with self.connection(write=not read_only) as conn:
             await conn.execute(
                 f"{begin}; SET LOCAL statement_timeout = {ms}; "
                 f"SET LOCAL lock_timeout = {int(self.settings.lock_timeout_ms)}"
@@ -110,21 +149,13 @@ def state(ctx: Any) -> Postgres:
     return pg
 
 
-@asynccontextmanager
-async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[Postgres]:
-    """Own the asyncpg pool for the lifetime of the server; never fail when PostgreSQL is down."""
-    s = settings or PostgresSettings()
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Read-pool connections go back without the reset round trip: reads cannot change session state
+    (SET, LISTEN, advisory locks, set_config and temporary objects are refused or impossible read-only;
+    hypopg state is cleared by pg_explain itself)."""
 
-    dirty: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    async def reset(conn: asyncpg.Connection) -> None:
-        # Read tools end every transaction themselves and cannot change session state (SET, LISTEN, advisory
-        # locks and temporary objects are refused or impossible in READ ONLY), so their connections go back
-        # to the pool without the extra reset round trip; connections a write ran on get the full reset.
-        if conn in dirty:
-            dirty.discard(conn)
-            await conn.reset()
-
+def _backend(s: PostgresSettings, *, read_only: bool) -> Backend[asyncpg.Pool]:
     async def connect() -> asyncpg.Pool:
         import asyncpg
 
@@ -133,17 +164,12 @@ async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[P
             raise NotConfigured("set DATABASE_URL, e.g. postgresql://user:password@127.0.0.1:5432/dbname")
         pool: asyncpg.Pool = await asyncpg.create_pool(
             dsn,
-            min_size=min(s.pool_min_size, s.pool_max_size),
+            min_size=min(s.pool_min_size, s.pool_max_size) if read_only else 0,
             max_size=s.pool_max_size,
             timeout=s.connect_timeout_s,
             init=_init_connection,
-            reset=reset,
-            server_settings={
-                "application_name": s.application_name,
-                "statement_timeout": str(s.statement_timeout_ms),
-                "lock_timeout": str(s.lock_timeout_ms),
-                "idle_in_transaction_session_timeout": str(s.idle_in_transaction_timeout_ms),
-            },
+            reset=_no_reset if read_only else None,
+            server_settings=server_settings(s, read_only=read_only),
         )
         return pool
 
@@ -153,7 +179,7 @@ async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[P
     async def close(pool: asyncpg.Pool) -> None:
         await pool.close()
 
-    backend: Backend[asyncpg.Pool] = Backend(
+    return Backend(
         module="postgres",
         title="PostgreSQL",
         target=s.target(),
@@ -162,10 +188,18 @@ async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[P
         probe=probe,
         close=close,
     )
+
+
+@asynccontextmanager
+async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[Postgres]:
+    """Own the asyncpg pools for the lifetime of the server; never fail when PostgreSQL is down."""
+    s = settings or PostgresSettings()
+    reader, writer = _backend(s, read_only=True), _backend(s, read_only=False)
     try:
-        yield Postgres(s, backend, dirty)
+        yield Postgres(s, reader, writer)
     finally:
-        await backend.aclose()
+        await writer.aclose()
+        await reader.aclose()
 
 
 def translate(exc: BaseException, action: str) -> ToolError:

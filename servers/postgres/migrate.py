@@ -360,8 +360,7 @@ async def pg_migration_apply(
         raise tool_error(action, "`plan_id` is not one pg_migration_plan returns", hint="run pg_migration_plan")
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
     ran: list[RanMigration] = []
-    async with pg.connection() as conn:
-        pg.dirty.add(getattr(conn, "_con", conn))
+    async with pg.connection(write=True) as conn:  # the write pool resets the session when it is returned
         try:
             await _locked(conn, pg, action)
             await ensure_ledger(conn, pg.settings)
@@ -481,8 +480,7 @@ async def pg_migration_rollback(
     action = "roll back the migrations"
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
     ran: list[RanMigration] = []
-    async with pg.connection() as conn:
-        pg.dirty.add(getattr(conn, "_con", conn))
+    async with pg.connection(write=True) as conn:  # the write pool resets the session when it is returned
         try:
             await _locked(conn, pg, action)
             rows = await read_ledger(conn, pg.settings)

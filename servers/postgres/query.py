@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from servers._common import json_size, tool_error
-from servers.postgres.client import state, translate
+from servers.postgres.client import fetch_page, state, translate
 from servers.postgres.safety import check_explain, check_index_definition, check_read_only, check_write
-from servers.postgres.values import RowRedactor, coerce_param, pg_to_json
+from servers.postgres.values import RowShaper, coerce_param
 
 Params = Annotated[
     list[Any] | None,
@@ -29,9 +30,13 @@ class Column(BaseModel):
     type: str = Field(description="PostgreSQL type name")
 
 
+# No per-row schema: a client validating structured output checks one array, not every row.
+Rows = Annotated[list[dict[str, Any]], WithJsonSchema({"type": "array"})]
+
+
 class QueryResult(BaseModel):
     columns: list[Column]
-    rows: list[dict[str, Any]] = Field(description="Rows as objects keyed by column name")
+    rows: Rows = Field(description="Rows as objects keyed by column name")
     row_count: int = Field(description="Rows in this page")
     truncated: bool = Field(description="True when more rows exist (or the byte cap cut the page)")
     next_offset: int | None = Field(description="Pass as `offset` to fetch the next page; null when done")
@@ -57,19 +62,61 @@ async def _forbid_volatile_user_functions(conn: Any, names: set[str]) -> None:
         )
 
 
+def _binder(params: list[Any] | None) -> Callable[[list[str]], list[Any]]:
+    """Coerce the JSON bind values to the statement's parameter types (given as type names)."""
+
+    def bind(types: list[str]) -> list[Any]:
+        values = list(params or [])
+        if len(values) != len(types):
+            raise tool_error(
+                "bind parameters",
+                f"the statement has {len(types)} placeholder(s) but {len(values)} value(s) were given",
+                hint="pass one value in `params` per $n placeholder",
+            )
+        try:
+            return [coerce_param(v, t) for v, t in zip(values, types, strict=True)]
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise tool_error("bind parameters", str(exc), hint=f"parameter types are {types}") from exc
+
+    return bind
+
+
 def _coerce_params(stmt: Any, params: list[Any] | None) -> list[Any]:
-    values = list(params or [])
-    types = [t.name for t in stmt.get_parameters()]
-    if len(values) != len(types):
-        raise tool_error(
-            "bind parameters",
-            f"the statement has {len(types)} placeholder(s) but {len(values)} value(s) were given",
-            hint="pass one value in `params` per $n placeholder",
-        )
-    try:
-        return [coerce_param(v, t) for v, t in zip(values, types, strict=True)]
-    except (ValueError, TypeError, ArithmeticError) as exc:
-        raise tool_error("bind parameters", str(exc), hint=f"parameter types are {types}") from exc
+    return _binder(params)([t.name for t in stmt.get_parameters()])
+
+
+async def _read_page(
+    pg: Any, sql: str, functions: set[str], params: list[Any] | None, page: int, offset: int, timeout_ms: int | None
+) -> tuple[list[Any], list[Any]]:
+    """Up to page+1 records and the result attributes.
+
+    The common case (first page, default timeout) is one round trip on a read-only session: the cached
+    statement is bound and executed with a row limit. Paging (`offset`) and per-call timeouts use a READ ONLY
+    transaction with a cursor.
+    """
+    if not offset and timeout_ms is None:
+        async with pg.connection() as conn:
+            await _forbid_volatile_user_functions(conn, functions)
+            return await fetch_page(conn, sql, _binder(params), page + 1)
+    async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
+        await _forbid_volatile_user_functions(tx.conn, functions)
+        stmt = await tx.conn.prepare(sql)
+        cursor = await stmt.cursor(*_coerce_params(stmt, params))
+        if offset:
+            await cursor.forward(offset)
+        return await cursor.fetch(page + 1), list(stmt.get_attributes())
+
+
+def fit_rows(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str, Any]], bool]:
+    """The rows that fit `max_bytes` of JSON (at least one), measured once per page; True when cut."""
+    if len(rows) <= 1 or len(orjson.dumps(rows, default=str)) <= max_bytes:
+        return rows, False
+    used = 0
+    for n, row in enumerate(rows):
+        used += len(orjson.dumps(row, default=str)) + 1
+        if n and used > max_bytes:
+            return rows[:n], True
+    return rows, False
 
 
 async def pg_query(
@@ -82,8 +129,8 @@ async def pg_query(
 ) -> QueryResult:
     """Run one read-only SQL statement with bind parameters and return a page of typed rows.
 
-    Runs in a READ ONLY transaction with statement_timeout and lock_timeout, after a parsed check that
-    refuses side-effecting functions. Add ORDER BY for stable paging across calls.
+    Runs read-only with statement_timeout and lock_timeout, after a parsed check that refuses
+    side-effecting functions. Add ORDER BY for stable paging across calls.
     """
     pg = state(ctx)
     checked = check_read_only(sql)
@@ -92,36 +139,19 @@ async def pg_query(
     if limit and limit > pg.settings.max_rows_limit:
         notes.append(f"limit capped at {pg.settings.max_rows_limit}")
     try:
-        async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
-            await _forbid_volatile_user_functions(tx.conn, checked.functions)
-            stmt = await tx.conn.prepare(sql)
-            args = _coerce_params(stmt, params)
-            columns = [Column(name=a.name, type=a.type.name) for a in stmt.get_attributes()]
-            cursor = await stmt.cursor(*args)
-            if offset:
-                await cursor.forward(offset)
-            records = await cursor.fetch(page + 1)
+        records, attributes = await _read_page(pg, sql, checked.functions, params, page, offset, timeout_ms)
     except Exception as exc:
         raise translate(exc, "run the query") from exc
     more = len(records) > page
-    rows: list[dict[str, Any]] = []
-    used = 0
-    byte_cut = False
-    mask = RowRedactor([c.name for c in columns], reveal=pg.settings.reveal_secrets)
-    for rec in records[:page]:
-        row = mask({k: pg_to_json(v) for k, v in rec.items()})
-        size = json_size(row)
-        if rows and used + size > pg.settings.max_bytes:
-            byte_cut = True
-            break
-        used += size
-        rows.append(row)
+    shaper = RowShaper(attributes, reveal=pg.settings.reveal_secrets)
+    rows, byte_cut = fit_rows(shaper.rows(records[:page]), pg.settings.max_bytes)
     if byte_cut:
         notes.append(f"page cut at the {pg.settings.max_bytes}-byte cap; select fewer or narrower columns")
-    notes += mask.note()
+    notes += shaper.note()
     truncated = more or byte_cut
-    return QueryResult(
-        columns=columns,
+    # Built without re-validation: every field is already of its declared type.
+    return QueryResult.model_construct(
+        columns=[Column.model_construct(name=a.name, type=a.type.name) for a in attributes],
         rows=rows,
         row_count=len(rows),
         truncated=truncated,
@@ -245,6 +275,36 @@ def _node_types(plan: Any, out: list[str]) -> list[str]:
     return out
 
 
+async def _plan(
+    pg: Any, explain: str, checked: Any, params: list[Any] | None, hypo: list[str], timeout_ms: int | None
+) -> tuple[Any, float | None, list[str]]:
+    """The plan, the baseline cost and the hypothetical indexes used.
+
+    A plain EXPLAIN (no ANALYZE, no hypothetical indexes, default timeout) executes nothing: it runs on a
+    read-only session in one round trip like pg_query. ANALYZE runs in a READ ONLY transaction that is rolled
+    back; hypothetical indexes are session state, created and reset inside it.
+    """
+    if not checked.analyze and not hypo and timeout_ms is None:
+        async with pg.connection() as conn:
+            await _forbid_volatile_user_functions(conn, checked.functions)
+            records, _ = await fetch_page(conn, explain, _binder(params), 1)
+            return records[0][0], None, []
+    async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
+        await _forbid_volatile_user_functions(tx.conn, checked.functions)
+        stmt = await tx.conn.prepare(explain)
+        args = _coerce_params(stmt, params)
+        plan = await stmt.fetchval(*args)
+        if not hypo:
+            return plan, None, []
+        baseline = _top_cost(plan)
+        try:
+            names = await _with_hypothetical_indexes(tx.conn, hypo)
+            plan = await (await tx.conn.prepare(explain)).fetchval(*args)
+        finally:
+            await _reset_hypothetical_indexes(tx.conn)
+        return plan, baseline, [n for n in names if n in orjson.dumps(plan).decode()]
+
+
 async def pg_explain(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="The statement to plan, without EXPLAIN")],
@@ -280,22 +340,10 @@ async def pg_explain(
     options = ["FORMAT JSON", "VERBOSE"]
     if analyze:
         options += ["ANALYZE", f"BUFFERS {'TRUE' if buffers else 'FALSE'}"]
-    baseline: float | None = None
-    used: list[str] = []
     try:
-        async with pg.transaction(read_only=True, timeout_ms=timeout_ms) as tx:
-            await _forbid_volatile_user_functions(tx.conn, checked.functions)
-            stmt = await tx.conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")
-            args = _coerce_params(stmt, params)
-            plan = await stmt.fetchval(*args)
-            if hypo:
-                baseline = _top_cost(plan)
-                try:
-                    names = await _with_hypothetical_indexes(tx.conn, hypo)
-                    plan = await (await tx.conn.prepare(f"EXPLAIN ({', '.join(options)}) {sql}")).fetchval(*args)
-                finally:
-                    await _reset_hypothetical_indexes(tx.conn)
-                used = [n for n in names if n in orjson.dumps(plan).decode()]
+        plan, baseline, used = await _plan(
+            pg, f"EXPLAIN ({', '.join(options)}) {sql}", checked, params, hypo, timeout_ms
+        )
     except Exception as exc:
         raise translate(exc, "explain the statement") from exc
     top = plan[0] if isinstance(plan, list) and plan else {}
@@ -345,17 +393,10 @@ async def pg_execute(
             args = _coerce_params(stmt, params)
             records = await stmt.fetch(*args)
             status = stmt.get_statusmsg()
-            returning: list[dict[str, Any]] = []
-            truncated = False
-            used = 0
-            mask = RowRedactor([a.name for a in stmt.get_attributes()], reveal=pg.settings.reveal_secrets)
-            for rec in records:
-                row = mask({k: pg_to_json(v) for k, v in rec.items()})
-                used += json_size(row)
-                if len(returning) >= pg.settings.max_rows or (returning and used > pg.settings.max_bytes):
-                    truncated = True
-                    break
-                returning.append(row)
+            shaper = RowShaper(list(stmt.get_attributes()), reveal=pg.settings.reveal_secrets)
+            capped = records[: pg.settings.max_rows]
+            returning, truncated = fit_rows(shaper.rows(capped), pg.settings.max_bytes)
+            truncated = truncated or len(records) > len(capped)
             if not dry_run:
                 await tx.commit()
             committed = tx.committed

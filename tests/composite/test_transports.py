@@ -128,3 +128,47 @@ async def test_bearer_token_auth_over_http_and_sse(database_url: str) -> None:
         assert "tok-a" not in sp.log() and "tok-b" not in sp.log()
     finally:
         stop_server(sp)
+
+
+async def test_workers_serve_stateless_http_from_several_processes(database_url: str) -> None:
+    sp = start_server("--transport", "http", "--servers", "postgres", "--workers", "2")
+    try:
+        workers: list[str] = []
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline:  # uvicorn's supervisor starts its workers
+            with open(f"/proc/{sp.proc.pid}/task/{sp.proc.pid}/children") as f:
+                children = f.read().split()
+            workers = [c for c in children if b"spawn_main" in _cmdline(c)]  # not multiprocessing's tracker
+            await anyio.sleep(0.2)
+        assert len(workers) == 2, workers
+        for i in range(8):  # fresh sessions: any request may land on any worker
+            async with Client(f"{sp.base}/mcp") as c:
+                data = ok(await c.call_tool("pg_query", {"sql": "SELECT $1::int AS i", "params": [i]}))
+                assert data["rows"] == [{"i": i}]
+        async with httpx2.AsyncClient(base_url=sp.base) as h:
+            for _ in range(4):
+                ready = await h.get("/readyz")
+                assert ready.status_code == 200 and ready.json()["modules"]["postgres"]["status"] == "up"
+            assert (await h.get("/sse")).status_code == 404  # SSE sessions live in one process: not served
+        assert "Traceback" not in sp.log()
+    finally:
+        stop_server(sp)
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+async def test_workers_need_http() -> None:
+    import subprocess
+
+    r = subprocess.run(
+        [sys.executable, "-m", "composite", "serve", "--transport", "sse", "--workers", "2", "--servers", "postgres"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and b"--workers needs --transport http" in r.stderr
