@@ -17,8 +17,15 @@ from hypothesis import HealthCheck, settings
 from mcp.types import CallToolResult
 
 # Generated corpora run against real backends on a shared 2-core machine: wall-clock deadlines would make
-# them flaky, never stricter. Each test still sets its own example count.
-settings.register_profile("backends", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# them flaky, never stricter. Each test still sets its own example count. In CI the examples are derived from
+# each test's name (derandomize), so a landing is judged on the same generated corpus every time; locally
+# every run draws new ones.
+settings.register_profile(
+    "backends",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=bool(os.environ.get("CI")),
+)
 settings.load_profile("backends")
 
 
