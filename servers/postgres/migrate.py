@@ -387,13 +387,23 @@ async def pg_migration_apply(
                         outside_transaction=stepwise,
                     )
                 )
-            current = await conn.fetchval(
-                f"SELECT version FROM {r.ledger} WHERE status = 'applied' ORDER BY version_key DESC LIMIT 1"
-            )
+            current = await _latest_applied(conn, r.ledger)
         except _Failed as f:
             raise _failure("apply", ran, f) from f.exc
         except Exception as exc:
             raise translate(exc, action) from exc
+    return _result(ran, current, pg)
+
+
+async def _latest_applied(conn: Any, ledger: str) -> str | None:
+    version: str | None = await conn.fetchval(
+        f"SELECT version FROM {ledger} WHERE status = 'applied' ORDER BY version_key DESC LIMIT 1"
+    )
+    return version
+
+
+def _result(ran: list[RanMigration], current: str | None, pg: Any) -> ApplyResult:
+    """The answer of apply and rollback: the last 200 migrations run, their count and the current version."""
     return ApplyResult(ran=ran[-200:], ran_count=len(ran), current_version=current, ledger=ledger_name(pg.settings))
 
 
@@ -502,11 +512,9 @@ async def pg_migration_rollback(
                         outside_transaction=stepwise,
                     )
                 )
-            current = await conn.fetchval(
-                f"SELECT version FROM {r.ledger} WHERE status = 'applied' ORDER BY version_key DESC LIMIT 1"
-            )
+            current = await _latest_applied(conn, r.ledger)
         except _Failed as f:
             raise _failure("roll back", ran, f) from f.exc
         except Exception as exc:
             raise translate(exc, action) from exc
-    return ApplyResult(ran=ran[-200:], ran_count=len(ran), current_version=current, ledger=ledger_name(pg.settings))
+    return _result(ran, current, pg)
