@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from servers._common import Health
+from servers._common.logs import call_outcome
 from servers._common.version import VERSION
 
 log = logging.getLogger("backend_architect_mcp.metrics")
@@ -77,10 +78,7 @@ class ToolMetrics:
         outcome = "error"
         try:
             result = await call_next(ctx)
-            is_error = getattr(result, "is_error", None)
-            if is_error is None and isinstance(result, Mapping):
-                is_error = result.get("isError")
-            outcome = "tool_error" if is_error else "ok"
+            outcome = call_outcome(result)
             return result
         finally:
             self.latency.labels(tool, module).observe(time.perf_counter() - start)

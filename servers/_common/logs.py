@@ -54,6 +54,14 @@ def configure_logging(level: str | None = None) -> None:
     logging.getLogger("mcp").setLevel(max(logging.WARNING, root.level))
 
 
+def call_outcome(result: Any) -> str:
+    """`ok` or `tool_error` for the result of a tools/call (the result model or its dict form)."""
+    is_error = getattr(result, "is_error", None)
+    if is_error is None and isinstance(result, dict):
+        is_error = result.get("isError")
+    return "tool_error" if is_error else "ok"
+
+
 class ToolCallLog:
     """Server middleware: one log line per tool call (name, duration, outcome); never the arguments."""
 
@@ -69,10 +77,7 @@ class ToolCallLog:
         outcome = "error"
         try:
             result = await call_next(ctx)
-            is_error = getattr(result, "is_error", None)
-            if is_error is None and isinstance(result, dict):
-                is_error = result.get("isError")
-            outcome = "tool_error" if is_error else "ok"
+            outcome = call_outcome(result)
             return result
         finally:
             ms = round((time.perf_counter() - start) * 1000, 2)
