@@ -131,7 +131,7 @@ class ImageDetails(BaseModel):
 async def docker_image_inspect(
     ctx: Context[Any, Any],
     image: ImageRef,
-    full: Annotated[bool, Field(description="Also return the whole inspect document (redacted)")] = False,
+    full: Annotated[bool, Field(description="Also return the whole inspect document")] = False,
 ) -> ImageDetails:
     """Inspect an image: tags, digests, size, platform, default command, environment (secrets masked), labels."""
     d = dk(ctx)

@@ -207,9 +207,7 @@ async def pg_health(
     ctx: Context[Any, Any],
     areas: Annotated[list[HealthArea] | None, Field(description="Checks to run (default: all)")] = None,
 ) -> HealthReport:
-    """Run database health checks: cache hit ratio, connections by application, invalid/unused indexes, vacuum,
-    wraparound, sequences near their limit, long transactions, replication lag per standby, replication slots
-    and the WAL they retain, WAL archiving, and checkpoint/bgwriter pressure."""
+    """Run database health checks (cache, connections, indexes, vacuum, wraparound, replication, WAL, ...)."""
     pg = state(ctx)
     wanted = list(areas or HealthArea.__args__)  # type: ignore[attr-defined]
     try:

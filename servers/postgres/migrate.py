@@ -42,9 +42,7 @@ from servers.postgres.migration_files import Migration, Statement, load_director
 from servers.postgres.migrations import SchemaChange, diff_shapes
 from servers.postgres.values import redact_sql
 
-Directory_ = Annotated[
-    str | None, Field(description="Migrations directory inside the allowed roots (default: the configured one)")
-]
+Directory_ = Annotated[str | None, Field(description="Migrations directory (default: the configured one)")]
 LockTimeout = Annotated[
     int | None, Field(ge=1, le=600_000, description="lock_timeout per try in ms (default: server setting)")
 ]
@@ -103,8 +101,9 @@ async def pg_migrations_status(
     directory: Directory_ = None,
     limit: Annotated[int, Field(ge=1, le=500, description="Most applied/pending entries to list")] = 50,
 ) -> MigrationsStatus:
-    """Applied and pending migrations of the directory, and drift: files changed or gone after they were applied,
-    half-applied migrations, and live schema changes the applied migrations do not explain."""
+    """Check a migrations directory: applied, pending, and drift (changed or missing files, half-applied migrations,
+    unexplained schema changes).
+    """
     pg = state(ctx)
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
     try:

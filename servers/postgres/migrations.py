@@ -291,9 +291,7 @@ async def pg_migration_plan(
         str | None,
         Field(description="Migration script (statements separated by ;); omit to plan the migrations directory"),
     ] = None,
-    directory: Annotated[
-        str | None, Field(description="Migrations directory inside the allowed roots (default: the configured one)")
-    ] = None,
+    directory: Annotated[str | None, Field(description="Migrations directory (default: the configured one)")] = None,
     timeout_ms: Annotated[
         int | None, Field(ge=1, le=600_000, description="statement_timeout per statement in ms (default: server)")
     ] = None,
