@@ -37,7 +37,7 @@ class ServiceList(BaseModel):
 
 async def aws_services_list(
     ctx: Context[Any, Any],
-    filter: Annotated[str | None, Field(description="Substring or glob to match names, e.g. `log` or `ec2*`")] = None,
+    filter: Annotated[str | None, Field(description="Substring or glob, e.g. ec2*")] = None,
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
     limit: Annotated[int, Field(ge=1, le=500, description="Names per page")] = 200,
 ) -> ServiceList:
@@ -83,7 +83,7 @@ def _operations(service: str) -> tuple[Any, dict[str, dict[str, Any]]]:
 
 async def aws_operations_list(
     ctx: Context[Any, Any],
-    service: Annotated[str, Field(description="botocore service name, e.g. s3, ec2")],
+    service: Annotated[str, Field(description="Service, e.g. s3, ec2")],
     filter: Annotated[str | None, Field(description="Substring or glob of operation names")] = None,
     access: Annotated[Literal["any", "read", "write"], Field(description="Reads, writes or any")] = "any",
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
@@ -143,7 +143,7 @@ class OperationDescription(BaseModel):
 
 async def aws_operation_describe(
     ctx: Context[Any, Any],
-    service: Annotated[str, Field(description="botocore service name, e.g. s3")],
+    service: Annotated[str, Field(description="Service, e.g. s3")],
     operation: Annotated[str, Field(description="Operation, e.g. ListObjectsV2")],
     depth: Annotated[int, Field(ge=0, le=6, description="How deep to expand nested structures")] = 3,
 ) -> OperationDescription:
@@ -202,7 +202,7 @@ class CallResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-Service = Annotated[str, Field(description="botocore service name, e.g. s3, ec2")]
+Service = Annotated[str, Field(description="Service, e.g. s3, ec2")]
 Operation = Annotated[str, Field(description="Operation, e.g. DescribeInstances")]
 Parameters = Annotated[
     dict[str, Any] | None,
@@ -427,8 +427,7 @@ async def aws_call(
 ) -> CallResult:
     """Call any read-only AWS API operation (Describe/List/Get/...), validated against botocore's model.
 
-    Pages are merged up to `max_items`; `resume_token` continues. Writes and secret-returning reads are refused;
-    secrets in results are masked.
+    Writes and secret-returning reads are refused; secrets in results are masked.
     """
     return await _call(
         ctx,

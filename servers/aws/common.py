@@ -20,10 +20,10 @@ KEY = "aws"
 T = TypeVar("T")
 
 Region = Annotated[str | None, Field(description="AWS region (default: the profile's, else AWS_REGION)")]
-Profile = Annotated[str | None, Field(description="AWS config profile (default: AWS_PROFILE / credential chain)")]
+Profile = Annotated[str | None, Field(description="Config profile (default: AWS_PROFILE / credential chain)")]
 RoleArn = Annotated[
     str | None,
-    Field(description="IAM role ARN to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
+    Field(description="Role ARN to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
 ]
 MaxItems = Annotated[int | None, Field(ge=1, description="Page size (default 50, capped by the server)")]
 NextToken = Annotated[str | None, Field(description="From the previous page")]

@@ -164,15 +164,15 @@ class ObjectPage(AwsPage):
 async def aws_s3_objects_list(
     ctx: Context[Any, Any],
     bucket: Bucket,
-    prefix: Annotated[str, Field(description="Only keys starting with this, e.g. `logs/2026/`")] = "",
-    delimiter: Annotated[str | None, Field(description="Group keys by this, e.g. / for one folder level")] = None,
+    prefix: Annotated[str, Field(description="Key prefix, e.g. logs/2026/")] = "",
+    delimiter: Annotated[str | None, Field(description="e.g. / to list one folder level")] = None,
     max_items: MaxItems = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> ObjectPage:
-    """List objects in a bucket by prefix (key, size, last modified), paged."""
+    """List objects in an S3 bucket (key, size, last modified)."""
     aws = aws_state(ctx)
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
     if delimiter:
@@ -231,7 +231,7 @@ async def aws_s3_object_read(
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> ObjectContent:
-    """Read an S3 object as text (UTF-8, else base64) from an offset, with a byte cap."""
+    """Read an S3 object as text (UTF-8, else base64), up to a byte cap."""
     aws = aws_state(ctx)
     cap = min(max_bytes or aws.settings.object_max_bytes, aws.settings.object_max_bytes_limit)
 

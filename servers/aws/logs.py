@@ -27,7 +27,7 @@ from servers.aws.common import (
 from servers.aws.sensitive import mask_field, mask_text
 
 MESSAGE_CAP = 4_096
-LogGroup = Annotated[str, Field(description="Log group name, e.g. /aws/lambda/my-function")]
+LogGroup = Annotated[str, Field(description="Log group name")]
 SinceMinutes = Annotated[int, Field(ge=1, le=60 * 24 * 90, description="Look back this many minutes")]
 
 
@@ -197,7 +197,7 @@ class InsightsResult(BaseModel):
 
 async def aws_logs_insights_query(
     ctx: Context[Any, Any],
-    groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names to query")],
+    groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names")],
     query: Annotated[
         str,
         Field(description="Logs Insights query, e.g. `fields @message | filter @message like /ERROR/`"),
@@ -205,7 +205,7 @@ async def aws_logs_insights_query(
     since_minutes: SinceMinutes = 60,
     start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
     end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
-    limit: Annotated[int, Field(ge=1, le=10_000, description="Maximum rows to return")] = 100,
+    limit: Annotated[int, Field(ge=1, le=10_000, description="Most rows")] = 100,
     timeout_s: Annotated[float | None, Field(gt=0, le=900, description="Stop waiting after this (default 60)")] = None,
     region: Region = None,
     profile: Profile = None,

@@ -59,12 +59,12 @@ async def docker_containers_list(
     status: Annotated[list[ContainerStatus] | None, Field(description="Only these states")] = None,
     label: LabelFilter = None,
     name: Annotated[str | None, Field(description="Name matches this regular expression")] = None,
-    image: Annotated[str | None, Field(description="Created from this image (ancestor)")] = None,
+    image: Annotated[str | None, Field(description="Ancestor image")] = None,
     managed_only: Annotated[bool, Field(description="Only containers this server created")] = False,
     limit: Limit = None,
     offset: Offset = 0,
 ) -> ContainerList:
-    """List containers by state, labels, name or image; newest first, paged."""
+    """List containers, newest first, with state, image, networks and labels."""
     d = dk(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
@@ -192,7 +192,7 @@ async def docker_container_logs(
     container: ContainerRef,
     tail: Annotated[int | None, Field(ge=1, description="Last N lines (default 200, capped by the server)")] = None,
     since: Annotated[str | None, Field(description="Only lines after this: 10m, 2h, Unix or ISO 8601 time")] = None,
-    until: Annotated[str | None, Field(description="Only lines before this (same formats as `since`)")] = None,
+    until: Annotated[str | None, Field(description="Only lines before this (as since)")] = None,
     timestamps: Annotated[bool, Field(description="Prefix lines with time stamps")] = False,
     stream: Annotated[Literal["both", "stdout", "stderr"], Field(description="Which output streams")] = "both",
     max_bytes: Annotated[
@@ -312,9 +312,7 @@ class Top(BaseModel):
 async def docker_container_top(
     ctx: Context[Any, Any],
     container: ContainerRef,
-    ps_args: Annotated[
-        str | None, Field(pattern=r"^[A-Za-z -]*$", description="ps options, e.g. 'aux' or '-ef' (letters only)")
-    ] = None,
+    ps_args: Annotated[str | None, Field(pattern=r"^[A-Za-z -]*$", description="ps options, e.g. aux")] = None,
     limit: Limit = None,
 ) -> Top:
     """List a container's processes (like `docker top`), secrets masked."""

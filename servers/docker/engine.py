@@ -143,7 +143,7 @@ def _volume_used(v: Row) -> bool:
 
 async def docker_engine_df(
     ctx: Context[Any, Any],
-    top: Annotated[int, Field(ge=0, le=200, description="How many of the largest items to list")] = 10,
+    top: Annotated[int, Field(ge=0, le=200, description="Largest items to list")] = 10,
 ) -> DiskUsage:
     """Show disk usage of images, containers, volumes and build cache, and what pruning would reclaim."""
     d = dk(ctx)

@@ -120,7 +120,7 @@ async def k8s_events_list(
     continue_token: ContinueArg = None,
     context: ContextArg = None,
 ) -> EventList:
-    """List events of a namespace (or all), optionally about one object, by type or reason."""
+    """List events of a namespace (or all), e.g. to see why a pod fails."""
     kube = kube_of(ctx)
     _check_event_filters(namespace, kind, name, reason)
     cluster = await kube.cluster(context)

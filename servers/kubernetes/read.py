@@ -156,7 +156,7 @@ async def k8s_resources_list(
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
 ) -> ResourceListResult:
-    """List objects of any kind (CRDs too) by selectors, as a compact table by default; Secret values redacted."""
+    """List objects of any kind (CRDs too), as a compact table by default; Secret values redacted."""
     kube = kube_of(ctx)
     s = kube.settings
     action = f"list {kind}"
@@ -224,7 +224,7 @@ async def k8s_resource_get(
     kind: KindArg,
     name: NameArg,
     namespace: NamespaceArg = None,
-    output: Annotated[Literal["json", "yaml"], Field(description="json (structured, default) or yaml text")] = "json",
+    output: Annotated[Literal["json", "yaml"], Field(description="Output format")] = "json",
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
 ) -> ResourceGetResult:
@@ -303,7 +303,7 @@ async def k8s_resource_describe(
     kind: KindArg,
     name: NameArg,
     namespace: NamespaceArg = None,
-    events_limit: Annotated[int, Field(ge=0, le=200, description="Most recent related events to include")] = 20,
+    events_limit: Annotated[int, Field(ge=0, le=200, description="Recent events to include")] = 20,
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
 ) -> DescribeResult:

@@ -208,9 +208,7 @@ async def k8s_rollout_status(
     name: WorkloadName,
     namespace: NamespaceArg = None,
     kind: WorkloadKind = "deployment",
-    wait_seconds: Annotated[
-        int, Field(ge=0, le=300, description="Wait up to this many seconds for the rollout to finish")
-    ] = 0,
+    wait_seconds: Annotated[int, Field(ge=0, le=300, description="Seconds to wait for completion")] = 0,
     history_limit: Annotated[
         int, Field(ge=0, le=100, description="Newest revisions to list (deployments); 0: none")
     ] = 10,

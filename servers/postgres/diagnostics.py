@@ -41,7 +41,7 @@ async def pg_activity(
     ctx: Context[Any, Any],
     include_idle: Annotated[bool, Field(description="Include idle sessions")] = False,
     min_query_seconds: Annotated[float, Field(ge=0, description="Only queries running at least this long")] = 0,
-    limit: Annotated[int, Field(ge=1, le=500, description="Most sessions to return (longest first)")] = 50,
+    limit: Annotated[int, Field(ge=1, le=500, description="Most sessions (longest first)")] = 50,
 ) -> ActivityResult:
     """Show current sessions with their queries, waits, transaction ages and lock blockers."""
     pg = state(ctx)

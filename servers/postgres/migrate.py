@@ -99,9 +99,9 @@ async def _schema_drift(conn: Any, pg: Postgres, rows: list[dict[str, Any]]) -> 
 async def pg_migrations_status(
     ctx: Context[Any, Any],
     directory: Directory_ = None,
-    limit: Annotated[int, Field(ge=1, le=500, description="Most applied/pending entries to list")] = 50,
+    limit: Annotated[int, Field(ge=1, le=500, description="Most entries per list")] = 50,
 ) -> MigrationsStatus:
-    """Check a migrations directory: applied, pending, and drift (changed or missing files, half-applied migrations,
+    """Check a migrations directory: applied, pending, and drift (edited or missing files, half-applied runs,
     unexplained schema changes).
     """
     pg = state(ctx)

@@ -121,7 +121,7 @@ def fit_rows(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str,
 
 async def pg_query(
     ctx: Context[Any, Any],
-    sql: Annotated[str, Field(description="One read statement: SELECT / WITH ... SELECT / VALUES / TABLE / SHOW")],
+    sql: Annotated[str, Field(description="One SELECT, WITH, VALUES, TABLE or SHOW statement")],
     params: Params = None,
     limit: Annotated[int | None, Field(ge=1, description="Rows per page (default 200, capped by the server)")] = None,
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,

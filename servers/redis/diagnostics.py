@@ -136,9 +136,8 @@ async def redis_info(
     offset: Annotated[int, Field(ge=0, description="Previous call's next_offset")] = 0,
     node: Node = None,
 ) -> InfoResult:
-    """Get server INFO as structured data with a summary (memory, hit ratio, evictions, keys).
-
-    Sections are cut at the byte cap; `next_offset` continues.
+    """Get server INFO as structured data with a summary (memory, hit ratio, evictions, keys); `next_offset`
+    continues cut sections.
     """
     r = state(ctx)
     want = [s.lower() for s in sections or []]
@@ -260,7 +259,7 @@ class LatencyResult(BaseModel):
 
 async def redis_latency(
     ctx: Context[Any, Any],
-    event: Annotated[str | None, Field(description="Event name for LATENCY HISTORY, e.g. 'command'")] = None,
+    event: Annotated[str | None, Field(description="LATENCY HISTORY event, e.g. command")] = None,
     limit: Limit = None,
     node: Node = None,
 ) -> LatencyResult:
