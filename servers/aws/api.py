@@ -456,10 +456,10 @@ async def aws_call_write(
     max_items: MaxItems = None,
     resume_token: ResumeToken = None,
 ) -> CallResult:
-    """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue).
+    """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue); changes are real, so
+    check region and profile first.
 
-    Validated against botocore's model before sending; secret values in results are masked. Operations
-    on the deny list (BAM_AWS_DENY) are refused. Check the target (region/profile) first: changes are real.
+    Validated against botocore's model; secrets in results are masked; denied operations are refused.
     """
     return await _call(
         ctx,

@@ -36,7 +36,7 @@ ImageRef = Annotated[
 ]
 Labels = Annotated[
     dict[str, str] | None,
-    Field(description="Labels to set; the server adds io.backend-architect-mcp.managed=true and the tool name"),
+    Field(description="Labels to set (the managed label is added)"),
 ]
 LabelFilter = Annotated[list[str] | None, Field(description="Labels, each key or key=value; all must match")]
 

@@ -350,9 +350,9 @@ async def pg_migration_apply(
     retries: Retries = None,
     timeout_ms: TimeoutMs = None,
 ) -> ApplyResult:
-    """Apply the pending migrations of a reviewed plan; refused when any file, the ledger or the schema changed
-    since pg_migration_plan. One applier at a time; each migration in its own transaction (CONCURRENTLY and
-    the like statement by statement), lock waits bounded by lock_timeout and retried; progress per statement."""
+    """Apply the pending migrations of a reviewed plan from pg_migration_plan; refused when a file, the ledger or
+    the schema changed since. Each migration runs in its own transaction, lock waits bounded and retried.
+    """
     pg = state(ctx)
     action = "apply the migrations"
     if not _PLAN_ID.match(plan_id):
@@ -483,8 +483,9 @@ async def pg_migration_rollback(
     retries: Retries = None,
     timeout_ms: TimeoutMs = None,
 ) -> ApplyResult:
-    """Undo the latest applied migrations with their down/undo files, newest first, with the same lock,
-    transaction and retry guarantees as pg_migration_apply. Refused when a down file is missing."""
+    """Undo the latest applied migrations with their down files, newest first, as safely as pg_migration_apply;
+    refused when a down file is missing.
+    """
     pg = state(ctx)
     action = "roll back the migrations"
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)

@@ -376,9 +376,9 @@ async def pg_execute(
     dry_run: Annotated[bool, Field(description="Run it, report the effect, then roll back")] = False,
     timeout_ms: TimeoutMs = None,
 ) -> ExecuteResult:
-    """Execute one write statement in its own transaction and report rows affected (writes must be allowed).
+    """Execute one write statement in its own transaction and report rows affected.
 
-    Transaction control, COPY to/from server files or programs, ALTER SYSTEM and LOAD are refused.
+    Transaction control, server-side COPY, ALTER SYSTEM and LOAD are refused.
     """
     pg = state(ctx)
     check_write(sql)
