@@ -199,7 +199,7 @@ async def redis_stream_pending(
     min_idle_ms: Annotated[int | None, Field(ge=0, description="Only entries idle at least this long")] = None,
     limit: Limit = None,
 ) -> PendingReport:
-    """Pending (delivered, unacknowledged) entries of a consumer group: summary plus a page of entries."""
+    """List a consumer group's pending (delivered, unacknowledged) entries: summary plus a page."""
     r = state(ctx)
     page = page_size(r, limit)
     try:
