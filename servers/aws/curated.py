@@ -226,7 +226,7 @@ async def aws_s3_object_read(
     bucket: Bucket,
     key: ObjectKey,
     max_bytes: Annotated[int | None, Field(ge=1, description="Bytes to read (default 64 KiB, capped)")] = None,
-    offset: Annotated[int, Field(ge=0, description="Previous read's next_offset")] = 0,
+    offset: Annotated[int, Field(ge=0, description="Byte offset: a previous read's next_offset")] = 0,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
