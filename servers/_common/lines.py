@@ -19,7 +19,7 @@ GrepArg = Annotated[
     str | None,
     Field(
         max_length=512,
-        description="Only lines containing this (case-insensitive; a|b: either), with context",
+        description="Only lines containing this (case-insensitive; a|b: either)",
     ),
 ]
 """The `grep` parameter of tools that return log-like text."""

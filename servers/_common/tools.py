@@ -221,6 +221,8 @@ def lean_schema(schema: Any, *, inputs: bool) -> Any:
     if isinstance(alts, list) and alts and all(_is_bare_type(a) for a in alts):
         del s["anyOf"]  # {"anyOf": [{"type": "string"}, {"type": "null"}]} says {"type": ["string", "null"]}
         s = {"type": [a["type"] for a in alts], **s}
+    elif inputs and isinstance(alts, list) and len(alts) == 2 and {"type": "null"} in alts:
+        s = _nullable(s, alts)
     if inputs and isinstance(s.get("description"), str):
         s["description"] = _DEFAULT_NOTE.sub("", s["description"]).strip()
     elif not inputs and isinstance(s.get("description"), str) and isinstance(s.get("type"), str | list):
@@ -232,7 +234,37 @@ def lean_schema(schema: Any, *, inputs: bool) -> Any:
             s[key] = lean_schema(value, inputs=inputs)
         elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
             s[key] = [lean_schema(v, inputs=inputs) for v in value]
-    return s
+    return _drop_obvious(s) if inputs else s
+
+
+def _nullable(s: dict[str, Any], alts: list[Any]) -> dict[str, Any]:
+    """`anyOf [X, null]` with X of one type (bounds too) as X with the type list `[t, "null"]`."""
+    other = next(a for a in alts if a != {"type": "null"})
+    if not isinstance(other, dict) or not isinstance(other.get("type"), str) or set(other) & set(s) - {"anyOf"}:
+        return s
+    merged = {k: v for k, v in s.items() if k != "anyOf"}
+    return {**other, "type": [other["type"], "null"], **merged}
+
+
+_LONG_PATTERN = 64
+
+
+def _obvious(key: str, value: Any) -> bool:
+    """What a model assumes or knows: `false`/`0` defaults, counts ≥ 0 or 1, any items/keys, long grammars."""
+    if key == "default":
+        return value is False or (type(value) is int and value == 0)
+    if key == "minimum":
+        return type(value) is int and value in (0, 1)
+    if key == "exclusiveMinimum":
+        return type(value) is int and value == 0
+    if key == "pattern":  # a long grammar (an image reference) the description names; the server checks it
+        return isinstance(value, str) and len(value) > _LONG_PATTERN
+    return (key == "items" and value == {}) or (key == "additionalProperties" and value is True)
+
+
+def _drop_obvious(s: dict[str, Any]) -> dict[str, Any]:
+    """Drop the keywords that cost tokens and tell the model nothing (validation still applies)."""
+    return {k: v for k, v in s.items() if not _obvious(k, v)}
 
 
 def _is_bare_type(schema: Any) -> bool:

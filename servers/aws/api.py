@@ -37,11 +37,11 @@ class ServiceList(BaseModel):
 
 async def aws_services_list(
     ctx: Context[Any, Any],
-    filter: Annotated[str | None, Field(description="Substring or glob to match names, e.g. `log` or `ec2*`")] = None,
-    offset: Annotated[int, Field(ge=0, description="Names to skip: `next_offset` of the previous page")] = 0,
+    filter: Annotated[str | None, Field(description="Substring or glob, e.g. ec2*")] = None,
+    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
     limit: Annotated[int, Field(ge=1, le=500, description="Names per page")] = 200,
 ) -> ServiceList:
-    """List the AWS services this server can call (from botocore's bundled service models, no network)."""
+    """List the AWS services this server can call (botocore models, offline)."""
     aws = aws_state(ctx)
     names = await aws.backend.run_sync(catalog.services)
     if filter:
@@ -83,17 +83,13 @@ def _operations(service: str) -> tuple[Any, dict[str, dict[str, Any]]]:
 
 async def aws_operations_list(
     ctx: Context[Any, Any],
-    service: Annotated[str, Field(description="botocore service name, e.g. s3, ec2, logs, dynamodb")],
-    filter: Annotated[
-        str | None, Field(description="Case-insensitive substring or glob of operation names, e.g. `bucket`")
-    ] = None,
-    access: Annotated[
-        Literal["any", "read", "write"], Field(description="Only reads, only writes (incl. sensitive), or any")
-    ] = "any",
-    offset: Annotated[int, Field(ge=0, description="Operations to skip: `next_offset` of the previous page")] = 0,
+    service: Annotated[str, Field(description="Service, e.g. s3, ec2")],
+    filter: Annotated[str | None, Field(description="Substring or glob of operation names")] = None,
+    access: Annotated[Literal["any", "read", "write"], Field(description="Reads, writes or any")] = "any",
+    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
     limit: Annotated[int, Field(ge=1, le=500, description="Operations per page")] = 100,
 ) -> OperationList:
-    """List a service's API operations with their read/write classification and a one-line summary."""
+    """List a service's API operations with read/write class and a one-line summary."""
     aws = aws_state(ctx)
     model, paginators = await aws.backend.run_sync(_operations, service)
 
@@ -147,14 +143,11 @@ class OperationDescription(BaseModel):
 
 async def aws_operation_describe(
     ctx: Context[Any, Any],
-    service: Annotated[str, Field(description="botocore service name, e.g. s3")],
-    operation: Annotated[str, Field(description="Operation, e.g. ListObjectsV2 (list_objects_v2 also accepted)")],
+    service: Annotated[str, Field(description="Service, e.g. s3")],
+    operation: Annotated[str, Field(description="Operation, e.g. ListObjectsV2")],
     depth: Annotated[int, Field(ge=0, le=6, description="How deep to expand nested structures")] = 3,
 ) -> OperationDescription:
-    """Describe one operation: its input parameters (types, required, enums, docs), output and paging.
-
-    Use it before aws_call to form valid `parameters`.
-    """
+    """Describe an operation's input parameters, output and paging; use it before aws_call."""
     aws = aws_state(ctx)
     cap = aws.settings.max_bytes
 
@@ -209,18 +202,14 @@ class CallResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-Service = Annotated[str, Field(description="botocore service name, e.g. s3, ec2, logs, lambda, dynamodb")]
-Operation = Annotated[
-    str, Field(description="API operation, e.g. DescribeInstances (describe_instances/describe-instances accepted)")
-]
+Service = Annotated[str, Field(description="Service, e.g. s3, ec2")]
+Operation = Annotated[str, Field(description="Operation, e.g. DescribeInstances")]
 Parameters = Annotated[
     dict[str, Any] | None,
-    Field(description="Input parameters exactly as in the API (PascalCase keys); see aws_operation_describe"),
+    Field(description="API input parameters (PascalCase keys)"),
 ]
-Paginate = Annotated[
-    bool, Field(description="Merge pages by the operation's result keys up to `max_items` (paginated operations)")
-]
-ResumeToken = Annotated[str | None, Field(description="`resume_token` of the previous call to continue paging")]
+Paginate = Annotated[bool, Field(description="Merge pages up to max_items")]
+ResumeToken = Annotated[str | None, Field(description="From the previous call")]
 
 
 def _read_body(body: Any, cap: int, content_range: Any) -> tuple[dict[str, Any], bool]:
@@ -436,11 +425,9 @@ async def aws_call(
     max_items: MaxItems = None,
     resume_token: ResumeToken = None,
 ) -> CallResult:
-    """Call any read-only AWS API operation (Describe/List/Get/Head/Search/Query/Scan/...).
+    """Call any read-only AWS API operation (Describe/List/Get/...), validated against botocore's model.
 
-    Parameters are validated against botocore's model first. Pages are merged up to `max_items`;
-    `resume_token` continues. Writes and sensitive reads (outputs holding secrets per the AWS model)
-    are refused here; secret values in results are masked.
+    Writes and secret-returning reads are refused; secrets in results are masked.
     """
     return await _call(
         ctx,
@@ -469,10 +456,10 @@ async def aws_call_write(
     max_items: MaxItems = None,
     resume_token: ResumeToken = None,
 ) -> CallResult:
-    """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue).
+    """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue); changes are real, so
+    check region and profile first.
 
-    Validated against botocore's model before sending; secret values in results are masked. Operations
-    on the deny list (BAM_AWS_DENY) are refused. Check the target (region/profile) first: changes are real.
+    Validated against botocore's model; secrets in results are masked; denied operations are refused.
     """
     return await _call(
         ctx,

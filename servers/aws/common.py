@@ -19,16 +19,14 @@ from servers.aws.client import Aws, Target
 KEY = "aws"
 T = TypeVar("T")
 
-Region = Annotated[
-    str | None, Field(description="AWS region, e.g. eu-west-1 (default: the profile's, else AWS_REGION)")
-]
-Profile = Annotated[str | None, Field(description="AWS config profile (default: AWS_PROFILE / credential chain)")]
+Region = Annotated[str | None, Field(description="AWS region (default: the profile's, else AWS_REGION)")]
+Profile = Annotated[str | None, Field(description="Config profile (default: AWS_PROFILE / credential chain)")]
 RoleArn = Annotated[
     str | None,
-    Field(description="IAM role ARN to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
+    Field(description="Role ARN to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
 ]
-MaxItems = Annotated[int | None, Field(ge=1, description="Items per page (default 50, capped by the server)")]
-NextToken = Annotated[str | None, Field(description="`next_token` of the previous page")]
+MaxItems = Annotated[int | None, Field(ge=1, description="Page size (default 50, capped by the server)")]
+NextToken = Annotated[str | None, Field(description="From the previous page")]
 
 
 def aws_state(ctx: Context[Any, Any]) -> Aws:

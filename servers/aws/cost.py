@@ -45,7 +45,7 @@ async def aws_cost_by_service(
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> CostReport:
-    """Cost per AWS service for a period from Cost Explorer, summed over the period, highest first."""
+    """Show cost per AWS service for a period from Cost Explorer, highest first."""
     aws = aws_state(ctx)
     today = dt.date.today()
     try:

@@ -40,7 +40,7 @@ class CallerIdentity(BaseModel):
 async def aws_caller_identity(
     ctx: Context[Any, Any], region: Region = None, profile: Profile = None, role_arn: RoleArn = None
 ) -> CallerIdentity:
-    """Who am I: account, ARN and user id of the credentials a profile/role resolves to (STS)."""
+    """Show the account, ARN and user id the credentials of a profile or role resolve to (STS)."""
     aws = aws_state(ctx)
     where = target(profile, region, role_arn)
     res, used = await aws.call("sts", where, lambda c: c.get_caller_identity(), action="get the caller identity")
@@ -74,7 +74,7 @@ class ProfileList(BaseModel):
 
 
 async def aws_profiles_list(ctx: Context[Any, Any]) -> ProfileList:
-    """List the profiles in the AWS config files (region, credential kind; never keys) and the defaults."""
+    """List the AWS config profiles (region, credential kind; never keys) and the defaults."""
     aws = aws_state(ctx)
     sessions = await aws.sessions()
     try:
@@ -105,7 +105,7 @@ async def aws_profiles_list(ctx: Context[Any, Any]) -> ProfileList:
 # --- S3 --------------------------------------------------------------------------------------------------
 
 Bucket = Annotated[str, Field(description="S3 bucket name")]
-ObjectKey = Annotated[str, Field(description="Object key (full path inside the bucket)")]
+ObjectKey = Annotated[str, Field(description="Object key")]
 
 
 class BucketInfo(BaseModel):
@@ -119,14 +119,14 @@ class BucketPage(AwsPage):
 
 async def aws_s3_buckets_list(
     ctx: Context[Any, Any],
-    prefix: Annotated[str | None, Field(description="Only buckets whose name starts with this")] = None,
+    prefix: Annotated[str | None, Field(description="Bucket name prefix")] = None,
     max_items: MaxItems = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> BucketPage:
-    """List S3 buckets of the account (name, creation time), optionally by name prefix."""
+    """List the account's S3 buckets (name, creation time)."""
     aws = aws_state(ctx)
     page = await list_page(
         aws,
@@ -164,17 +164,15 @@ class ObjectPage(AwsPage):
 async def aws_s3_objects_list(
     ctx: Context[Any, Any],
     bucket: Bucket,
-    prefix: Annotated[str, Field(description="Only keys starting with this, e.g. `logs/2026/`")] = "",
-    delimiter: Annotated[
-        str | None, Field(description="Group keys by this character (`/` lists one 'folder' level)")
-    ] = None,
+    prefix: Annotated[str, Field(description="Key prefix, e.g. logs/2026/")] = "",
+    delimiter: Annotated[str | None, Field(description="e.g. / to list one folder level")] = None,
     max_items: MaxItems = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> ObjectPage:
-    """List objects in a bucket by prefix (key, size, last modified), one page at a time."""
+    """List objects in an S3 bucket (key, size, last modified)."""
     aws = aws_state(ctx)
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
     if delimiter:
@@ -228,12 +226,12 @@ async def aws_s3_object_read(
     bucket: Bucket,
     key: ObjectKey,
     max_bytes: Annotated[int | None, Field(ge=1, description="Bytes to read (default 64 KiB, capped)")] = None,
-    offset: Annotated[int, Field(ge=0, description="Byte offset to start at: `next_offset` of the last read")] = 0,
+    offset: Annotated[int, Field(ge=0, description="Byte offset: a previous read's next_offset")] = 0,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> ObjectContent:
-    """Read an S3 object as text (UTF-8, else base64) with a byte cap, from an offset (ranged GET)."""
+    """Read an S3 object as text (UTF-8, else base64), up to a byte cap."""
     aws = aws_state(ctx)
     cap = min(max_bytes or aws.settings.object_max_bytes, aws.settings.object_max_bytes_limit)
 
@@ -304,12 +302,12 @@ async def aws_s3_presign(
     ctx: Context[Any, Any],
     bucket: Bucket,
     key: ObjectKey,
-    expires_in_s: Annotated[int, Field(ge=1, description="Lifetime in seconds (capped by the server)")] = 900,
+    expires_in_s: Annotated[int, Field(ge=1, description="Lifetime in seconds")] = 900,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> PresignedUrl:
-    """Create a presigned GET URL for an object (download link that expires); checks the object exists."""
+    """Create an expiring presigned GET URL for an existing S3 object."""
     aws = aws_state(ctx)
     ttl = min(expires_in_s, aws.settings.presign_max_expires_s)
 

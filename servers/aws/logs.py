@@ -27,8 +27,8 @@ from servers.aws.common import (
 from servers.aws.sensitive import mask_field, mask_text
 
 MESSAGE_CAP = 4_096
-LogGroup = Annotated[str, Field(description="Log group name, e.g. /aws/lambda/my-function")]
-SinceMinutes = Annotated[int, Field(ge=1, le=60 * 24 * 90, description="Look back this many minutes from now")]
+LogGroup = Annotated[str, Field(description="Log group name")]
+SinceMinutes = Annotated[int, Field(ge=1, le=60 * 24 * 90, description="Look back this many minutes")]
 
 
 def _ms(value: int | None) -> str | None:
@@ -63,14 +63,14 @@ class LogGroupPage(AwsPage):
 
 async def aws_logs_groups_list(
     ctx: Context[Any, Any],
-    prefix: Annotated[str | None, Field(description="Only groups whose name starts with this")] = None,
+    prefix: Annotated[str | None, Field(description="Group name prefix")] = None,
     max_items: MaxItems = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> LogGroupPage:
-    """List CloudWatch Logs log groups (name, stored bytes, retention), optionally by name prefix."""
+    """List CloudWatch Logs log groups (name, stored bytes, retention)."""
     aws = aws_state(ctx)
     page = await list_page(
         aws,
@@ -121,17 +121,16 @@ async def aws_logs_events_filter(
     since_minutes: SinceMinutes = 60,
     start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
     end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
-    stream_prefix: Annotated[str | None, Field(description="Only streams whose name starts with this")] = None,
+    stream_prefix: Annotated[str | None, Field(description="Stream name prefix")] = None,
     max_items: MaxItems = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> LogEventPage:
-    """Search or tail log events of a group in a time window, oldest first, with a filter pattern.
+    """Search or tail a log group's events in a time window, oldest first.
 
-    To tail: call with a small `since_minutes`, then call again with `start_time` set just after
-    `last_timestamp_ms`. Each message is capped at 4 KiB.
+    To tail, call again with `start_time` just after `last_timestamp_ms`.
     """
     aws = aws_state(ctx)
     start = _parse_time(start_time, "start_time") or int((time.time() - since_minutes * 60) * 1000)
@@ -198,24 +197,21 @@ class InsightsResult(BaseModel):
 
 async def aws_logs_insights_query(
     ctx: Context[Any, Any],
-    groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names to query")],
+    groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names")],
     query: Annotated[
         str,
-        Field(description="Logs Insights query, e.g. `fields @timestamp, @message | filter @message like /ERROR/`"),
+        Field(description="Logs Insights query, e.g. `fields @message | filter @message like /ERROR/`"),
     ],
     since_minutes: SinceMinutes = 60,
     start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
     end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
-    limit: Annotated[int, Field(ge=1, le=10_000, description="Maximum rows to return")] = 100,
+    limit: Annotated[int, Field(ge=1, le=10_000, description="Most rows")] = 100,
     timeout_s: Annotated[float | None, Field(gt=0, le=900, description="Stop waiting after this (default 60)")] = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> InsightsResult:
-    """Run a CloudWatch Logs Insights query and wait for it, reporting progress while it runs.
-
-    A query still running at the timeout is stopped and its partial rows returned (truncated=true).
-    """
+    """Run a CloudWatch Logs Insights query and wait for its rows; at the timeout, partial rows return (truncated)."""
     aws = aws_state(ctx)
     where = target(profile, region, role_arn)
     now = time.time()

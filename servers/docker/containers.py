@@ -58,13 +58,13 @@ async def docker_containers_list(
     all: Annotated[bool, Field(description="Include stopped containers (default true)")] = True,
     status: Annotated[list[ContainerStatus] | None, Field(description="Only these states")] = None,
     label: LabelFilter = None,
-    name: Annotated[str | None, Field(description="Name contains this text (regular expression)")] = None,
-    image: Annotated[str | None, Field(description="Created from this image (ancestor)")] = None,
+    name: Annotated[str | None, Field(description="Name matches this regular expression")] = None,
+    image: Annotated[str | None, Field(description="Ancestor image")] = None,
     managed_only: Annotated[bool, Field(description="Only containers this server created")] = False,
     limit: Limit = None,
     offset: Offset = 0,
 ) -> ContainerList:
-    """List containers with filters on state, labels, name and image; newest first, paged."""
+    """List containers, newest first, with state, image, networks and labels."""
     d = dk(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
@@ -125,9 +125,9 @@ class ContainerDetails(BaseModel):
 async def docker_container_inspect(
     ctx: Context[Any, Any],
     container: ContainerRef,
-    full: Annotated[bool, Field(description="Also return the whole inspect document (redacted)")] = False,
+    full: Annotated[bool, Field(description="Also return the whole inspect document")] = False,
 ) -> ContainerDetails:
-    """Inspect a container: state, config, environment (secrets masked), mounts, networks and limits."""
+    """Inspect a container: state, config, env (secrets masked), mounts, networks, limits."""
     d = dk(ctx)
     api = await d.api()
     data = redact_inspect(await d.call("inspect the container", api.inspect_container, container))
@@ -191,18 +191,16 @@ async def docker_container_logs(
     ctx: Context[Any, Any],
     container: ContainerRef,
     tail: Annotated[int | None, Field(ge=1, description="Last N lines (default 200, capped by the server)")] = None,
-    since: Annotated[
-        str | None, Field(description="Only lines after this: 10m, 2h, 1d, a Unix time or ISO 8601 time stamp")
-    ] = None,
-    until: Annotated[str | None, Field(description="Only lines before this (same formats as `since`)")] = None,
-    timestamps: Annotated[bool, Field(description="Prefix each line with its RFC 3339 time stamp")] = False,
+    since: Annotated[str | None, Field(description="Only lines after this: 10m, 2h, Unix or ISO 8601 time")] = None,
+    until: Annotated[str | None, Field(description="Only lines before this (as since)")] = None,
+    timestamps: Annotated[bool, Field(description="Prefix lines with time stamps")] = False,
     stream: Annotated[Literal["both", "stdout", "stderr"], Field(description="Which output streams")] = "both",
     max_bytes: Annotated[
         int | None, Field(ge=256, description="Byte cap (default and upper bound: the server's cap)")
     ] = None,
     grep: GrepArg = None,
 ) -> Logs:
-    """Read the last lines of a container's logs, bounded by lines and bytes (the newest lines are kept)."""
+    """Read a container's last log lines, bounded by lines and bytes."""
     d = dk(ctx)
     s = d.settings
     n = min(tail or s.max_log_lines, s.max_log_lines_limit)
@@ -262,7 +260,7 @@ class Stats(BaseModel):
 
 
 async def docker_container_stats(ctx: Context[Any, Any], container: ContainerRef) -> Stats:
-    """Take one resource-usage snapshot of a container: CPU %, memory, network and block I/O, PIDs."""
+    """Take a resource-usage snapshot of a container: CPU, memory, network, block I/O, PIDs."""
     d = dk(ctx)
     api = await d.api()
     st: dict[str, Any] = await d.call("read container stats", api.stats, container, stream=False)
@@ -314,12 +312,10 @@ class Top(BaseModel):
 async def docker_container_top(
     ctx: Context[Any, Any],
     container: ContainerRef,
-    ps_args: Annotated[
-        str | None, Field(pattern=r"^[A-Za-z -]*$", description="ps options, e.g. 'aux' or '-ef' (letters only)")
-    ] = None,
+    ps_args: Annotated[str | None, Field(pattern=r"^[A-Za-z -]*$", description="ps options, e.g. aux")] = None,
     limit: Limit = None,
 ) -> Top:
-    """List the processes running in a container (like `docker top`); command lines have secrets masked."""
+    """List a container's processes (like `docker top`), secrets masked."""
     d = dk(ctx)
     api = await d.api()
     kwargs: dict[str, Any] = {"ps_args": ps_args} if ps_args else {}
@@ -351,7 +347,7 @@ _KINDS: dict[int, Literal["modified", "added", "deleted"]] = {0: "modified", 1: 
 async def docker_container_diff(
     ctx: Context[Any, Any], container: ContainerRef, limit: Limit = None, offset: Offset = 0
 ) -> Diff:
-    """List files added, modified or deleted in a container's filesystem since it was created."""
+    """List files added, changed or deleted in a container since it was created."""
     d = dk(ctx)
     api = await d.api()
     res = await d.call("diff the container filesystem", api.diff, container) or []

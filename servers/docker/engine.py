@@ -38,7 +38,7 @@ class EngineInfo(BaseModel):
 
 
 async def docker_engine_info(ctx: Context[Any, Any]) -> EngineInfo:
-    """Show the Docker engine's version, host, storage/cgroup drivers, object counts and warnings."""
+    """Show the Docker engine's version, drivers, object counts and warnings."""
     d = dk(ctx)
     api = await d.api()
     ver = await d.call("read the engine version", api.version)
@@ -143,9 +143,9 @@ def _volume_used(v: Row) -> bool:
 
 async def docker_engine_df(
     ctx: Context[Any, Any],
-    top: Annotated[int, Field(ge=0, le=200, description="How many of the largest items to list")] = 10,
+    top: Annotated[int, Field(ge=0, le=200, description="Largest items to list")] = 10,
 ) -> DiskUsage:
-    """Show disk usage of images, containers, volumes and build cache, with what pruning would reclaim."""
+    """Show disk usage of images, containers, volumes and build cache, and what pruning would reclaim."""
     d = dk(ctx)
     api = await d.api()
     df = await d.call("read disk usage", api.df)

@@ -131,7 +131,7 @@ class ImageDetails(BaseModel):
 async def docker_image_inspect(
     ctx: Context[Any, Any],
     image: ImageRef,
-    full: Annotated[bool, Field(description="Also return the whole inspect document (redacted)")] = False,
+    full: Annotated[bool, Field(description="Also return the whole inspect document")] = False,
 ) -> ImageDetails:
     """Inspect an image: tags, digests, size, platform, default command, environment (secrets masked), labels."""
     d = dk(ctx)
@@ -308,7 +308,7 @@ async def docker_image_build(
     ] = None,
     context_dir: Annotated[
         str | None,
-        Field(description="Absolute path of the build context directory on the server host (inside the build roots)"),
+        Field(description="Absolute build context path on the server host"),
     ] = None,
     dockerfile_path: Annotated[
         str | None, Field(description="Dockerfile path relative to `context_dir` (default Dockerfile)")
@@ -323,11 +323,10 @@ async def docker_image_build(
     ] = None,
     log_lines: Annotated[int, Field(ge=1, le=2_000, description="Output lines to keep in the result")] = 50,
 ) -> BuildResult:
-    """Build an image from a context directory and/or inline Dockerfile text; output streams as progress.
+    """Build an image from a context directory and/or inline Dockerfile; output streams as progress.
 
-    Uses the engine's classic builder. Present base images are not refreshed; a missing FROM image is pulled
-    by the engine itself, so pull it first with docker_image_pull (which applies the registry allowlist).
-    The image is labelled io.backend-architect-mcp.managed=true.
+    A missing FROM image would be pulled by the engine: pull it first with docker_image_pull, which applies the
+    registry allowlist.
     """
     d = dk(ctx)
     action = "build the image"
@@ -454,9 +453,8 @@ async def docker_image_pull(
         str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Image to pull: repo[:tag] or repo@digest")
     ],
 ) -> PullResult:
-    """Pull an image from its registry (tag defaults to latest, never all tags); layer progress is reported.
-
-    Credentials come from the server host's Docker config (docker login).
+    """Pull an image from its registry (tag defaults to latest), reporting layer progress; credentials come from the
+    host's docker login.
     """
     d = dk(ctx)
     repo, tag, chunks, log, truncated = await _registry_stream(ctx, d, "pull", reference)
@@ -558,9 +556,7 @@ class PruneResult(BaseModel):
 
 async def docker_images_prune(
     ctx: Context[Any, Any],
-    all_unused: Annotated[
-        bool, Field(description="Remove every image no container uses, not only dangling (untagged) ones")
-    ] = False,
+    all_unused: Annotated[bool, Field(description="Also remove unused tagged images")] = False,
     managed_only: Annotated[bool, Field(description="Only images this server built (default true)")] = True,
     label: LabelFilter = None,
 ) -> PruneResult:

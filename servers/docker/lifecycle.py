@@ -125,12 +125,11 @@ async def docker_container_run(
     ] = None,
     remove: Annotated[bool, Field(description="Remove the container after it exited within `wait_s`")] = False,
 ) -> RunResult:
-    """Create and start a container (detached) with env, mounts, network mode, labels and resource limits.
+    """Create and start a container (detached) with env, mounts, network, labels and limits; the image must be
+    present (docker_image_pull).
 
-    Privileged mode, host network/PID/IPC, container:<id> modes and cap_add are refused unless the operator
-    allows each; bind sources must resolve inside BAM_DOCKER_BIND_ROOTS (never system trees or sockets).
-    The image is never pulled implicitly. Everything created is labelled
-    io.backend-architect-mcp.managed=true, so docker_managed_cleanup can remove it.
+    Privileged, host PID/IPC/network modes and cap_add are refused unless the operator allows them; bind sources
+    must be inside the allowed roots. It is labelled as managed, so docker_managed_cleanup can remove it.
     """
     d = dk(ctx)
     action = "run the container"

@@ -115,16 +115,13 @@ def _capped(values: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any], boo
 async def docker_volume_inspect(
     ctx: Context[Any, Any],
     name: VolumeName,
-    label_prefix: Annotated[
-        str | None, Field(description="Only labels whose key starts with this (to read labels a big result cut)")
-    ] = None,
+    label_prefix: Annotated[str | None, Field(description="Only labels with this key prefix")] = None,
     limit: Limit = None,
     offset: Offset = 0,
 ) -> VolumeDetails:
-    """Inspect a volume: driver, mountpoint, options, labels, and a page of the containers using it.
+    """Inspect a volume: driver, mountpoint, options, labels and a page of the containers using it.
 
-    Labels, options and status are cut at the byte cap (flagged by `truncated`; narrow with
-    `label_prefix`); `used_by` is paged with `limit`/`offset`.
+    Labels and options are cut at the byte cap (`truncated`); narrow with `label_prefix`.
     """
     d = dk(ctx)
     api = await d.api()
@@ -170,9 +167,9 @@ async def docker_volume_create(
     ] = None,
     labels: Labels = None,
 ) -> VolumeSummary:
-    """Create a named volume (labelled as created by this server).
+    """Create a named volume (labelled as managed).
 
-    Local-driver options: none, type=tmpfs, or o=bind with a device inside BAM_DOCKER_BIND_ROOTS.
+    Local-driver options: none, type=tmpfs, or o=bind with a device inside the allowed bind roots.
     """
     d = dk(ctx)
     action = "create the volume"
@@ -255,7 +252,7 @@ def network_summary(n: dict[str, Any]) -> NetworkSummary:
 async def docker_networks_list(
     ctx: Context[Any, Any],
     name: Annotated[str | None, Field(description="Name contains this text")] = None,
-    driver: Annotated[str | None, Field(description="Only this driver: bridge, host, null, overlay, macvlan")] = None,
+    driver: Annotated[str | None, Field(description="Only this driver, e.g. bridge")] = None,
     label: LabelFilter = None,
     managed_only: Annotated[bool, Field(description="Only networks this server created")] = False,
     limit: Limit = None,
@@ -311,7 +308,7 @@ async def docker_network_create(
     name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Network name")],
     driver: Annotated[str, Field(description="Network driver")] = "bridge",
     internal: Annotated[bool, Field(description="No route to outside networks")] = False,
-    subnet: Annotated[str | None, Field(description="IPv4 subnet in CIDR form, e.g. 198.18.7.0/24")] = None,
+    subnet: Annotated[str | None, Field(description="IPv4 subnet (CIDR)")] = None,
     gateway: Annotated[str | None, Field(description="Gateway address inside `subnet`")] = None,
     attachable: Annotated[bool, Field(description="Let standalone containers attach (overlay)")] = False,
     options: Annotated[dict[str, str] | None, Field(description="Driver options")] = None,
@@ -457,9 +454,8 @@ async def docker_managed_cleanup(
     name_contains: Annotated[str | None, Field(description="Only objects whose name contains this text")] = None,
     dry_run: Annotated[bool, Field(description="Only list what would be removed")] = False,
 ) -> CleanupResult:
-    """Remove what this server created (and only that): containers (forced), then networks, volumes, images.
-
-    Objects are selected by the label io.backend-architect-mcp.managed=true, so nothing else is touched.
+    """Remove everything this server created (by its managed label) and nothing else: containers (forced), networks,
+    volumes, images.
     """
     d = dk(ctx)
     api = await d.api()

@@ -153,10 +153,9 @@ async def k8s_apply(
     force: Annotated[bool, Field(description="Take ownership of fields owned by other field managers")] = False,
     context: ContextArg = None,
 ) -> ApplyResult:
-    """Apply manifests with server-side apply: always a server-side dry run and a diff against the live objects first.
+    """Apply manifests with server-side apply, after a server-side dry run and a diff against the live objects.
 
     With dry_run=true (default) nothing changes: review the diff, then call again with dry_run=false.
-    Every object is checked against the namespace and kind policy before anything is sent.
     """
     kube = kube_of(ctx)
     if namespace is not None:

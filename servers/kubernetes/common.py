@@ -21,15 +21,13 @@ ContextArg = Annotated[
 ]
 KindArg = Annotated[
     str,
-    Field(description="Kind, plural, short name or plural.group, e.g. Deployment, deploy, deployments.apps; CRDs too"),
+    Field(description="Kind, plural or short name, e.g. Deployment, deploy, deployments.apps"),
 ]
-ApiVersionArg = Annotated[str | None, Field(description="apiVersion or group to disambiguate, e.g. apps/v1")]
-NamespaceArg = Annotated[
-    str | None, Field(description="Namespace (default: the context's namespace); ignored for cluster-scoped kinds")
-]
+ApiVersionArg = Annotated[str | None, Field(description="apiVersion to disambiguate, e.g. apps/v1")]
+NamespaceArg = Annotated[str | None, Field(description="Namespace (default: the context's namespace)")]
 NameArg = Annotated[str, Field(description="Object name")]
-LimitArg = Annotated[int | None, Field(ge=1, description="Items per page (default 50, capped by the server setting)")]
-ContinueArg = Annotated[str | None, Field(description="`continue_token` of the previous page")]
+LimitArg = Annotated[int | None, Field(ge=1, description="Page size (default 50, capped by the server setting)")]
+ContinueArg = Annotated[str | None, Field(description="From the previous page")]
 
 
 def kube_of(ctx: Context[Any, Any]) -> Kube:

@@ -43,13 +43,11 @@ class ContextList(BaseModel):
 
 async def k8s_contexts_list(
     ctx: Context[Any, Any],
-    search: Annotated[
-        str | None, Field(description="Only contexts whose name, cluster or user contains this (case-insensitive)")
-    ] = None,
+    search: Annotated[str | None, Field(description="Substring of name, cluster or user")] = None,
     limit: LimitArg = None,
-    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
+    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> ContextList:
-    """List the kubeconfig contexts (cluster, user, default namespace) and which ones tools may use, paged."""
+    """List kubeconfig contexts (cluster, user, namespace) and which ones tools may use."""
     kube = kube_of(ctx)
     clients = await kube.backend.get()
     current = kube.settings.context or clients.current
@@ -113,17 +111,15 @@ def _matches(r: ApiResource, search: str, group: str | None, namespaced: bool | 
 async def k8s_api_resources(
     ctx: Context[Any, Any],
     context: ContextArg = None,
-    search: Annotated[
-        str | None, Field(description="Case-insensitive substring of kind, plural, short name or group")
-    ] = None,
-    group: Annotated[str | None, Field(description="Only this API group ('' or 'core' for the core group)")] = None,
-    namespaced: Annotated[bool | None, Field(description="Only namespaced (true) or cluster-scoped (false)")] = None,
+    search: Annotated[str | None, Field(description="Substring of kind, plural, short name or group")] = None,
+    group: Annotated[str | None, Field(description="Only this API group ('core' for core)")] = None,
+    namespaced: Annotated[bool | None, Field(description="true: namespaced; false: cluster-scoped")] = None,
     all_versions: Annotated[bool, Field(description="Include non-preferred versions")] = False,
-    refresh: Annotated[bool, Field(description="Re-run discovery now instead of using the cache")] = False,
-    limit: Annotated[int, Field(ge=1, le=1000, description="Items per page")] = 200,
-    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
+    refresh: Annotated[bool, Field(description="Bypass the discovery cache")] = False,
+    limit: Annotated[int, Field(ge=1, le=1000, description="Page size")] = 200,
+    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> ApiResourceList:
-    """Discover the resource types the cluster serves (built-in kinds and CRDs), like `kubectl api-resources`."""
+    """List the resource types the cluster serves, CRDs included (like `kubectl api-resources`)."""
     kube = kube_of(ctx)
     cluster = await kube.cluster(context)
     resources: list[ApiResource] = await call(kube, "discover API resources", cluster.resources, refresh)
@@ -174,7 +170,7 @@ async def k8s_namespaces_list(
     continue_token: ContinueArg = None,
     context: ContextArg = None,
 ) -> NamespaceList:
-    """List namespaces with phase, age and labels (only those the namespace policy allows)."""
+    """List the namespaces the policy allows, with phase, age and labels."""
     kube = kube_of(ctx)
     cluster = await kube.cluster(context)
     page = page_size(kube, limit, default=kube.settings.max_items_limit)

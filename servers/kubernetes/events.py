@@ -112,15 +112,15 @@ async def k8s_events_list(
     ctx: Context[Any, Any],
     namespace: NamespaceArg = None,
     all_namespaces: Annotated[bool, Field(description="Events of all namespaces")] = False,
-    kind: Annotated[str | None, Field(description="Only events about this kind, e.g. Pod (exact Kind)")] = None,
-    name: Annotated[str | None, Field(description="Only events about the object with this name")] = None,
+    kind: Annotated[str | None, Field(description="Only events about this Kind, e.g. Pod")] = None,
+    name: Annotated[str | None, Field(description="Only events about this object name")] = None,
     type: Annotated[Literal["Normal", "Warning"] | None, Field(description="Only Normal or Warning events")] = None,
     reason: Annotated[str | None, Field(description="Only this reason, e.g. BackOff, FailedScheduling")] = None,
     limit: LimitArg = None,
     continue_token: ContinueArg = None,
     context: ContextArg = None,
 ) -> EventList:
-    """List core/v1 events of a namespace (or all), optionally about one object, by type or reason."""
+    """List events of a namespace (or all), e.g. to see why a pod fails."""
     kube = kube_of(ctx)
     _check_event_filters(namespace, kind, name, reason)
     cluster = await kube.cluster(context)

@@ -73,14 +73,14 @@ async def k8s_pod_logs(
         str | None, Field(description="Container (default: the pod's default container or its first one)")
     ] = None,
     tail_lines: Annotated[int | None, Field(ge=1, le=100_000, description="Last N lines (default 200)")] = 200,
-    since_seconds: Annotated[int | None, Field(ge=1, description="Only lines newer than this many seconds")] = None,
-    previous: Annotated[bool, Field(description="Logs of the previous (crashed) instance of the container")] = False,
-    timestamps: Annotated[bool, Field(description="Prefix each line with its RFC3339 timestamp")] = False,
+    since_seconds: Annotated[int | None, Field(ge=1, description="Only the last N seconds")] = None,
+    previous: Annotated[bool, Field(description="Logs of the previous (crashed) instance")] = False,
+    timestamps: Annotated[bool, Field(description="Prefix lines with time stamps")] = False,
     max_bytes: Annotated[int | None, Field(ge=256, le=1_000_000, description="Byte cap (default 64 kB)")] = None,
     grep: GrepArg = None,
     context: ContextArg = None,
 ) -> PodLogs:
-    """Read a pod container's logs: tail, since, previous instance; bounded by bytes, keeping the newest lines."""
+    """Read a pod's logs, newest lines kept within a byte cap."""
     kube = kube_of(ctx)
     action = f"read logs of pod {name}"
     if container is not None:

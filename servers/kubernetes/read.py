@@ -149,22 +149,14 @@ async def k8s_resources_list(
     namespace: NamespaceArg = None,
     all_namespaces: Annotated[bool, Field(description="List across all namespaces")] = False,
     label_selector: Annotated[str | None, Field(description="Label selector, e.g. app=web,tier!=db")] = None,
-    field_selector: Annotated[
-        str | None, Field(description="Field selector, e.g. status.phase=Running or metadata.name=x")
-    ] = None,
-    output: Annotated[
-        Output, Field(description="table (compact kubectl-like columns, default), json (full objects), yaml, names")
-    ] = "table",
+    field_selector: Annotated[str | None, Field(description="Field selector, e.g. status.phase=Running")] = None,
+    output: Annotated[Output, Field(description="table: kubectl-like columns; json: full objects")] = "table",
     limit: LimitArg = None,
     continue_token: ContinueArg = None,
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
 ) -> ResourceListResult:
-    """List objects of ANY kind (CRDs too) with selectors and server-side paging; compact table by default.
-
-    managedFields are stripped and Secret values redacted in every output. Follow `continue_token` while
-    `truncated` is true to read further pages.
-    """
+    """List objects of any kind (CRDs too), as a compact table by default; Secret values redacted."""
     kube = kube_of(ctx)
     s = kube.settings
     action = f"list {kind}"
@@ -232,11 +224,11 @@ async def k8s_resource_get(
     kind: KindArg,
     name: NameArg,
     namespace: NamespaceArg = None,
-    output: Annotated[Literal["json", "yaml"], Field(description="json (structured, default) or yaml text")] = "json",
+    output: Annotated[Literal["json", "yaml"], Field(description="Output format")] = "json",
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
 ) -> ResourceGetResult:
-    """Get one object of any kind as JSON or YAML (managedFields stripped; Secret values always redacted)."""
+    """Get one object of any kind as JSON or YAML (Secret values redacted)."""
     kube = kube_of(ctx)
     action = f"get {kind} {name}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
@@ -311,11 +303,11 @@ async def k8s_resource_describe(
     kind: KindArg,
     name: NameArg,
     namespace: NamespaceArg = None,
-    events_limit: Annotated[int, Field(ge=0, le=200, description="Most recent related events to include")] = 20,
+    events_limit: Annotated[int, Field(ge=0, le=200, description="Recent events to include")] = 20,
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
 ) -> DescribeResult:
-    """Describe an object like `kubectl describe`: metadata, owners, conditions, containers, spec, status, events."""
+    """Describe an object like `kubectl describe`: owners, conditions, containers, status, events."""
     kube = kube_of(ctx)
     action = f"describe {kind} {name}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)

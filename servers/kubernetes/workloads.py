@@ -208,15 +208,13 @@ async def k8s_rollout_status(
     name: WorkloadName,
     namespace: NamespaceArg = None,
     kind: WorkloadKind = "deployment",
-    wait_seconds: Annotated[
-        int, Field(ge=0, le=300, description="Poll until the rollout is done or failed, up to this many seconds")
-    ] = 0,
+    wait_seconds: Annotated[int, Field(ge=0, le=300, description="Seconds to wait for completion")] = 0,
     history_limit: Annotated[
         int, Field(ge=0, le=100, description="Newest revisions to list (deployments); 0: none")
     ] = 10,
     context: ContextArg = None,
 ) -> RolloutStatus:
-    """Rollout status of a deployment, statefulset or daemonset (like `kubectl rollout status`), with history."""
+    """Check the rollout of a deployment, statefulset or daemonset (like `kubectl rollout status`), with history."""
     kube = kube_of(ctx)
     action = f"get rollout status of {kind} {name}"
     cluster, res, ns = await namespaced_target(kube, context, f"{kind}s", "apps/v1", namespace, action, name=name)

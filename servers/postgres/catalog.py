@@ -30,12 +30,12 @@ class SchemaList(BaseModel):
 
 async def pg_schemas_list(
     ctx: Context[Any, Any],
-    kind: Annotated[SchemaKind, Field(description="user (default), system or all schemas")] = "user",
-    name_like: Annotated[str | None, Field(description="SQL LIKE pattern on the name, e.g. 'tenant_%'")] = None,
+    kind: Annotated[SchemaKind, Field(description="Which schemas (default: user)")] = "user",
+    name_like: Annotated[str | None, Field(description="SQL LIKE pattern, e.g. 'tenant_%'")] = None,
     limit: Annotated[int, Field(ge=1, le=1000, description="Schemas per page")] = 200,
-    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
+    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> SchemaList:
-    """List schemas with owner, number of relations and comment."""
+    """List schemas with owner, relation count and comment."""
     pg = state(ctx)
     sql = """
       SELECT * FROM (
@@ -89,10 +89,10 @@ class TableList(BaseModel):
 async def pg_tables_list(
     ctx: Context[Any, Any],
     schema: Annotated[str | None, Field(description="Only this schema (default: all user schemas)")] = None,
-    name_like: Annotated[str | None, Field(description="SQL LIKE pattern on the name, e.g. 'order%'")] = None,
+    name_like: Annotated[str | None, Field(description="SQL LIKE pattern, e.g. 'order%'")] = None,
     kinds: Annotated[list[RelKind] | None, Field(description="Relation kinds (default: all)")] = None,
     limit: Annotated[int, Field(ge=1, le=1000, description="Rows per page")] = 100,
-    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
+    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> TableList:
     """List tables, views and materialized views with row estimates and sizes, largest first."""
     pg = state(ctx)
@@ -189,10 +189,10 @@ _CONTYPES = {
 
 async def pg_table_describe(
     ctx: Context[Any, Any],
-    table: Annotated[str, Field(description="Table or view name, optionally schema-qualified (public.orders)")],
+    table: Annotated[str, Field(description="Table or view, optionally schema-qualified")],
     schema: Annotated[str | None, Field(description="Schema, when not given in `table`")] = None,
 ) -> TableDescription:
-    """Describe a table or view: columns, types, defaults, constraints, indexes, foreign keys, comments."""
+    """Describe a table or view: columns, types, defaults, constraints, indexes, foreign keys."""
     pg = state(ctx)
     if schema is None and "." in table:
         schema, table = table.split(".", 1)

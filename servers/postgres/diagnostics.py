@@ -41,7 +41,7 @@ async def pg_activity(
     ctx: Context[Any, Any],
     include_idle: Annotated[bool, Field(description="Include idle sessions")] = False,
     min_query_seconds: Annotated[float, Field(ge=0, description="Only queries running at least this long")] = 0,
-    limit: Annotated[int, Field(ge=1, le=500, description="Most sessions to return (longest first)")] = 50,
+    limit: Annotated[int, Field(ge=1, le=500, description="Most sessions (longest first)")] = 50,
 ) -> ActivityResult:
     """Show current sessions with their queries, waits, transaction ages and lock blockers."""
     pg = state(ctx)
@@ -207,9 +207,7 @@ async def pg_health(
     ctx: Context[Any, Any],
     areas: Annotated[list[HealthArea] | None, Field(description="Checks to run (default: all)")] = None,
 ) -> HealthReport:
-    """Run database health checks: cache hit ratio, connections by application, invalid/unused indexes, vacuum,
-    wraparound, sequences near their limit, long transactions, replication lag per standby, replication slots
-    and the WAL they retain, WAL archiving, and checkpoint/bgwriter pressure."""
+    """Run database health checks (cache, connections, indexes, vacuum, wraparound, replication, WAL, ...)."""
     pg = state(ctx)
     wanted = list(areas or HealthArea.__args__)  # type: ignore[attr-defined]
     try:

@@ -42,9 +42,7 @@ from servers.postgres.migration_files import Migration, Statement, load_director
 from servers.postgres.migrations import SchemaChange, diff_shapes
 from servers.postgres.values import redact_sql
 
-Directory_ = Annotated[
-    str | None, Field(description="Migrations directory inside the allowed roots (default: the configured one)")
-]
+Directory_ = Annotated[str | None, Field(description="Migrations directory (default: the configured one)")]
 LockTimeout = Annotated[
     int | None, Field(ge=1, le=600_000, description="lock_timeout per try in ms (default: server setting)")
 ]
@@ -101,10 +99,11 @@ async def _schema_drift(conn: Any, pg: Postgres, rows: list[dict[str, Any]]) -> 
 async def pg_migrations_status(
     ctx: Context[Any, Any],
     directory: Directory_ = None,
-    limit: Annotated[int, Field(ge=1, le=500, description="Most applied/pending entries to list")] = 50,
+    limit: Annotated[int, Field(ge=1, le=500, description="Most entries per list")] = 50,
 ) -> MigrationsStatus:
-    """Applied and pending migrations of the directory, and drift: files changed or gone after they were applied,
-    half-applied migrations, and live schema changes the applied migrations do not explain."""
+    """Check a migrations directory: applied, pending, and drift (edited or missing files, half-applied runs,
+    unexplained schema changes).
+    """
     pg = state(ctx)
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
     try:
@@ -351,9 +350,9 @@ async def pg_migration_apply(
     retries: Retries = None,
     timeout_ms: TimeoutMs = None,
 ) -> ApplyResult:
-    """Apply the pending migrations of a reviewed plan; refused when any file, the ledger or the schema changed
-    since pg_migration_plan. One applier at a time; each migration in its own transaction (CONCURRENTLY and
-    the like statement by statement), lock waits bounded by lock_timeout and retried; progress per statement."""
+    """Apply the pending migrations of a reviewed plan from pg_migration_plan; refused when a file, the ledger or
+    the schema changed since. Each migration runs in its own transaction, lock waits bounded and retried.
+    """
     pg = state(ctx)
     action = "apply the migrations"
     if not _PLAN_ID.match(plan_id):
@@ -484,8 +483,9 @@ async def pg_migration_rollback(
     retries: Retries = None,
     timeout_ms: TimeoutMs = None,
 ) -> ApplyResult:
-    """Undo the latest applied migrations with their down/undo files, newest first, with the same lock,
-    transaction and retry guarantees as pg_migration_apply. Refused when a down file is missing."""
+    """Undo the latest applied migrations with their down files, newest first, as safely as pg_migration_apply;
+    refused when a down file is missing.
+    """
     pg = state(ctx)
     action = "roll back the migrations"
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)

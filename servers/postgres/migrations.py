@@ -291,19 +291,16 @@ async def pg_migration_plan(
         str | None,
         Field(description="Migration script (statements separated by ;); omit to plan the migrations directory"),
     ] = None,
-    directory: Annotated[
-        str | None, Field(description="Migrations directory inside the allowed roots (default: the configured one)")
-    ] = None,
+    directory: Annotated[str | None, Field(description="Migrations directory (default: the configured one)")] = None,
     timeout_ms: Annotated[
         int | None, Field(ge=1, le=600_000, description="statement_timeout per statement in ms (default: server)")
     ] = None,
 ) -> MigrationPlan:
-    """Rehearse a migration in a transaction that is always rolled back: per-statement locks, rewrites and
-    durations, lint of lock-heavy DDL, and the resulting schema changes.
+    """Rehearse migrations in a transaction that is always rolled back: per-statement locks, rewrites, durations,
+    DDL lint and schema changes.
 
-    Without `sql`, rehearses the pending migrations of the directory in order and returns the `plan_id` for
-    pg_migration_apply. Locks are really taken while it runs (bounded by lock_timeout), so plan against a
-    replica-sized copy when the tables are hot. Sequence values consumed are not rolled back.
+    Without `sql`, rehearses the directory's pending migrations and returns the `plan_id` for pg_migration_apply.
+    Locks are really taken (bounded by lock_timeout).
     """
     pg = state(ctx)
     if sql is not None and directory is not None:

@@ -17,11 +17,11 @@ from servers.postgres.values import RowShaper, coerce_param
 
 Params = Annotated[
     list[Any] | None,
-    Field(description="Bind values for $1, $2, ... in order (JSON: strings, numbers, booleans, null, objects)"),
+    Field(description="Values for $1, $2, ..."),
 ]
 TimeoutMs = Annotated[
     int | None,
-    Field(ge=1, le=600_000, description="statement_timeout for this call in ms (default: server setting)"),
+    Field(ge=1, le=600_000, description="statement_timeout in ms (default: server setting)"),
 ]
 
 
@@ -121,16 +121,15 @@ def fit_rows(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str,
 
 async def pg_query(
     ctx: Context[Any, Any],
-    sql: Annotated[str, Field(description="One read statement: SELECT / WITH ... SELECT / VALUES / TABLE / SHOW")],
+    sql: Annotated[str, Field(description="One SELECT, WITH, VALUES, TABLE or SHOW statement")],
     params: Params = None,
     limit: Annotated[int | None, Field(ge=1, description="Rows per page (default 200, capped by the server)")] = None,
-    offset: Annotated[int, Field(ge=0, description="Rows to skip: the `next_offset` of the previous page")] = 0,
+    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
     timeout_ms: TimeoutMs = None,
 ) -> QueryResult:
-    """Run one read-only SQL statement with bind parameters and return a page of typed rows.
+    """Run one read-only SQL statement with bind parameters; returns a page of typed rows.
 
-    Runs read-only with statement_timeout and lock_timeout, after a parsed check that refuses
-    side-effecting functions. Add ORDER BY for stable paging across calls.
+    Add ORDER BY for stable paging.
     """
     pg = state(ctx)
     checked = check_read_only(sql)
@@ -309,24 +308,20 @@ async def pg_explain(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="The statement to plan, without EXPLAIN")],
     params: Params = None,
-    analyze: Annotated[
-        bool, Field(description="Run it for real timings (always inside a transaction that is rolled back)")
-    ] = False,
+    analyze: Annotated[bool, Field(description="Run it for real timings (rolled back)")] = False,
     buffers: Annotated[bool, Field(description="Include buffer usage (with analyze)")] = True,
     hypothetical_indexes: Annotated[
         list[str] | None,
         Field(
             max_length=10,
-            description="CREATE INDEX statements to try without building them (needs the hypopg extension); "
-            "the result compares the cost with and without them",
+            description="CREATE INDEX statements to plan with, not built (needs hypopg)",
         ),
     ] = None,
     timeout_ms: TimeoutMs = None,
 ) -> ExplainResult:
-    """Show the query plan (EXPLAIN FORMAT JSON), optionally with ANALYZE in a rolled-back read-only transaction.
+    """Show a query's plan (EXPLAIN JSON), optionally with ANALYZE in a rolled-back transaction.
 
-    Writes can be planned but not analyzed here (measure them with pg_execute(dry_run=true)).
-    `hypothetical_indexes` plans as if those indexes existed (hypopg); nothing is built.
+    Writes are planned, not analyzed (use pg_execute(dry_run=true)).
     """
     pg = state(ctx)
     checked = check_explain(sql, analyze=analyze)
@@ -381,9 +376,9 @@ async def pg_execute(
     dry_run: Annotated[bool, Field(description="Run it, report the effect, then roll back")] = False,
     timeout_ms: TimeoutMs = None,
 ) -> ExecuteResult:
-    """Execute one write statement in its own transaction and report rows affected (writes must be allowed).
+    """Execute one write statement in its own transaction and report rows affected.
 
-    Transaction control, COPY to/from server files or programs, ALTER SYSTEM and LOAD are refused.
+    Transaction control, server-side COPY, ALTER SYSTEM and LOAD are refused.
     """
     pg = state(ctx)
     check_write(sql)

@@ -15,12 +15,12 @@ from servers.redis.client import Redis, plain, text, translate, value_json
 
 KEY = "redis"
 
-Key = Annotated[str, Field(min_length=1, description="Key name (exact, not a pattern)")]
-Cursor = Annotated[str | None, Field(description="`next_cursor` of the previous page")]
-Limit = Annotated[int | None, Field(ge=1, description="Items per page (default 100, capped by the server)")]
+Key = Annotated[str, Field(min_length=1, description="Exact key name")]
+Cursor = Annotated[str | None, Field(description="Previous page's next_cursor")]
+Limit = Annotated[int | None, Field(ge=1, description="Page size (default 100, capped by the server)")]
 Node = Annotated[
     str | None,
-    Field(description="Cluster mode: node host:port to ask (default: the first primary)"),
+    Field(description="Cluster node host:port (default: the first primary)"),
 ]
 RedisType = Literal["string", "hash", "list", "set", "zset", "stream", "ReJSON-RL"]
 

@@ -146,7 +146,7 @@ def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandR
         ctx: Context[Any, Any],
         args: Annotated[
             list[str],
-            Field(min_length=1, description="Command and arguments, e.g. ['ZRANGE', 'board', '0', '9', 'WITHSCORES']"),
+            Field(min_length=1, description="Command and arguments, e.g. ['GET', 'k']"),
         ],
         node: Node = None,
     ) -> CommandResult:
@@ -173,8 +173,7 @@ def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandR
         "admin": "any command, including admin, @dangerous and scripting ones (CONFIG SET, EVAL, FCALL, ...)",
     }[allowed]
     redis_command.__doc__ = (
-        "Run any other Redis command, classified by Redis's own COMMAND INFO metadata (flags and ACL "
-        f"categories). This server allows {what}. Connection-state commands (MULTI, SUBSCRIBE, MONITOR, "
-        "SELECT, CLIENT REPLY, blocking forms, ...) are always refused."
+        f"Run a Redis command no other tool covers; allowed here: {what}. Connection-state commands "
+        "(MULTI, SUBSCRIBE, MONITOR, SELECT, blocking forms) are refused."
     )
     return redis_command

@@ -131,20 +131,13 @@ async def redis_info(
     ctx: Context[Any, Any],
     sections: Annotated[
         list[str] | None,
-        Field(
-            description="INFO sections to return in full (server, clients, memory, persistence, stats, "
-            "replication, cpu, commandstats, latencystats, errorstats, keyspace, cluster, modules, "
-            "everything); default: none, only the summary"
-        ),
+        Field(description="INFO sections in full, e.g. memory, commandstats, everything (default: summary only)"),
     ] = None,
-    offset: Annotated[
-        int, Field(ge=0, description="`next_offset` of the previous call: skip this many fields of the sections")
-    ] = 0,
+    offset: Annotated[int, Field(ge=0, description="Previous call's next_offset")] = 0,
     node: Node = None,
 ) -> InfoResult:
-    """Server INFO as structured data plus a summary: memory, hit ratio, evictions, expirations, keys.
-
-    Requested sections are cut at the byte cap; `next_offset` continues where the result stopped.
+    """Get server INFO as structured data with a summary (memory, hit ratio, evictions, keys); `next_offset`
+    continues cut sections.
     """
     r = state(ctx)
     want = [s.lower() for s in sections or []]
@@ -199,10 +192,10 @@ async def redis_slowlog(
     limit: Annotated[int, Field(ge=1, le=128, description="Most recent entries to return")] = 25,
     node: Node = None,
     grep: Annotated[
-        str | None, Field(max_length=512, description="Only commands containing this (case-insensitive; a|b: either)")
+        str | None, Field(max_length=512, description="Only commands containing this (a|b: either)")
     ] = None,
 ) -> SlowlogResult:
-    """Recent slow commands (SLOWLOG GET): what ran, how long, from which client. Newest first."""
+    """List recent slow commands (SLOWLOG GET), newest first: command, duration, client."""
     r = state(ctx)
     alts = _grep_alternatives(grep)
     try:
@@ -266,11 +259,11 @@ class LatencyResult(BaseModel):
 
 async def redis_latency(
     ctx: Context[Any, Any],
-    event: Annotated[str | None, Field(description="Event name for LATENCY HISTORY, e.g. 'command'")] = None,
+    event: Annotated[str | None, Field(description="LATENCY HISTORY event, e.g. command")] = None,
     limit: Limit = None,
     node: Node = None,
 ) -> LatencyResult:
-    """Latency monitor figures: latest spikes per event, an event's newest history samples and LATENCY DOCTOR."""
+    """Show latency monitor figures: latest spikes, an event's history and LATENCY DOCTOR."""
     r = state(ctx)
     page = page_size(r, limit)
     try:
@@ -326,10 +319,10 @@ async def redis_clients_list(
         Literal["normal", "master", "replica", "pubsub"] | None, Field(description="Only clients of this type")
     ] = None,
     limit: Limit = None,
-    offset: Annotated[int, Field(ge=0, description="`next_offset` of the previous page")] = 0,
+    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
     node: Node = None,
 ) -> ClientsResult:
-    """Connected clients (CLIENT LIST): address, name, age, idle time, db, last command, buffers."""
+    """List connected clients (CLIENT LIST): address, name, age, idle time, db, last command."""
     r = state(ctx)
     page = page_size(r, limit)
     try:
@@ -368,7 +361,7 @@ class MemoryReport(BaseModel):
 
 
 async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> MemoryReport:
-    """Memory diagnosis: MEMORY DOCTOR advice plus MEMORY STATS (overhead, dataset, fragmentation)."""
+    """Diagnose memory use: MEMORY DOCTOR advice plus MEMORY STATS."""
     r = state(ctx)
     try:
         n = await r.pick_node(node)

@@ -44,16 +44,15 @@ class KeyPage(BaseModel):
 
 async def redis_keys_scan(
     ctx: Context[Any, Any],
-    pattern: Annotated[str, Field(description="Glob pattern for SCAN MATCH, e.g. 'user:*' (default all)")] = "*",
-    type: Annotated[RedisType | None, Field(description="Only keys of this type (SCAN TYPE)")] = None,
+    pattern: Annotated[str, Field(description="SCAN MATCH glob, e.g. user:* (default all)")] = "*",
+    type: Annotated[RedisType | None, Field(description="Only keys of this type")] = None,
     cursor: Cursor = None,
     limit: Limit = None,
-    with_types: Annotated[bool, Field(description="Also return each key's type and TTL (one pipeline)")] = True,
+    with_types: Annotated[bool, Field(description="Also return each key's type and TTL")] = True,
 ) -> KeyPage:
     """List keys matching a pattern with SCAN (never KEYS), one bounded page at a time.
 
-    A page can hold fewer keys than `limit` before the scan ends: call again with `next_cursor` until
-    it is null. In a cluster it walks every primary.
+    A page may hold fewer than `limit` keys: continue with `next_cursor` until it is null.
     """
     r = state(ctx)
     page = page_size(r, limit)
@@ -137,7 +136,7 @@ async def _optional(coro: Awaitable[Any]) -> Any:
 
 
 async def redis_key_info(ctx: Context[Any, Any], key: Key) -> KeyInfo:
-    """Type, TTL, memory usage, internal encoding and length of one key (cheap: O(1) commands)."""
+    """Get one key's type, TTL, memory usage, encoding and length (cheap)."""
     r = state(ctx)
     try:
         client = await r.client()
@@ -207,11 +206,7 @@ async def redis_key_get(
     ] = None,
     json_path: Annotated[str, Field(description="JSONPath for RedisJSON documents")] = "$",
 ) -> KeyValue:
-    """Read a key's value by its type, one capped page at a time.
-
-    Strings by byte range, hashes/sets by scan, lists/sorted sets by index, streams by id, RedisJSON by
-    path. While `truncated`, pass `next_cursor` back to continue.
-    """
+    """Read a key's value by its type, one capped page at a time; while `truncated`, pass `next_cursor` back."""
     r = state(ctx)
     cap = min(max_bytes or r.settings.max_bytes, r.settings.max_bytes)
     page = page_size(r, limit)

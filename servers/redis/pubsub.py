@@ -33,12 +33,10 @@ async def redis_subscribe(
     channels: Annotated[list[str] | None, Field(description="Channels to SUBSCRIBE to")] = None,
     patterns: Annotated[list[str] | None, Field(description="Glob patterns to PSUBSCRIBE to")] = None,
     max_messages: Annotated[int, Field(ge=1, le=1000, description="Return after this many messages")] = 10,
-    timeout_s: Annotated[float, Field(gt=0, description="Return after this many seconds (capped by the server)")] = 5.0,
+    timeout_s: Annotated[float, Field(gt=0, description="Return after this many seconds")] = 5.0,
 ) -> SubscribeResult:
-    """Listen on channels/patterns and return what arrives: at most `max_messages` or `timeout_s` seconds.
-
-    Only messages published while listening are seen (Redis pub/sub keeps no history; use streams for
-    that). The subscription is closed before returning.
+    """Listen on channels/patterns and return what arrives within `max_messages` or `timeout_s`; only messages
+    published while listening are seen.
     """
     r = state(ctx)
     if not channels and not patterns:

@@ -46,17 +46,14 @@ class KeyReport(BaseModel):
 async def redis_keyspace_report(
     ctx: Context[Any, Any],
     pattern: Annotated[str, Field(description="Only keys matching this glob")] = "*",
-    max_keys: Annotated[int | None, Field(ge=1, description="Keys to sample at most (capped by the server)")] = None,
-    max_seconds: Annotated[float | None, Field(gt=0, description="Time budget (capped by the server)")] = None,
-    top: Annotated[int, Field(ge=1, le=200, description="Biggest keys and prefixes to list")] = 20,
+    max_keys: Annotated[int | None, Field(ge=1, description="Most keys to sample")] = None,
+    max_seconds: Annotated[float | None, Field(gt=0, description="Time budget")] = None,
+    top: Annotated[int, Field(ge=1, le=200, description="How many top keys and prefixes")] = 20,
     delimiter: Annotated[str, Field(min_length=1, max_length=4, description="Prefix separator")] = ":",
-    prefix_depth: Annotated[int, Field(ge=1, le=5, description="Delimiter-separated parts that form a prefix")] = 1,
+    prefix_depth: Annotated[int, Field(ge=1, le=5, description="Parts per prefix")] = 1,
     cursor: Cursor = None,
 ) -> KeyReport:
-    """Sampled big-key and key-prefix report for cache design, built with SCAN under a key and time budget.
-
-    Shows memory by type and prefix, the biggest keys and keys without a TTL, with advice.
-    """
+    """Find big keys and heavy prefixes by sampling with SCAN: memory by type and prefix, keys without TTL, advice."""
     r = state(ctx)
     budget_keys = min(max_keys or r.settings.report_max_keys, r.settings.report_max_keys)
     budget_s = min(max_seconds or r.settings.report_max_seconds, r.settings.report_max_seconds)

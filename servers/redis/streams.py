@@ -126,10 +126,9 @@ async def redis_stream_info(
     groups_offset: Annotated[int, Field(ge=0, description="`next_groups_offset` of the previous call")] = 0,
     consumers_offset: Annotated[int, Field(ge=0, description="`next_consumers_offset` of the previous call")] = 0,
 ) -> StreamInfo:
-    """Stream metadata (XINFO STREAM), a page of its consumer groups (XINFO GROUPS) and of a group's consumers.
+    """Get stream metadata (XINFO STREAM) with pages of its consumer groups and a group's consumers.
 
-    Groups and consumers are paged (`limit`, `groups_offset`, `consumers_offset`); long field values of
-    the first/last entry are shortened (read an entry whole with redis_stream_range start=end=<id>).
+    Long field values are shortened; read an entry whole with redis_stream_range start=end=<id>.
     """
     r = state(ctx)
     page = page_size(r, limit)
@@ -200,7 +199,7 @@ async def redis_stream_pending(
     min_idle_ms: Annotated[int | None, Field(ge=0, description="Only entries idle at least this long")] = None,
     limit: Limit = None,
 ) -> PendingReport:
-    """Pending (delivered, unacknowledged) entries of a consumer group: summary plus a page of entries."""
+    """List a consumer group's pending (delivered, unacknowledged) entries: summary plus a page."""
     r = state(ctx)
     page = page_size(r, limit)
     try:

@@ -72,7 +72,7 @@ async def test_registered_definition_is_lean() -> None:
     for p in props.values():
         walk(p, keys)
     assert "title" not in keys and "anyOf" not in keys and "default" in keys
-    assert props["limit"] == {"type": "integer", "minimum": 1, "description": "Items per page"}
+    assert props["limit"] == {"type": "integer", "description": "Items per page"}  # `minimum: 1` goes without saying
     assert props["mode"]["description"] == "user, system or all"
     out = tool.output_schema
     assert out is not None and "title" in out["properties"] and "title" not in out
@@ -84,6 +84,42 @@ async def test_text_content_is_compact_json_and_structured_content_canonical() -
         r = await c.call_tool("m_sample", {"title": "x"})
     assert r.structured_content == {"title": "x", "rows": [{"a": 1, "b": [1, 2]}]}
     assert r.content[0].text == '{"title":"x","rows":[{"a":1,"b":[1,2]}]}'  # type: ignore[union-attr]
+
+
+def test_input_schema_drops_what_a_model_assumes_and_keeps_real_bounds() -> None:
+    image = "^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
+    props = {
+        "flag": {"type": "boolean", "default": False, "description": "d"},
+        "on": {"type": "boolean", "default": True, "description": "d"},
+        "offset": {"type": "integer", "default": 0, "minimum": 0, "description": "d"},
+        "limit": {"type": "integer", "default": 200, "minimum": 1, "maximum": 1000, "description": "d"},
+        "bytes": {"type": "integer", "minimum": 256, "description": "d"},
+        "wait": {"type": "number", "exclusiveMinimum": 0, "maximum": 60, "description": "d"},
+        "tail": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 9}, {"type": "null"}], "default": 5},
+        "image": {"type": "string", "pattern": image, "maxLength": 512, "description": "d"},
+        "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$", "description": "d"},
+        "params": {"type": "array", "items": {}, "description": "d"},
+        "doc": {"type": "object", "additionalProperties": True, "description": "d"},
+    }
+    out = lean_schema({"type": "object", "properties": props}, inputs=True)
+    assert out["type"] == "object"
+    p = out["properties"]
+    assert p["flag"] == {"type": "boolean", "description": "d"}
+    assert p["on"]["default"] is True  # a non-obvious default stays
+    assert p["offset"] == {"type": "integer", "description": "d"}
+    assert p["limit"] == {"type": "integer", "default": 200, "maximum": 1000, "description": "d"}
+    assert p["bytes"]["minimum"] == 256 and p["wait"] == {"type": "number", "maximum": 60, "description": "d"}
+    assert p["tail"] == {"type": ["integer", "null"], "maximum": 9, "default": 5}  # null still says "all"
+    assert "pattern" not in p["image"] and p["image"]["maxLength"] == 512  # the description names the grammar
+    assert p["name"]["pattern"] == "^[a-z0-9][a-z0-9_.-]*$"  # a short rule the model can follow stays
+    assert p["params"] == {"type": "array", "description": "d"} and p["doc"] == {"type": "object", "description": "d"}
+    assert lean_schema(props["flag"], inputs=False)["default"] is False  # output schemas keep their defaults
+
+
+async def test_dropped_bounds_are_still_enforced_at_call_time() -> None:
+    async with Client(server()) as c:
+        r = await c.call_tool("m_sample", {"title": "x", "limit": 0})
+    assert r.is_error
 
 
 def test_lean_description_of_plain_and_listed_text() -> None:
