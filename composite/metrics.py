@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from servers._common import Health
-from servers._common.logs import call_outcome
+from servers._common.logs import ToolCallObserver
 from servers._common.version import VERSION
 
 log = logging.getLogger("backend_architect_mcp.metrics")
@@ -35,7 +35,7 @@ HEALTH_TTL_S = 5.0
 """Backend probes run at most once per this many seconds, however often /metrics is scraped."""
 
 
-class ToolMetrics:
+class ToolMetrics(ToolCallObserver):
     """Server middleware recording every `tools/call`; also the registry `/metrics` renders."""
 
     def __init__(self) -> None:
@@ -69,22 +69,12 @@ class ToolMetrics:
             return name, self._tools[name]
         return UNKNOWN, UNKNOWN
 
-    async def __call__(self, ctx: Any, call_next: Any) -> Any:
-        if getattr(ctx, "method", None) != "tools/call":
-            return await call_next(ctx)
-        params = ctx.params if isinstance(ctx.params, Mapping) else {}
-        tool, module = self.labels(params.get("name"))
-        start = time.perf_counter()
-        outcome = "error"
-        try:
-            result = await call_next(ctx)
-            outcome = call_outcome(result)
-            return result
-        finally:
-            self.latency.labels(tool, module).observe(time.perf_counter() - start)
-            self.calls.labels(tool, module, outcome).inc()
-            if outcome != "ok":
-                self.errors.labels(tool, module).inc()
+    def observe(self, name: object, seconds: float, outcome: str) -> None:
+        tool, module = self.labels(name)
+        self.latency.labels(tool, module).observe(seconds)
+        self.calls.labels(tool, module, outcome).inc()
+        if outcome != "ok":
+            self.errors.labels(tool, module).inc()
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

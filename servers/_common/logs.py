@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -62,17 +63,16 @@ def call_outcome(result: Any) -> str:
     return "tool_error" if is_error else "ok"
 
 
-class ToolCallLog:
-    """Server middleware: one log line per tool call (name, duration, outcome); never the arguments."""
+class ToolCallObserver:
+    """Server middleware base: times each `tools/call` and hands name, seconds and outcome to `observe`.
 
-    def __init__(self) -> None:
-        self.log = logging.getLogger("backend_architect_mcp.calls")
+    The arguments are never passed on, so no observer can log or label them.
+    """
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         if getattr(ctx, "method", None) != "tools/call":
             return await call_next(ctx)
-        params = ctx.params if isinstance(ctx.params, dict) else {}
-        name = str(params.get("name", "?"))
+        params = ctx.params if isinstance(ctx.params, Mapping) else {}
         start = time.perf_counter()
         outcome = "error"
         try:
@@ -80,5 +80,18 @@ class ToolCallLog:
             outcome = call_outcome(result)
             return result
         finally:
-            ms = round((time.perf_counter() - start) * 1000, 2)
-            self.log.info("tool call", extra={"fields": {"tool": name, "ms": ms, "outcome": outcome}})
+            self.observe(params.get("name"), time.perf_counter() - start, outcome)
+
+    def observe(self, name: object, seconds: float, outcome: str) -> None:
+        raise NotImplementedError
+
+
+class ToolCallLog(ToolCallObserver):
+    """One log line per tool call (name, duration, outcome); never the arguments."""
+
+    def __init__(self) -> None:
+        self.log = logging.getLogger("backend_architect_mcp.calls")
+
+    def observe(self, name: object, seconds: float, outcome: str) -> None:
+        fields = {"tool": str(name if name is not None else "?"), "ms": round(seconds * 1000, 2), "outcome": outcome}
+        self.log.info("tool call", extra={"fields": fields})
