@@ -260,7 +260,7 @@ def build(settings: AppSettings | None = None) -> Composite:
         )
     for warning in selection_warnings(settings, catalog, index.names()):
         log.warning(warning)
-    metrics.set_tools({t: m.info.key for m in mounted for t in m.tools})
+    metrics.set_tools({**{t: m.info.key for m in mounted for t in m.tools}, **dict.fromkeys(meta, "discovery")})
     instructions = system_prompt(mounted, discovery=settings.discovery)
     server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
     _add_prompt(server, mounted, instructions, settings.discovery)

@@ -109,3 +109,11 @@ async def test_a_span_per_tool_call_without_arguments(spans: Any, database_url: 
 def test_tracing_is_off_without_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     assert configure_tracing() is False
+
+
+async def test_discovery_meta_tools_are_labelled_by_name(database_url: str) -> None:
+    app = build(AppSettings(servers="postgres", discovery=True))
+    async with Client(app.server) as c:
+        ok(await c.call_tool("tool_call", {"name": "pg_query", "arguments": {"sql": "SELECT 1"}}))
+    text = app.metrics.render()[0].decode()
+    assert value(text, "bam_tool_calls_total", tool="tool_call", module="discovery", outcome="ok") == 1
