@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -16,13 +15,14 @@ import anyio
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from composite import auth
 from composite import modules as registry
 from composite.discovery import install_discovery
 from composite.metrics import ToolMetrics, metrics_endpoint
@@ -44,23 +44,6 @@ LIST_CACHE_HINT = CacheHint(ttl_ms=3_600_000, scope="private")
 def role_text() -> str:
     """The role's system prompt, from the packaged markdown file."""
     return importlib_resources.files("composite").joinpath("prompts/backend_architect.md").read_text().strip()
-
-
-class StaticTokenVerifier:
-    """Accepts the bearer tokens given in `--auth-tokens` (compared in constant time)."""
-
-    def __init__(self, tokens: str) -> None:
-        self._tokens = [t.strip() for t in tokens.split(",") if t.strip()]
-        if not self._tokens:
-            raise ValueError("BAM_AUTH_TOKENS is set but holds no token")
-
-    async def verify_token(self, token: str) -> Any:
-        from mcp.server.auth.provider import AccessToken
-
-        for i, known in enumerate(self._tokens):
-            if hmac.compare_digest(token.encode(), known.encode()):
-                return AccessToken(token=token, client_id=f"static-token-{i + 1}", scopes=[])
-        return None
 
 
 @dataclass
@@ -133,6 +116,12 @@ class Composite:
     required: list[str]
     """Modules whose backend must be up for /readyz to answer 200."""
     metrics: ToolMetrics = field(default_factory=ToolMetrics)
+    verifier: auth.Verifiers | None = None
+    """Bearer-token verification over HTTP (None: no authentication)."""
+    scopes: list[str] = field(default_factory=list)
+    """The scopes that mean something here (RFC 9728 `scopes_supported`)."""
+    meta: dict[str, bool] = field(default_factory=dict)
+    """The discovery meta-tools, mapped to whether they only read."""
 
     @property
     def tool_names(self) -> list[str]:
@@ -179,22 +168,6 @@ def _policy(settings: AppSettings, only: frozenset[str]) -> ToolPolicy:
     return replace(normalized.policy(), only=only)
 
 
-def _auth_kwargs(settings: AppSettings) -> dict[str, Any]:
-    if settings.auth_tokens is None:
-        return {}
-    from mcp.server.auth.settings import AuthSettings
-
-    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    return {
-        "token_verifier": StaticTokenVerifier(settings.auth_tokens.get_secret_value()),
-        "auth": AuthSettings(
-            issuer_url=base,  # type: ignore[arg-type]
-            resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]
-            validate_token_resource=False,
-        ),
-    }
-
-
 def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools], exposed: list[str]) -> list[str]:
     """Warnings for `--tools` / `--exclude-tools` globs that match nothing (a typo hides nothing, or all)."""
     known = [f"{m.prefix}{n}" for m in catalog for n in m.names]
@@ -208,7 +181,9 @@ def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools
     return out
 
 
-def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -> MCPServer[Any]:
+def _new_server(
+    settings: AppSettings, runtime: Runtime, metrics: ToolMetrics, verifier: auth.Verifiers | None
+) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
         async with runtime.attach() as state:
@@ -223,7 +198,7 @@ def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -
         log_level="WARNING",
         middleware=[ToolCallLog(), CompactResults(), metrics],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
-        **_auth_kwargs(settings),
+        **auth.auth_kwargs(settings, verifier),
     )
 
 
@@ -237,7 +212,10 @@ def build(settings: AppSettings | None = None) -> Composite:
     policy = _policy(settings, registry.toolset_tool_names(selected, catalog))
     runtime = Runtime(infos)
     metrics = ToolMetrics()
-    server = _new_server(settings, runtime, metrics)
+    verifier = auth.build_verifier(settings)
+    if verifier is not None and verifier.static is not None:  # from here on, only the tokens' digests
+        settings = settings.model_copy(update={"auth_tokens": SecretStr(auth.hashed_spec(verifier.static.entries))})
+    server = _new_server(settings, runtime, metrics, verifier)
     # Discovery mode registers the module tools into a catalog server that is never served.
     target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
     mounted = [
@@ -249,7 +227,7 @@ def build(settings: AppSettings | None = None) -> Composite:
     if settings.discovery:
         writes = any(not e.read_only for e in index.entries.values())
         meta = install_discovery(server, index, keys, writes)
-    install_request_selection(server, index, meta)
+    install_request_selection(server, index, meta, lambda request: auth.identity_for(auth.token_of(request), settings))
     for m in mounted:
         log.info(
             "mounted %s (%s): %d tools%s",
@@ -265,7 +243,10 @@ def build(settings: AppSettings | None = None) -> Composite:
     server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
     _add_prompt(server, mounted, instructions, settings.discovery)
     required = required_modules(settings.required, keys)
-    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics)
+    scopes = auth.scopes_supported(
+        keys, {k: policy.writes_allowed(k) for k in keys}, {k: policy.admin_allowed(k) for k in keys}
+    )
+    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics, verifier, scopes, meta)
 
 
 def required_modules(value: str, mounted: list[str]) -> list[str]:
@@ -359,6 +340,8 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
         routes.extend([r for r in sse_app.routes if not any(_same_path(r, x) for x in routes)])
         middleware = middleware or list(sse_app.user_middleware)
 
+    routes, middleware = _auth_http(app, routes, middleware)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -372,3 +355,24 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
 
 def _same_path(a: BaseRoute, b: BaseRoute) -> bool:
     return getattr(a, "path", None) is not None and getattr(a, "path", None) == getattr(b, "path", None)
+
+
+def _auth_http(
+    app: Composite, routes: list[BaseRoute], middleware: list[Middleware]
+) -> tuple[list[BaseRoute], list[Middleware]]:
+    """Our own RFC 9728 metadata (JWT mode only) and the 403 gate for calls outside the token's scopes."""
+    verifier = app.verifier
+    if verifier is None:
+        return routes, middleware
+    routes = [r for r in routes if not str(getattr(r, "path", "")).startswith(auth.METADATA_PATH)]
+    metadata_url = None
+    if verifier.jwt is not None:
+        routes.append(auth.metadata_route(app.settings, app.scopes))
+        metadata_url = f"{auth.base_url(app.settings)}{auth.METADATA_PATH}/mcp"
+    index, meta = app.index, app.meta
+
+    def needed(name: Any, arguments: dict[str, Any], grants: auth.Grants) -> str | None:
+        return index.scope_needed(name, arguments, grants, meta)
+
+    gate = Middleware(auth.ScopeGate, needed=needed, metadata_url=metadata_url)  # after authentication
+    return routes, [*middleware, gate]

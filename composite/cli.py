@@ -109,6 +109,29 @@ def parser() -> argparse.ArgumentParser:
         "variable) [BAM_AUTH_TOKENS]",
     )
     serve.add_argument(
+        "--auth-issuer", metavar="URL", help="issuer of JWT access tokens [BAM_AUTH_ISSUER]"
+    )  # flag:auth
+    serve.add_argument(  # flag:auth
+        "--auth-audience", metavar="AUD", help="required JWT audience (default PUBLIC_URL/mcp) [BAM_AUTH_AUDIENCE]"
+    )
+    serve.add_argument("--auth-jwks-url", metavar="URL", help="issuer's JWKS URL [BAM_AUTH_JWKS_URL]")  # flag:auth
+    serve.add_argument(
+        "--pg-role-claim", metavar="CLAIM", help="claim -> PostgreSQL role [BAM_PG_ROLE_CLAIM]"
+    )  # flag:auth
+    serve.add_argument(
+        "--pg-roles", metavar="ROLES", help="allowed roles for --pg-role-claim [BAM_PG_ROLES]"
+    )  # flag:auth
+    serve.add_argument(  # flag:auth
+        "--k8s-impersonate-user-claim",
+        metavar="CLAIM",
+        help="claim -> Kubernetes user [BAM_K8S_IMPERSONATE_USER_CLAIM]",
+    )
+    serve.add_argument(  # flag:auth
+        "--k8s-impersonate-groups-claim",
+        metavar="CLAIM",
+        help="claim -> Kubernetes groups [BAM_K8S_IMPERSONATE_GROUPS_CLAIM]",
+    )
+    serve.add_argument(
         "--public-url",
         metavar="URL",
         help="external base URL, for the OAuth protected-resource metadata [BAM_PUBLIC_URL]",
@@ -146,6 +169,13 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         "allowed_hosts": "allowed_hosts",
         "auth_tokens": "auth_tokens",
         "public_url": "public_url",
+        "auth_issuer": "auth_issuer",  # flag:auth
+        "auth_audience": "auth_audience",  # flag:auth
+        "auth_jwks_url": "auth_jwks_url",  # flag:auth
+        "pg_role_claim": "pg_role_claim",  # flag:auth
+        "pg_roles": "pg_roles",  # flag:auth
+        "k8s_impersonate_user_claim": "k8s_impersonate_user_claim",  # flag:auth
+        "k8s_impersonate_groups_claim": "k8s_impersonate_groups_claim",  # flag:auth
     }
     for arg, field in mapping.items():
         value = getattr(args, arg, None)
@@ -234,7 +264,7 @@ def exposure_warning(settings: AppSettings) -> str | None:
     """A warning when HTTP/SSE would be reachable beyond this machine without authentication."""
     import ipaddress
 
-    if settings.transport == "stdio" or settings.auth_tokens is not None:
+    if settings.transport == "stdio" or settings.auth_tokens is not None or settings.auth_issuer:
         return None
     host = settings.host.strip("[]")
     try:

@@ -18,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from composite.selection import Entry, Narrowing, ToolIndex, unknown_tool
+from composite.selection import Entry, Narrowing, ToolIndex
 from servers._common.tools import READ, ToolSpec, make_policy, register_tools
 
 log = logging.getLogger("backend_architect_mcp.discovery")
@@ -176,9 +176,10 @@ def install_discovery(server: MCPServer[Any], index: ToolIndex, modules: list[st
         )
 
     async def call(ctx: Context[Any, Any], name: str, arguments: dict[str, Any], write: bool) -> CallToolResult:
-        entry = index.get(name, narrowing(ctx))
-        if entry is None:
-            return unknown_tool(name)
+        refused = index.refusal(name, narrowing(ctx))  # unknown here, or outside the token's scopes
+        if refused is not None:
+            return refused
+        entry = index.entries[name]
         if write and entry.read_only:
             return _error(f"{name} only reads: call it with {CALL}")
         if not write and not entry.read_only:

@@ -44,7 +44,21 @@ class AppSettings(PolicySettings):
     )
     auth_tokens: SecretStr | None = Field(
         default=None,
-        description="Bearer tokens accepted over HTTP/SSE (comma-separated). Unset: no authentication (loopback).",
+        description="Static bearer tokens accepted over HTTP/SSE, comma-separated, each optionally with its "
+        "scopes: `token=postgres:read redis:write` (none: every scope). Unset: no static tokens.",
+    )
+    auth_issuer: str = Field(default="", description="Issuer (`iss`) of accepted JWT access tokens.")
+    auth_audience: str = Field(
+        default="", description="Required `aud` of JWT access tokens (RFC 8707 resource); default PUBLIC_URL/mcp."
+    )
+    auth_jwks_url: str = Field(default="", description="JWKS URL of the issuer's signing keys (https).")
+    pg_role_claim: str = Field(default="", description="Token claim naming the PostgreSQL role a call acts as.")
+    pg_roles: str = Field(default="", description="Roles BAM_PG_ROLE_CLAIM may name (comma-separated allow-list).")
+    k8s_impersonate_user_claim: str = Field(
+        default="", description="Token claim that names the Kubernetes user a call impersonates."
+    )
+    k8s_impersonate_groups_claim: str = Field(
+        default="", description="Token claim (a list) that names the Kubernetes groups a call impersonates."
     )
     public_url: str = Field(
         default="",
