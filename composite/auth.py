@@ -57,6 +57,8 @@ MODULES = ("postgres", "redis", "kubernetes", "aws", "docker")
 _SCOPE = re.compile(r"^([a-z]+|\*):(read|write|admin)$")
 _HASHED = re.compile(r"^sha256:([0-9a-f]{64})$")
 METADATA_PATH = "/.well-known/oauth-protected-resource"
+INSUFFICIENT_SCOPE_CODE = -32003
+"""JSON-RPC error code of a call refused for a missing scope (server-defined range)."""
 
 
 # -- scopes --------------------------------------------------------------------------------------
@@ -446,42 +448,47 @@ def _k8s_principal(claims: Mapping[str, Any], user_claim: str, groups_claim: str
 
 
 class ScopeGate:
-    """Answers a JSON-RPC `tools/call` outside the token's scopes with HTTP 403 `insufficient_scope`.
+    """Answers a JSON-RPC `tools/call` on `/mcp` outside the token's scopes with HTTP 403 `insufficient_scope`
+    (RFC 6750 `WWW-Authenticate` with the missing scope) and a JSON-RPC error body naming it; nothing runs.
 
     `needed(name, arguments, grants)` returns the missing scope, or None. Only POSTs of an authenticated
-    caller are read (the body is replayed to the app unchanged); anything unparsable is left to the app.
+    caller are read (the body is replayed to the app unchanged); anything unparsable is left to the app,
+    whose own call-time check (composite.selection) refuses it the same way as a tool error. The legacy SSE
+    transport answers its POSTs with 202 and the result on the stream, so there the tool error is the answer.
     """
 
-    def __init__(self, app: ASGIApp, needed: Any, metadata_url: str | None, max_body: int = 4 * 1024 * 1024) -> None:
+    def __init__(
+        self, app: ASGIApp, needed: Any, metadata_url: str | None, path: str = "/mcp", max_body: int = 4 << 20
+    ) -> None:
         self.app = app
         self.needed = needed
         self.metadata_url = metadata_url
+        self.path = path
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        grants = grants_of(scope) if scope["type"] == "http" and scope["method"] == "POST" else None
+        gated = scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == self.path
+        grants = grants_of(scope) if gated else None
         if grants is None:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
         size, more = 0, True
-        while more:
+        while more and size <= self.max_body:
             message = await receive()
             if message["type"] != "http.request":
                 break
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             more = message.get("more_body", False)
-            if size > self.max_body:
-                break
         body = b"".join(chunks)
-        missing = None if more else self._missing(body, grants)
-        if missing is not None:
-            await self._refuse(missing, send)
+        refused = None if more else self._missing(body, grants)
+        if refused is not None:
+            await self._refuse(*refused, send)
             return
         await self.app(scope, _replay(body, more, receive), send)
 
-    def _missing(self, body: bytes, grants: Grants) -> str | None:
+    def _missing(self, body: bytes, grants: Grants) -> tuple[str, Any] | None:
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -492,15 +499,16 @@ class ScopeGate:
                 args = params.get("arguments")
                 missing = self.needed(params.get("name"), args if isinstance(args, dict) else {}, grants)
                 if missing:
-                    return str(missing)
+                    return str(missing), msg.get("id")
         return None
 
-    async def _refuse(self, missing: str, send: Send) -> None:
-        desc = f"this call needs the scope {missing}"
+    async def _refuse(self, missing: str, request_id: Any, send: Send) -> None:
+        desc = f"insufficient_scope: this call needs the scope {missing}; nothing was run"
         parts = ['error="insufficient_scope"', f'scope="{missing}"', f'error_description="{desc}"']
         if self.metadata_url:
             parts.append(f'resource_metadata="{self.metadata_url}"')
-        body = orjson.dumps({"error": "insufficient_scope", "error_description": desc, "scope": missing})
+        error = {"code": INSUFFICIENT_SCOPE_CODE, "message": desc, "data": {"scope": missing}}
+        body = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "error": error})
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
