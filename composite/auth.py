@@ -422,8 +422,8 @@ def identity_for(token: AccessToken | None, settings: AppSettings) -> BackendIde
 
 
 def _pg_principal(value: Any, claim: str, allowed: list[str]) -> Principal:
-    values = [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] if value else []
-    matches = [v for v in values if v in allowed]
+    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    matches = [v for v in values if isinstance(v, str) and v in allowed]
     if len(matches) == 1:
         return Principal(name=matches[0])
     reason = "no role" if not matches else "more than one role"
