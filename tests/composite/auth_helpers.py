@@ -103,7 +103,7 @@ def jwks_server(*keys: Key) -> Iterator[Jwks]:
     jwks.publish(*keys)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             jwks.fetches += 1
             body = json.dumps({"keys": jwks.keys}).encode()
             self.send_response(200)

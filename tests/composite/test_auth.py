@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+
 import anyio
 import asyncpg
 import httpx2
@@ -208,8 +209,8 @@ async def test_per_scope_tool_lists_over_mcp_and_sse_and_every_hidden_tool_is_re
             async with Client(sse_client(f"{sp.base}/sse", headers={"Authorization": f"Bearer {token}"})) as c:
                 assert {t.name for t in (await c.list_tools()).tools} == want, scope
                 for name in sorted(every - want):
-                    r = await c.call_tool(name, {})
-                    assert r.is_error and f"needs the scope {tiers[name][0]}:{tiers[name][1]}" in error_text(r)
+                    res = await c.call_tool(name, {})
+                    assert res.is_error and f"needs the scope {tiers[name][0]}:{tiers[name][1]}" in error_text(res)
         # The SDK client over /mcp sees the refusal as an error naming the scope.
         token = mint(RSA, claims("postgres:read"))
         async with (
@@ -258,10 +259,10 @@ async def test_discovery_mode_enforces_scopes_at_call_time(jwks: Jwks, canary: s
         assert await canary_rows(database_url) == 0
         token = mint(RSA, claims("postgres:read"))
         async with Client(sse_client(f"{sp.base}/sse", headers={"Authorization": f"Bearer {token}"})) as c:
-            r = await c.call_tool("tool_call", insert)  # the in-handler check, without the HTTP gate
-            assert r.is_error and "needs the scope postgres:write" in error_text(r)
-            r = await c.call_tool("tool_call_write", insert)
-            assert r.is_error and "Unknown tool: tool_call_write" in error_text(r)
+            res = await c.call_tool("tool_call", insert)  # the in-handler check, without the HTTP gate
+            assert res.is_error and "needs the scope postgres:write" in error_text(res)
+            res = await c.call_tool("tool_call_write", insert)
+            assert res.is_error and "Unknown tool: tool_call_write" in error_text(res)
         assert await canary_rows(database_url) == 0
     finally:
         stop_server(sp)
@@ -337,4 +338,3 @@ def test_auth_settings_that_cannot_be_applied_stop_the_server(env: dict[str, str
         timeout=60,
     )
     assert r.returncode == 2 and b"backend-architect-mcp:" in r.stderr, r.stderr[-500:]
-

@@ -154,7 +154,8 @@ def rbac(kubeconfig: str) -> Iterator[tuple[str, str]]:
     from kubernetes import client, config
 
     api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    core, rbac_api = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    core: Any = client.CoreV1Api(api)
+    rbac_api: Any = client.RbacAuthorizationV1Api(api)
     sfx = uuid.uuid4().hex[:8]
     ns, user, group = f"bam-auth-{sfx}", f"bam-alice-{sfx}", f"bam-readers-{sfx}"
     core.create_namespace({"metadata": {"name": ns}})
