@@ -301,7 +301,7 @@ def access_token(token: str, claims: dict[str, Any], audience: str) -> AccessTok
         token=token,
         client_id=str(client),
         scopes=scopes_of(claims),
-        expires_at=int(exp) if isinstance(exp, int | float) else None,
+        expires_at=int(exp) + LEEWAY_S if isinstance(exp, int | float) else None,  # the SDK re-checks it
         resource=audience,
         subject=str(subject) if subject is not None else None,
         claims=claims,

@@ -1,0 +1,131 @@
+"""Generated adversarial inputs for the resource server: tampered tokens, arbitrary scope strings and
+claim values. Whatever the input, verification fails closed and scopes never reach past what they name or
+past the server policy."""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import jwt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from composite.app import build
+from composite.auth import TIERS, Grants, JwksCache, JwtVerifier, _k8s_principal, _pg_principal
+from composite.selection import Narrowing
+from composite.settings import AppSettings
+from tests.composite.auth_helpers import AUDIENCE, ISSUER, claims, jwks_server, mint, rsa_key
+
+KEY = rsa_key()
+SCOPE_WORDS = ["postgres", "redis", "kubernetes", "aws", "docker", "*", "pg", "k8s", "", "POSTGRES", "all"]
+TIER_WORDS = ["read", "write", "admin", "", "Read", "*", "admin ", "owner"]
+
+
+def _segments(token: str) -> list[bytes]:
+    return [base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)) for p in token.split(".")]
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    with jwks_server(KEY) as jwks:
+        yield jwks.url
+
+
+def verify_all(url: str, tokens: list[str]) -> list[Any]:
+    async def run() -> list[Any]:
+        verifier = JwtVerifier(ISSUER, AUDIENCE, JwksCache(url, min_refetch_s=3600))
+        return [await verifier.verify_token(t) for t in tokens]
+
+    return anyio.run(run)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(min_value=0), st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.=")
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_a_tampered_token_is_refused_unless_it_decodes_to_the_same_token(
+    url: str, edits: list[tuple[int, str]]
+) -> None:
+    good = mint(KEY, claims("postgres:read"))
+    chars = list(good)
+    for pos, ch in edits:
+        chars[pos % len(chars)] = ch
+    tampered = "".join(chars)
+    got_good, got = verify_all(url, [good, tampered])
+    assert got_good is not None and got_good.scopes == ["postgres:read"]
+    if got is not None:  # base64url's spare bits: accepted only if every segment decodes to the same bytes
+        assert _segments(tampered) == _segments(good)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=300) | st.lists(st.text(max_size=40), min_size=3, max_size=3).map(".".join))
+def test_arbitrary_strings_are_never_accepted(url: str, token: str) -> None:
+    assert verify_all(url, [token]) == [None]
+
+
+def test_unsigned_and_symmetric_tokens_are_refused_even_with_a_known_kid(url: str) -> None:
+    body = claims("*:admin")
+    forged = [
+        jwt.encode(body, "s" * 64, algorithm="HS256", headers={"kid": KEY.kid}),
+        jwt.encode(body, "x" * 64, algorithm="HS512", headers={"kid": KEY.kid}),
+        mint(KEY, body, alg="RS256"),
+    ]
+    got = verify_all(url, forged)
+    assert got[0] is None and got[1] is None and got[2] is not None
+
+
+@functools.cache
+def _index() -> Any:
+    return build(AppSettings(servers="postgres,redis,docker", allow_writes="postgres,redis", allow_admin="redis")).index
+
+
+scope_token = st.tuples(st.sampled_from(SCOPE_WORDS), st.sampled_from(TIER_WORDS)).map(lambda t: f"{t[0]}:{t[1]}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(scopes=st.lists(scope_token | st.text(max_size=20), max_size=6))
+def test_generated_scopes_never_reach_past_what_they_name_or_the_policy(scopes: list[str]) -> None:
+    index = _index()
+    grants = Grants.from_scopes(scopes)
+    named: dict[str, int] = {}
+    for s in scopes:
+        module, _, tier = s.partition(":")
+        if tier in TIERS:
+            named[module] = max(named.get(module, 0), TIERS[tier])
+    visible = index.visible(Narrowing(grants=grants))
+    assert {e.name for e in visible} <= set(index.entries)  # never more than the server registered
+    for e in visible:
+        assert max(named.get(e.module, 0), named.get("*", 0)) >= TIERS[e.tier]
+    for e in index.entries.values():
+        allowed = e in visible
+        assert (index.refusal(e.name, Narrowing(grants=grants)) is None) is allowed
+
+
+claim_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=claim_value | st.sampled_from(["ro", "rw", ["ro"], ["rw", "x"]]), groups=claim_value)
+def test_generated_claims_map_only_to_allow_listed_roles_and_clean_names(value: Any, groups: Any) -> None:
+    p = _pg_principal(value, "c", ["ro", "rw"])
+    assert (p.name in ("ro", "rw")) != bool(p.denied)
+    k = _k8s_principal({"u": value, "g": groups}, "u", "g")
+    if k.denied is None:
+        assert isinstance(k.name, str) and not k.name.startswith("system:")
+        assert all(isinstance(g, str) and not g.startswith("system:") for g in k.groups)
+        assert all(ord(ch) >= 0x20 and ch != "\x7f" for n in (k.name, *k.groups) for ch in n)
