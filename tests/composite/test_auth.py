@@ -130,6 +130,9 @@ async def test_bad_token_matrix_is_refused_with_the_right_status_and_runs_nothin
             finally:
                 await s.aclose()
         assert await canary_rows(database_url) == 2
+        s = RawSession(sp.base, mint(RSA, {**good, "exp": now - 10}))  # expired, but within the 30 s leeway
+        assert (await s.initialize()).status_code == 200
+        await s.aclose()
         log = sp.log()
         assert all(t not in log for t in bad.values() if t and len(t) > 20)
         assert "Traceback" not in log
