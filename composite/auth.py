@@ -240,11 +240,18 @@ class JwksCache:
     async def _fetch(self) -> dict[str, dict[str, Any]]:
         import httpx2
 
-        async with httpx2.AsyncClient(timeout=5.0, follow_redirects=False) as client:
-            resp = await client.get(self.url, headers={"Accept": "application/json"})
-        if resp.status_code != 200 or len(resp.content) > JWKS_MAX_BYTES:
-            raise ValueError(f"HTTP {resp.status_code}, {len(resp.content)} bytes")
-        keys = orjson.loads(resp.content).get("keys")
+        body = b""
+        async with (
+            httpx2.AsyncClient(timeout=5.0, follow_redirects=False) as client,
+            client.stream("GET", self.url, headers={"Accept": "application/json"}) as resp,
+        ):
+            if resp.status_code != 200:
+                raise ValueError(f"HTTP {resp.status_code}")
+            async for chunk in resp.aiter_bytes():
+                body += chunk
+                if len(body) > JWKS_MAX_BYTES:
+                    raise ValueError(f"larger than {JWKS_MAX_BYTES} bytes")
+        keys = orjson.loads(body).get("keys")
         if not isinstance(keys, list):
             raise ValueError("no `keys` array")
         out: dict[str, dict[str, Any]] = {}
@@ -268,7 +275,7 @@ class JwtVerifier:
 
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+        except Exception:  # whatever a malformed token raises, it is refused
             return None
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in ALGORITHMS or (kid is not None and not isinstance(kid, str)):
@@ -287,10 +294,10 @@ class JwtVerifier:
                 leeway=LEEWAY_S,
                 options={"require": ["exp", "iss", "aud"]},
             )
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            return access_token(token, claims, self.audience)
+        except Exception as exc:  # fail closed: any error (also an absurd claim value) refuses the token
             log.info("bearer token refused: %s", type(exc).__name__)
             return None
-        return access_token(token, claims, self.audience)
 
 
 def access_token(token: str, claims: dict[str, Any], audience: str) -> AccessToken:

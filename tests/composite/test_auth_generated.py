@@ -129,3 +129,22 @@ def test_generated_claims_map_only_to_allow_listed_roles_and_clean_names(value: 
         assert isinstance(k.name, str) and not k.name.startswith("system:")
         assert all(isinstance(g, str) and not g.startswith("system:") for g in k.groups)
         assert all(ord(ch) >= 0x20 and ch != "\x7f" for n in (k.name, *k.groups) for ch in n)
+
+
+def test_an_unreachable_or_oversized_jwks_refuses_tokens_and_recovers() -> None:
+    from tests.conftest import free_port
+
+    token = mint(KEY, claims("postgres:read"))
+
+    async def run() -> None:
+        down = JwtVerifier(ISSUER, AUDIENCE, JwksCache(f"http://127.0.0.1:{free_port()}/certs", min_refetch_s=0.2))
+        assert await down.verify_token(token) is None  # nothing listens: refused, no exception
+        with jwks_server(KEY) as jwks:
+            jwks.keys = jwks.keys * 2000  # over the size cap
+            big = JwtVerifier(ISSUER, AUDIENCE, JwksCache(jwks.url, min_refetch_s=0.2))
+            assert await big.verify_token(token) is None
+            jwks.publish(KEY)  # the issuer is fixed: the next unknown-kid refetch finds the key
+            await anyio.sleep(0.3)
+            assert await big.verify_token(token) is not None
+
+    anyio.run(run)
