@@ -13,6 +13,8 @@ from typing import Any
 import anyio
 import asyncpg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from composite.auth import _k8s_principal, _pg_principal
 from servers._common.identity import BackendIdentity, Principal, acting_as
@@ -126,11 +128,35 @@ async def test_a_role_never_leaks_to_the_next_caller_of_a_pooled_connection(role
 @pytest.mark.parametrize(
     "sql",
     ["SET ROLE postgres", "SET LOCAL ROLE postgres", "RESET ROLE", "SET SESSION AUTHORIZATION postgres",
-     "RESET SESSION AUTHORIZATION", "set role = 'postgres'"],
+     "RESET SESSION AUTHORIZATION", "set role = 'postgres'", "SET ROLE NONE", "SET SESSION AUTHORIZATION DEFAULT"],
 )  # fmt: skip
 def test_pg_execute_cannot_leave_the_role_the_server_set(sql: str) -> None:
     with pytest.raises(Exception, match="role or authorization is refused"):
         check_write(sql)
+
+
+_ws = st.sampled_from([" ", "  ", "\n", "\t", " /* c */ ", "\n-- c\n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    verb=st.sampled_from(["SET", "SET SESSION", "SET LOCAL", "RESET"]),
+    what=st.sampled_from(["ROLE", "role", "SESSION AUTHORIZATION", '"role"', "session_authorization"]),
+    value=st.sampled_from(["", " postgres", " = 'postgres'", " TO postgres", ' "Postgres"', " DEFAULT", " NONE"]),
+    sep=_ws,
+    flip=st.booleans(),
+)
+def test_generated_spellings_of_a_role_switch_are_refused(
+    verb: str, what: str, value: str, sep: str, flip: bool
+) -> None:
+    sql = f"{verb}{sep}{what}{value if verb != 'RESET' else ''}"
+    sql = sql.swapcase() if flip and '"' not in sql else sql
+    try:
+        check_write(sql)
+    except Exception as exc:  # refused as a role switch, or not even valid SQL
+        assert "role or authorization is refused" in str(exc) or "syntax error" in str(exc), (sql, str(exc))
+    else:
+        pytest.fail(f"accepted: {sql!r}")
 
 
 def test_claim_to_principal_mapping_fails_closed() -> None:
