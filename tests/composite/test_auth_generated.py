@@ -148,3 +148,44 @@ def test_an_unreachable_or_oversized_jwks_refuses_tokens_and_recovers() -> None:
             assert await big.verify_token(token) is not None
 
     anyio.run(run)
+
+
+def test_every_allowed_algorithm_verifies_and_a_key_pinned_to_another_alg_does_not() -> None:
+    import json
+    import uuid
+
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    from composite.auth import ALGORITHMS
+    from tests.composite.auth_helpers import Key
+
+    rsa_private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_private = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
+    keys: list[tuple[Key, dict[str, Any]]] = []
+    for alg in ALGORITHMS:
+        kid = f"{alg}-{uuid.uuid4().hex[:6]}"
+        if alg == "EdDSA":
+            private: Any = ed25519.Ed25519PrivateKey.generate()
+            jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))
+        elif alg in ec_private:
+            private = ec.generate_private_key(ec_private[alg])
+            jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))
+        else:
+            private = rsa_private
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+        keys.append((Key(kid, alg, private), {**jwk, "kid": kid}))
+    pinned = keys[0][1] | {"kid": "pinned", "alg": "RS512"}  # an RS256-capable RSA key published for RS512 only
+
+    async def run() -> list[Any]:
+        with jwks_server() as jwks:
+            jwks.keys = [j for _, j in keys] + [pinned]
+            verifier = JwtVerifier(ISSUER, AUDIENCE, JwksCache(jwks.url))
+            tokens = [mint(k, claims("*:read")) for k, _ in keys]
+            tokens.append(mint(keys[0][0], claims("*:read"), kid="pinned", alg="RS256"))
+            return [await verifier.verify_token(t) for t in tokens]
+
+    got = anyio.run(run)
+    assert all(g is not None and g.scopes == ["*:read"] for g in got[:-1]), [
+        a for a, g in zip(ALGORITHMS, got[:-1], strict=True) if not g
+    ]
+    assert got[-1] is None
