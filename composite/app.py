@@ -24,7 +24,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from composite import modules as registry
+from composite.audit import AuditLog
 from composite.discovery import install_discovery
+from composite.gate import gate_middleware, server_guards
+from composite.limits import CallLimits
 from composite.metrics import ToolMetrics, metrics_endpoint
 from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
@@ -133,6 +136,8 @@ class Composite:
     required: list[str]
     """Modules whose backend must be up for /readyz to answer 200."""
     metrics: ToolMetrics = field(default_factory=ToolMetrics)
+    audit: AuditLog | None = None
+    limits: CallLimits | None = None
 
     @property
     def tool_names(self) -> list[str]:
@@ -208,7 +213,7 @@ def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools
     return out
 
 
-def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -> MCPServer[Any]:
+def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics, guards: list[Any]) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
         async with runtime.attach() as state:
@@ -221,7 +226,7 @@ def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults(), metrics],
+        middleware=[ToolCallLog(), CompactResults(), metrics, *guards],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
         **_auth_kwargs(settings),
     )
@@ -237,7 +242,8 @@ def build(settings: AppSettings | None = None) -> Composite:
     policy = _policy(settings, registry.toolset_tool_names(selected, catalog))
     runtime = Runtime(infos)
     metrics = ToolMetrics()
-    server = _new_server(settings, runtime, metrics)
+    audit, limits = server_guards(settings)
+    server = _new_server(settings, runtime, metrics, [g for g in (audit, limits) if g is not None])
     # Discovery mode registers the module tools into a catalog server that is never served.
     target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
     mounted = [
@@ -265,7 +271,7 @@ def build(settings: AppSettings | None = None) -> Composite:
     server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
     _add_prompt(server, mounted, instructions, settings.discovery)
     required = required_modules(settings.required, keys)
-    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics)
+    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics, audit, limits)
 
 
 def required_modules(value: str, mounted: list[str]) -> list[str]:
@@ -351,6 +357,8 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
             json_response=settings.json_response,
             transport_security=security,
             host=settings.host,
+            max_sessions=settings.max_sessions,
+            session_idle_timeout=settings.session_idle_s,
         )
         routes.extend(mcp_app.routes)
         middleware = list(mcp_app.user_middleware)  # bearer authentication, when configured
@@ -358,6 +366,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
         sse_app = app.server.sse_app(transport_security=security, host=settings.host)
         routes.extend([r for r in sse_app.routes if not any(_same_path(r, x) for x in routes)])
         middleware = middleware or list(sse_app.user_middleware)
+    middleware.append(gate_middleware(app, security, streamable))  # after authentication: knows the caller
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
