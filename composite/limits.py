@@ -65,20 +65,21 @@ class Counters(Protocol):
 class MemoryCounters:
     """Counters of this process only."""
 
-    def __init__(self) -> None:
+    def __init__(self, window_s: float = WINDOW_S) -> None:
+        self.window_s = window_s
         self.calls: dict[str, collections.deque[float]] = {}
         self.running: collections.Counter[str] = collections.Counter()
 
     async def take(self, subject: str, limit: int) -> float | None:
         now = time.monotonic()
         q = self.calls.setdefault(subject, collections.deque())
-        while q and q[0] <= now - WINDOW_S:
+        while q and q[0] <= now - self.window_s:
             q.popleft()
         if len(q) >= limit:
-            return q[0] + WINDOW_S - now
+            return q[0] + self.window_s - now
         q.append(now)
         if len(self.calls) > 10_000:  # forget subjects whose window is empty
-            self.calls = {k: v for k, v in self.calls.items() if v and v[-1] > now - WINDOW_S}
+            self.calls = {k: v for k, v in self.calls.items() if v and v[-1] > now - self.window_s}
         return None
 
     async def in_flight(self, subject: str) -> int:
@@ -121,9 +122,10 @@ COUNT_SCRIPT = _NOW_MS + "return redis.call('ZCOUNT', KEYS[1], now, '+inf')"
 class RedisCounters:
     """Counters shared by every replica through one Redis (standalone or a cluster node's URL)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, window_s: float = WINDOW_S, lease_s: float = LEASE_S) -> None:
         import redis.asyncio as aioredis
 
+        self.window_ms, self.lease_ms = int(window_s * 1000), int(lease_s * 1000)
         self.client: Any = aioredis.from_url(
             url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S, decode_responses=True
         )
@@ -136,7 +138,7 @@ class RedisCounters:
         return f"{self.prefix}{kind}:{hashlib.sha256(subject.encode()).hexdigest()[:32]}"
 
     async def take(self, subject: str, limit: int) -> float | None:
-        ms = int(await self._rate(keys=[self.key("rate", subject)], args=[int(WINDOW_S * 1000), limit, uuid.uuid4().hex]))
+        ms = int(await self._rate(keys=[self.key("rate", subject)], args=[self.window_ms, limit, uuid.uuid4().hex]))
         return None if ms < 0 else ms / 1000
 
     async def in_flight(self, subject: str) -> int:
@@ -144,7 +146,7 @@ class RedisCounters:
 
     async def acquire(self, subject: str, limit: int) -> str | None:
         slot = uuid.uuid4().hex
-        ok = await self._acquire(keys=[self.key("calls", subject)], args=[limit, int(LEASE_S * 1000), slot])
+        ok = await self._acquire(keys=[self.key("calls", subject)], args=[limit, self.lease_ms, slot])
         return slot if int(ok) else None
 
     async def release(self, subject: str, slot: str) -> None:
