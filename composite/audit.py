@@ -94,7 +94,14 @@ class AuditLog(ToolCallObserver):
         tool, arguments, via = target_of(params)
         transport = "http" if isinstance(getattr(ctx, "request", None), Request) else "stdio"
         return Started(
-            _now(), _field(ctx.request_id), subject, client_id, _field(tool), via, arguments_digest(arguments), transport
+            _now(),
+            _field(ctx.request_id),
+            subject,
+            client_id,
+            _field(tool),
+            via,
+            arguments_digest(arguments),
+            transport,
         )
 
     def finish(self, begun: Any, name: object, seconds: float, outcome: str, code: str | None) -> None:
@@ -126,6 +133,13 @@ class AuditLog(ToolCallObserver):
         tool, arguments, via = target_of(params if isinstance(params, Mapping) else {})
         subject, client_id = caller_identity()
         started = Started(
-            _now(), _field(message.get("id")), subject, client_id, _field(tool), via, arguments_digest(arguments), transport
+            _now(),
+            _field(message.get("id")),
+            subject,
+            client_id,
+            _field(tool),
+            via,
+            arguments_digest(arguments),
+            transport,
         )
         self.write(started, "refused", code, 0.0)

@@ -61,17 +61,28 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
 
 
 def _add_guards(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--audit-log", metavar="PATH", help="one JSON line per tool call; - for stderr [BAM_AUDIT_LOG]")  # flag:audit
-    p.add_argument("--rate-limit", type=int, metavar="N", help="tool calls per minute per subject [BAM_RATE_LIMIT]")  # flag:audit
+    p.add_argument(
+        "--audit-log", metavar="PATH", help="one JSON line per tool call; - for stderr [BAM_AUDIT_LOG]"
+    )  # flag:audit
+    p.add_argument(
+        "--rate-limit", type=int, metavar="N", help="tool calls per minute per subject [BAM_RATE_LIMIT]"
+    )  # flag:audit
     p.add_argument(  # flag:audit
-        "--max-concurrent-calls", type=int, metavar="N", help="tool calls in flight per subject [BAM_MAX_CONCURRENT_CALLS]"
+        "--max-concurrent-calls",
+        type=int,
+        metavar="N",
+        help="tool calls in flight per subject [BAM_MAX_CONCURRENT_CALLS]",
     )
     p.add_argument(  # flag:audit
-        "--rate-limit-redis", metavar="URL", help="count the limits in this Redis, shared by replicas [BAM_RATE_LIMIT_REDIS]"
+        "--rate-limit-redis",
+        metavar="URL",
+        help="count the limits in this Redis, shared by replicas [BAM_RATE_LIMIT_REDIS]",
     )
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate [BAM_TLS_CERT]")  # flag:audit
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert [BAM_TLS_KEY]")  # flag:audit
-    p.add_argument("--max-sessions", type=int, metavar="N", help="open sessions at most [BAM_MAX_SESSIONS]")  # flag:audit
+    p.add_argument(
+        "--max-sessions", type=int, metavar="N", help="open sessions at most [BAM_MAX_SESSIONS]"
+    )  # flag:audit
     p.add_argument(  # flag:audit
         "--session-idle-s", type=float, metavar="S", help="close sessions idle this long [BAM_SESSION_IDLE_S]"
     )

@@ -240,7 +240,9 @@ class RequestGate:
         while True:
             left = conn.last + self.sse_idle_s - time.monotonic()
             if left <= 0:
-                log.info("SSE session idle for %.0f s: closed", self.sse_idle_s, extra={"fields": {"event": "sse_idle"}})
+                log.info(
+                    "SSE session idle for %.0f s: closed", self.sse_idle_s, extra={"fields": {"event": "sse_idle"}}
+                )
                 scope.cancel()
                 return
             await anyio.sleep(left)

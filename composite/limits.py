@@ -98,7 +98,9 @@ class MemoryCounters:
 
 
 _NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
-RATE_SCRIPT = _NOW_MS + """
+RATE_SCRIPT = (
+    _NOW_MS
+    + """
 local window = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
@@ -109,13 +111,17 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
 return -1
 """
-ACQUIRE_SCRIPT = _NOW_MS + """
+)
+ACQUIRE_SCRIPT = (
+    _NOW_MS
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+)
 COUNT_SCRIPT = _NOW_MS + "return redis.call('ZCOUNT', KEYS[1], now, '+inf')"
 
 

@@ -1,6 +1,6 @@
 """Configuration fails closed: what cannot be applied stops the server before it serves anything.
 
-- an unknown `BAM_*` variable (a typo such as `BAM_ALLOW_WRITE`) is an error naming the closest known one,
+- an unknown `BAM_*` variable (a typo: `..._ALLOW_WRITE` for `..._ALLOW_WRITES`) is an error naming the closest known one,
   so a misspelt restriction is never silently ignored;
 - every mounted module's settings are validated at start (a bad `BAM_PG_POOL_MAX_SIZE` stops the server
   instead of failing at the first call);
@@ -36,6 +36,10 @@ EXTRA_VARIABLES: dict[str, str] = {
     "BAM_TEST_REDIS_ESCAPES_DB": "tests: Redis database of the redis escape tests",
 }
 """`BAM_*` variables read directly (not through a settings class), with where."""
+CLIENT_VARIABLES: dict[str, str] = {
+    "BAM_AUTH_TOKEN": "composite/clientconfig.py: the token a client sends; the server reads BAM_AUTH_TOKENS",
+}
+"""Names the project uses on the client side only: the server refuses them (a likely typo of its own)."""
 
 
 def settings_classes() -> list[type[BaseSettings]]:
@@ -147,7 +151,7 @@ def log_level_errors(level: str) -> list[str]:
 
 
 def describe_validation_error(exc: Exception, prefix: str = PREFIX) -> str:
-    """A pydantic ValidationError of the settings as `BAM_NAME (--flag-name): message` lines."""
+    """A pydantic ValidationError of the settings as `BAM_<FIELD> (--flag-name): message` parts."""
     from pydantic import ValidationError
 
     if not isinstance(exc, ValidationError):

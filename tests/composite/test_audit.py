@@ -154,7 +154,14 @@ async def test_generated_secret_arguments_never_reach_the_audit_line(tmp_path: P
     server: MCPServer[Any] = MCPServer("audit-test", middleware=[AuditLog(AuditSink(str(log)))])
 
     @server.tool()
-    def echo_len(password: Any = None, token: Any = None, sql: Any = None, value: Any = None, secret_key: Any = None, env: Any = None) -> int:  # noqa: E501
+    def echo_len(
+        password: Any = None,
+        token: Any = None,
+        sql: Any = None,
+        value: Any = None,
+        secret_key: Any = None,
+        env: Any = None,
+    ) -> int:  # noqa: E501
         """Count the arguments given."""
         return sum(v is not None for v in (password, token, sql, value, secret_key, env))
 

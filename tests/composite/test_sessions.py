@@ -84,7 +84,10 @@ async def test_https_served_directly(database_url: str, tmp_path: Path) -> None:
             except httpx2.TransportError:
                 assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
                 await anyio.sleep(0.2)
-        async with httpx2.AsyncClient(verify=trust) as hc, Client(streamable_http_client(f"{base}/mcp", http_client=hc)) as c:
+        async with (
+            httpx2.AsyncClient(verify=trust) as hc,
+            Client(streamable_http_client(f"{base}/mcp", http_client=hc)) as c,
+        ):
             assert ok(await c.call_tool("pg_query", {"sql": "SELECT 'tls' AS via"}))["rows"] == [{"via": "tls"}]
         with pytest.raises(httpx2.TransportError):  # plain HTTP is not answered on the TLS port
             async with httpx2.AsyncClient() as h:
