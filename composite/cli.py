@@ -301,7 +301,7 @@ def exposure_warning(settings: AppSettings) -> str | None:
     )
 
 
-def tls_kwargs(settings: AppSettings) -> dict[str, str]:
+def tls_kwargs(settings: AppSettings) -> dict[str, Any]:
     """uvicorn's TLS arguments for `--tls-cert`/`--tls-key` (both or neither)."""
     from composite.tls import tls_kwargs as kwargs
 

@@ -177,6 +177,8 @@ def kubernetes_credentials_sync() -> Credentials:
     namespace = cluster.default_namespace
     review = client.V1SelfSubjectRulesReview(spec=client.V1SelfSubjectRulesReviewSpec(namespace=namespace))
     status = client.AuthorizationV1Api(cluster.api).create_self_subject_rules_review(review).status
+    if status is None:
+        raise RuntimeError("the API server returned no rules review status")
     rules = [
         {"verbs": r.verbs, "apiGroups": r.api_groups or [], "resources": r.resources or []}
         for r in status.resource_rules or []

@@ -1,7 +1,7 @@
 """Configuration fails closed: what cannot be applied stops the server before it serves anything.
 
-- an unknown `BAM_*` variable (a typo: `..._ALLOW_WRITE` for `..._ALLOW_WRITES`) is an error naming the closest known one,
-  so a misspelt restriction is never silently ignored;
+- an unknown `BAM_*` variable (a typo: `..._ALLOW_WRITE` for `..._ALLOW_WRITES`) is an error naming the
+  closest known one, so a misspelt restriction is never silently ignored;
 - every mounted module's settings are validated at start (a bad `BAM_PG_POOL_MAX_SIZE` stops the server
   instead of failing at the first call);
 - an `--exclude-tools` glob that matches no tool of a mounted module's family is an error: a typo there
@@ -131,7 +131,10 @@ def startup_errors(settings: Any, environ: Mapping[str, str]) -> list[str]:
     from composite.tls import tls_kwargs
 
     errors = unknown_variables(environ) + log_level_errors(settings.log_level)
-    mounted, _ = registry.resolve_servers(settings.servers, environ)
+    try:
+        mounted, _ = registry.resolve_servers(settings.servers, environ)
+    except ValueError as exc:
+        return [*errors, str(exc)]
     errors += module_setting_errors(mounted)
     errors += exclude_typos(settings.exclude_tools, mounted)
     try:

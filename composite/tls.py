@@ -6,7 +6,7 @@ import ssl
 from typing import Any
 
 
-def tls_kwargs(settings: Any) -> dict[str, str]:
+def tls_kwargs(settings: Any) -> dict[str, Any]:
     """uvicorn's `ssl_certfile`/`ssl_keyfile` for the settings; ValueError when they cannot be used."""
     cert, key = settings.tls_cert.strip(), settings.tls_key.strip()
     if not cert and not key:

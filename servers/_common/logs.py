@@ -95,7 +95,8 @@ class ToolCallObserver:
         params = ctx.params if isinstance(ctx.params, Mapping) else {}
         start = time.perf_counter()
         begun = self.begin(ctx, params)
-        outcome, code = "error", "internal_error"
+        outcome = "error"
+        code: str | None = "internal_error"
         try:
             result = await call_next(ctx)
             outcome = call_outcome(result)

@@ -161,7 +161,7 @@ async def test_generated_secret_arguments_never_reach_the_audit_line(tmp_path: P
         value: Any = None,
         secret_key: Any = None,
         env: Any = None,
-    ) -> int:  # noqa: E501
+    ) -> int:
         """Count the arguments given."""
         return sum(v is not None for v in (password, token, sql, value, secret_key, env))
 

@@ -25,7 +25,7 @@ KNOWN = sorted(known_variables())
 def source_files() -> list[Path]:
     files = [*ROOT.joinpath("servers").rglob("*.py"), *ROOT.joinpath("composite").rglob("*.py")]
     files += [p for p in ROOT.joinpath("deploy").rglob("*") if p.is_file()]
-    return files + [ROOT / "Dockerfile", ROOT / "compose.yaml", ROOT / "server.json"]
+    return [*files, ROOT / "Dockerfile", ROOT / "compose.yaml", ROOT / "server.json"]
 
 
 def test_every_bam_variable_in_the_source_is_known() -> None:

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import orjson
 import asyncpg
+import orjson
 import pytest
 import redis
 

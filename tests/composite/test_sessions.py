@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.composite.conftest import ServerProcess, start_server, stop_server
+from tests.composite.conftest import start_server, stop_server
 from tests.conftest import free_port, ok
 
 pytestmark = pytest.mark.anyio
