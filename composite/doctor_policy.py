@@ -135,7 +135,11 @@ async def redis_credentials() -> Credentials:
 
     c = Credentials("redis")
     s = RedisSettings()
-    url = s.dsn() or "redis://127.0.0.1:6379"
+    url = s.dsn()
+    if not url:
+        raise RuntimeError(
+            "REDIS_URL is unset: only a URL's user is inspected (cluster and sentinel use its credentials)"
+        )
     client: Any = aioredis.from_url(url, socket_timeout=INSPECT_TIMEOUT_S, decode_responses=True)
     try:
         c.principal = str(await client.execute_command("ACL", "WHOAMI"))
