@@ -105,10 +105,11 @@ async def test_concurrent_calls_over_the_limit_are_refused(database_url: str) ->
         stop_server(sp)
 
 
-async def test_stdio_limit_is_a_tool_error(database_url: str) -> None:
+async def test_stdio_limit_is_a_tool_error(database_url: str, tmp_path: Path) -> None:
+    audit = tmp_path / "audit.jsonl"
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "composite", "serve", "--servers", "postgres", "--rate-limit", "2"],
+        args=["-m", "composite", "serve", "--servers", "postgres", "--rate-limit", "2", "--audit-log", str(audit)],
         env=dict(os.environ),
     )
     async with Client(params) as c:
@@ -116,6 +117,33 @@ async def test_stdio_limit_is_a_tool_error(database_url: str) -> None:
         ok(await c.call_tool("pg_query", {"sql": "SELECT 1"}))
         text = error_text(await c.call_tool("pg_query", {"sql": "SELECT 1"}))
         assert "[rate_limited]" in text and "retry in" in text
+    records = [orjson.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["outcome"], r["error_code"], r["subject"]) for r in records] == [
+        ("ok", None, "local"),
+        ("ok", None, "local"),
+        ("refused", "rate_limited", "local"),
+    ]
+
+
+async def test_limits_count_per_subject(database_url: str) -> None:
+    sp = start_server("--transport", "http", "--servers", "postgres", "--stateless", "--json-response",
+                      "--rate-limit", "2", env={"BAM_AUTH_TOKENS": "tok-limit-a,tok-limit-b"})  # fmt: skip
+    try:
+        async with httpx2.AsyncClient(base_url=sp.base, timeout=30) as h:
+
+            async def call(token: str) -> httpx2.Response:
+                headers = {**HEADERS, "authorization": f"Bearer {token}"}
+                return await h.post("/mcp", json=tool_call("pg_query", {"sql": "SELECT 1"}), headers=headers)
+
+            assert [(await call("tok-limit-a")).status_code for _ in range(3)] == [200, 200, 429]
+            refused = await call("tok-limit-a")
+            assert "'static-token-1'" in refused.json()["error"]["message"]
+            assert [(await call("tok-limit-b")).status_code for _ in range(3)] == [200, 200, 429]
+            bad = await call("tok-limit-WRONG")  # unauthenticated requests are refused 401, not counted
+            assert bad.status_code == 401
+    finally:
+        stop_server(sp)
+    assert "tok-limit" not in sp.log()
 
 
 async def _delete_prefix(redis_url: str, prefix: str) -> list[str]:

@@ -100,7 +100,11 @@ async def test_https_served_directly(database_url: str, tmp_path: Path) -> None:
         proc.wait(10)
 
 
-def test_tls_settings_that_cannot_be_applied_stop_the_server(tmp_path: Path) -> None:
+def test_tls_settings_that_cannot_be_applied_stop_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from composite.cli import main
+
     cert, key = self_signed(tmp_path)
     cases = [
         (["--tls-cert", str(cert)], "--tls-cert and --tls-key go together"),
@@ -108,11 +112,10 @@ def test_tls_settings_that_cannot_be_applied_stop_the_server(tmp_path: Path) -> 
         (["--tls-cert", str(key), "--tls-key", str(key)], "cannot be loaded"),
     ]
     for args, message in cases:
-        r = subprocess.run(
-            [sys.executable, "-m", "composite", "serve", "--transport", "http", "--servers", "postgres", *args],
-            capture_output=True, timeout=60,
-        )  # fmt: skip
-        assert r.returncode == 2 and message in r.stderr.decode(), r.stderr
+        with pytest.raises(SystemExit) as exit_:
+            main(["serve", "--transport", "http", "--servers", "postgres", *args])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and message in err, err
 
 
 async def initialize(h: httpx2.AsyncClient) -> httpx2.Response:
