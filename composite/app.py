@@ -366,7 +366,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
         sse_app = app.server.sse_app(transport_security=security, host=settings.host)
         routes.extend([r for r in sse_app.routes if not any(_same_path(r, x) for x in routes)])
         middleware = middleware or list(sse_app.user_middleware)
-    middleware.append(gate_middleware(app, security, streamable))  # after authentication: knows the caller
+    middleware.append(gate_middleware(app, security))  # after authentication: knows the caller
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

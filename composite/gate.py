@@ -288,7 +288,7 @@ def server_guards(settings: Any) -> tuple[AuditLog | None, CallLimits | None]:
     return audit, limits
 
 
-def gate_middleware(app: Any, security: TransportSecuritySettings | None, streamable: bool) -> Any:
+def gate_middleware(app: Any, security: TransportSecuritySettings | None) -> Any:
     """The `RequestGate` of the composite `app` (a `composite.app.Composite`), as Starlette middleware."""
     from starlette.middleware import Middleware
 
