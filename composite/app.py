@@ -24,7 +24,10 @@ from starlette.routing import BaseRoute, Route
 
 from composite import auth
 from composite import modules as registry
+from composite.audit import AuditLog
 from composite.discovery import install_discovery
+from composite.gate import gate_middleware, server_guards
+from composite.limits import CallLimits
 from composite.metrics import ToolMetrics, metrics_endpoint
 from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
@@ -122,6 +125,8 @@ class Composite:
     """The scopes that mean something here (RFC 9728 `scopes_supported`)."""
     meta: dict[str, bool] = field(default_factory=dict)
     """The discovery meta-tools, mapped to whether they only read."""
+    audit: AuditLog | None = None
+    limits: CallLimits | None = None
 
     @property
     def tool_names(self) -> list[str]:
@@ -182,7 +187,7 @@ def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools
 
 
 def _new_server(
-    settings: AppSettings, runtime: Runtime, metrics: ToolMetrics, verifier: auth.Verifiers | None
+    settings: AppSettings, runtime: Runtime, metrics: ToolMetrics, verifier: auth.Verifiers | None, guards: list[Any]
 ) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
@@ -196,7 +201,7 @@ def _new_server(
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults(), metrics],
+        middleware=[ToolCallLog(), CompactResults(), metrics, *guards],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
         **auth.auth_kwargs(settings, verifier),
     )
@@ -215,7 +220,8 @@ def build(settings: AppSettings | None = None) -> Composite:
     verifier = auth.build_verifier(settings)
     if verifier is not None and verifier.static is not None:  # from here on, only the tokens' digests
         settings = settings.model_copy(update={"auth_tokens": SecretStr(auth.hashed_spec(verifier.static.entries))})
-    server = _new_server(settings, runtime, metrics, verifier)
+        audit, limits = server_guards(settings)
+    server = _new_server(settings, runtime, metrics, verifier, [g for g in (audit, limits) if g is not None])
     # Discovery mode registers the module tools into a catalog server that is never served.
     target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
     mounted = [
@@ -246,7 +252,9 @@ def build(settings: AppSettings | None = None) -> Composite:
     scopes = auth.scopes_supported(
         keys, {k: policy.writes_allowed(k) for k in keys}, {k: policy.admin_allowed(k) for k in keys}
     )
-    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics, verifier, scopes, meta)
+    return Composite(
+        server, runtime, mounted, settings, index, reasons, required, metrics, verifier, scopes, meta, audit, limits
+    )
 
 
 def required_modules(value: str, mounted: list[str]) -> list[str]:
@@ -332,6 +340,8 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
             json_response=settings.json_response,
             transport_security=security,
             host=settings.host,
+            max_sessions=settings.max_sessions,
+            session_idle_timeout=settings.session_idle_s,
         )
         routes.extend(mcp_app.routes)
         middleware = list(mcp_app.user_middleware)  # bearer authentication, when configured
@@ -339,6 +349,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
         sse_app = app.server.sse_app(transport_security=security, host=settings.host)
         routes.extend([r for r in sse_app.routes if not any(_same_path(r, x) for x in routes)])
         middleware = middleware or list(sse_app.user_middleware)
+    middleware.append(gate_middleware(app, security))  # after authentication: knows the caller
 
     routes, middleware = _auth_http(app, routes, middleware)
 

@@ -60,6 +60,34 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (stderr) [BAM_LOG_LEVEL]")
 
 
+def _add_guards(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--audit-log", metavar="PATH", help="one JSON line per tool call; - for stderr [BAM_AUDIT_LOG]"
+    )  # flag:audit
+    p.add_argument(
+        "--rate-limit", type=int, metavar="N", help="tool calls per minute per subject [BAM_RATE_LIMIT]"
+    )  # flag:audit
+    p.add_argument(  # flag:audit
+        "--max-concurrent-calls",
+        type=int,
+        metavar="N",
+        help="tool calls in flight per subject [BAM_MAX_CONCURRENT_CALLS]",
+    )
+    p.add_argument(  # flag:audit
+        "--rate-limit-redis",
+        metavar="URL",
+        help="count the limits in this Redis, shared by replicas [BAM_RATE_LIMIT_REDIS]",
+    )
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate [BAM_TLS_CERT]")  # flag:audit
+    p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert [BAM_TLS_KEY]")  # flag:audit
+    p.add_argument(
+        "--max-sessions", type=int, metavar="N", help="open sessions at most [BAM_MAX_SESSIONS]"
+    )  # flag:audit
+    p.add_argument(  # flag:audit
+        "--session-idle-s", type=float, metavar="S", help="close sessions idle this long [BAM_SESSION_IDLE_S]"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="backend-architect-mcp",
@@ -136,12 +164,18 @@ def parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="external base URL, for the OAuth protected-resource metadata [BAM_PUBLIC_URL]",
     )
+    _add_guards(serve)
     _add_selection(serve)
     tools = sub.add_parser("tools", help="list the tools the current configuration exposes")
     tools.add_argument("--json", action="store_true", help="JSON with annotations and schemas")
     _add_selection(tools)
     doctor = sub.add_parser("doctor", help="check every configured backend; non-zero exit when one is down")
     doctor.add_argument("--json", action="store_true", help="JSON output")
+    doctor.add_argument(  # flag:audit
+        "--policy",
+        action="store_true",
+        help="print the effective tool policy and what the backend credentials themselves may do",
+    )
     _add_selection(doctor)
     clientconfig.add_parser(sub, _add_selection)
     return p
@@ -176,6 +210,14 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         "pg_roles": "pg_roles",  # flag:auth
         "k8s_impersonate_user_claim": "k8s_impersonate_user_claim",  # flag:auth
         "k8s_impersonate_groups_claim": "k8s_impersonate_groups_claim",  # flag:auth
+        "audit_log": "audit_log",  # flag:audit
+        "rate_limit": "rate_limit",  # flag:audit
+        "max_concurrent_calls": "max_concurrent_calls",  # flag:audit
+        "rate_limit_redis": "rate_limit_redis",  # flag:audit
+        "tls_cert": "tls_cert",  # flag:audit
+        "tls_key": "tls_key",  # flag:audit
+        "max_sessions": "max_sessions",  # flag:audit
+        "session_idle_s": "session_idle_s",  # flag:audit
     }
     for arg, field in mapping.items():
         value = getattr(args, arg, None)
@@ -200,13 +242,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = settings_from_args(args)
     except ValueError as exc:
-        _fail(str(exc))
+        from composite.strict import describe_validation_error  # flag:audit
+
+        _fail(describe_validation_error(exc))
     if command == "config":
         try:
             sys.stdout.write(clientconfig.render(args, settings))
         except ValueError as exc:
             _fail(str(exc))
         return
+    from composite.strict import startup_errors  # flag:audit
+
+    if errors := startup_errors(settings, os.environ):  # flag:audit
+        _fail("configuration cannot be applied:\n  " + "\n  ".join(errors))
     from servers._common.logs import configure_logging
 
     configure_logging(settings.log_level)
@@ -221,6 +269,10 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc))
     if command == "tools":
         anyio.run(_print_tools, app, args.json)
+    elif command == "doctor" and args.policy:  # flag:audit
+        from composite.doctor_policy import doctor_policy
+
+        raise SystemExit(anyio.run(doctor_policy, app, args.json))
     elif command == "doctor":
         raise SystemExit(anyio.run(_doctor, app, args.json))
     else:
@@ -279,6 +331,13 @@ def exposure_warning(settings: AppSettings) -> str | None:
     )
 
 
+def tls_kwargs(settings: AppSettings) -> dict[str, Any]:
+    """uvicorn's TLS arguments for `--tls-cert`/`--tls-key` (both or neither)."""
+    from composite.tls import tls_kwargs as kwargs
+
+    return kwargs(settings)
+
+
 def _serve(app: Any) -> None:
     settings: AppSettings = app.settings
     if settings.transport == "stdio":
@@ -303,7 +362,13 @@ def _serve(app: Any) -> None:
 
     asgi = http_app(app, sse=True, streamable=settings.transport == "http")
     config = uvicorn.Config(
-        asgi, host=settings.host, port=settings.port, log_level="warning", lifespan="on", access_log=False
+        asgi,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        **tls_kwargs(settings),
     )
     uvicorn.Server(config).run()
 

@@ -65,3 +65,26 @@ class AppSettings(PolicySettings):
         description="External base URL of this server (for the OAuth protected-resource metadata); "
         "default http://HOST:PORT.",
     )
+    audit_log: str = Field(
+        default="",
+        description="Append one JSON line per tool call to this file (`-`: stderr); empty: no audit log.",
+    )
+    rate_limit: int = Field(default=0, ge=0, description="Tool calls per minute per subject; 0: no limit.")
+    max_concurrent_calls: int = Field(
+        default=0, ge=0, description="Tool calls running at once per subject; 0: no limit."
+    )
+    rate_limit_redis: SecretStr | None = Field(
+        default=None,
+        description="redis:// URL where the call limits are counted, so every replica enforces one limit.",
+    )
+    rate_limit_prefix: str = Field(
+        default="bam:limits:", min_length=1, max_length=64, description="Key prefix of the limit counters in Redis."
+    )
+    tls_cert: str = Field(default="", description="PEM certificate (chain) to serve HTTPS directly; needs tls_key.")
+    tls_key: str = Field(default="", description="PEM private key of tls_cert.")
+    max_sessions: int = Field(
+        default=1000, ge=1, description="Open stateful sessions at most (streamable HTTP; SSE connections apart)."
+    )
+    session_idle_s: float = Field(
+        default=1800.0, gt=0, description="Seconds without a request after which a session is closed."
+    )
