@@ -220,7 +220,7 @@ def build(settings: AppSettings | None = None) -> Composite:
     verifier = auth.build_verifier(settings)
     if verifier is not None and verifier.static is not None:  # from here on, only the tokens' digests
         settings = settings.model_copy(update={"auth_tokens": SecretStr(auth.hashed_spec(verifier.static.entries))})
-        audit, limits = server_guards(settings)
+    audit, limits = server_guards(settings)
     server = _new_server(settings, runtime, metrics, verifier, [g for g in (audit, limits) if g is not None])
     # Discovery mode registers the module tools into a catalog server that is never served.
     target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
