@@ -347,7 +347,7 @@ def check_settings(settings: AppSettings) -> None:
         check_fetch_url(settings.auth_jwks_url, "--auth-jwks-url")
     mapped = [settings.pg_role_claim, settings.k8s_impersonate_user_claim, settings.k8s_impersonate_groups_claim]
     if any(mapped) and not auth_configured(settings):
-        raise ValueError("claim mappings (BAM_PG_ROLE_CLAIM, BAM_K8S_IMPERSONATE_*) need token authentication")
+        raise ValueError("claim mappings (BAM_PG_ROLE_CLAIM, BAM_K8S_IMPERSONATE_USER_CLAIM) need token authentication")
     if bool(settings.pg_role_claim) != bool(pg_roles(settings)):
         raise ValueError("BAM_PG_ROLE_CLAIM and BAM_PG_ROLES go together (the roles are the allow-list)")
     if settings.k8s_impersonate_groups_claim and not settings.k8s_impersonate_user_claim:
