@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 import anyio
 
@@ -21,14 +20,14 @@ from servers._common.version import VERSION
 
 
 def serve_parser(info: ModuleInfo) -> argparse.ArgumentParser:
-    """The composite's `serve` parser (every flag it has, now and later), named for this module."""
-    root = cli.parser()
-    sub = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
-    serve: argparse.ArgumentParser = sub.choices["serve"]
-    serve.prog = f"python -m servers.{info.key}"
-    serve.description = f"Serve the {info.title} tools of backend-architect-mcp alone (stdio by default)."
-    serve.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
-    return serve
+    """The composite's `serve` flags (every one it has, now and later), named for this module."""
+    p = argparse.ArgumentParser(
+        prog=f"python -m servers.{info.key}",
+        description=f"Serve the {info.title} tools of backend-architect-mcp alone (stdio by default).",
+    )
+    cli.add_serve_flags(p)
+    p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    return p
 
 
 def build_module(info: ModuleInfo, settings: AppSettings) -> Composite:
@@ -62,5 +61,4 @@ def main(info: ModuleInfo, argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
     configure_tracing()
-    serve: Any = cli._serve
-    serve(build_module(info, settings))
+    cli.serve_app(build_module(info, settings))
