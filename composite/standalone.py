@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import anyio
-
 from composite import cli
 from composite import modules as registry
 from composite.app import Composite, MountedModule, Runtime
@@ -14,8 +12,8 @@ from composite.metrics import ToolMetrics, configure_tracing
 from composite.selection import ToolIndex
 from composite.settings import AppSettings
 from servers._common.logs import configure_logging
+from servers._common.module import ModuleInfo
 from servers._common.standalone import build_standalone
-from servers._common.tools import ModuleInfo
 from servers._common.version import VERSION
 
 
@@ -40,12 +38,12 @@ def build_module(info: ModuleInfo, settings: AppSettings) -> Composite:
     ).policy()
     runtime = Runtime([info])
     metrics = ToolMetrics()
-    server = build_standalone(info, policy=policy, attach=runtime.attach, middleware=[metrics])
-    listed = anyio.run(server.list_tools)
-    tools = [t.name for t in listed]
-    metrics.set_tools(dict.fromkeys(tools, info.key))
-    index = ToolIndex([registry.module_tools(info.key)], [t for n in tools if (t := server._tool_manager.get_tool(n))])
-    mounted = [MountedModule(info, tools, policy.writes_allowed(info.key))]
+    tools = info.tools(policy)
+    server = build_standalone(info, tools, attach=runtime.attach, middleware=[metrics])
+    names = [t.name for t in tools]
+    metrics.set_tools(dict.fromkeys(names, info.key))
+    index = ToolIndex([registry.module_tools(info.key)], tools)
+    mounted = [MountedModule(info, names, policy.writes_allowed(info.key))]
     return Composite(server, runtime, mounted, settings, index, {info.key: "this entry point"}, [info.key], metrics)
 
 

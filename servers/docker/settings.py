@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servers._common.module import first_existing, first_set
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 MANAGED_LABEL = "io.backend-architect-mcp.managed"
@@ -136,3 +139,13 @@ class DockerSettings(BaseSettings):
 
 def _split(value: str) -> list[str]:
     return [p.strip() for p in value.split(",") if p.strip()]
+
+
+DOCKER_SOCKETS = "/var/run/docker.sock"
+"""The socket probed when DOCKER_HOST is unset; `BAM_DOCKER_SOCKETS` replaces the list probed."""
+
+
+def configured(env: Mapping[str, str]) -> str | None:
+    """DOCKER_HOST, or an engine socket that exists, if any."""
+    var = first_set(env, ("DOCKER_HOST", "BAM_DOCKER_HOST"))
+    return var or first_existing(env.get("BAM_DOCKER_SOCKETS", DOCKER_SOCKETS).split(","))

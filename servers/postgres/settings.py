@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servers._common.module import first_set
 
 PG_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 
@@ -59,3 +62,8 @@ class PostgresSettings(BaseSettings):
         parts = urlsplit(dsn)
         host = parts.hostname or "localhost"
         return f"{host}:{parts.port or 5432}{parts.path or ''}"
+
+
+def configured(env: Mapping[str, str]) -> str | None:
+    """The variable that configures PostgreSQL (a URL or libpq's own variables), if any."""
+    return first_set(env, ("DATABASE_URL", "BAM_PG_DATABASE_URL", *PG_VARIABLES))

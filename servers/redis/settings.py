@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servers._common.module import first_set
 
 
 def parse_nodes(value: str) -> list[tuple[str, int]]:
@@ -106,3 +109,8 @@ class RedisSettings(BaseSettings):
             return f"unix:{parts.path}"
         where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
         return ("cluster " if mode == "cluster" else "") + where
+
+
+def configured(env: Mapping[str, str]) -> str | None:
+    """The variable that configures Redis (URL, cluster seeds or sentinels), if any."""
+    return first_set(env, ("REDIS_URL", "BAM_REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS"))
