@@ -53,10 +53,15 @@ def flag(
     return {"flag": spec}
 
 
-class PolicySettings(BaseSettings):
-    """Which tools are exposed. Read-only everywhere unless told otherwise."""
+class BamSettings(BaseSettings):
+    """Base of every settings class: `BAM_*` variables (the subclass sets `env_prefix`), fields also settable
+    by name, the ecosystem's own variable names as `validation_alias`es, unknown variables ignored."""
 
     model_config = SettingsConfigDict(env_prefix="BAM_", extra="ignore", populate_by_name=True)
+
+
+class PolicySettings(BamSettings):
+    """Which tools are exposed. Read-only everywhere unless told otherwise."""
 
     allow_writes: str = Field(
         default="",

@@ -6,17 +6,18 @@ import fnmatch
 from collections.abc import Mapping
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_existing, first_set
+from servers._common.settings import BamSettings
 
 
 def csv(value: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-class AwsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_AWS_", extra="ignore", populate_by_name=True)
+class AwsSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_AWS_")
 
     profile: str | None = Field(
         default=None,

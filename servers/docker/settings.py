@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_existing, first_set
+from servers._common.settings import BamSettings
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 MANAGED_LABEL = "io.backend-architect-mcp.managed"
@@ -18,8 +19,8 @@ TOOL_LABEL = "io.backend-architect-mcp.tool"
 """Label naming the tool that created the object."""
 
 
-class DockerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_DOCKER_", extra="ignore", populate_by_name=True)
+class DockerSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_DOCKER_")
 
     docker_host: str | None = Field(
         default=None,

@@ -8,17 +8,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_existing, first_set
+from servers._common.settings import BamSettings
 
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-class KubernetesSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_K8S_", extra="ignore", populate_by_name=True)
+class KubernetesSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_K8S_")
 
     kubeconfig: str | None = Field(
         default=None,

@@ -7,15 +7,16 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_set
+from servers._common.settings import BamSettings
 
 PG_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 
 
-class PostgresSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_PG_", extra="ignore", populate_by_name=True)
+class PostgresSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_PG_")
 
     database_url: SecretStr | None = Field(
         default=None,

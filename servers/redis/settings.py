@@ -7,9 +7,10 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_set
+from servers._common.settings import BamSettings
 
 
 def parse_nodes(value: str) -> list[tuple[str, int]]:
@@ -28,8 +29,8 @@ def parse_nodes(value: str) -> list[tuple[str, int]]:
     return out
 
 
-class RedisSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_REDIS_", extra="ignore", populate_by_name=True)
+class RedisSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_REDIS_")
 
     url: SecretStr | None = Field(
         default=None,
