@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 import orjson
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
@@ -159,40 +159,6 @@ def make_tools(specs: Iterable[ToolSpec], *, module: str, prefix: str) -> list[T
             tool.fn_metadata.output_schema = lean_schema(tool.fn_metadata.output_schema, inputs=False)
         tools.append(tool)
     return tools
-
-
-def register_tools(
-    server: MCPServer[Any],
-    specs: Iterable[ToolSpec],
-    *,
-    module: str,
-    prefix: str,
-    policy: ToolPolicy,
-) -> list[str]:
-    """Add the tools `policy` permits to an already built server (the composite's meta-tools); return their names.
-
-    Module tools are passed to the server when it is built (`ModuleInfo.tools`).
-    """
-    added: list[str] = []
-    for spec in specs:
-        name = f"{prefix}{spec.name}"
-        if not policy.permits(module, name, spec):
-            continue
-        server.add_tool(
-            spec.fn,
-            name=name,
-            title=spec.title,
-            description=lean_description(spec.fn.__doc__ or ""),
-            annotations=spec.annotations,
-            meta={"module": module, "level": spec.level},
-        )
-        tool = server._tool_manager.get_tool(name)
-        if tool is not None:
-            tool.parameters = lean_schema(tool.parameters, inputs=True)
-            if tool.fn_metadata.output_schema is not None:
-                tool.fn_metadata.output_schema = lean_schema(tool.fn_metadata.output_schema, inputs=False)
-        added.append(name)
-    return added
 
 
 def lean_description(doc: str) -> str:
