@@ -14,7 +14,8 @@ import types
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import SecretStr
+import orjson
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
@@ -93,11 +94,23 @@ def _base_type(annotation: Any) -> Any:
 
 
 def _value_kwargs(annotation: Any) -> dict[str, Any]:
+    """Literals: one of their values; numbers: parsed; collections and models: JSON (like their variable)."""
     base = _base_type(annotation)
     if get_origin(base) is Literal:
         return {"choices": list(get_args(base))}
     if base in (int, float):
         return {"type": base}
-    if base in (str, SecretStr):
-        return {}
-    raise TypeError(f"no command-line form for settings of type {annotation!r}: mark the field flag(hidden=True)")
+    if get_origin(base) in (list, dict, set, tuple) or base in (list, dict, set, tuple) or _is_model(base):
+        return {"type": _json, "metavar": "JSON"}
+    return {}  # str, SecretStr, Path, ...: the settings model validates the text
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from exc

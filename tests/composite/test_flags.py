@@ -87,9 +87,12 @@ def test_a_new_setting_needs_only_its_field() -> None:
     assert "[BAM_AUDIT_LOG]" in " ".join(p.format_help().split())
 
 
-def test_a_field_without_a_command_line_form_is_refused() -> None:
+def test_collections_take_json_like_their_variable() -> None:
     class Odd(AppSettings):
-        weights: dict[str, int] = Field(default_factory=dict, description="No flag form.")
+        weights: dict[str, int] = Field(default_factory=dict, description="Weights per module.")
 
-    with pytest.raises(TypeError, match="flag\\(hidden=True\\)"):
-        add_flags(argparse.ArgumentParser(), Odd, ("serve",))
+    p = argparse.ArgumentParser()
+    add_flags(p, Odd, ("serve",))
+    assert Odd(**overrides(p.parse_args(["--weights", '{"pg": 2}']), Odd)).weights == {"pg": 2}
+    with pytest.raises(SystemExit):
+        p.parse_args(["--weights", "pg=2"])

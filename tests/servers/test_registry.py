@@ -43,7 +43,7 @@ def test_the_module_list_appears_in_exactly_one_place() -> None:
         for path in sorted((ROOT / tree).rglob("*.py"))
         for line in module_lists(path)
     ]
-    assert places == ["servers/registry.py:13"], places
+    assert len(places) == 1 and places[0].startswith("servers/registry.py:"), places
 
 
 def test_the_scan_finds_the_shapes_a_list_takes(tmp_path: Path) -> None:
