@@ -118,6 +118,18 @@ class ModuleInfo:
         return build_standalone(self, self.tools(policy or PolicySettings().policy()))
 
 
+def client_resources(package: str) -> Callable[..., AbstractAsyncContextManager[ModuleState]]:
+    """`<package>.client.resources`, imported on first call: the client is a module's heaviest import, and
+    `--servers auto` reads every module's declaration to probe the environment."""
+
+    def resources(settings: BaseSettings | None = None) -> AbstractAsyncContextManager[ModuleState]:
+        open_state: Callable[[Any], AbstractAsyncContextManager[ModuleState]]
+        open_state = importlib.import_module(f"{package}.client").resources
+        return open_state(settings)
+
+    return resources
+
+
 def first_set(env: Mapping[str, str], names: Sequence[str]) -> str | None:
     """The first of `names` set to a non-blank value in `env` (for `ModuleInfo.configured`)."""
     return next((n for n in names if env.get(n, "").strip()), None)

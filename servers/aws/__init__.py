@@ -1,7 +1,6 @@
 """AWS module (prefix `aws_`): every AWS API through one validated tool, plus curated daily-work tools."""
 
-from servers._common.module import ModuleInfo
-from servers.aws.client import Aws, resources
+from servers._common.module import ModuleInfo, client_resources
 from servers.aws.settings import AwsSettings, configured
 
 MODULE = ModuleInfo(
@@ -15,7 +14,7 @@ MODULE = ModuleInfo(
         "summaries and cost by service"
     ),
     settings=AwsSettings,
-    resources=resources,
+    resources=client_resources(__name__),
     catalog_module=f"{__name__}.tools",
     configured=configured,
     client_env=(
@@ -32,4 +31,4 @@ MODULE = ModuleInfo(
 )
 build_server = MODULE.build_server
 
-__all__ = ["MODULE", "Aws", "AwsSettings", "build_server", "resources"]
+__all__ = ["MODULE", "AwsSettings", "build_server"]

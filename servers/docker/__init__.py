@@ -1,7 +1,6 @@
 """Docker module (prefix `docker_`): engine, containers, images, volumes, networks and builds."""
 
-from servers._common.module import ModuleInfo
-from servers.docker.client import Docker, resources
+from servers._common.module import ModuleInfo, client_resources
 from servers.docker.settings import DockerSettings, configured
 
 MODULE = ModuleInfo(
@@ -14,11 +13,11 @@ MODULE = ModuleInfo(
         "what this server created"
     ),
     settings=DockerSettings,
-    resources=resources,
+    resources=client_resources(__name__),
     catalog_module=f"{__name__}.tools",
     configured=configured,
     client_env=("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"),
 )
 build_server = MODULE.build_server
 
-__all__ = ["MODULE", "Docker", "DockerSettings", "build_server", "resources"]
+__all__ = ["MODULE", "DockerSettings", "build_server"]

@@ -1,7 +1,6 @@
 """Kubernetes module (prefix `k8s_`): any resource (CRDs too), logs, events, apply, scale and rollouts."""
 
-from servers._common.module import ModuleInfo
-from servers.kubernetes.client import Kube, resources
+from servers._common.module import ModuleInfo, client_resources
 from servers.kubernetes.settings import KubernetesSettings, configured
 
 MODULE = ModuleInfo(
@@ -14,11 +13,11 @@ MODULE = ModuleInfo(
         "restart/status/undo and cordon nodes"
     ),
     settings=KubernetesSettings,
-    resources=resources,
+    resources=client_resources(__name__),
     catalog_module=f"{__name__}.tools",
     configured=configured,
     client_env=("KUBECONFIG",),
 )
 build_server = MODULE.build_server
 
-__all__ = ["MODULE", "Kube", "KubernetesSettings", "build_server", "resources"]
+__all__ = ["MODULE", "KubernetesSettings", "build_server"]

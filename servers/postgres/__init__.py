@@ -1,7 +1,6 @@
 """PostgreSQL module (prefix `pg_`): schemas, tables, read-only queries, EXPLAIN and guarded writes."""
 
-from servers._common.module import ModuleInfo
-from servers.postgres.client import Postgres, resources
+from servers._common.module import ModuleInfo, client_resources
 from servers.postgres.settings import PostgresSettings, configured
 
 MODULE = ModuleInfo(
@@ -16,11 +15,11 @@ MODULE = ModuleInfo(
         "schema diff, lint) when writes are allowed"
     ),
     settings=PostgresSettings,
-    resources=resources,
+    resources=client_resources(__name__),
     catalog_module=f"{__name__}.tools",
     configured=configured,
     client_env=("DATABASE_URL",),
 )
 build_server = MODULE.build_server
 
-__all__ = ["MODULE", "Postgres", "PostgresSettings", "build_server", "resources"]
+__all__ = ["MODULE", "PostgresSettings", "build_server"]

@@ -1,7 +1,6 @@
 """Redis module (prefix `redis_`): keys, typed values, streams, pub/sub, diagnostics and guarded writes."""
 
-from servers._common.module import ModuleInfo
-from servers.redis.client import Redis, resources
+from servers._common.module import ModuleInfo, client_resources
 from servers.redis.settings import RedisSettings, configured
 
 MODULE = ModuleInfo(
@@ -15,11 +14,11 @@ MODULE = ModuleInfo(
         "command metadata"
     ),
     settings=RedisSettings,
-    resources=resources,
+    resources=client_resources(__name__),
     catalog_module=f"{__name__}.tools",
     configured=configured,
     client_env=("REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_SENTINEL_SERVICE"),
 )
 build_server = MODULE.build_server
 
-__all__ = ["MODULE", "Redis", "RedisSettings", "build_server", "resources"]
+__all__ = ["MODULE", "RedisSettings", "build_server"]
