@@ -171,7 +171,8 @@ def system_prompt(
     return "\n\n".join(parts)
 
 
-def _policy(settings: AppSettings, only: frozenset[str]) -> ToolPolicy:
+def tool_policy(settings: AppSettings, only: frozenset[str] | None = None) -> ToolPolicy:
+    """The exposure policy of `settings` (module aliases resolved), limited to the `only` tool names if given."""
     normalized = settings.model_copy(
         update={
             "allow_writes": registry.normalize_policy_modules(settings.allow_writes),
@@ -240,7 +241,7 @@ def build(settings: AppSettings | None = None) -> Composite:
     infos = [load(k) for k in keys]
     catalog = [registry.module_tools(k) for k in keys]
     selected = registry.resolve_toolsets(settings.toolsets, catalog)
-    policy = _policy(settings, registry.toolset_tool_names(selected, catalog))
+    policy = tool_policy(settings, registry.toolset_tool_names(selected, catalog))
     tools = {info.key: info.tools(policy) for info in infos}
     mounted = [
         MountedModule(info, [t.name for t in tools[info.key]], policy.writes_allowed(info.key)) for info in infos

@@ -7,7 +7,7 @@ import sys
 
 from composite import cli
 from composite import modules as registry
-from composite.app import Composite, MountedModule, Runtime
+from composite.app import Composite, MountedModule, Runtime, tool_policy
 from composite.metrics import ToolMetrics, configure_tracing
 from composite.selection import ToolIndex
 from composite.settings import AppSettings
@@ -30,12 +30,7 @@ def serve_parser(info: ModuleInfo) -> argparse.ArgumentParser:
 
 def build_module(info: ModuleInfo, settings: AppSettings) -> Composite:
     """One module's server with the composite's HTTP app pieces: shared runtime, metrics, health."""
-    policy = settings.model_copy(
-        update={
-            "allow_writes": registry.normalize_policy_modules(settings.allow_writes),
-            "allow_admin": registry.normalize_policy_modules(settings.allow_admin),
-        }
-    ).policy()
+    policy = tool_policy(settings)
     runtime = Runtime([info])
     metrics = ToolMetrics()
     tools = info.tools(policy)
