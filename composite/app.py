@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import anyio
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import Field, SecretStr
 from starlette.applications import Starlette
@@ -25,16 +26,17 @@ from starlette.routing import BaseRoute, Route
 from composite import auth
 from composite import modules as registry
 from composite.audit import AuditLog
-from composite.discovery import install_discovery
+from composite.discovery import discovery_tools
 from composite.gate import gate_middleware, server_guards
 from composite.limits import CallLimits
 from composite.metrics import ToolMetrics, metrics_endpoint
 from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
-from servers._common import Health, ModuleInfo, ToolPolicy
+from servers._common import Health, ModuleInfo, ModuleState, ToolPolicy
 from servers._common.logs import ToolCallLog
 from servers._common.tools import CompactResults
 from servers._common.version import VERSION
+from servers.registry import load
 
 log = logging.getLogger("backend_architect_mcp.composite")
 
@@ -61,13 +63,13 @@ class Runtime:
     """Opens every module's resources once, however many sessions or transports attach to it."""
 
     modules: list[ModuleInfo]
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, ModuleState] = field(default_factory=dict)
     _refs: int = 0
     _stack: AsyncExitStack | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     @asynccontextmanager
-    async def attach(self) -> AsyncIterator[dict[str, Any]]:
+    async def attach(self) -> AsyncIterator[dict[str, ModuleState]]:
         async with self._lock:
             if self._refs == 0:
                 stack = AsyncExitStack()
@@ -163,7 +165,8 @@ def system_prompt(
     return "\n\n".join(parts)
 
 
-def _policy(settings: AppSettings, only: frozenset[str]) -> ToolPolicy:
+def tool_policy(settings: AppSettings, only: frozenset[str] | None = None) -> ToolPolicy:
+    """The exposure policy of `settings` (module aliases resolved), limited to the `only` tool names if given."""
     normalized = settings.model_copy(
         update={
             "allow_writes": registry.normalize_policy_modules(settings.allow_writes),
@@ -187,7 +190,13 @@ def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools
 
 
 def _new_server(
-    settings: AppSettings, runtime: Runtime, metrics: ToolMetrics, verifier: auth.Verifiers | None, guards: list[Any]
+    settings: AppSettings,
+    runtime: Runtime,
+    metrics: ToolMetrics,
+    instructions: str,
+    tools: list[Tool],
+    verifier: auth.Verifiers | None,
+    guards: list[Any],
 ) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
@@ -198,7 +207,9 @@ def _new_server(
         "backend-architect-mcp",
         title="Backend Architect",
         description="PostgreSQL, Redis, Kubernetes, AWS and Docker tools for backend engineering.",
+        instructions=instructions,
         version=VERSION,
+        tools=tools,
         lifespan=lifespan,
         log_level="WARNING",
         middleware=[ToolCallLog(), CompactResults(), metrics, *guards],
@@ -211,28 +222,27 @@ def build(settings: AppSettings | None = None) -> Composite:
     """The composite server for `settings` (default: from the environment)."""
     settings = settings or AppSettings()
     keys, reasons = registry.resolve_servers(settings.servers)
-    infos = [registry.load(k) for k in keys]
+    infos = [load(k) for k in keys]
     catalog = [registry.module_tools(k) for k in keys]
     selected = registry.resolve_toolsets(settings.toolsets, catalog)
-    policy = _policy(settings, registry.toolset_tool_names(selected, catalog))
+    policy = tool_policy(settings, registry.toolset_tool_names(selected, catalog))
+    tools = {info.key: info.tools(policy) for info in infos}
+    mounted = [
+        MountedModule(info, [t.name for t in tools[info.key]], policy.writes_allowed(info.key)) for info in infos
+    ]
+    index = ToolIndex(catalog, [t for m in mounted for t in tools[m.info.key]])
+    # Discovery mode serves meta-tools over the index instead of the module tools.
+    served = discovery_tools(index, keys, index.has_writes()) if settings.discovery else list(index.tools())
+    meta = {t.name: bool(t.annotations and t.annotations.read_only_hint) for t in served} if settings.discovery else {}
+    instructions = system_prompt(mounted, discovery=settings.discovery)
     runtime = Runtime(infos)
     metrics = ToolMetrics()
     verifier = auth.build_verifier(settings)
     if verifier is not None and verifier.static is not None:  # from here on, only the tokens' digests
         settings = settings.model_copy(update={"auth_tokens": SecretStr(auth.hashed_spec(verifier.static.entries))})
     audit, limits = server_guards(settings)
-    server = _new_server(settings, runtime, metrics, verifier, [g for g in (audit, limits) if g is not None])
-    # Discovery mode registers the module tools into a catalog server that is never served.
-    target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
-    mounted = [
-        MountedModule(info, info.register(target, info.prefix, policy), policy.writes_allowed(info.key))
-        for info in infos
-    ]
-    index = ToolIndex(catalog, [t for m in mounted for n in m.tools if (t := target._tool_manager.get_tool(n))])
-    meta: dict[str, bool] = {}
-    if settings.discovery:
-        writes = any(not e.read_only for e in index.entries.values())
-        meta = install_discovery(server, index, keys, writes)
+    guards = [g for g in (audit, limits) if g is not None]
+    server = _new_server(settings, runtime, metrics, instructions, served, verifier, guards)
     install_request_selection(server, index, meta, lambda request: auth.identity_for(auth.token_of(request), settings))
     for m in mounted:
         log.info(
@@ -245,8 +255,6 @@ def build(settings: AppSettings | None = None) -> Composite:
     for warning in selection_warnings(settings, catalog, index.names()):
         log.warning(warning)
     metrics.set_tools({**{t: m.info.key for m in mounted for t in m.tools}, **dict.fromkeys(meta, "discovery")})
-    instructions = system_prompt(mounted, discovery=settings.discovery)
-    server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
     _add_prompt(server, mounted, instructions, settings.discovery)
     required = required_modules(settings.required, keys)
     scopes = auth.scopes_supported(

@@ -11,81 +11,19 @@ import anyio
 import orjson
 
 from composite import clientconfig
+from composite.flags import add_flags, overrides
 from composite.settings import AppSettings
 from servers._common.version import VERSION
 
-ALL = "all"
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    """The flags every subcommand has: module and tool selection, safety policy, log level."""
+    add_flags(p, AppSettings, ("all",))
 
 
-def _add_selection(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--servers",
-        help="modules to mount: postgres,redis,kubernetes,aws,docker, all, or auto (default: those whose backend "
-        "is configured; all when none is) [BAM_SERVERS]",
-    )
-    p.add_argument(
-        "--toolsets",
-        metavar="SETS",
-        help="toolsets to expose: default, all, <module> or <module>.<toolset>, comma-separated [BAM_TOOLSETS]",
-    )
-    p.add_argument(
-        "--discovery",
-        action="store_true",
-        default=None,
-        help="list a few meta-tools (search, describe, call) instead of every tool [BAM_DISCOVERY]",
-    )
-    p.add_argument(
-        "--allow-writes",
-        nargs="?",
-        const=ALL,
-        metavar="MODULES",
-        help="expose write tools: for all modules, or only the comma-separated ones [BAM_ALLOW_WRITES]",
-    )
-    p.add_argument(
-        "--allow-admin",
-        nargs="?",
-        const=ALL,
-        metavar="MODULES",
-        help="expose admin-level tools (raw admin commands, container exec) [BAM_ALLOW_ADMIN]",
-    )
-    p.add_argument(
-        "--no-destructive",
-        action="store_true",
-        help="hide destructive tools even where writes are allowed [BAM_ALLOW_DESTRUCTIVE=false]",
-    )
-    p.add_argument(
-        "--tools", metavar="GLOBS", help="only tools matching these globs, e.g. 'pg_*,redis_key_get' [BAM_TOOLS]"
-    )
-    p.add_argument("--exclude-tools", metavar="GLOBS", help="hide tools matching these globs [BAM_EXCLUDE_TOOLS]")
-    p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (stderr) [BAM_LOG_LEVEL]")
-
-
-def _add_guards(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--audit-log", metavar="PATH", help="one JSON line per tool call; - for stderr [BAM_AUDIT_LOG]"
-    )  # flag:audit
-    p.add_argument(
-        "--rate-limit", type=int, metavar="N", help="tool calls per minute per subject [BAM_RATE_LIMIT]"
-    )  # flag:audit
-    p.add_argument(  # flag:audit
-        "--max-concurrent-calls",
-        type=int,
-        metavar="N",
-        help="tool calls in flight per subject [BAM_MAX_CONCURRENT_CALLS]",
-    )
-    p.add_argument(  # flag:audit
-        "--rate-limit-redis",
-        metavar="URL",
-        help="count the limits in this Redis, shared by replicas [BAM_RATE_LIMIT_REDIS]",
-    )
-    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate [BAM_TLS_CERT]")  # flag:audit
-    p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert [BAM_TLS_KEY]")  # flag:audit
-    p.add_argument(
-        "--max-sessions", type=int, metavar="N", help="open sessions at most [BAM_MAX_SESSIONS]"
-    )  # flag:audit
-    p.add_argument(  # flag:audit
-        "--session-idle-s", type=float, metavar="S", help="close sessions idle this long [BAM_SESSION_IDLE_S]"
-    )
+def add_serve_flags(p: argparse.ArgumentParser) -> None:
+    """Every flag of `serve` (also the flags of `python -m servers.<name>`)."""
+    add_flags(p, AppSettings, ("serve", "all"))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -98,134 +36,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = p.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the composite MCP server (stdio by default)")
-    serve.add_argument(
-        "--transport",
-        choices=["stdio", "http", "sse"],
-        help="stdio (default); http serves /mcp, /sse, /healthz, /readyz; sse serves only SSE [BAM_TRANSPORT]",
-    )
-    serve.add_argument("--host", help="bind address for http/sse (default 127.0.0.1) [BAM_HOST]")
-    serve.add_argument("--port", type=int, help="port for http/sse (default 8000) [BAM_PORT]")
-    serve.add_argument(
-        "--stateless",
-        action="store_true",
-        default=None,
-        help="stateless streamable HTTP, for horizontal scaling [BAM_STATELESS]",
-    )
-    serve.add_argument(
-        "--workers", type=int, help="worker processes on the port (http; implies --stateless) [BAM_WORKERS]"
-    )
-    serve.add_argument(
-        "--json-response",
-        action="store_true",
-        default=None,
-        help="plain JSON responses on /mcp instead of SSE streams [BAM_JSON_RESPONSE]",
-    )
-    serve.add_argument(
-        "--require",
-        metavar="MODULES",
-        help="modules that must be up for /readyz to be 200 (default: the mounted ones; 'none') [BAM_REQUIRED]",
-    )
-    serve.add_argument(
-        "--allowed-hosts",
-        metavar="HOSTS",
-        help="extra Host values accepted over HTTP, e.g. mcp.example.com:443 [BAM_ALLOWED_HOSTS]",
-    )
-    serve.add_argument(
-        "--auth-tokens",
-        metavar="TOKENS",
-        help="require one of these bearer tokens on /mcp and /sse (comma-separated; prefer the "
-        "variable) [BAM_AUTH_TOKENS]",
-    )
-    serve.add_argument(
-        "--auth-issuer", metavar="URL", help="issuer of JWT access tokens [BAM_AUTH_ISSUER]"
-    )  # flag:auth
-    serve.add_argument(  # flag:auth
-        "--auth-audience", metavar="AUD", help="required JWT audience (default PUBLIC_URL/mcp) [BAM_AUTH_AUDIENCE]"
-    )
-    serve.add_argument("--auth-jwks-url", metavar="URL", help="issuer's JWKS URL [BAM_AUTH_JWKS_URL]")  # flag:auth
-    serve.add_argument(
-        "--pg-role-claim", metavar="CLAIM", help="claim -> PostgreSQL role [BAM_PG_ROLE_CLAIM]"
-    )  # flag:auth
-    serve.add_argument(
-        "--pg-roles", metavar="ROLES", help="allowed roles for --pg-role-claim [BAM_PG_ROLES]"
-    )  # flag:auth
-    serve.add_argument(  # flag:auth
-        "--k8s-impersonate-user-claim",
-        metavar="CLAIM",
-        help="claim -> Kubernetes user [BAM_K8S_IMPERSONATE_USER_CLAIM]",
-    )
-    serve.add_argument(  # flag:auth
-        "--k8s-impersonate-groups-claim",
-        metavar="CLAIM",
-        help="claim -> Kubernetes groups [BAM_K8S_IMPERSONATE_GROUPS_CLAIM]",
-    )
-    serve.add_argument(
-        "--public-url",
-        metavar="URL",
-        help="external base URL, for the OAuth protected-resource metadata [BAM_PUBLIC_URL]",
-    )
-    _add_guards(serve)
-    _add_selection(serve)
+    add_serve_flags(serve)
     tools = sub.add_parser("tools", help="list the tools the current configuration exposes")
     tools.add_argument("--json", action="store_true", help="JSON with annotations and schemas")
-    _add_selection(tools)
+    add_selection(tools)
     doctor = sub.add_parser("doctor", help="check every configured backend; non-zero exit when one is down")
     doctor.add_argument("--json", action="store_true", help="JSON output")
-    doctor.add_argument(  # flag:audit
+    doctor.add_argument(
         "--policy",
         action="store_true",
         help="print the effective tool policy and what the backend credentials themselves may do",
     )
-    _add_selection(doctor)
-    clientconfig.add_parser(sub, _add_selection)
+    add_selection(doctor)
+    clientconfig.add_parser(sub, add_selection)
     return p
 
 
 def settings_from_args(args: argparse.Namespace) -> AppSettings:
     """Environment first, flags on top."""
-    overrides: dict[str, Any] = {}
-    mapping = {
-        "servers": "servers",
-        "toolsets": "toolsets",
-        "discovery": "discovery",
-        "allow_writes": "allow_writes",
-        "allow_admin": "allow_admin",
-        "tools": "tools",
-        "exclude_tools": "exclude_tools",
-        "log_level": "log_level",
-        "transport": "transport",
-        "host": "host",
-        "port": "port",
-        "stateless": "stateless",
-        "workers": "workers",
-        "json_response": "json_response",
-        "require": "required",
-        "allowed_hosts": "allowed_hosts",
-        "auth_tokens": "auth_tokens",
-        "public_url": "public_url",
-        "auth_issuer": "auth_issuer",  # flag:auth
-        "auth_audience": "auth_audience",  # flag:auth
-        "auth_jwks_url": "auth_jwks_url",  # flag:auth
-        "pg_role_claim": "pg_role_claim",  # flag:auth
-        "pg_roles": "pg_roles",  # flag:auth
-        "k8s_impersonate_user_claim": "k8s_impersonate_user_claim",  # flag:auth
-        "k8s_impersonate_groups_claim": "k8s_impersonate_groups_claim",  # flag:auth
-        "audit_log": "audit_log",  # flag:audit
-        "rate_limit": "rate_limit",  # flag:audit
-        "max_concurrent_calls": "max_concurrent_calls",  # flag:audit
-        "rate_limit_redis": "rate_limit_redis",  # flag:audit
-        "tls_cert": "tls_cert",  # flag:audit
-        "tls_key": "tls_key",  # flag:audit
-        "max_sessions": "max_sessions",  # flag:audit
-        "session_idle_s": "session_idle_s",  # flag:audit
-    }
-    for arg, field in mapping.items():
-        value = getattr(args, arg, None)
-        if value is not None:
-            overrides[field] = value
-    if getattr(args, "no_destructive", False):
-        overrides["allow_destructive"] = False
-    return AppSettings(**overrides)
+    return AppSettings(**overrides(args, AppSettings))
 
 
 def _fail(message: str) -> None:
@@ -242,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = settings_from_args(args)
     except ValueError as exc:
-        from composite.strict import describe_validation_error  # flag:audit
+        from composite.strict import describe_validation_error
 
         _fail(describe_validation_error(exc))
     if command == "config":
@@ -251,9 +80,9 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as exc:
             _fail(str(exc))
         return
-    from composite.strict import startup_errors  # flag:audit
+    from composite.strict import startup_errors
 
-    if errors := startup_errors(settings, os.environ):  # flag:audit
+    if errors := startup_errors(settings, os.environ):
         _fail("configuration cannot be applied:\n  " + "\n  ".join(errors))
     from servers._common.logs import configure_logging
 
@@ -269,14 +98,14 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc))
     if command == "tools":
         anyio.run(_print_tools, app, args.json)
-    elif command == "doctor" and args.policy:  # flag:audit
+    elif command == "doctor" and args.policy:
         from composite.doctor_policy import doctor_policy
 
         raise SystemExit(anyio.run(doctor_policy, app, args.json))
     elif command == "doctor":
         raise SystemExit(anyio.run(_doctor, app, args.json))
     else:
-        _serve(app)
+        serve_app(app)
 
 
 async def _print_tools(app: Any, as_json: bool) -> None:
@@ -338,7 +167,8 @@ def tls_kwargs(settings: AppSettings) -> dict[str, Any]:
     return kwargs(settings)
 
 
-def _serve(app: Any) -> None:
+def serve_app(app: Any) -> None:
+    """Serve a built app over its configured transport until interrupted."""
     settings: AppSettings = app.settings
     if settings.transport == "stdio":
         from composite.stdio import run_stdio

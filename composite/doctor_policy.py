@@ -17,9 +17,9 @@ from typing import Any
 import anyio
 import orjson
 
-from composite import modules as registry
 from servers._common.output import redact_text
 from servers._common.tools import ADMIN, ToolSpec
+from servers.registry import package
 
 INSPECT_TIMEOUT_S = 10.0
 TIERS = ("read", "write", "destructive", "admin")
@@ -45,7 +45,7 @@ def tier(spec: ToolSpec) -> str:
 
 
 def registered_tier(tool: Any) -> str:
-    """The tier of a registered tool, from its annotations and the level `register_tools` put in its meta."""
+    """The tier of a registered tool, from its annotations and the level `make_tools` put in its meta."""
     a = tool.annotations
     if (getattr(tool, "meta", None) or {}).get("level") == ADMIN:
         return "admin"
@@ -60,7 +60,7 @@ def policy_report(app: Any) -> dict[str, Any]:
     exposed = {name: registered_tier(e.tool) for name, e in app.index.entries.items()}
     modules: dict[str, Any] = {}
     for m in app.mounted:
-        mod = importlib.import_module(f"{registry.MODULE_PACKAGES[m.info.key]}.tools")
+        mod = importlib.import_module(f"{package(m.info.key)}.tools")
         specs: list[ToolSpec] = [*mod.TOOLS, *getattr(mod, "COMMAND_TOOLS", [])]
         tiers: dict[str, dict[str, list[str]]] = {t: {"exposed": [], "hidden": []} for t in TIERS}
         for spec in specs:
@@ -253,9 +253,9 @@ def compare(c: Credentials, policy: Any) -> None:
 
 
 async def doctor_policy(app: Any, as_json: bool) -> int:
-    from composite.app import _policy
+    from composite.app import tool_policy
 
-    policy = _policy(app.settings, frozenset())
+    policy = tool_policy(app.settings, frozenset())
     report = policy_report(app)
     found: dict[str, Credentials] = {}
 

@@ -96,6 +96,12 @@ class ToolIndex:
     def names(self) -> list[str]:
         return list(self.entries)
 
+    def tools(self) -> list[Tool]:
+        return [e.tool for e in self.entries.values()]
+
+    def has_writes(self) -> bool:
+        return any(not e.read_only for e in self.entries.values())
+
     def visible(self, narrowing: Narrowing | None) -> list[Entry]:
         return [e for e in self.entries.values() if narrowing is None or narrowing.allows(e)]
 

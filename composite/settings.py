@@ -1,4 +1,4 @@
-"""The composite's settings: every command-line flag has a `BAM_*` environment variable."""
+"""The composite's settings: each field is a command-line flag (`composite/flags.py`) and a `BAM_*` variable."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from servers._common.settings import PolicySettings
+from servers._common.settings import PolicySettings, flag
 
 
 class AppSettings(PolicySettings):
@@ -15,16 +15,21 @@ class AppSettings(PolicySettings):
     servers: str = Field(
         default="auto",
         description="Modules to mount, comma-separated, `all`, or `auto` (default): those whose backend is configured.",
+        json_schema_extra=flag(scope="all", metavar="MODULES"),
     )
     toolsets: str = Field(
         default="default",
         description="Toolsets to expose: `default`, `all`, `<module>` or `<module>.<toolset>`, comma-separated.",
+        json_schema_extra=flag(scope="all", metavar="SETS"),
     )
     discovery: bool = Field(
         default=False,
         description="List a few meta-tools (search, describe, call) instead of every tool.",
+        json_schema_extra=flag(scope="all"),
     )
-    transport: Literal["stdio", "http", "sse"] = Field(default="stdio", description="stdio, http or sse.")
+    transport: Literal["stdio", "http", "sse"] = Field(
+        default="stdio", description="stdio (default); http serves /mcp, /sse, /healthz, /readyz; sse serves only SSE."
+    )
     host: str = Field(default="127.0.0.1", description="Address to bind for http/sse.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port for http/sse.")
     stateless: bool = Field(default=False, description="Stateless streamable HTTP (for horizontal scaling).")
@@ -36,16 +41,23 @@ class AppSettings(PolicySettings):
         default="mounted",
         description="Modules whose backend must be up for /readyz to answer 200: `mounted` (default), a "
         "comma-separated list of mounted modules, or `none`.",
+        json_schema_extra=flag(name="require", metavar="MODULES"),
     )
-    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR (stderr, JSON lines).")
+    log_level: str = Field(
+        default="INFO",
+        description="DEBUG, INFO, WARNING or ERROR (stderr, JSON lines).",
+        json_schema_extra=flag(scope="all"),
+    )
     allowed_hosts: str = Field(
         default="",
         description="Extra Host header values accepted over HTTP (DNS-rebinding protection), comma-separated.",
+        json_schema_extra=flag(metavar="HOSTS"),
     )
     auth_tokens: SecretStr | None = Field(
         default=None,
         description="Static bearer tokens accepted over HTTP/SSE, comma-separated, each optionally with its "
         "scopes: `token=postgres:read redis:write` (none: every scope). Unset: no static tokens.",
+        json_schema_extra=flag(metavar="TOKENS"),
     )
     auth_issuer: str = Field(default="", description="Issuer (`iss`) of accepted JWT access tokens.")
     auth_audience: str = Field(
@@ -64,6 +76,7 @@ class AppSettings(PolicySettings):
         default="",
         description="External base URL of this server (for the OAuth protected-resource metadata); "
         "default http://HOST:PORT.",
+        json_schema_extra=flag(metavar="URL"),
     )
     audit_log: str = Field(
         default="",

@@ -24,6 +24,7 @@ from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from composite import modules as registry
+from servers.registry import MODULES, load, package
 
 PREFIX = "BAM_"
 EXTRA_VARIABLES: dict[str, str] = {
@@ -47,8 +48,8 @@ def settings_classes() -> list[type[BaseSettings]]:
     from composite.settings import AppSettings
 
     found: list[type[BaseSettings]] = [AppSettings]
-    for package in registry.MODULE_PACKAGES.values():
-        mod = importlib.import_module(f"{package}.settings")
+    for key in MODULES:
+        mod = importlib.import_module(f"{package(key)}.settings")
         found += [
             v
             for v in vars(mod).values()
@@ -98,7 +99,7 @@ def module_setting_errors(modules: Iterable[str]) -> list[str]:
 
     out: list[str] = []
     for key in modules:
-        mod = importlib.import_module(f"{registry.MODULE_PACKAGES[key]}.settings")
+        mod = importlib.import_module(f"{package(key)}.settings")
         for cls in [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, BaseSettings)]:
             if cls.__module__ != mod.__name__:
                 continue
@@ -114,7 +115,7 @@ def module_setting_errors(modules: Iterable[str]) -> list[str]:
 
 def exclude_typos(exclude_tools: str, mounted: list[str]) -> list[str]:
     """`--exclude-tools` globs that hide nothing in the families of the mounted modules."""
-    families = {k: registry.load(k).prefix for k in registry.MODULE_PACKAGES}
+    families = {k: load(k).prefix for k in MODULES}
     names = [f"{families[k]}{n}" for k in mounted for n in registry.module_tools(k).names]
     out: list[str] = []
     for glob in [g.strip() for g in exclude_tools.split(",") if g.strip()]:

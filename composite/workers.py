@@ -68,5 +68,5 @@ def serve_workers(settings: AppSettings) -> None:
         log_level="warning",
         lifespan="on",
         access_log=False,
-        **tls_kwargs(settings),  # flag:audit
+        **tls_kwargs(settings),
     )

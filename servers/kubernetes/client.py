@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, NotConfigured, redact_text, tool_error
+from servers._common import Backend, BackendState, NotConfigured, redact_text, tool_error
 from servers._common.identity import Principal, principal
 from servers.kubernetes.names import api_path, check_object_name, shown
 from servers.kubernetes.settings import KubernetesSettings
@@ -425,14 +425,11 @@ def load_clients(settings: KubernetesSettings) -> KubeClients:
 
 
 @dataclass
-class Kube:
+class Kube(BackendState[KubernetesSettings, "KubeClients"]):
     """What the kubernetes module's tools get from the lifespan."""
 
     settings: KubernetesSettings
     backend: Backend[KubeClients]
-
-    async def check(self, timeout: float = 2.0) -> Health:
-        return await self.backend.check(timeout)
 
     async def cluster(self, context: str | None) -> Cluster:
         clients = await self.backend.get()

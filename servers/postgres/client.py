@@ -12,7 +12,7 @@ import anyio
 import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, NotConfigured, lifespan_state, tool_error
+from servers._common import Backend, BackendState, NotConfigured, lifespan_state, tool_error
 from servers._common.identity import principal
 from servers.postgres.settings import PostgresSettings
 
@@ -78,7 +78,7 @@ async def fetch_page(
 
 
 @dataclass
-class Postgres:
+class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
     """What the postgres module's tools get from the lifespan: a read pool and a (lazy) write pool."""
 
     settings: PostgresSettings
@@ -87,8 +87,10 @@ class Postgres:
     writer: Backend[asyncpg.Pool] | None = None
     """The write pool, opened on the first write; its connections are fully reset when returned."""
 
-    async def check(self, timeout: float = 2.0) -> Health:
-        return await self.backend.check(timeout)
+    async def aclose(self) -> None:
+        if self.writer is not None:
+            await self.writer.aclose()
+        await self.backend.aclose()
 
     @asynccontextmanager
     async def _acquire(self, *, write: bool) -> AsyncIterator[asyncpg.Connection]:
@@ -100,7 +102,7 @@ class Postgres:
         try:
             conn = await pool.acquire(timeout=self.settings.acquire_timeout_s)
         except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-            raise backend._unavailable(exc) from exc
+            raise backend.unavailable(exc) from exc
         except asyncpg.PostgresError as exc:
             raise translate(exc, "connect") from exc
         try:

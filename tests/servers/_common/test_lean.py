@@ -17,8 +17,7 @@ from servers._common.tools import (
     ToolSpec,
     lean_description,
     lean_schema,
-    make_policy,
-    register_tools,
+    make_tools,
 )
 
 pytestmark = pytest.mark.anyio
@@ -57,9 +56,8 @@ def walk(schema: Any, keys: list[str]) -> None:
 
 
 def server() -> MCPServer[Any]:
-    s: MCPServer[Any] = MCPServer("t", middleware=[CompactResults()])
-    register_tools(s, [ToolSpec(sample, "sample", "Sample", READ)], module="m", prefix="m_", policy=make_policy())
-    return s
+    tools = make_tools([ToolSpec(sample, "sample", "Sample", READ)], module="m", prefix="m_")
+    return MCPServer("t", tools=tools, middleware=[CompactResults()])
 
 
 async def test_registered_definition_is_lean() -> None:
