@@ -3,6 +3,7 @@
 from servers._common.backend import Backend, BackendUnavailable, Health, NotConfigured, run_sync
 from servers._common.errors import tool_error
 from servers._common.output import (
+    CappedItems,
     cap_items,
     json_size,
     looks_secret_value,
@@ -49,6 +50,7 @@ __all__ = [
     "WRITE_IDEMPOTENT",
     "Backend",
     "BackendUnavailable",
+    "CappedItems",
     "Effect",
     "Health",
     "ModuleInfo",

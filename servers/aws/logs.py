@@ -11,7 +11,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import tool_error, truncate_text
+from servers._common import cap_items, tool_error, truncate_text
 from servers.aws.common import (
     AwsPage,
     MaxItems,
@@ -195,6 +195,10 @@ class InsightsResult(BaseModel):
     elapsed_s: float
 
 
+def _row_size(row: dict[str, str]) -> int:
+    return sum(len(k) + len(v) + 6 for k, v in row.items())
+
+
 async def aws_logs_insights_query(
     ctx: Context[Any, Any],
     groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names")],
@@ -259,17 +263,12 @@ async def aws_logs_insights_query(
             code="QueryFailed",
             hint="check the query syntax and the log group names",
         )
-    rows: list[dict[str, str]] = []
-    used_bytes = 0
-    cut = status == "Timeout"
-    for row in res.get("results", []):
-        item = {f["field"]: mask_field(f["field"], str(f.get("value", ""))) for f in row if f.get("field") != "@ptr"}
-        size = sum(len(k) + len(v) + 6 for k, v in item.items())
-        if len(rows) >= limit or (rows and used_bytes + size > aws.settings.max_bytes):
-            cut = True
-            break
-        used_bytes += size
-        rows.append(item)
+    found = (
+        {f["field"]: mask_field(f["field"], str(f.get("value", ""))) for f in row if f.get("field") != "@ptr"}
+        for row in res.get("results", [])
+    )
+    rows, cut = cap_items(found, max_items=limit, max_bytes=aws.settings.max_bytes, size=_row_size)
+    cut = cut or status == "Timeout"
     stats = res.get("statistics") or {}
     if float(stats.get("recordsMatched") or 0) > len(rows):  # AWS stops at `limit`; more rows matched
         cut = True

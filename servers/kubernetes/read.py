@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import json_size, tool_error, truncate_text
+from servers._common import CappedItems, json_size, tool_error, truncate_text
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     ApiVersionArg,
@@ -113,21 +113,20 @@ def _item_entries(
     return entries
 
 
+def _entry_size(entry: Entry) -> int:
+    return json_size(entry[2] if entry[2] is not None else entry[1]) + 1
+
+
 def _fit(kube: Kube, entries: list[Entry]) -> tuple[list[Entry], int, int | None]:
     """Entries the policy shows, up to the byte cap: (kept, hidden, index of the first entry cut or None)."""
-    kept: list[Entry] = []
+    kept = CappedItems(None, kube.settings.max_bytes, _entry_size)
     hidden = 0
-    used = 0
     for i, entry in enumerate(entries):
         if not entry[3]:
             hidden += 1
-            continue
-        size = json_size(entry[2] if entry[2] is not None else entry[1]) + 1
-        if kept and used + size > kube.settings.max_bytes:
-            return kept, hidden, i
-        used += size
-        kept.append(entry)
-    return kept, hidden, None
+        elif not kept.add(entry):
+            return kept.items, hidden, i
+    return kept.items, hidden, None
 
 
 def _entries(

@@ -10,7 +10,7 @@ import orjson
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from servers._common import json_size, tool_error
+from servers._common import cap_items, json_size, tool_error
 from servers.postgres.client import fetch_page, state, translate
 from servers.postgres.safety import check_explain, check_index_definition, check_read_only, check_write
 from servers.postgres.values import RowShaper, coerce_param
@@ -111,12 +111,7 @@ def fit_rows(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str,
     """The rows that fit `max_bytes` of JSON (at least one), measured once per page; True when cut."""
     if len(rows) <= 1 or len(orjson.dumps(rows, default=str)) <= max_bytes:
         return rows, False
-    used = 0
-    for n, row in enumerate(rows):
-        used += len(orjson.dumps(row, default=str)) + 1
-        if n and used > max_bytes:
-            return rows[:n], True
-    return rows, False
+    return cap_items(rows, max_items=None, max_bytes=max_bytes)
 
 
 async def pg_query(

@@ -1,4 +1,4 @@
-"""What the Redis tool files share: the lifespan state, parameter types, cursors, the capped collector,
+"""What the Redis tool files share: the lifespan state, parameter types, cursors,
 the SCAN loop, stream-entry paging and the write-result shape with its call helper."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import json_size, lifespan_state, tool_error
+from servers._common import CappedItems, json_size, lifespan_state, tool_error
 from servers.redis.client import Redis, plain, text, translate, value_json
 
 KEY = "redis"
@@ -66,35 +66,20 @@ def parse_scan_cursor(cursor: str | None, what: str, *, with_node: bool = False)
     raise bad_cursor(cursor, what)
 
 
-class Collector:
-    """Keeps items while the item and byte caps hold; records where it stopped."""
+def json_item(item: Any) -> int:
+    """Bytes of an item that is already a JSON value (or a raw key name), measured as it is."""
+    return json_size(item) + 1
 
-    def __init__(self, limit: int, max_bytes: int) -> None:
-        self.limit = limit
-        self.max_bytes = max_bytes
-        self.items: list[Any] = []
-        self.used = 0
-        self.byte_cut = False
 
-    def full(self) -> bool:
-        return len(self.items) >= self.limit or self.byte_cut
-
-    def add(self, item: Any) -> bool:
-        if len(self.items) >= self.limit:
-            return False
-        size = json_size(item) + 1
-        if self.items and self.used + size > self.max_bytes:
-            self.byte_cut = True
-            return False
-        self.used += size
-        self.items.append(item)
-        return True
+def collector(limit: int, max_bytes: int) -> CappedItems[Any]:
+    """A capped page of such items."""
+    return CappedItems(limit, max_bytes, json_item)
 
 
 async def scan_pages(
     fetch: Callable[[int], Awaitable[tuple[int, list[Any]]]],
     convert: Callable[[Any], Any],
-    col: Collector,
+    col: CappedItems[Any],
     scan_cursor: int,
     skip: int,
     *,
@@ -118,7 +103,7 @@ async def scan_pages(
             return cur, 0, False
 
 
-def collect_entries(col: Collector, entries: list[Any]) -> str | None:
+def collect_entries(col: CappedItems[Any], entries: list[Any]) -> str | None:
     """Stream entries (fetched with count=page+1) into `col`; the exclusive id of the next page, if any."""
     for eid, fields in entries:
         if not col.add({"id": text(eid), "fields": {text(k): value_json(v) for k, v in fields.items()}}):

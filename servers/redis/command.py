@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact_output, tool_error
+from servers._common import cap_items, redact_output, tool_error
 from servers._common.output import REDACTED, is_secret_key
-from servers.redis.base import Collector, Node, state
+from servers.redis.base import Node, json_item, state
 from servers.redis.client import CLASS_RANK, CommandClass, CommandMeta, Redis, plain, translate
 
 
@@ -68,17 +68,12 @@ def _mask_named(name: str, value: Any) -> Any:
 
 def _cap_reply(value: Any, max_bytes: int, max_items: int) -> tuple[Any, bool]:
     if isinstance(value, list):
-        col = Collector(max_items, max_bytes)
-        for v in value:
-            if not col.add(v):
-                break
-        return col.items, len(col.items) < len(value)
+        return cap_items(value, max_items=max_items, max_bytes=max_bytes, size=json_item)
     if isinstance(value, dict):
-        col = Collector(max_items, max_bytes)
-        for k, v in value.items():
-            if not col.add([k, v]):
-                break
-        return dict(col.items), len(col.items) < len(value)
+        pairs, cut = cap_items(
+            ([k, v] for k, v in value.items()), max_items=max_items, max_bytes=max_bytes, size=json_item
+        )
+        return dict(pairs), cut
     if isinstance(value, str) and len(value.encode()) > max_bytes:
         return value.encode()[:max_bytes].decode(errors="ignore"), True
     return value, False

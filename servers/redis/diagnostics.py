@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, redact_output, tool_error, truncate_text
 from servers._common.lines import alternatives, matches
-from servers.redis.base import Collector, Limit, Node, page_size, pairs, state
+from servers.redis.base import Limit, Node, collector, page_size, pairs, state
 from servers.redis.client import text, translate
 
 
@@ -332,7 +332,7 @@ async def redis_clients_list(
     except Exception as exc:
         raise translate(exc, "list clients", r) from exc
     rows = [_parse_client_line(x) for x in raw.splitlines() if x.strip()]
-    col = Collector(page, r.settings.max_bytes)
+    col = collector(page, r.settings.max_bytes)
     for row in rows[offset:]:
         if not col.add(row):
             break

@@ -12,13 +12,13 @@ from pydantic import BaseModel, Field
 from servers._common import json_size, tool_error
 from servers.redis.base import (
     LENGTH_CMD,
-    Collector,
     Cursor,
     Key,
     Limit,
     RedisType,
     bad_cursor,
     collect_entries,
+    collector,
     page_size,
     parse_scan_cursor,
     scan_pages,
@@ -57,7 +57,7 @@ async def redis_keys_scan(
     r = state(ctx)
     page = page_size(r, limit)
     node_i, scan_cur, skip = parse_scan_cursor(cursor, "keys", with_node=True)
-    col = Collector(page, r.settings.max_bytes)
+    col = collector(page, r.settings.max_bytes)
     deadline = time.monotonic() + min(2.0, r.settings.command_timeout_s)
     next_cursor: str | None = None
     try:
@@ -210,7 +210,7 @@ async def redis_key_get(
     r = state(ctx)
     cap = min(max_bytes or r.settings.max_bytes, r.settings.max_bytes)
     page = page_size(r, limit)
-    col = Collector(page, cap)
+    col = collector(page, cap)
     notes: list[str] = []
     try:
         client = await r.client()

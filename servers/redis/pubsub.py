@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
-from servers.redis.base import Collector, call, state
+from servers.redis.base import call, collector, state
 from servers.redis.client import text, translate, value_json
 
 
@@ -42,7 +42,7 @@ async def redis_subscribe(
     if not channels and not patterns:
         raise tool_error("subscribe", "give at least one channel or pattern", hint="e.g. channels=['events']")
     wait = min(timeout_s, r.settings.subscribe_max_seconds)
-    col = Collector(max_messages, r.settings.max_bytes)
+    col = collector(max_messages, r.settings.max_bytes)
     t0 = time.monotonic()
     stopped: Literal["max_messages", "timeout", "byte_cap"] = "timeout"
     try:

@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, truncate_text
 from servers.redis.base import (
-    Collector,
     Key,
     Limit,
     WriteResult,
     call,
     collect_entries,
+    collector,
     page_size,
     pairs,
     state,
@@ -49,7 +49,7 @@ async def redis_stream_range(
     """Read stream entries between two ids with XRANGE/XREVRANGE, one capped page at a time."""
     r = state(ctx)
     page = page_size(r, limit)
-    col = Collector(page, r.settings.max_bytes)
+    col = collector(page, r.settings.max_bytes)
     try:
         client = await r.client()
         if reverse:
