@@ -300,27 +300,40 @@ class BuildResult(BaseModel):
     truncated: bool = Field(description="True when earlier build output lines were dropped")
 
 
+InlineDockerfile = Annotated[
+    str | None, Field(description="Inline Dockerfile text (used with or without `context_dir`)")
+]
+ContextDir = Annotated[str | None, Field(description="Absolute build context path on the server host")]
+DockerfilePath = Annotated[
+    str | None, Field(description="Dockerfile path relative to `context_dir` (default Dockerfile)")
+]
+BuildNetwork = Annotated[
+    str | None,
+    Field(description="Network for RUN steps: none or a network name (default engine's); host needs a setting"),
+]
+
+
+def _inline_dockerfile(tmp: str, dockerfile: str, path: str | None) -> tuple[str, str | None]:
+    """Write the inline Dockerfile to `tmp`: the build (path, dockerfile argument) that uses it."""
+    df_file = os.path.join(tmp, "Dockerfile")
+    with open(df_file, "w") as f:
+        f.write(dockerfile)
+    if path is None:
+        return tmp, None
+    return path, df_file  # outside the context: the SDK adds it to the context archive
+
+
 async def docker_image_build(
     ctx: Context[Any, Any],
     tag: Annotated[str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Tag for the result, e.g. myapp:dev")],
-    dockerfile: Annotated[
-        str | None, Field(description="Inline Dockerfile text (used with or without `context_dir`)")
-    ] = None,
-    context_dir: Annotated[
-        str | None,
-        Field(description="Absolute build context path on the server host"),
-    ] = None,
-    dockerfile_path: Annotated[
-        str | None, Field(description="Dockerfile path relative to `context_dir` (default Dockerfile)")
-    ] = None,
+    dockerfile: InlineDockerfile = None,
+    context_dir: ContextDir = None,
+    dockerfile_path: DockerfilePath = None,
     build_args: Annotated[dict[str, str] | None, Field(description="--build-arg values")] = None,
     labels: Labels = None,
     target: Annotated[str | None, Field(description="Multi-stage target to stop at")] = None,
     no_cache: Annotated[bool, Field(description="Do not use the build cache")] = False,
-    network_mode: Annotated[
-        str | None,
-        Field(description="Network for RUN steps: none or a network name (default engine's); host needs a setting"),
-    ] = None,
+    network_mode: BuildNetwork = None,
     log_lines: Annotated[int, Field(ge=1, le=2_000, description="Output lines to keep in the result")] = 50,
 ) -> BuildResult:
     """Build an image from a context directory and/or inline Dockerfile; output streams as progress.
@@ -338,14 +351,7 @@ async def docker_image_build(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bam-docker-build-") as tmp:
         if dockerfile is not None:
-            df_file = os.path.join(tmp, "Dockerfile")
-            with open(df_file, "w") as f:
-                f.write(dockerfile)
-            if path is None:
-                path = tmp
-                df_arg = None
-            else:
-                df_arg = df_file  # outside the context: the SDK adds it to the context archive
+            path, df_arg = _inline_dockerfile(tmp, dockerfile, path)
 
         def start() -> Iterator[dict[str, Any]]:
             it: Iterator[dict[str, Any]] = api.build(
