@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error, truncate_text
+from servers.aws.client import Aws, Target
 from servers.aws.common import (
     AwsPage,
     MaxItems,
@@ -195,6 +196,35 @@ class InsightsResult(BaseModel):
     elapsed_s: float
 
 
+async def _wait_for_query(
+    ctx: Context[Any, Any], aws: Aws, where: Target, qid: str, wait: float
+) -> tuple[str, dict[str, Any]]:
+    """Poll the query until it ends or `wait` seconds pass (then it is stopped: status Timeout); the last answer."""
+    t0 = time.monotonic()
+    polls = 0
+    while True:
+        res, _ = await aws.call(
+            "logs", where, lambda c: c.get_query_results(queryId=qid), action="get the Logs Insights results"
+        )
+        status = str(res.get("status", "Unknown"))
+        polls += 1
+        elapsed = time.monotonic() - t0
+        stats = res.get("statistics") or {}
+        await ctx.report_progress(
+            min(elapsed, wait),
+            wait,
+            message=f"{status}: {stats.get('recordsMatched', 0):g} matched, {stats.get('recordsScanned', 0):g} "
+            f"scanned after {elapsed:.1f}s",
+        )
+        if status in ("Complete", "Failed", "Cancelled", "Timeout"):
+            return status, res
+        if elapsed >= wait:
+            with contextlib.suppress(Exception):  # stopping is best effort; the partial rows still count
+                await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
+            return "Timeout", res
+        await anyio.sleep(min(aws.settings.insights_poll_s * min(polls, 5), 5.0))
+
+
 def _row_size(row: dict[str, str]) -> int:
     return sum(len(k) + len(v) + 6 for k, v in row.items())
 
@@ -231,31 +261,7 @@ async def aws_logs_insights_query(
         action="start the Logs Insights query",
     )
     t0 = time.monotonic()
-    status = "Unknown"
-    res: dict[str, Any] = {}
-    polls = 0
-    while True:
-        res, _ = await aws.call(
-            "logs", where, lambda c: c.get_query_results(queryId=qid), action="get the Logs Insights results"
-        )
-        status = str(res.get("status", "Unknown"))
-        polls += 1
-        elapsed = time.monotonic() - t0
-        stats = res.get("statistics") or {}
-        await ctx.report_progress(
-            min(elapsed, wait),
-            wait,
-            message=f"{status}: {stats.get('recordsMatched', 0):g} matched, {stats.get('recordsScanned', 0):g} "
-            f"scanned after {elapsed:.1f}s",
-        )
-        if status in ("Complete", "Failed", "Cancelled", "Timeout"):
-            break
-        if elapsed >= wait:
-            with contextlib.suppress(Exception):  # stopping is best effort; the partial rows still count
-                await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
-            status = "Timeout"
-            break
-        await anyio.sleep(min(aws.settings.insights_poll_s * min(polls, 5), 5.0))
+    status, res = await _wait_for_query(ctx, aws, where, qid, wait)
     if status == "Failed":
         raise tool_error(
             "run the Logs Insights query",
