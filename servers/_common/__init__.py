@@ -1,7 +1,7 @@
 """Shared building blocks of the tool modules: the tool contract, safety policy, backends, output."""
 
 from servers._common.backend import Backend, BackendUnavailable, Health, NotConfigured, run_sync
-from servers._common.errors import tool_error
+from servers._common.errors import ConnectionLost, Translate, backend_error, connection_lost, tool_error
 from servers._common.output import (
     CappedItems,
     cap_items,
@@ -51,14 +51,18 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "CappedItems",
+    "ConnectionLost",
     "Effect",
     "Health",
     "ModuleInfo",
     "NotConfigured",
     "ToolPolicy",
     "ToolSpec",
+    "Translate",
     "annotations_for",
+    "backend_error",
     "cap_items",
+    "connection_lost",
     "json_size",
     "lifespan_state",
     "looks_secret_value",

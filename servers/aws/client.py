@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, tool_error
+from servers._common import Backend, Health, backend_error, connection_lost, tool_error
 from servers.aws.settings import AwsSettings
 
 log = logging.getLogger("backend_architect_mcp.aws")
@@ -267,7 +267,7 @@ class Aws:
         except ToolError:
             raise
         except Exception as exc:
-            raise translate(exc, action, self.backend) from exc
+            raise backend_error(self.backend, translate, exc, action) from exc
         return result, key[1]
 
     async def sessions(self) -> Sessions:
@@ -328,7 +328,7 @@ ERROR_HINTS: dict[str, str] = {
 }
 
 
-def translate(exc: BaseException, action: str, backend: Backend[Any] | None = None) -> ToolError:
+def translate(exc: BaseException, action: str) -> ToolError:
     """botocore errors as tool errors carrying AWS's error code, message, request id and a hint."""
     from botocore import exceptions as be
 
@@ -393,9 +393,7 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
             hint="list valid names with aws_services_list",
         )
     if isinstance(exc, be.EndpointConnectionError | be.ConnectTimeoutError | be.ConnectionClosedError):
-        if backend is not None:
-            return backend._unavailable(exc)
-        return tool_error(action, str(exc), code="EndpointConnectionError", hint="check AWS_ENDPOINT_URL")
+        return connection_lost(action, str(exc), code="EndpointConnectionError", hint="check AWS_ENDPOINT_URL")
     if isinstance(exc, be.ReadTimeoutError):
         return tool_error(
             action,

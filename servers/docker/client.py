@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, tool_error
+from servers._common import Backend, Health, backend_error, connection_lost, tool_error
 from servers.docker.settings import DockerSettings
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Docker:
         return self._engine_paths
 
     def translate(self, exc: BaseException, action: str) -> ToolError:
-        return translate(exc, action, self.backend)
+        return backend_error(self.backend, translate, exc, action)
 
 
 @asynccontextmanager
@@ -127,7 +127,7 @@ _HINTS = {
 }
 
 
-def translate(exc: BaseException, action: str, backend: Backend[Any] | None = None) -> ToolError:
+def translate(exc: BaseException, action: str) -> ToolError:
     """docker SDK errors as tool errors carrying the HTTP status, the engine's message and a hint."""
     if isinstance(exc, ToolError):
         return exc
@@ -154,9 +154,7 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
             hint="the operation may still be running; raise BAM_DOCKER_TIMEOUT_S or check its state",
         )
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError | FileNotFoundError):
-        if backend is not None:
-            return backend._unavailable(exc)
-        return tool_error(action, f"{type(exc).__name__}: {exc}", hint="is the Docker engine running?")
+        return connection_lost(action, f"{type(exc).__name__}: {exc}", hint="is the Docker engine running?")
     if isinstance(exc, docker.errors.DockerException):
         return tool_error(action, str(exc), code=type(exc).__name__)
     log.warning("unexpected error during %s: %s", action, type(exc).__name__)

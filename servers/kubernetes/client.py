@@ -488,26 +488,31 @@ _HINTS = {
 }
 
 
-def translate(exc: BaseException, action: str, *, hint: str | None = None) -> ToolError:
-    """API errors as tool errors carrying the HTTP code, Status reason, message, causes and a hint."""
+def api_error(exc: KubeApiError, action: str, hint: str | None = None) -> ToolError:
+    """An API error as a tool error carrying the HTTP code, Status reason, message, causes and a hint."""
+    detail = None
+    causes = exc.details.get("causes") if isinstance(exc.details, dict) else None
+    if causes:
+        detail = "; ".join(
+            f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in causes[:10] if isinstance(c, dict)
+        )
+        detail = detail if len(detail) <= 400 else detail[:400] + " ..."
+    message = exc.message or exc.reason
+    return tool_error(
+        action,
+        message if len(message) <= 600 else message[:600] + " ...",
+        code=f"{exc.status} {exc.reason}".strip(),
+        detail=detail,
+        hint=hint or _HINTS.get(exc.status),
+    )
+
+
+def translate(exc: BaseException, action: str) -> ToolError:
+    """Cluster errors as tool errors: API errors via `api_error`, an unreachable server named with its context."""
     if isinstance(exc, ToolError):
         return exc
     if isinstance(exc, KubeApiError):
-        detail = None
-        causes = exc.details.get("causes") if isinstance(exc.details, dict) else None
-        if causes:
-            detail = "; ".join(
-                f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in causes[:10] if isinstance(c, dict)
-            )
-            detail = detail if len(detail) <= 400 else detail[:400] + " ..."
-        message = exc.message or exc.reason
-        return tool_error(
-            action,
-            message if len(message) <= 600 else message[:600] + " ...",
-            code=f"{exc.status} {exc.reason}".strip(),
-            detail=detail,
-            hint=hint or _HINTS.get(exc.status),
-        )
+        return api_error(exc, action)
     if isinstance(exc, Unreachable):
         return ToolError(
             redact_text(

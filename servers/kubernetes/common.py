@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import lifespan_state, tool_error
-from servers.kubernetes.client import ApiResource, Cluster, Kube, translate
+from servers.kubernetes.client import ApiResource, Cluster, Kube, KubeApiError, api_error, translate
 from servers.kubernetes.names import check_namespace, check_segment_name
 from servers.kubernetes.shaping import UNKNOWN_KIND, meta_of, redact_object, strip
 
@@ -39,8 +39,10 @@ async def call(kube: Kube, action: str, fn: Any, *args: Any, hint: str | None = 
     """Run a blocking cluster call in a worker thread; every failure becomes a ToolError."""
     try:
         return await kube.backend.run_sync(fn, *args, **kwargs)
+    except KubeApiError as exc:
+        raise api_error(exc, action, hint) from exc
     except Exception as exc:
-        raise translate(exc, action, hint=hint) from exc
+        raise translate(exc, action) from exc
 
 
 def page_size(kube: Kube, limit: int | None, default: int | None = None) -> int:

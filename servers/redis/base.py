@@ -11,7 +11,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import CappedItems, json_size, lifespan_state, tool_error
-from servers.redis.client import Redis, plain, text, translate, value_json
+from servers.redis.client import Redis, plain, text, value_json
 
 KEY = "redis"
 
@@ -145,7 +145,7 @@ async def call(ctx: Context[Any, Any], action: str, op: Op, then: Op | None = No
         result = await op(client)
         after = await then(client) if then is not None else None
     except Exception as exc:
-        raise translate(exc, action, r) from exc
+        raise r.translate(exc, action) from exc
     return result, after
 
 

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, NotConfigured, redact_text, tool_error
+from servers._common import Backend, Health, NotConfigured, backend_error, connection_lost, redact_text, tool_error
 from servers.redis.settings import RedisSettings, parse_nodes
 
 log = logging.getLogger("backend_architect_mcp.redis")
@@ -176,6 +176,10 @@ class Redis:
     async def client(self) -> Any:
         """The connected client (redis.asyncio.Redis or RedisCluster)."""
         return await self.backend.get()
+
+    def translate(self, exc: BaseException, action: str) -> ToolError:
+        """`translate`, with a lost connection told as this backend's unreachable message."""
+        return backend_error(self.backend, translate, exc, action)
 
     async def is_cluster(self) -> bool:
         from redis.asyncio.cluster import RedisCluster
@@ -604,7 +608,7 @@ _HINTS = {
 }
 
 
-def translate(exc: BaseException, action: str, r: Redis | None = None) -> ToolError:
+def translate(exc: BaseException, action: str) -> ToolError:
     """redis-py errors as tool errors carrying Redis's own error code and a hint."""
     from redis import exceptions as rx
 
@@ -629,9 +633,7 @@ def translate(exc: BaseException, action: str, r: Redis | None = None) -> ToolEr
             hint="retry; for sustained load raise BAM_REDIS_MAX_CONNECTIONS or BAM_REDIS_POOL_TIMEOUT_S",
         )
     if isinstance(exc, rx.ConnectionError | OSError):
-        if r is not None:
-            return r.backend._unavailable(exc)
-        return tool_error(action, f"{type(exc).__name__}: {exc}", hint="Redis connection problem; retry")
+        return connection_lost(action, f"{type(exc).__name__}: {exc}", hint="Redis connection problem; retry")
     if isinstance(exc, rx.ResponseError):
         msg = str(exc)
         code = msg.split(" ", 1)[0] if msg[:1].isupper() and msg.split(" ", 1)[0].isupper() else "ERR"

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from servers._common import cap_items, redact_output, tool_error
 from servers._common.output import REDACTED, is_secret_key
 from servers.redis.base import Node, json_item, state
-from servers.redis.client import CLASS_RANK, CommandClass, CommandMeta, Redis, plain, translate
+from servers.redis.client import CLASS_RANK, CommandClass, CommandMeta, Redis, plain
 
 
 class CommandResult(BaseModel):
@@ -84,7 +84,7 @@ async def _classified(r: Redis, args: list[str], rank: int) -> CommandMeta:
     try:
         meta = await r.resolve(args)
     except Exception as exc:
-        raise translate(exc, "look up the command", r) from exc
+        raise r.translate(exc, "look up the command") from exc
     if meta is None:
         raise tool_error(
             "run the command",
@@ -130,7 +130,7 @@ async def _run(r: Redis, meta: CommandMeta, args: list[str], node: str | None) -
             return await (await r.client()).execute_command(*sent), notes
         return await r.node_command(target, *sent), notes
     except Exception as exc:
-        raise translate(exc, f"run {meta.name.upper()}", r) from exc
+        raise r.translate(exc, f"run {meta.name.upper()}") from exc
 
 
 def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandResult]]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from servers._common import cap_items, redact, redact_output, tool_error, truncate_text
 from servers._common.lines import alternatives, matches
 from servers.redis.base import Limit, Node, collector, page_size, pairs, state
-from servers.redis.client import text, translate
+from servers.redis.client import text
 
 
 def node_name(n: Any) -> str | None:
@@ -149,7 +149,7 @@ async def redis_info(
         if want:
             full = parse_info(text(await r.node_command(n, "INFO", *want)))
     except Exception as exc:
-        raise translate(exc, "read INFO", r) from exc
+        raise r.translate(exc, "read INFO") from exc
     flat = [(sec, k, v) for sec, body in redact(full).items() for k, v in body.items()]
     kept, _ = cap_items(flat[offset:], max_items=len(flat) or 1, max_bytes=r.settings.max_bytes)
     out: dict[str, dict[str, Any]] = {}
@@ -203,7 +203,7 @@ async def redis_slowlog(
         rows = await r.node_command(n, "SLOWLOG", "GET", 128 if alts else limit)
         total = int(await r.node_command(n, "SLOWLOG", "LEN"))
     except Exception as exc:
-        raise translate(exc, "read the slowlog", r) from exc
+        raise r.translate(exc, "read the slowlog") from exc
     entries = []
     for row in rows:
         args = [text(a) for a in row[3]]
@@ -272,7 +272,7 @@ async def redis_latency(
         hist = await r.node_command(n, "LATENCY", "HISTORY", event) if event else None
         doctor = text(await r.node_command(n, "LATENCY", "DOCTOR"))
     except Exception as exc:
-        raise translate(exc, "read latency data", r) from exc
+        raise r.translate(exc, "read latency data") from exc
     samples = [{"time": int(t), "latency_ms": int(ms)} for t, ms in hist] if hist is not None else None
     kept = samples[-page:] if samples is not None else None
     doctor_text, doctor_cut = truncate_text(doctor, r.settings.max_bytes // 2, keep="head")
@@ -330,7 +330,7 @@ async def redis_clients_list(
         args: list[Any] = ["CLIENT", "LIST"] + (["TYPE", type] if type else [])
         raw = text(await r.node_command(n, *args))
     except Exception as exc:
-        raise translate(exc, "list clients", r) from exc
+        raise r.translate(exc, "list clients") from exc
     rows = [_parse_client_line(x) for x in raw.splitlines() if x.strip()]
     col = collector(page, r.settings.max_bytes)
     for row in rows[offset:]:
@@ -368,7 +368,7 @@ async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> Memo
         doctor = text(await r.node_command(n, "MEMORY", "DOCTOR"))
         stats = pairs(await r.node_command(n, "MEMORY", "STATS"))
     except Exception as exc:
-        raise translate(exc, "diagnose memory", r) from exc
+        raise r.translate(exc, "diagnose memory") from exc
     half = r.settings.max_bytes // 2
     doctor_text, doctor_cut = truncate_text(doctor, half, keep="head")
     per_db = [(k, v) for k, v in stats.items() if k.startswith("db.")]

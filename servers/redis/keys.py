@@ -26,7 +26,7 @@ from servers.redis.base import (
     scan_pages,
     state,
 )
-from servers.redis.client import Redis, text, translate, value_json
+from servers.redis.client import Redis, text, value_json
 
 
 class KeyItem(BaseModel):
@@ -102,7 +102,7 @@ async def redis_keys_scan(
                 item.type = text(res[2 * i])
                 item.ttl_ms = int(res[2 * i + 1])
     except Exception as exc:
-        raise translate(exc, "scan keys", r) from exc
+        raise r.translate(exc, "scan keys") from exc
     notes = []
     if next_cursor and len(items) < page:
         notes.append("scan step budget reached before the page filled; continue with next_cursor")
@@ -156,7 +156,7 @@ async def redis_key_info(ctx: Context[Any, Any], key: Key) -> KeyInfo:
         idle = await _optional(client.execute_command("OBJECT", "IDLETIME", key))
         freq = await _optional(client.execute_command("OBJECT", "FREQ", key))
     except Exception as exc:
-        raise translate(exc, "inspect the key", r) from exc
+        raise r.translate(exc, "inspect the key") from exc
     return KeyInfo(
         key=key,
         exists=True,
@@ -361,7 +361,7 @@ async def redis_key_get(
         length = int(await client.execute_command(LENGTH_CMD[typ], key)) if typ in LENGTH_CMD else None
         next_cursor = await reader(_Page(r, client, key, typ, cursor, page, col, length))
     except Exception as exc:
-        raise translate(exc, "read the key", r) from exc
+        raise r.translate(exc, "read the key") from exc
     return KeyValue(
         key=key,
         type=typ,

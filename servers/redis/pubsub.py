@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import tool_error
 from servers.redis.base import call, collector, state
-from servers.redis.client import text, translate, value_json
+from servers.redis.client import text, value_json
 
 
 class Message(BaseModel):
@@ -75,7 +75,7 @@ async def redis_subscribe(
             with anyio.CancelScope(shield=True):
                 await ps.aclose()
     except Exception as exc:
-        raise translate(exc, "subscribe", r) from exc
+        raise r.translate(exc, "subscribe") from exc
     return SubscribeResult(
         messages=[Message(**m) for m in col.items],
         count=len(col.items),

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers.redis.base import LENGTH_CMD, Cursor, parse_scan_cursor, state
-from servers.redis.client import Redis, text, translate, value_json
+from servers.redis.client import Redis, text, value_json
 
 
 class BigKey(BaseModel):
@@ -182,7 +182,7 @@ async def redis_keyspace_report(
             total_keys += int(await r.node_command(nd, "DBSIZE"))
         next_cursor = await _scan(r, pattern, cursor, (budget_keys, t0 + budget_s), tally)
     except Exception as exc:
-        raise translate(exc, "build the key report", r) from exc
+        raise r.translate(exc, "build the key report") from exc
     big, pstats = tally.biggest(), tally.prefix_stats()
     return KeyReport(
         sampled_keys=tally.sampled,

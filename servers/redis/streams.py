@@ -20,7 +20,7 @@ from servers.redis.base import (
     pairs,
     state,
 )
-from servers.redis.client import text, translate
+from servers.redis.client import text
 
 
 class StreamEntry(BaseModel):
@@ -57,7 +57,7 @@ async def redis_stream_range(
         else:
             entries = await client.xrange(key, start, end, count=page + 1)
     except Exception as exc:
-        raise translate(exc, "read the stream", r) from exc
+        raise r.translate(exc, "read the stream") from exc
     next_cursor = collect_entries(col, entries)
     return StreamPage(
         key=key,
@@ -139,7 +139,7 @@ async def redis_stream_info(
         if group:
             consumers = [pairs(c) for c in await r.key_command(key, "XINFO", "CONSUMERS", key, group)]
     except Exception as exc:
-        raise translate(exc, "describe the stream", r) from exc
+        raise r.translate(exc, "describe the stream") from exc
     cap = r.settings.max_bytes
     shortened = False
     for k in ("first-entry", "last-entry"):
@@ -212,7 +212,7 @@ async def redis_stream_pending(
             args.append(consumer)
         rows = await r.key_command(key, *args)
     except Exception as exc:
-        raise translate(exc, "read pending entries", r) from exc
+        raise r.translate(exc, "read pending entries") from exc
     total, lo, hi, per = summary[0], summary[1], summary[2], summary[3] or []
     entries = [
         PendingEntry(id=text(x[0]), consumer=text(x[1]), idle_ms=int(x[2]), deliveries=int(x[3])) for x in rows[:page]
