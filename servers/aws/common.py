@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import json_size, lifespan_state, to_jsonable, tool_error
+from servers._common import json_size, to_jsonable, tool_error
+from servers._common.state import StateOf
 from servers.aws.client import Aws, Target
 
 KEY = "aws"
@@ -29,9 +29,8 @@ MaxItems = Annotated[int | None, Field(ge=1, description="Page size (default 50,
 NextToken = Annotated[str | None, Field(description="From the previous page")]
 
 
-def aws_state(ctx: Context[Any, Any]) -> Aws:
-    aws: Aws = lifespan_state(ctx, KEY)
-    return aws
+state_of = StateOf(KEY, Aws)
+"""The module's lifespan object for a tool call."""
 
 
 def target(profile: str | None, region: str | None, role_arn: str | None) -> Target:

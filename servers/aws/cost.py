@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
-from servers.aws.common import Profile, RoleArn, aws_state, target
+from servers.aws.common import Profile, RoleArn, state_of, target
 
 
 class ServiceCost(BaseModel):
@@ -82,7 +82,7 @@ async def aws_cost_by_service(
     role_arn: RoleArn = None,
 ) -> CostReport:
     """Show cost per AWS service for a period from Cost Explorer, highest first."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     d_start, d_end = _period(start, end)
 
     def run(c: Any) -> tuple[list[dict[str, Any]], bool]:

@@ -14,10 +14,10 @@ from servers.aws.common import (
     Profile,
     Region,
     RoleArn,
-    aws_state,
     iso,
     list_page,
     page_size,
+    state_of,
     target,
 )
 
@@ -67,7 +67,7 @@ async def aws_ec2_instances_list(
     role_arn: RoleArn = None,
 ) -> InstancePage:
     """Summarize EC2 instances (id, Name tag, type, state, AZ, IPs, launch time) with filters."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     flt = [{"Name": k, "Values": v} for k, v in (filters or {}).items()]
     if states:
         flt.append({"Name": "instance-state-name", "Values": list(states)})
@@ -134,7 +134,7 @@ async def aws_lambda_functions_list(
     role_arn: RoleArn = None,
 ) -> LambdaPage:
     """Summarize Lambda functions (runtime, handler, memory, timeout, code size, last modified)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def convert(r: dict[str, Any]) -> list[Any]:
         return [
@@ -191,7 +191,7 @@ async def aws_ecs_clusters_list(
     role_arn: RoleArn = None,
 ) -> EcsClusterPage:
     """Summarize ECS clusters: status, running/pending tasks, services (names) and container instances."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def describe(c: Any, arns: list[str]) -> dict[str, EcsCluster]:
         out = {}
@@ -247,7 +247,7 @@ async def aws_eks_clusters_list(
     role_arn: RoleArn = None,
 ) -> EksClusterPage:
     """Summarize EKS clusters: status, Kubernetes version, endpoint, creation time and node groups."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def describe(c: Any, names: list[str]) -> dict[str, EksCluster]:
         out = {}
@@ -307,7 +307,7 @@ async def aws_rds_instances_list(
     role_arn: RoleArn = None,
 ) -> DbInstancePage:
     """Summarize RDS DB instances: engine/version, class, status, endpoint, Multi-AZ, storage."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     params: dict[str, Any] = {"Filters": [{"Name": "engine", "Values": [engine]}]} if engine else {}
 
     def convert(r: dict[str, Any]) -> list[Any]:
@@ -367,7 +367,7 @@ async def aws_dynamodb_tables_list(
     role_arn: RoleArn = None,
 ) -> DynamoTablePage:
     """Summarize DynamoDB tables: status, item count, size, key schema, billing mode, indexes."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def describe(c: Any, names: list[str]) -> dict[str, DynamoTable]:
         out = {}
@@ -425,7 +425,7 @@ async def aws_sqs_queues_list(
     """Summarize SQS queues: approximate visible / in-flight / delayed messages, FIFO, dead-letter target."""
     import json
 
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def describe(c: Any, urls: list[str]) -> dict[str, Queue]:
         out = {}

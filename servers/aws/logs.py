@@ -20,9 +20,9 @@ from servers.aws.common import (
     Profile,
     Region,
     RoleArn,
-    aws_state,
     list_page,
     page_size,
+    state_of,
     target,
 )
 from servers.aws.sensitive import mask_field, mask_text
@@ -72,7 +72,7 @@ async def aws_logs_groups_list(
     role_arn: RoleArn = None,
 ) -> LogGroupPage:
     """List CloudWatch Logs log groups (name, stored bytes, retention)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     page = await list_page(
         aws,
         "logs",
@@ -133,7 +133,7 @@ async def aws_logs_events_filter(
 
     To tail, call again with `start_time` just after `last_timestamp_ms`.
     """
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     start = _parse_time(start_time, "start_time") or int((time.time() - since_minutes * 60) * 1000)
     end = _parse_time(end_time, "end_time")
     params: dict[str, Any] = {"logGroupName": group, "startTime": start}
@@ -246,7 +246,7 @@ async def aws_logs_insights_query(
     role_arn: RoleArn = None,
 ) -> InsightsResult:
     """Run a CloudWatch Logs Insights query and wait for its rows; at the timeout, partial rows return (truncated)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     where = target(profile, region, role_arn)
     now = time.time()
     start = _parse_time(start_time, "start_time") or int((now - since_minutes * 60) * 1000)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from servers._common import lifespan_state
+from servers._common.state import StateOf
 from servers.docker.client import Docker
 from servers.docker.settings import MANAGED_LABEL
 
@@ -41,9 +40,8 @@ Labels = Annotated[
 LabelFilter = Annotated[list[str] | None, Field(description="Labels, each key or key=value; all must match")]
 
 
-def dk(ctx: Context[Any, Any]) -> Docker:
-    d: Docker = lifespan_state(ctx, KEY)
-    return d
+state_of = StateOf(KEY, Docker)
+"""The module's lifespan object for a tool call."""
 
 
 def limit_of(d: Docker, limit: int | None) -> int:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
 from servers._common.lines import GrepArg, grep_filter
-from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, dk, label_filters, limit_of
+from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, label_filters, limit_of, state_of
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import iso_from_epoch, page, parse_since, raw_if_fits, redact_inspect, short_id
 
@@ -65,7 +65,7 @@ async def docker_containers_list(
     offset: Offset = 0,
 ) -> ContainerList:
     """List containers, newest first, with state, image, networks and labels."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
     if status:
@@ -128,7 +128,7 @@ async def docker_container_inspect(
     full: Annotated[bool, Field(description="Also return the whole inspect document")] = False,
 ) -> ContainerDetails:
     """Inspect a container: state, config, env (secrets masked), mounts, networks, limits."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     data = redact_inspect(await d.call("inspect the container", api.inspect_container, container))
     cfg = data.get("Config") or {}
@@ -201,7 +201,7 @@ async def docker_container_logs(
     grep: GrepArg = None,
 ) -> Logs:
     """Read a container's last log lines, bounded by lines and bytes."""
-    d = dk(ctx)
+    d = state_of(ctx)
     s = d.settings
     n = min(tail or s.max_log_lines, s.max_log_lines_limit)
     try:
@@ -261,7 +261,7 @@ class Stats(BaseModel):
 
 async def docker_container_stats(ctx: Context[Any, Any], container: ContainerRef) -> Stats:
     """Take a resource-usage snapshot of a container: CPU, memory, network, block I/O, PIDs."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     st: dict[str, Any] = await d.call("read container stats", api.stats, container, stream=False)
     cpu = st.get("cpu_stats") or {}
@@ -316,7 +316,7 @@ async def docker_container_top(
     limit: Limit = None,
 ) -> Top:
     """List a container's processes (like `docker top`), secrets masked."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     kwargs: dict[str, Any] = {"ps_args": ps_args} if ps_args else {}
     res = await d.call("list processes", api.top, container, **kwargs)
@@ -348,7 +348,7 @@ async def docker_container_diff(
     ctx: Context[Any, Any], container: ContainerRef, limit: Limit = None, offset: Offset = 0
 ) -> Diff:
     """List files added, changed or deleted in a container since it was created."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     res = await d.call("diff the container filesystem", api.diff, container) or []
     items = [Change(path=c.get("Path", ""), kind=_KINDS.get(int(c.get("Kind", 0)), "modified")) for c in res]

@@ -23,9 +23,9 @@ from servers.docker.common import (
     Labels,
     Limit,
     Offset,
-    dk,
     label_filters,
     limit_of,
+    state_of,
 )
 from servers.docker.safety import (
     HostPathPolicy,
@@ -89,7 +89,7 @@ async def docker_images_list(
     offset: Offset = 0,
 ) -> ImageList:
     """List local images with tags, size and creation time; newest first, paged."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
     if dangling is not None:
@@ -134,7 +134,7 @@ async def docker_image_inspect(
     full: Annotated[bool, Field(description="Also return the whole inspect document")] = False,
 ) -> ImageDetails:
     """Inspect an image: tags, digests, size, platform, default command, environment (secrets masked), labels."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     data = redact_inspect(await d.call("inspect the image", api.inspect_image, image))
     cfg = data.get("Config") or {}
@@ -184,7 +184,7 @@ async def docker_image_history(
     ctx: Context[Any, Any], image: ImageRef, limit: Limit = None, offset: Offset = 0
 ) -> History:
     """Show the layers of an image, newest first, with the instruction and size of each."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     raw = await d.call("read the image history", api.history, image)
     items = [
@@ -341,7 +341,7 @@ async def docker_image_build(
     A missing FROM image would be pulled by the engine: pull it first with docker_image_pull, which applies the
     registry allowlist.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     action = "build the image"
     path, df_arg, df_text = await _build_inputs(d, action, dockerfile, context_dir, dockerfile_path)
     check_dockerfile_sources(action, dockerfile or df_text, d.settings)
@@ -462,7 +462,7 @@ async def docker_image_pull(
     """Pull an image from its registry (tag defaults to latest), reporting layer progress; credentials come from the
     host's docker login.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     repo, tag, chunks, log, truncated = await _registry_stream(ctx, d, "pull", reference)
     digest = None
     for c in chunks:
@@ -497,7 +497,7 @@ async def docker_image_push(
     ],
 ) -> PushResult:
     """Push a tagged image to its registry; layer progress is reported. Tag it for the registry first."""
-    d = dk(ctx)
+    d = state_of(ctx)
     repo, tag, chunks, log, truncated = await _registry_stream(ctx, d, "push", reference)
     digest = None
     for c in chunks:
@@ -521,7 +521,7 @@ async def docker_image_tag(
     ],
 ) -> TagResult:
     """Add a tag (new name) to an existing image, e.g. before pushing it to a registry."""
-    d = dk(ctx)
+    d = state_of(ctx)
     repo, tag = _split_ref(target)
     api = await d.api()
     await d.call("tag the image", api.tag, image, repo, tag=tag or "latest", force=True)
@@ -543,7 +543,7 @@ async def docker_image_remove(
     ] = False,
 ) -> RemoveImageResult:
     """Remove an image (or untag it, when other tags still point to it)."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     res = await d.call("remove the image", api.remove_image, image, force=force) or []
     return RemoveImageResult(
@@ -567,7 +567,7 @@ async def docker_images_prune(
     label: LabelFilter = None,
 ) -> PruneResult:
     """Delete unused images: dangling ones by default, or all unused; limited to this server's by default."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {"dangling": not all_unused}
     labels = label_filters(label, managed_only)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
 from servers.docker.client import Docker
-from servers.docker.common import ContainerRef, ImageRef, Labels, dk
+from servers.docker.common import ContainerRef, ImageRef, Labels, state_of
 from servers.docker.safety import (
     check_container,
     check_network,
@@ -276,7 +276,7 @@ async def docker_container_run(
         cap_add=cap_add,
         cap_drop=cap_drop,
     )
-    return await run_container(dk(ctx), spec, wait_s, remove)
+    return await run_container(state_of(ctx), spec, wait_s, remove)
 
 
 async def _wait(d: Docker, cid: str, wait_s: float) -> tuple[int | None, str, bool]:
@@ -307,7 +307,7 @@ class ContainerState(BaseModel):
 async def _lifecycle(ctx: Context[Any, Any], container: str, action: str, **kwargs: Any) -> ContainerState:
     import docker.errors
 
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     fn = {
         "start": api.start,

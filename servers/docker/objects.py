@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, tool_error
-from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
+from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, label_filters, limit_of, state_of
 from servers.docker.safety import (
     check_network_create,
     host_policy,
@@ -70,7 +70,7 @@ async def docker_volumes_list(
     offset: Offset = 0,
 ) -> VolumeList:
     """List volumes with driver, labels and options; filter by name, label or dangling."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
     if name:
@@ -123,7 +123,7 @@ async def docker_volume_inspect(
 
     Labels and options are cut at the byte cap (`truncated`); narrow with `label_prefix`.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     v = await d.call("inspect the volume", api.inspect_volume, name)
     users = await d.call("list containers using the volume", api.containers, all=True, filters={"volume": name})
@@ -171,7 +171,7 @@ async def docker_volume_create(
 
     Local-driver options: none, type=tmpfs, or o=bind with a device inside the allowed bind roots.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     action = "create the volume"
     opts = dict(driver_opts or {})
     device = volume_bind_device(action, driver, opts, d.settings)
@@ -202,7 +202,7 @@ async def docker_volume_remove(
     force: Annotated[bool, Field(description="Remove even if the engine reports it in use")] = False,
 ) -> Removed:
     """Remove a volume and all data in it."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     await d.call("remove the volume", api.remove_volume, name, force=force)
     return Removed(kind="volume", name=name, removed=True)
@@ -259,7 +259,7 @@ async def docker_networks_list(
     offset: Offset = 0,
 ) -> NetworkList:
     """List networks with driver, scope, subnets and labels."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
     if name:
@@ -284,7 +284,7 @@ class NetworkDetails(NetworkSummary):
 
 async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) -> NetworkDetails:
     """Inspect a network: driver, IPAM subnets and gateways, options and attached containers."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     n = await d.call("inspect the network", api.inspect_network, network)
     cfg = (n.get("IPAM") or {}).get("Config") or []
@@ -317,7 +317,7 @@ async def docker_network_create(
     """Create a network (labelled as created by this server)."""
     from docker.types import IPAMConfig, IPAMPool
 
-    d = dk(ctx)
+    d = state_of(ctx)
     action = "create the network"
     check_network_create(action, driver, options, d.settings)
     if gateway and not subnet:
@@ -341,7 +341,7 @@ async def docker_network_create(
 
 async def docker_network_remove(ctx: Context[Any, Any], network: NetworkRef) -> Removed:
     """Remove a network (no container may be attached)."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     await d.call("remove the network", api.remove_network, network)
     return Removed(kind="network", name=network, removed=True)
@@ -371,7 +371,7 @@ class ManagedList(BaseModel):
 async def _managed(ctx: Context[Any, Any], kinds: list[Kind]) -> list[ManagedItem]:
     from servers.docker.settings import TOOL_LABEL
 
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     flt = {"label": [f"{MANAGED_LABEL}=true"]}
     out: list[ManagedItem] = []
@@ -429,7 +429,7 @@ async def docker_managed_list(
     ctx: Context[Any, Any], kinds: KindsParam = None, limit: Limit = None, offset: Offset = 0
 ) -> ManagedList:
     """List the containers, networks, volumes and images this server created (by its provenance label)."""
-    d = dk(ctx)
+    d = state_of(ctx)
     items = await _managed(ctx, list(kinds or ALL_KINDS))
     kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
     return ManagedList(items=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
@@ -457,7 +457,7 @@ async def docker_managed_cleanup(
     """Remove everything this server created (by its managed label) and nothing else: containers (forced), networks,
     volumes, images.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     items = await _managed(ctx, list(kinds or ALL_KINDS))
     if name_contains:

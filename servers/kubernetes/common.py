@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import lifespan_state, tool_error
+from servers._common import tool_error
+from servers._common.state import StateOf
 from servers.kubernetes.client import ApiResource, Cluster, Kube, KubeApiError, api_error, translate
 from servers.kubernetes.names import check_namespace, check_segment_name
 from servers.kubernetes.shaping import UNKNOWN_KIND, meta_of, redact_object, strip
@@ -30,9 +30,8 @@ LimitArg = Annotated[int | None, Field(ge=1, description="Page size (default 50,
 ContinueArg = Annotated[str | None, Field(description="From the previous page")]
 
 
-def kube_of(ctx: Context[Any, Any]) -> Kube:
-    kube: Kube = lifespan_state(ctx, KEY)
-    return kube
+state_of = StateOf(KEY, Kube)
+"""The module's lifespan object for a tool call."""
 
 
 async def call(kube: Kube, action: str, fn: Any, *args: Any, hint: str | None = None, **kwargs: Any) -> Any:

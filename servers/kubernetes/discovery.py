@@ -9,16 +9,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items
 from servers.kubernetes.client import ApiResource
-from servers.kubernetes.common import (
-    ContextArg,
-    ContinueArg,
-    LimitArg,
-    age_of,
-    call,
-    continue_of,
-    kube_of,
-    page_size,
-)
+from servers.kubernetes.common import ContextArg, ContinueArg, LimitArg, age_of, call, continue_of, page_size, state_of
 from servers.kubernetes.shaping import meta_of
 
 
@@ -48,7 +39,7 @@ async def k8s_contexts_list(
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> ContextList:
     """List kubeconfig contexts (cluster, user, namespace) and which ones tools may use."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     clients = await kube.backend.get()
     current = kube.settings.context or clients.current
     out = []
@@ -120,7 +111,7 @@ async def k8s_api_resources(
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> ApiResourceList:
     """List the resource types the cluster serves, CRDs included (like `kubectl api-resources`)."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     cluster = await kube.cluster(context)
     resources: list[ApiResource] = await call(kube, "discover API resources", cluster.resources, refresh)
     want_group = "" if group in ("core", "") else group
@@ -171,7 +162,7 @@ async def k8s_namespaces_list(
     context: ContextArg = None,
 ) -> NamespaceList:
     """List the namespaces the policy allows, with phase, age and labels."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     cluster = await kube.cluster(context)
     page = page_size(kube, limit, default=kube.settings.max_items_limit)
     doc = await call(

@@ -20,8 +20,8 @@ from servers.kubernetes.common import (
     events_path,
     guard_kind,
     guard_namespace,
-    kube_of,
     page_size,
+    state_of,
 )
 from servers.kubernetes.names import (
     check_kind_name,
@@ -121,7 +121,7 @@ async def k8s_events_list(
     context: ContextArg = None,
 ) -> EventList:
     """List events of a namespace (or all), e.g. to see why a pod fails."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     _check_event_filters(namespace, kind, name, reason)
     cluster = await kube.cluster(context)
     guard_kind(kube, EVENTS, "list events")

@@ -25,9 +25,9 @@ from servers.kubernetes.common import (
     call,
     conditions_of,
     get_object,
-    kube_of,
     page_size,
     shape,
+    state_of,
     target,
 )
 from servers.kubernetes.events import EventInfo, related_events
@@ -156,7 +156,7 @@ async def k8s_resources_list(
     context: ContextArg = None,
 ) -> ResourceListResult:
     """List objects of any kind (CRDs too), as a compact table by default; Secret values redacted."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     s = kube.settings
     action = f"list {kind}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, all_namespaces=all_namespaces)
@@ -228,7 +228,7 @@ async def k8s_resource_get(
     context: ContextArg = None,
 ) -> ResourceGetResult:
     """Get one object of any kind as JSON or YAML (Secret values redacted)."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"get {kind} {name}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
     obj = shape(kube, await get_object(kube, cluster, res, name, ns, action))
@@ -307,7 +307,7 @@ async def k8s_resource_describe(
     context: ContextArg = None,
 ) -> DescribeResult:
     """Describe an object like `kubectl describe`: owners, conditions, containers, status, events."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"describe {kind} {name}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
     obj = shape(kube, await get_object(kube, cluster, res, name, ns, action))

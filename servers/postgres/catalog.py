@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
-from servers.postgres.client import state, translate
+from servers.postgres.client import state_of, translate
 
 SchemaKind = Literal["user", "system", "all"]
 
@@ -36,7 +36,7 @@ async def pg_schemas_list(
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> SchemaList:
     """List schemas with owner, relation count and comment."""
-    pg = state(ctx)
+    pg = state_of(ctx)
     sql = """
       SELECT * FROM (
         SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
@@ -95,7 +95,7 @@ async def pg_tables_list(
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> TableList:
     """List tables, views and materialized views with row estimates and sizes, largest first."""
-    pg = state(ctx)
+    pg = state_of(ctx)
     rk = [_RELKINDS[k] for k in kinds] if kinds else list(_RELKINDS.values())
     sql = """
       SELECT n.nspname AS schema_name, c.relname AS name, c.relkind::text AS kind,
@@ -229,7 +229,7 @@ async def pg_table_describe(
     schema: Annotated[str | None, Field(description="Schema, when not given in `table`")] = None,
 ) -> TableDescription:
     """Describe a table or view: columns, types, defaults, constraints, indexes, foreign keys."""
-    pg = state(ctx)
+    pg = state_of(ctx)
     if schema is None and "." in table:
         schema, table = table.split(".", 1)
     try:

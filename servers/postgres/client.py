@@ -12,7 +12,8 @@ import anyio
 import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, NotConfigured, lifespan_state, tool_error
+from servers._common import Backend, Health, NotConfigured, tool_error
+from servers._common.state import StateOf
 from servers.postgres.settings import PostgresSettings
 
 if TYPE_CHECKING:
@@ -143,10 +144,8 @@ class Transaction:
         self.committed = True
 
 
-def state(ctx: Any) -> Postgres:
-    """The module's lifespan object for a tool call."""
-    pg: Postgres = lifespan_state(ctx, KEY)
-    return pg
+state_of = StateOf(KEY, Postgres)
+"""The module's lifespan object for a tool call."""
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:

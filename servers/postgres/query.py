@@ -11,7 +11,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from servers._common import cap_items, json_size, tool_error
-from servers.postgres.client import fetch_page, state, translate
+from servers.postgres.client import fetch_page, state_of, translate
 from servers.postgres.safety import check_explain, check_index_definition, check_read_only, check_write
 from servers.postgres.values import RowShaper, coerce_param
 
@@ -126,7 +126,7 @@ async def pg_query(
 
     Add ORDER BY for stable paging.
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     checked = check_read_only(sql)
     page = min(limit or pg.settings.max_rows, pg.settings.max_rows_limit)
     notes: list[str] = []
@@ -318,7 +318,7 @@ async def pg_explain(
 
     Writes are planned, not analyzed (use pg_execute(dry_run=true)).
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     checked = check_explain(sql, analyze=analyze)
     hypo = [check_index_definition(d) for d in hypothetical_indexes or []]
     if hypo and analyze:
@@ -375,7 +375,7 @@ async def pg_execute(
 
     Transaction control, server-side COPY, ALTER SYSTEM and LOAD are refused.
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     check_write(sql)
     try:
         async with pg.transaction(read_only=False, timeout_ms=timeout_ms) as tx:

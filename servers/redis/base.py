@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import CappedItems, json_size, lifespan_state, tool_error
+from servers._common import CappedItems, json_size, tool_error
+from servers._common.state import StateOf
 from servers.redis.client import Redis, plain, text, value_json
 
 KEY = "redis"
@@ -35,9 +36,8 @@ LENGTH_CMD = {
 """The O(1) length command of each type."""
 
 
-def state(ctx: Context[Any, Any]) -> Redis:
-    r: Redis = lifespan_state(ctx, KEY)
-    return r
+state_of = StateOf(KEY, Redis)
+"""The module's lifespan object for a tool call."""
 
 
 def page_size(r: Redis, limit: int | None) -> int:
@@ -139,7 +139,7 @@ Op = Callable[[Any], Awaitable[Any]]
 
 async def call(ctx: Context[Any, Any], action: str, op: Op, then: Op | None = None) -> tuple[Any, Any]:
     """`op(client)`, then `then(client)` when given (the new length or TTL); errors translated as `action`."""
-    r = state(ctx)
+    r = state_of(ctx)
     try:
         client = await r.client()
         result = await op(client)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact_output, tool_error
 from servers._common.output import REDACTED, is_secret_key
-from servers.redis.base import Node, json_item, state
+from servers.redis.base import Node, json_item, state_of
 from servers.redis.client import CLASS_RANK, CommandClass, CommandMeta, Redis, plain
 
 
@@ -145,7 +145,7 @@ def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandR
         ],
         node: Node = None,
     ) -> CommandResult:
-        r = state(ctx)
+        r = state_of(ctx)
         meta = await _classified(r, args, rank)
         reply, notes = await _run(r, meta, args, node)
         value, cut = _cap_reply(plain(reply), r.settings.max_bytes, r.settings.max_items_limit)

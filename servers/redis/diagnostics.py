@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, redact_output, tool_error, truncate_text
 from servers._common.lines import alternatives, matches
-from servers.redis.base import Limit, Node, collector, page_size, pairs, state
+from servers.redis.base import Limit, Node, collector, page_size, pairs, state_of
 from servers.redis.client import text
 
 
@@ -139,7 +139,7 @@ async def redis_info(
     """Get server INFO as structured data with a summary (memory, hit ratio, evictions, keys); `next_offset`
     continues cut sections.
     """
-    r = state(ctx)
+    r = state_of(ctx)
     want = [s.lower() for s in sections or []]
     try:
         n = await r.pick_node(node)
@@ -196,7 +196,7 @@ async def redis_slowlog(
     ] = None,
 ) -> SlowlogResult:
     """List recent slow commands (SLOWLOG GET), newest first: command, duration, client."""
-    r = state(ctx)
+    r = state_of(ctx)
     alts = _grep_alternatives(grep)
     try:
         n = await r.pick_node(node)
@@ -264,7 +264,7 @@ async def redis_latency(
     node: Node = None,
 ) -> LatencyResult:
     """Show latency monitor figures: latest spikes, an event's history and LATENCY DOCTOR."""
-    r = state(ctx)
+    r = state_of(ctx)
     page = page_size(r, limit)
     try:
         n = await r.pick_node(node)
@@ -323,7 +323,7 @@ async def redis_clients_list(
     node: Node = None,
 ) -> ClientsResult:
     """List connected clients (CLIENT LIST): address, name, age, idle time, db, last command."""
-    r = state(ctx)
+    r = state_of(ctx)
     page = page_size(r, limit)
     try:
         n = await r.pick_node(node)
@@ -362,7 +362,7 @@ class MemoryReport(BaseModel):
 
 async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> MemoryReport:
     """Diagnose memory use: MEMORY DOCTOR advice plus MEMORY STATS."""
-    r = state(ctx)
+    r = state_of(ctx)
     try:
         n = await r.pick_node(node)
         doctor = text(await r.node_command(n, "MEMORY", "DOCTOR"))

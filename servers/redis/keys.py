@@ -24,7 +24,7 @@ from servers.redis.base import (
     page_size,
     parse_scan_cursor,
     scan_pages,
-    state,
+    state_of,
 )
 from servers.redis.client import Redis, text, value_json
 
@@ -56,7 +56,7 @@ async def redis_keys_scan(
 
     A page may hold fewer than `limit` keys: continue with `next_cursor` until it is null.
     """
-    r = state(ctx)
+    r = state_of(ctx)
     page = page_size(r, limit)
     node_i, scan_cur, skip = parse_scan_cursor(cursor, "keys", with_node=True)
     col = collector(page, r.settings.max_bytes)
@@ -139,7 +139,7 @@ async def _optional(coro: Awaitable[Any]) -> Any:
 
 async def redis_key_info(ctx: Context[Any, Any], key: Key) -> KeyInfo:
     """Get one key's type, TTL, memory usage, encoding and length (cheap)."""
-    r = state(ctx)
+    r = state_of(ctx)
     try:
         client = await r.client()
         typ = text(await client.type(key))
@@ -336,7 +336,7 @@ async def redis_key_get(
     json_path: Annotated[str, Field(description="JSONPath for RedisJSON documents")] = "$",
 ) -> KeyValue:
     """Read a key's value by its type, one capped page at a time; while `truncated`, pass `next_cursor` back."""
-    r = state(ctx)
+    r = state_of(ctx)
     cap = min(max_bytes or r.settings.max_bytes, r.settings.max_bytes)
     page = page_size(r, limit)
     col = collector(page, cap)

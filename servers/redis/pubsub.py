@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
-from servers.redis.base import call, collector, state
+from servers.redis.base import call, collector, state_of
 from servers.redis.client import text, value_json
 
 
@@ -38,7 +38,7 @@ async def redis_subscribe(
     """Listen on channels/patterns and return what arrives within `max_messages` or `timeout_s`; only messages
     published while listening are seen.
     """
-    r = state(ctx)
+    r = state_of(ctx)
     if not channels and not patterns:
         raise tool_error("subscribe", "give at least one channel or pattern", hint="e.g. channels=['events']")
     wait = min(timeout_s, r.settings.subscribe_max_seconds)

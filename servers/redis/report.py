@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers.redis.base import LENGTH_CMD, Cursor, parse_scan_cursor, state
+from servers.redis.base import LENGTH_CMD, Cursor, parse_scan_cursor, state_of
 from servers.redis.client import Redis, text, value_json
 
 
@@ -170,7 +170,7 @@ async def redis_keyspace_report(
     cursor: Cursor = None,
 ) -> KeyReport:
     """Find big keys and heavy prefixes by sampling with SCAN: memory by type and prefix, keys without TTL, advice."""
-    r = state(ctx)
+    r = state_of(ctx)
     budget_keys = min(max_keys or r.settings.report_max_keys, r.settings.report_max_keys)
     budget_s = min(max_seconds or r.settings.report_max_seconds, r.settings.report_max_seconds)
     parse_scan_cursor(cursor, "the key report", with_node=True)

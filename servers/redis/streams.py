@@ -9,17 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, truncate_text
-from servers.redis.base import (
-    Key,
-    Limit,
-    WriteResult,
-    call,
-    collect_entries,
-    collector,
-    page_size,
-    pairs,
-    state,
-)
+from servers.redis.base import Key, Limit, WriteResult, call, collect_entries, collector, page_size, pairs, state_of
 from servers.redis.client import text
 
 
@@ -47,7 +37,7 @@ async def redis_stream_range(
     limit: Limit = None,
 ) -> StreamPage:
     """Read stream entries between two ids with XRANGE/XREVRANGE, one capped page at a time."""
-    r = state(ctx)
+    r = state_of(ctx)
     page = page_size(r, limit)
     col = collector(page, r.settings.max_bytes)
     try:
@@ -130,7 +120,7 @@ async def redis_stream_info(
 
     Long field values are shortened; read an entry whole with redis_stream_range start=end=<id>.
     """
-    r = state(ctx)
+    r = state_of(ctx)
     page = page_size(r, limit)
     try:
         stream = pairs(await r.key_command(key, "XINFO", "STREAM", key))
@@ -200,7 +190,7 @@ async def redis_stream_pending(
     limit: Limit = None,
 ) -> PendingReport:
     """List a consumer group's pending (delivered, unacknowledged) entries: summary plus a page."""
-    r = state(ctx)
+    r = state_of(ctx)
     page = page_size(r, limit)
     try:
         summary = await r.key_command(key, "XPENDING", key, group)
