@@ -12,8 +12,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import json_size, to_jsonable, tool_error, truncate_text
+from servers._common.paging import page_size
 from servers.aws import catalog
-from servers.aws.common import Budget, MaxItems, Profile, Region, RoleArn, fit_pages, page_size, state_of, target
+from servers.aws.common import Budget, Limit, Profile, Region, RoleArn, fit_pages, state_of, target
 from servers.aws.sensitive import mask_response, object_content
 
 
@@ -381,7 +382,7 @@ async def _call(
             "(--allow-writes aws / BAM_ALLOW_WRITES=aws)",
         )
     await aws.backend.run_sync(lambda: catalog.validate(catalog.service_model(svc), name, params))
-    size = page_size(aws, max_items)
+    size = page_size(aws.settings, max_items)
     shaping = _Shaping(svc, shape, reveal=aws.settings.reveal_secrets and "write" in allow)
     out, used_region = await aws.call(
         svc,
@@ -412,7 +413,7 @@ async def aws_call(
     profile: Profile = None,
     role_arn: RoleArn = None,
     paginate: Paginate = True,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     resume_token: ResumeToken = None,
 ) -> CallResult:
     """Call any read-only AWS API operation (Describe/List/Get/...), validated against botocore's model.
@@ -443,7 +444,7 @@ async def aws_call_write(
     profile: Profile = None,
     role_arn: RoleArn = None,
     paginate: Paginate = True,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     resume_token: ResumeToken = None,
 ) -> CallResult:
     """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue); changes are real, so

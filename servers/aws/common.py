@@ -13,6 +13,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from servers._common import json_size, to_jsonable, tool_error
+from servers._common.paging import page_limit
 from servers._common.state import StateOf
 from servers.aws.client import Aws, Target
 
@@ -25,7 +26,7 @@ RoleArn = Annotated[
     str | None,
     Field(description="Role ARN to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
 ]
-MaxItems = Annotated[int | None, Field(ge=1, description="Page size (default 50, capped by the server)")]
+Limit = Annotated[int | None, page_limit(50)]
 NextToken = Annotated[str | None, Field(description="From the previous page")]
 
 
@@ -35,10 +36,6 @@ state_of = StateOf(KEY, Aws)
 
 def target(profile: str | None, region: str | None, role_arn: str | None) -> Target:
     return Target(profile=profile or None, region=region or None, role_arn=role_arn or None)
-
-
-def page_size(aws: Aws, max_items: int | None) -> int:
-    return min(max_items or aws.settings.max_items, aws.settings.max_items_limit)
 
 
 class AwsPage(BaseModel):
@@ -82,7 +79,7 @@ class Budget:
 def bounded(paginator: Any, budget: Budget) -> Any:
     """`paginator` whose page iterators stop after `budget.pages` pages or at its deadline, and replay pages.
 
-    A service that ignores the page size (or `MaxItems` never fills because pages come back empty) would
+    A service that ignores the page size (or `Limit` never fills because pages come back empty) would
     otherwise be walked to its end. When stopped early, the iterator's `resume_token` is botocore's token
     for the next page, so the result is `truncated` with an exact resume point. Each AWS page is fetched
     once per call: walking again with fewer items (to fit the byte cap) replays the pages already fetched.
@@ -136,7 +133,7 @@ def fit_pages(
     bounded(paginator, budget)
     n = max_items
     while True:
-        cfg: dict[str, Any] = {"MaxItems": n}
+        cfg: dict[str, Any] = {"Limit": n}
         if token:
             cfg["StartingToken"] = token
         try:

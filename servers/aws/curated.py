@@ -9,16 +9,16 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
+from servers._common.paging import page_size
 from servers.aws.common import (
     AwsPage,
-    MaxItems,
+    Limit,
     NextToken,
     Profile,
     Region,
     RoleArn,
     iso,
     list_page,
-    page_size,
     state_of,
     target,
 )
@@ -120,7 +120,7 @@ class BucketPage(AwsPage):
 async def aws_s3_buckets_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Bucket name prefix")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -139,7 +139,7 @@ async def aws_s3_buckets_list(
             if not prefix or b["Name"].startswith(prefix)
         ],
         params={"Prefix": prefix} if prefix else None,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="list S3 buckets",
     )
@@ -166,7 +166,7 @@ async def aws_s3_objects_list(
     bucket: Bucket,
     prefix: Annotated[str, Field(description="Key prefix, e.g. logs/2026/")] = "",
     delimiter: Annotated[str | None, Field(description="e.g. / to list one folder level")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -199,7 +199,7 @@ async def aws_s3_objects_list(
         "list_objects_v2",
         convert,
         params=params,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action=f"list objects in s3://{bucket}/{prefix}",
     )

@@ -7,16 +7,16 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from servers._common.paging import page_size
 from servers.aws.common import (
     AwsPage,
-    MaxItems,
+    Limit,
     NextToken,
     Profile,
     Region,
     RoleArn,
     iso,
     list_page,
-    page_size,
     state_of,
     target,
 )
@@ -60,7 +60,7 @@ async def aws_ec2_instances_list(
         Field(description="Only instances in these states"),
     ] = None,
     filters: Filters = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -98,7 +98,7 @@ async def aws_ec2_instances_list(
         "describe_instances",
         convert,
         params=params,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="describe EC2 instances",
     )
@@ -127,7 +127,7 @@ class LambdaPage(AwsPage):
 async def aws_lambda_functions_list(
     ctx: Context[Any, Any],
     name_contains: Annotated[str | None, Field(description="Only functions whose name contains this")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -159,7 +159,7 @@ async def aws_lambda_functions_list(
         target(profile, region, role_arn),
         "list_functions",
         convert,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="list Lambda functions",
     )
@@ -184,7 +184,7 @@ class EcsClusterPage(AwsPage):
 
 async def aws_ecs_clusters_list(
     ctx: Context[Any, Any],
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -217,7 +217,7 @@ async def aws_ecs_clusters_list(
         "list_clusters",
         lambda r: list(r.get("clusterArns", [])),
         expand=describe,
-        size=min(page_size(aws, max_items), 100),
+        size=min(page_size(aws.settings, max_items), 100),
         token=next_token,
         action="list ECS clusters",
     )
@@ -240,7 +240,7 @@ class EksClusterPage(AwsPage):
 
 async def aws_eks_clusters_list(
     ctx: Context[Any, Any],
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -271,7 +271,7 @@ async def aws_eks_clusters_list(
         "list_clusters",
         lambda r: list(r.get("clusters", [])),
         expand=describe,
-        size=min(page_size(aws, max_items), 100),
+        size=min(page_size(aws.settings, max_items), 100),
         token=next_token,
         action="list EKS clusters",
     )
@@ -300,7 +300,7 @@ async def aws_rds_instances_list(
     engine: Annotated[
         str | None, Field(description="Only this engine, e.g. postgres, mysql, aurora-postgresql")
     ] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -337,7 +337,7 @@ async def aws_rds_instances_list(
         "describe_db_instances",
         convert,
         params=params,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="describe RDS instances",
     )

@@ -12,16 +12,16 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error, truncate_text
+from servers._common.paging import page_size
 from servers.aws.client import Aws, Target
 from servers.aws.common import (
     AwsPage,
-    MaxItems,
+    Limit,
     NextToken,
     Profile,
     Region,
     RoleArn,
     list_page,
-    page_size,
     state_of,
     target,
 )
@@ -65,7 +65,7 @@ class LogGroupPage(AwsPage):
 async def aws_logs_groups_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Group name prefix")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -89,7 +89,7 @@ async def aws_logs_groups_list(
             for g in r.get("logGroups", [])
         ],
         params={"logGroupNamePrefix": prefix} if prefix else None,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="list log groups",
     )
@@ -123,7 +123,7 @@ async def aws_logs_events_filter(
     start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
     end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
     stream_prefix: Annotated[str | None, Field(description="Stream name prefix")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -169,7 +169,7 @@ async def aws_logs_events_filter(
         "filter_log_events",
         convert,
         params=params,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action=f"filter log events of {group}",
     )

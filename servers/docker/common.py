@@ -6,13 +6,14 @@ from typing import Annotated
 
 from pydantic import Field
 
+from servers._common.paging import page_limit
 from servers._common.state import StateOf
 from servers.docker.client import Docker
 from servers.docker.settings import MANAGED_LABEL
 
 KEY = "docker"
 
-Limit = Annotated[int | None, Field(ge=1, description="Page size (default 100, capped by the server)")]
+Limit = Annotated[int | None, page_limit(100)]
 Offset = Annotated[int, Field(ge=0, description="Previous page's next_offset")]
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 """The engine's rule for container, volume and network names (ids match it too): no `/`, no `..` path."""

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
+from servers._common.paging import page_limit
 from servers._common.state import StateOf
 from servers.kubernetes.client import ApiResource, Cluster, Kube, KubeApiError, api_error, translate
 from servers.kubernetes.names import check_namespace, check_segment_name
@@ -26,7 +27,7 @@ KindArg = Annotated[
 ApiVersionArg = Annotated[str | None, Field(description="apiVersion to disambiguate, e.g. apps/v1")]
 NamespaceArg = Annotated[str | None, Field(description="Namespace (default: the context's namespace)")]
 NameArg = Annotated[str, Field(description="Object name")]
-LimitArg = Annotated[int | None, Field(ge=1, description="Page size (default 50, capped by the server setting)")]
+Limit = Annotated[int | None, page_limit(50, "the server setting")]
 ContinueArg = Annotated[str | None, Field(description="From the previous page")]
 
 
@@ -42,12 +43,6 @@ async def call(kube: Kube, action: str, fn: Any, *args: Any, hint: str | None = 
         raise api_error(exc, action, hint) from exc
     except Exception as exc:
         raise translate(exc, action) from exc
-
-
-def page_size(kube: Kube, limit: int | None, default: int | None = None) -> int:
-    """Items to ask for: `limit`, else `default` (the max_items setting), never above max_items_limit."""
-    s = kube.settings
-    return min(limit or default or s.max_items, s.max_items_limit)
 
 
 def continue_of(doc: dict[str, Any]) -> str | None:

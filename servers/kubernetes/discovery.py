@@ -8,8 +8,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items
+from servers._common.paging import page_size
 from servers.kubernetes.client import ApiResource
-from servers.kubernetes.common import ContextArg, ContinueArg, LimitArg, age_of, call, continue_of, page_size, state_of
+from servers.kubernetes.common import ContextArg, ContinueArg, Limit, age_of, call, continue_of, state_of
 from servers.kubernetes.shaping import meta_of
 
 
@@ -35,7 +36,7 @@ class ContextList(BaseModel):
 async def k8s_contexts_list(
     ctx: Context[Any, Any],
     search: Annotated[str | None, Field(description="Substring of name, cluster or user")] = None,
-    limit: LimitArg = None,
+    limit: Limit = None,
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> ContextList:
     """List kubeconfig contexts (cluster, user, namespace) and which ones tools may use."""
@@ -57,7 +58,7 @@ async def k8s_contexts_list(
         if needle and not any(needle in (v or "").lower() for v in (info.name, info.cluster, info.user)):
             continue
         out.append(info)
-    kept, _ = cap_items(out[offset:], max_items=page_size(kube, limit), max_bytes=kube.settings.max_bytes)
+    kept, _ = cap_items(out[offset:], max_items=page_size(kube.settings, limit), max_bytes=kube.settings.max_bytes)
     end = offset + len(kept)
     more = end < len(out)
     return ContextList(
@@ -157,14 +158,14 @@ class NamespaceList(BaseModel):
 async def k8s_namespaces_list(
     ctx: Context[Any, Any],
     label_selector: Annotated[str | None, Field(description="Label selector on namespaces")] = None,
-    limit: LimitArg = None,
+    limit: Limit = None,
     continue_token: ContinueArg = None,
     context: ContextArg = None,
 ) -> NamespaceList:
     """List the namespaces the policy allows, with phase, age and labels."""
     kube = state_of(ctx)
     cluster = await kube.cluster(context)
-    page = page_size(kube, limit, default=kube.settings.max_items_limit)
+    page = page_size(kube.settings, limit, default=kube.settings.max_items_limit)
     doc = await call(
         kube,
         "list namespaces",

@@ -8,19 +8,19 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import redact_output
+from servers._common.paging import page_size
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     EVENTS,
     ContextArg,
     ContinueArg,
-    LimitArg,
+    Limit,
     NamespaceArg,
     call,
     continue_of,
     events_path,
     guard_kind,
     guard_namespace,
-    page_size,
     state_of,
 )
 from servers.kubernetes.names import (
@@ -116,7 +116,7 @@ async def k8s_events_list(
     name: Annotated[str | None, Field(description="Only events about this object name")] = None,
     type: Annotated[Literal["Normal", "Warning"] | None, Field(description="Only Normal or Warning events")] = None,
     reason: Annotated[str | None, Field(description="Only this reason, e.g. BackOff, FailedScheduling")] = None,
-    limit: LimitArg = None,
+    limit: Limit = None,
     continue_token: ContinueArg = None,
     context: ContextArg = None,
 ) -> EventList:
@@ -136,7 +136,7 @@ async def k8s_events_list(
         cluster.request,
         "GET",
         events_path(ns),
-        query={"fieldSelector": selector or None, "limit": page_size(kube, limit), "continue": continue_token},
+        query={"fieldSelector": selector or None, "limit": page_size(kube.settings, limit), "continue": continue_token},
     )
     hidden = 0
     events = []

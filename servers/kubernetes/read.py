@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import CappedItems, json_size, tool_error, truncate_text
+from servers._common.paging import page_size
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     ApiVersionArg,
@@ -17,7 +18,7 @@ from servers.kubernetes.common import (
     ContextArg,
     ContinueArg,
     KindArg,
-    LimitArg,
+    Limit,
     NameArg,
     NamespaceArg,
     age_of,
@@ -25,7 +26,6 @@ from servers.kubernetes.common import (
     call,
     conditions_of,
     get_object,
-    page_size,
     shape,
     state_of,
     target,
@@ -150,7 +150,7 @@ async def k8s_resources_list(
     label_selector: Annotated[str | None, Field(description="Label selector, e.g. app=web,tier!=db")] = None,
     field_selector: Annotated[str | None, Field(description="Field selector, e.g. status.phase=Running")] = None,
     output: Annotated[Output, Field(description="table: kubectl-like columns; json: full objects")] = "table",
-    limit: LimitArg = None,
+    limit: Limit = None,
     continue_token: ContinueArg = None,
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
@@ -162,7 +162,7 @@ async def k8s_resources_list(
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, all_namespaces=all_namespaces)
     if "list" not in res.verbs:
         raise tool_error(action, f"{res.qualified} does not support list", code="MethodNotSupported")
-    page = page_size(kube, limit)
+    page = page_size(kube.settings, limit)
     notes = [f"limit capped at {s.max_items_limit}"] if limit and limit > s.max_items_limit else []
     server_token, skip = _decode_cursor(continue_token)
     query = {

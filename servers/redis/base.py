@@ -11,6 +11,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import CappedItems, json_size, tool_error
+from servers._common.paging import page_limit
 from servers._common.state import StateOf
 from servers.redis.client import Redis, plain, text, value_json
 
@@ -18,7 +19,7 @@ KEY = "redis"
 
 Key = Annotated[str, Field(min_length=1, description="Exact key name")]
 Cursor = Annotated[str | None, Field(description="Previous page's next_cursor")]
-Limit = Annotated[int | None, Field(ge=1, description="Page size (default 100, capped by the server)")]
+Limit = Annotated[int | None, page_limit(100)]
 Node = Annotated[
     str | None,
     Field(description="Cluster node host:port (default: the first primary)"),
@@ -38,10 +39,6 @@ LENGTH_CMD = {
 
 state_of = StateOf(KEY, Redis)
 """The module's lifespan object for a tool call."""
-
-
-def page_size(r: Redis, limit: int | None) -> int:
-    return min(limit or r.settings.max_items, r.settings.max_items_limit)
 
 
 def bad_cursor(cursor: str, what: str) -> Exception:

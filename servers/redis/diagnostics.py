@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, redact_output, tool_error, truncate_text
 from servers._common.lines import alternatives, matches
-from servers.redis.base import Limit, Node, collector, page_size, pairs, state_of
+from servers._common.paging import page_size
+from servers.redis.base import Limit, Node, collector, pairs, state_of
 from servers.redis.client import text
 
 
@@ -265,7 +266,7 @@ async def redis_latency(
 ) -> LatencyResult:
     """Show latency monitor figures: latest spikes, an event's history and LATENCY DOCTOR."""
     r = state_of(ctx)
-    page = page_size(r, limit)
+    page = page_size(r.settings, limit)
     try:
         n = await r.pick_node(node)
         latest = await r.node_command(n, "LATENCY", "LATEST")
@@ -324,7 +325,7 @@ async def redis_clients_list(
 ) -> ClientsResult:
     """List connected clients (CLIENT LIST): address, name, age, idle time, db, last command."""
     r = state_of(ctx)
-    page = page_size(r, limit)
+    page = page_size(r.settings, limit)
     try:
         n = await r.pick_node(node)
         args: list[Any] = ["CLIENT", "LIST"] + (["TYPE", type] if type else [])

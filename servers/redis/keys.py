@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import CappedItems, json_size, tool_error
+from servers._common.paging import page_size
 from servers.redis.base import (
     LENGTH_CMD,
     Cursor,
@@ -21,7 +22,6 @@ from servers.redis.base import (
     bad_cursor,
     collect_entries,
     collector,
-    page_size,
     parse_scan_cursor,
     scan_pages,
     state_of,
@@ -57,7 +57,7 @@ async def redis_keys_scan(
     A page may hold fewer than `limit` keys: continue with `next_cursor` until it is null.
     """
     r = state_of(ctx)
-    page = page_size(r, limit)
+    page = page_size(r.settings, limit)
     node_i, scan_cur, skip = parse_scan_cursor(cursor, "keys", with_node=True)
     col = collector(page, r.settings.max_bytes)
     deadline = time.monotonic() + min(2.0, r.settings.command_timeout_s)
@@ -338,7 +338,7 @@ async def redis_key_get(
     """Read a key's value by its type, one capped page at a time; while `truncated`, pass `next_cursor` back."""
     r = state_of(ctx)
     cap = min(max_bytes or r.settings.max_bytes, r.settings.max_bytes)
-    page = page_size(r, limit)
+    page = page_size(r.settings, limit)
     col = collector(page, cap)
     offset = int(cursor) if cursor and cursor.isdigit() else 0
     try:

@@ -9,7 +9,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, truncate_text
-from servers.redis.base import Key, Limit, WriteResult, call, collect_entries, collector, page_size, pairs, state_of
+from servers._common.paging import page_size
+from servers.redis.base import Key, Limit, WriteResult, call, collect_entries, collector, pairs, state_of
 from servers.redis.client import text
 
 
@@ -38,7 +39,7 @@ async def redis_stream_range(
 ) -> StreamPage:
     """Read stream entries between two ids with XRANGE/XREVRANGE, one capped page at a time."""
     r = state_of(ctx)
-    page = page_size(r, limit)
+    page = page_size(r.settings, limit)
     col = collector(page, r.settings.max_bytes)
     try:
         client = await r.client()
@@ -121,7 +122,7 @@ async def redis_stream_info(
     Long field values are shortened; read an entry whole with redis_stream_range start=end=<id>.
     """
     r = state_of(ctx)
-    page = page_size(r, limit)
+    page = page_size(r.settings, limit)
     try:
         stream = pairs(await r.key_command(key, "XINFO", "STREAM", key))
         groups = [pairs(g) for g in await r.key_command(key, "XINFO", "GROUPS", key)]
@@ -191,7 +192,7 @@ async def redis_stream_pending(
 ) -> PendingReport:
     """List a consumer group's pending (delivered, unacknowledged) entries: summary plus a page."""
     r = state_of(ctx)
-    page = page_size(r, limit)
+    page = page_size(r.settings, limit)
     try:
         summary = await r.key_command(key, "XPENDING", key, group)
         args: list[Any] = ["XPENDING", key, group]
