@@ -15,11 +15,13 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, Health, backend_error, connection_lost, tool_error
+from servers._common.lifespan import BackendId, blocking_backend, serving
 from servers.aws.settings import AwsSettings
 
 log = logging.getLogger("backend_architect_mcp.aws")
@@ -170,7 +172,6 @@ class Sessions:
             return entry
 
     def _assume_role_session(self, base: Any, profile: str | None, region: str, role_arn: str) -> Any:
-        from functools import partial
 
         from botocore.credentials import (
             AssumeRoleCredentialFetcher,
@@ -274,35 +275,21 @@ class Aws:
         return await self.backend.get()
 
 
+AWS = BackendId("aws", "AWS", "AWS_ENDPOINT_URL / AWS_REGION / AWS_PROFILE (and the credential chain)")
+
+
+def _identity(sessions: Sessions) -> Any:
+    result, _ = sessions.run("sts", Target(), lambda c: c.get_caller_identity())
+    return result
+
+
 @asynccontextmanager
 async def resources(settings: AwsSettings | None = None) -> AsyncIterator[Aws]:
     """Own the session registry for the lifetime of the server; never fail when AWS is unreachable."""
     s = settings or AwsSettings()
-    backend: Backend[Sessions]
-
-    async def connect() -> Sessions:
-        return await backend.run_sync(Sessions, s)
-
-    async def probe(sessions: Sessions) -> Any:
-        def identity() -> Any:
-            result, _ = sessions.run("sts", Target(), lambda c: c.get_caller_identity())
-            return result
-
-        return await backend.run_sync(identity)
-
-    backend = Backend(
-        module="aws",
-        title="AWS",
-        target=s.target(),
-        env_hint="AWS_ENDPOINT_URL / AWS_REGION / AWS_PROFILE (and the credential chain)",
-        connect=connect,
-        probe=probe,
-        max_threads=s.max_threads,
-    )
-    try:
-        yield Aws(s, backend)
-    finally:
-        await backend.aclose()
+    backend = blocking_backend(AWS, s.target(), partial(Sessions, s), _identity, max_threads=s.max_threads)
+    async with serving(Aws(s, backend), backend) as state:
+        yield state
 
 
 ERROR_HINTS: dict[str, str] = {

@@ -79,7 +79,7 @@ class Budget:
 def bounded(paginator: Any, budget: Budget) -> Any:
     """`paginator` whose page iterators stop after `budget.pages` pages or at its deadline, and replay pages.
 
-    A service that ignores the page size (or `Limit` never fills because pages come back empty) would
+    A service that ignores the page size (or `MaxItems` never fills because pages come back empty) would
     otherwise be walked to its end. When stopped early, the iterator's `resume_token` is botocore's token
     for the next page, so the result is `truncated` with an exact resume point. Each AWS page is fetched
     once per call: walking again with fewer items (to fit the byte cap) replays the pages already fetched.
@@ -133,7 +133,7 @@ def fit_pages(
     bounded(paginator, budget)
     n = max_items
     while True:
-        cfg: dict[str, Any] = {"Limit": n}
+        cfg: dict[str, Any] = {"MaxItems": n}
         if token:
             cfg["StartingToken"] = token
         try:

@@ -13,6 +13,7 @@ import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, Health, NotConfigured, tool_error
+from servers._common.lifespan import BackendId, backend_for, serving
 from servers._common.state import StateOf
 from servers.postgres.settings import PostgresSettings
 
@@ -154,6 +155,9 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     hypopg state is cleared by pg_explain itself)."""
 
 
+POSTGRES = BackendId("postgres", "PostgreSQL", "DATABASE_URL")
+
+
 def _backend(s: PostgresSettings, *, read_only: bool) -> Backend[asyncpg.Pool]:
     async def connect() -> asyncpg.Pool:
         import asyncpg
@@ -178,15 +182,7 @@ def _backend(s: PostgresSettings, *, read_only: bool) -> Backend[asyncpg.Pool]:
     async def close(pool: asyncpg.Pool) -> None:
         await pool.close()
 
-    return Backend(
-        module="postgres",
-        title="PostgreSQL",
-        target=s.target(),
-        env_hint="DATABASE_URL",
-        connect=connect,
-        probe=probe,
-        close=close,
-    )
+    return backend_for(POSTGRES, s.target(), connect, probe, close)
 
 
 @asynccontextmanager
@@ -194,11 +190,8 @@ async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[P
     """Own the asyncpg pools for the lifetime of the server; never fail when PostgreSQL is down."""
     s = settings or PostgresSettings()
     reader, writer = _backend(s, read_only=True), _backend(s, read_only=False)
-    try:
-        yield Postgres(s, reader, writer)
-    finally:
-        await writer.aclose()
-        await reader.aclose()
+    async with serving(Postgres(s, reader, writer), reader, writer) as state:
+        yield state
 
 
 def translate(exc: BaseException, action: str) -> ToolError:

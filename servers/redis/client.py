@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, Health, NotConfigured, backend_error, connection_lost, redact_text, tool_error
+from servers._common.lifespan import BackendId, backend_for
 from servers.redis.settings import RedisSettings, parse_nodes
 
 log = logging.getLogger("backend_architect_mcp.redis")
@@ -575,15 +576,7 @@ async def resources(settings: RedisSettings | None = None) -> AsyncIterator[Redi
         "cluster": "REDIS_CLUSTER_NODES (or REDIS_URL)",
         "sentinel": "REDIS_SENTINELS / REDIS_SENTINEL_SERVICE",
     }.get(s.effective_mode(), "REDIS_URL")
-    backend: Backend[Any] = Backend(
-        module="redis",
-        title="Redis",
-        target=s.target(),
-        env_hint=env_hint,
-        connect=connect,
-        probe=probe,
-        close=close,
-    )
+    backend: Backend[Any] = backend_for(BackendId("redis", "Redis", env_hint), s.target(), connect, probe, close)
     state = Redis(s, backend)
     try:
         yield state
