@@ -45,10 +45,6 @@ state_of = StateOf(KEY, Docker)
 """The module's lifespan object for a tool call."""
 
 
-def limit_of(d: Docker, limit: int | None) -> int:
-    return min(limit or d.settings.max_items, d.settings.max_items_limit)
-
-
 def label_filters(label: list[str] | None, managed_only: bool) -> list[str]:
     """The `label` filter of a list call: the caller's filters, plus the provenance label with `managed_only`."""
     labels = list(label or [])

@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
 from servers._common.lines import GrepArg, grep_filter
-from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, label_filters, limit_of, state_of
+from servers._common.paging import offset_page, page_size
+from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, label_filters, state_of
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import iso_from_epoch, page, parse_since, raw_if_fits, redact_inspect, short_id
+from servers.docker.values import iso_from_epoch, parse_since, raw_if_fits, redact_inspect, short_id
 
 ContainerStatus = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
 
@@ -79,7 +80,7 @@ async def docker_containers_list(
         filters["ancestor"] = image
     raw = await d.call("list containers", api.containers, all=all, filters=filters or None)
     items = [container_summary(c) for c in raw]
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return ContainerList(containers=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -321,7 +322,7 @@ async def docker_container_top(
     kwargs: dict[str, Any] = {"ps_args": ps_args} if ps_args else {}
     res = await d.call("list processes", api.top, container, **kwargs)
     procs = [[redact_output(str(x)) for x in row] for row in res.get("Processes") or []]
-    kept, truncated, _ = page(procs, 0, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, _ = offset_page(procs, 0, page_size(d.settings, limit), d.settings.max_bytes)
     return Top(
         container=container, titles=list(res.get("Titles") or []), processes=kept, count=len(kept), truncated=truncated
     )
@@ -352,7 +353,7 @@ async def docker_container_diff(
     api = await d.api()
     res = await d.call("diff the container filesystem", api.diff, container) or []
     items = [Change(path=c.get("Path", ""), kind=_KINDS.get(int(c.get("Kind", 0)), "modified")) for c in res]
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return Diff(
         container=container, changes=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt
     )

@@ -15,6 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from servers._common import redact, redact_output, tool_error
+from servers._common.paging import offset_page, page_size
 from servers.docker.client import Docker
 from servers.docker.common import (
     IMAGE_PATTERN,
@@ -24,7 +25,6 @@ from servers.docker.common import (
     Limit,
     Offset,
     label_filters,
-    limit_of,
     state_of,
 )
 from servers.docker.safety import (
@@ -38,7 +38,7 @@ from servers.docker.safety import (
     scrub_file_text,
 )
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import iso_from_epoch, page, raw_if_fits, redact_inspect, short_id
+from servers.docker.values import iso_from_epoch, raw_if_fits, redact_inspect, short_id
 
 _END = object()
 MAX_DOCKERFILE = 1_000_000
@@ -102,7 +102,7 @@ async def docker_images_list(
     raw = await d.call("list images", api.images, all=all, filters=filters or None)
     raw.sort(key=lambda i: i.get("Created") or 0, reverse=True)
     items = [image_summary(i) for i in raw]
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return ImageList(images=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -198,7 +198,7 @@ async def docker_image_history(
         )
         for h in raw
     ]
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return History(image=image, layers=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -575,7 +575,7 @@ async def docker_images_prune(
         filters["label"] = labels
     res = await d.call("prune images", api.prune_images, filters=filters) or {}
     deleted = [r.get("Deleted") or r.get("Untagged") or "" for r in res.get("ImagesDeleted") or []]
-    kept, truncated, _ = page(deleted, 0, d.settings.max_items_limit, d.settings.max_bytes)
+    kept, truncated, _ = offset_page(deleted, 0, d.settings.max_items_limit, d.settings.max_bytes)
     return PruneResult(
         deleted=kept, count=len(deleted), space_reclaimed_bytes=int(res.get("SpaceReclaimed") or 0), truncated=truncated
     )

@@ -8,7 +8,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, tool_error
-from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, label_filters, limit_of, state_of
+from servers._common.paging import offset_page, page_size
+from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, label_filters, state_of
 from servers.docker.safety import (
     check_network_create,
     host_policy,
@@ -17,7 +18,7 @@ from servers.docker.safety import (
     volume_bind_device,
 )
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import page, short_id
+from servers.docker.values import short_id
 
 VolumeName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255, description="Volume name")]
 NetworkRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255, description="Network name or id")]
@@ -82,7 +83,7 @@ async def docker_volumes_list(
         filters["dangling"] = dangling
     res = await d.call("list volumes", api.volumes, filters=filters or None) or {}
     items = sorted((volume_summary(v) for v in res.get("Volumes") or []), key=lambda v: v.name)
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return VolumeList(
         volumes=kept,
         count=len(kept),
@@ -137,7 +138,7 @@ async def docker_volume_inspect(
     if v.get("Status"):
         status, status_cut = _capped(redact(v.get("Status")), quarter)
     names = sorted((c.get("Names") or ["/"])[0].lstrip("/") for c in users)
-    kept, more, nxt = page(names, offset, limit_of(d, limit), quarter)
+    kept, more, nxt = offset_page(names, offset, page_size(d.settings, limit), quarter)
     notes = []
     if labels_cut:
         notes.append("labels cut at the byte cap: read the rest with `label_prefix`")
@@ -271,7 +272,7 @@ async def docker_networks_list(
         filters["label"] = labels
     res = await d.call("list networks", api.networks, filters=filters or None) or []
     items = sorted((network_summary(n) for n in res), key=lambda n: n.name)
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return NetworkList(networks=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -293,7 +294,7 @@ async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) ->
         (short_id(k), {"name": v.get("Name"), "ipv4": v.get("IPv4Address"), "mac": v.get("MacAddress")})
         for k, v in cons.items()
     ]
-    kept, truncated, _ = page(items, 0, d.settings.max_items_limit, d.settings.max_bytes)
+    kept, truncated, _ = offset_page(items, 0, d.settings.max_items_limit, d.settings.max_bytes)
     return NetworkDetails(
         **network_summary(n).model_dump(),
         gateways=[c["Gateway"] for c in cfg if isinstance(c, dict) and c.get("Gateway")],
@@ -431,7 +432,7 @@ async def docker_managed_list(
     """List the containers, networks, volumes and images this server created (by its provenance label)."""
     d = state_of(ctx)
     items = await _managed(ctx, list(kinds or ALL_KINDS))
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return ManagedList(items=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -480,7 +481,7 @@ async def docker_managed_cleanup(
             out.append(CleanupItem(**it.model_dump(), removed=True))
         except Exception as exc:  # keep going: report each failure next to its object
             out.append(CleanupItem(**it.model_dump(), removed=False, error=str(exc)))
-    kept, truncated, _ = page(out, 0, len(out) or 1, d.settings.max_bytes)
+    kept, truncated, _ = offset_page(out, 0, len(out) or 1, d.settings.max_bytes)
     return CleanupResult(
         items=kept,
         removed=sum(1 for i in out if i.removed),

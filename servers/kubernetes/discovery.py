@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import cap_items
-from servers._common.paging import page_size
+from servers._common.paging import offset_page, page_size
 from servers.kubernetes.client import ApiResource
 from servers.kubernetes.common import ContextArg, ContinueArg, Limit, age_of, call, continue_of, state_of
 from servers.kubernetes.shaping import meta_of
@@ -58,9 +57,7 @@ async def k8s_contexts_list(
         if needle and not any(needle in (v or "").lower() for v in (info.name, info.cluster, info.user)):
             continue
         out.append(info)
-    kept, _ = cap_items(out[offset:], max_items=page_size(kube.settings, limit), max_bytes=kube.settings.max_bytes)
-    end = offset + len(kept)
-    more = end < len(out)
+    kept, more, next_offset = offset_page(out, offset, page_size(kube.settings, limit), kube.settings.max_bytes)
     return ContextList(
         contexts=kept,
         current=current,
@@ -68,7 +65,7 @@ async def k8s_contexts_list(
         count=len(kept),
         total=len(out),
         truncated=more,
-        next_offset=end if more else None,
+        next_offset=next_offset,
     )
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, redact_output, tool_error, truncate_text
 from servers._common.lines import alternatives, matches
-from servers._common.paging import page_size
+from servers._common.paging import offset_page, page_size
 from servers.redis.base import Limit, Node, collector, pairs, state_of
 from servers.redis.client import text
 
@@ -152,14 +152,12 @@ async def redis_info(
     except Exception as exc:
         raise r.translate(exc, "read INFO") from exc
     flat = [(sec, k, v) for sec, body in redact(full).items() for k, v in body.items()]
-    kept, _ = cap_items(flat[offset:], max_items=len(flat) or 1, max_bytes=r.settings.max_bytes)
+    kept, more, next_offset = offset_page(flat, offset, len(flat) or 1, r.settings.max_bytes)
     out: dict[str, dict[str, Any]] = {}
     for sec, k, v in kept:
         out.setdefault(sec, {})[k] = v
     if offset == 0:
         out.update({sec: {} for sec, body in full.items() if not body})
-    end = offset + len(kept)
-    more = end < len(flat)
     return InfoResult(
         node=node_name(n),
         summary=_summary(summ),
@@ -167,7 +165,7 @@ async def redis_info(
         fields=len(kept),
         fields_total=len(flat),
         truncated=more,
-        next_offset=end if more else None,
+        next_offset=next_offset,
     )
 
 

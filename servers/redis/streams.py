@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, truncate_text
-from servers._common.paging import page_size
+from servers._common.paging import offset_page, page_size
 from servers.redis.base import Key, Limit, WriteResult, call, collect_entries, collector, pairs, state_of
 from servers.redis.client import text
 
@@ -85,9 +85,8 @@ def _page(
     rows: list[dict[str, Any]], offset: int, limit: int, max_bytes: int
 ) -> tuple[list[dict[str, Any]], int | None]:
     """rows[offset:] cut by the item and byte caps; the offset of the next page, if any."""
-    kept, _ = cap_items(rows[offset:], max_items=limit, max_bytes=max_bytes)
-    end = offset + len(kept)
-    return kept, end if end < len(rows) else None
+    kept, _, next_offset = offset_page(rows, offset, limit, max_bytes)
+    return kept, next_offset
 
 
 def _shorten_entry(entry: dict[str, Any], value_cap: int, max_bytes: int) -> tuple[dict[str, Any], bool]:
