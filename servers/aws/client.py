@@ -315,6 +315,30 @@ ERROR_HINTS: dict[str, str] = {
 }
 
 
+def _client_error(exc: Any, action: str) -> ToolError:
+    """An AWS error answer: its code and message, with HTTP status, request id and operation as detail."""
+    err = exc.response.get("Error", {})
+    meta = exc.response.get("ResponseMetadata", {})
+    code = str(err.get("Code") or "ClientError")
+    message = str(err.get("Message") or exc)
+    status = meta.get("HTTPStatusCode")
+    detail = ", ".join(
+        p
+        for p in (
+            f"HTTP {status}" if status else "",
+            f"request id {meta.get('RequestId')}" if meta.get("RequestId") else "",
+            f"operation {exc.operation_name}",
+        )
+        if p
+    )
+    hint = ERROR_HINTS.get(code)
+    if hint is None and (code.endswith("NotFound") or code.startswith("NoSuch")):
+        hint = "the named resource does not exist in this region/account; check the name, region and profile"
+    if hint is None and code in CREDENTIAL_ERROR_CODES:
+        hint = "the credentials were rejected even after a refresh; check the profile/credentials"
+    return tool_error(action, message, code=code, hint=hint, detail=detail)
+
+
 def translate(exc: BaseException, action: str) -> ToolError:
     """botocore errors as tool errors carrying AWS's error code, message, request id and a hint."""
     from botocore import exceptions as be
@@ -322,26 +346,7 @@ def translate(exc: BaseException, action: str) -> ToolError:
     if isinstance(exc, ToolError):
         return exc
     if isinstance(exc, be.ClientError):
-        err = exc.response.get("Error", {})
-        meta = exc.response.get("ResponseMetadata", {})
-        code = str(err.get("Code") or "ClientError")
-        message = str(err.get("Message") or exc)
-        status = meta.get("HTTPStatusCode")
-        detail = ", ".join(
-            p
-            for p in (
-                f"HTTP {status}" if status else "",
-                f"request id {meta.get('RequestId')}" if meta.get("RequestId") else "",
-                f"operation {exc.operation_name}",
-            )
-            if p
-        )
-        hint = ERROR_HINTS.get(code)
-        if hint is None and (code.endswith("NotFound") or code.startswith("NoSuch")):
-            hint = "the named resource does not exist in this region/account; check the name, region and profile"
-        if hint is None and code in CREDENTIAL_ERROR_CODES:
-            hint = "the credentials were rejected even after a refresh; check the profile/credentials"
-        return tool_error(action, message, code=code, hint=hint, detail=detail)
+        return _client_error(exc, action)
     if isinstance(exc, be.ParamValidationError):
         return tool_error(
             action,
