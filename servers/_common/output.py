@@ -8,6 +8,7 @@ import datetime as dt
 import decimal
 import enum
 import ipaddress
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -192,8 +193,11 @@ def _iso_duration(td: dt.timedelta) -> str:
 
 
 def json_size(value: Any) -> int:
-    """Bytes `value` takes as compact JSON."""
-    return len(orjson.dumps(value, default=str))
+    """Bytes `value` takes as compact JSON (integers beyond 64 bits measured as Python's json writes them)."""
+    try:
+        return len(orjson.dumps(value, default=str))
+    except orjson.JSONEncodeError:
+        return len(json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def item_size(item: Any) -> int:
