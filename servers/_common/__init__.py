@@ -1,9 +1,10 @@
 """Shared building blocks of the tool modules: the tool contract, safety policy, backends, output."""
 
 from servers._common.backend import Backend, BackendState, BackendUnavailable, Health, NotConfigured, run_sync
-from servers._common.errors import tool_error
+from servers._common.errors import ConnectionLost, Translate, backend_error, connection_lost, tool_error
 from servers._common.module import ModuleInfo, ModuleState, ToolCatalog
 from servers._common.output import (
+    CappedItems,
     cap_items,
     json_size,
     looks_secret_value,
@@ -50,6 +51,8 @@ __all__ = [
     "Backend",
     "BackendState",
     "BackendUnavailable",
+    "CappedItems",
+    "ConnectionLost",
     "Effect",
     "Health",
     "ModuleInfo",
@@ -58,8 +61,11 @@ __all__ = [
     "ToolCatalog",
     "ToolPolicy",
     "ToolSpec",
+    "Translate",
     "annotations_for",
+    "backend_error",
     "cap_items",
+    "connection_lost",
     "json_size",
     "lifespan_state",
     "looks_secret_value",

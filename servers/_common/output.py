@@ -8,10 +8,11 @@ import datetime as dt
 import decimal
 import enum
 import ipaddress
+import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel
@@ -192,23 +193,58 @@ def _iso_duration(td: dt.timedelta) -> str:
 
 
 def json_size(value: Any) -> int:
-    """Bytes `value` takes as compact JSON."""
-    return len(orjson.dumps(value, default=str))
+    """Bytes `value` takes as compact JSON (integers beyond 64 bits measured as Python's json writes them)."""
+    try:
+        return len(orjson.dumps(value, default=str))
+    except orjson.JSONEncodeError:
+        return len(json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def cap_items(items: Iterable[T], *, max_items: int, max_bytes: int) -> tuple[list[T], bool]:
+def item_size(item: Any) -> int:
+    """Bytes one item of a list takes as compact JSON, with its separator."""
+    return json_size(to_jsonable(item)) + 1
+
+
+class CappedItems(Generic[T]):
+    """Keeps items while the item and byte caps hold (the first item always fits); records why it stopped.
+
+    The one capping loop of every tool: `add` refuses the item that would pass `max_items` or `max_bytes`.
+    """
+
+    def __init__(self, max_items: int | None, max_bytes: int, size: Callable[[T], int] = item_size) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.size = size
+        self.items: list[T] = []
+        self.used = 0
+        self.byte_cut = False
+
+    def full(self) -> bool:
+        """No further item can be kept."""
+        return self.byte_cut or (self.max_items is not None and len(self.items) >= self.max_items)
+
+    def add(self, item: T) -> bool:
+        """Keep `item` when both caps still hold; False (and nothing kept) otherwise."""
+        if self.max_items is not None and len(self.items) >= self.max_items:
+            return False
+        size = self.size(item)
+        if self.items and self.used + size > self.max_bytes:
+            self.byte_cut = True
+            return False
+        self.used += size
+        self.items.append(item)
+        return True
+
+
+def cap_items(
+    items: Iterable[T], *, max_items: int | None, max_bytes: int, size: Callable[[T], int] = item_size
+) -> tuple[list[T], bool]:
     """Keep items while both caps hold; return them and whether anything was left out."""
-    kept: list[T] = []
-    used = 0
+    kept = CappedItems(max_items, max_bytes, size)
     for item in items:
-        if len(kept) >= max_items:
-            return kept, True
-        size = json_size(to_jsonable(item)) + 1
-        if kept and used + size > max_bytes:
-            return kept, True
-        used += size
-        kept.append(item)
-    return kept, False
+        if not kept.add(item):
+            return kept.items, True
+    return kept.items, False
 
 
 def truncate_text(text: str, max_bytes: int, *, keep: str = "tail") -> tuple[str, bool]:

@@ -12,18 +12,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import json_size, to_jsonable, tool_error, truncate_text
+from servers._common.paging import page_size
 from servers.aws import catalog
-from servers.aws.common import (
-    Budget,
-    MaxItems,
-    Profile,
-    Region,
-    RoleArn,
-    aws_state,
-    fit_pages,
-    page_size,
-    target,
-)
+from servers.aws.common import Budget, Limit, Profile, Region, RoleArn, fit_pages, state_of, target
 from servers.aws.sensitive import mask_response, object_content
 
 
@@ -42,7 +33,7 @@ async def aws_services_list(
     limit: Annotated[int, Field(ge=1, le=500, description="Names per page")] = 200,
 ) -> ServiceList:
     """List the AWS services this server can call (botocore models, offline)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     names = await aws.backend.run_sync(catalog.services)
     if filter:
         f = filter.lower()
@@ -90,7 +81,7 @@ async def aws_operations_list(
     limit: Annotated[int, Field(ge=1, le=500, description="Operations per page")] = 100,
 ) -> OperationList:
     """List a service's API operations with read/write class and a one-line summary."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     model, paginators = await aws.backend.run_sync(_operations, service)
 
     def build() -> tuple[list[OperationInfo], int]:
@@ -148,7 +139,7 @@ async def aws_operation_describe(
     depth: Annotated[int, Field(ge=0, le=6, description="How deep to expand nested structures")] = 3,
 ) -> OperationDescription:
     """Describe an operation's input parameters, output and paging; use it before aws_call."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     cap = aws.settings.max_bytes
 
     def build() -> OperationDescription:
@@ -363,7 +354,7 @@ async def _call(
     max_items: int | None,
     resume_token: str | None,
 ) -> CallResult:
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     params = dict(parameters or {})
 
     def prepare() -> tuple[str, str, catalog.Classification, Any]:
@@ -391,7 +382,7 @@ async def _call(
             "(--allow-writes aws / BAM_ALLOW_WRITES=aws)",
         )
     await aws.backend.run_sync(lambda: catalog.validate(catalog.service_model(svc), name, params))
-    size = page_size(aws, max_items)
+    size = page_size(aws.settings, max_items)
     shaping = _Shaping(svc, shape, reveal=aws.settings.reveal_secrets and "write" in allow)
     out, used_region = await aws.call(
         svc,
@@ -422,7 +413,7 @@ async def aws_call(
     profile: Profile = None,
     role_arn: RoleArn = None,
     paginate: Paginate = True,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     resume_token: ResumeToken = None,
 ) -> CallResult:
     """Call any read-only AWS API operation (Describe/List/Get/...), validated against botocore's model.
@@ -453,7 +444,7 @@ async def aws_call_write(
     profile: Profile = None,
     role_arn: RoleArn = None,
     paginate: Paginate = True,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     resume_token: ResumeToken = None,
 ) -> CallResult:
     """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue); changes are real, so

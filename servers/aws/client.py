@@ -15,11 +15,13 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, BackendState, tool_error
+from servers._common import Backend, BackendState, backend_error, connection_lost, tool_error
+from servers._common.lifespan import BackendId, blocking_backend, serving
 from servers.aws.settings import AwsSettings
 
 log = logging.getLogger("backend_architect_mcp.aws")
@@ -170,7 +172,6 @@ class Sessions:
             return entry
 
     def _assume_role_session(self, base: Any, profile: str | None, region: str, role_arn: str) -> Any:
-        from functools import partial
 
         from botocore.credentials import (
             AssumeRoleCredentialFetcher,
@@ -264,42 +265,28 @@ class Aws(BackendState[AwsSettings, "Sessions"]):
         except ToolError:
             raise
         except Exception as exc:
-            raise translate(exc, action, self.backend) from exc
+            raise backend_error(self.backend, translate, exc, action) from exc
         return result, key[1]
 
     async def sessions(self) -> Sessions:
         return await self.backend.get()
 
 
+AWS = BackendId("aws", "AWS", "AWS_ENDPOINT_URL / AWS_REGION / AWS_PROFILE (and the credential chain)")
+
+
+def _identity(sessions: Sessions) -> Any:
+    result, _ = sessions.run("sts", Target(), lambda c: c.get_caller_identity())
+    return result
+
+
 @asynccontextmanager
 async def resources(settings: AwsSettings | None = None) -> AsyncIterator[Aws]:
     """Own the session registry for the lifetime of the server; never fail when AWS is unreachable."""
     s = settings or AwsSettings()
-    backend: Backend[Sessions]
-
-    async def connect() -> Sessions:
-        return await backend.run_sync(Sessions, s)
-
-    async def probe(sessions: Sessions) -> Any:
-        def identity() -> Any:
-            result, _ = sessions.run("sts", Target(), lambda c: c.get_caller_identity())
-            return result
-
-        return await backend.run_sync(identity)
-
-    backend = Backend(
-        module="aws",
-        title="AWS",
-        target=s.target(),
-        env_hint="AWS_ENDPOINT_URL / AWS_REGION / AWS_PROFILE (and the credential chain)",
-        connect=connect,
-        probe=probe,
-        max_threads=s.max_threads,
-    )
-    try:
-        yield Aws(s, backend)
-    finally:
-        await backend.aclose()
+    backend = blocking_backend(AWS, s.target(), partial(Sessions, s), _identity, max_threads=s.max_threads)
+    async with serving(Aws(s, backend), backend) as state:
+        yield state
 
 
 ERROR_HINTS: dict[str, str] = {
@@ -325,33 +312,38 @@ ERROR_HINTS: dict[str, str] = {
 }
 
 
-def translate(exc: BaseException, action: str, backend: Backend[Any] | None = None) -> ToolError:
+def _client_error(exc: Any, action: str) -> ToolError:
+    """An AWS error answer: its code and message, with HTTP status, request id and operation as detail."""
+    err = exc.response.get("Error", {})
+    meta = exc.response.get("ResponseMetadata", {})
+    code = str(err.get("Code") or "ClientError")
+    message = str(err.get("Message") or exc)
+    status = meta.get("HTTPStatusCode")
+    detail = ", ".join(
+        p
+        for p in (
+            f"HTTP {status}" if status else "",
+            f"request id {meta.get('RequestId')}" if meta.get("RequestId") else "",
+            f"operation {exc.operation_name}",
+        )
+        if p
+    )
+    hint = ERROR_HINTS.get(code)
+    if hint is None and (code.endswith("NotFound") or code.startswith("NoSuch")):
+        hint = "the named resource does not exist in this region/account; check the name, region and profile"
+    if hint is None and code in CREDENTIAL_ERROR_CODES:
+        hint = "the credentials were rejected even after a refresh; check the profile/credentials"
+    return tool_error(action, message, code=code, hint=hint, detail=detail)
+
+
+def translate(exc: BaseException, action: str) -> ToolError:
     """botocore errors as tool errors carrying AWS's error code, message, request id and a hint."""
     from botocore import exceptions as be
 
     if isinstance(exc, ToolError):
         return exc
     if isinstance(exc, be.ClientError):
-        err = exc.response.get("Error", {})
-        meta = exc.response.get("ResponseMetadata", {})
-        code = str(err.get("Code") or "ClientError")
-        message = str(err.get("Message") or exc)
-        status = meta.get("HTTPStatusCode")
-        detail = ", ".join(
-            p
-            for p in (
-                f"HTTP {status}" if status else "",
-                f"request id {meta.get('RequestId')}" if meta.get("RequestId") else "",
-                f"operation {exc.operation_name}",
-            )
-            if p
-        )
-        hint = ERROR_HINTS.get(code)
-        if hint is None and (code.endswith("NotFound") or code.startswith("NoSuch")):
-            hint = "the named resource does not exist in this region/account; check the name, region and profile"
-        if hint is None and code in CREDENTIAL_ERROR_CODES:
-            hint = "the credentials were rejected even after a refresh; check the profile/credentials"
-        return tool_error(action, message, code=code, hint=hint, detail=detail)
+        return _client_error(exc, action)
     if isinstance(exc, be.ParamValidationError):
         return tool_error(
             action,
@@ -390,9 +382,7 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
             hint="list valid names with aws_services_list",
         )
     if isinstance(exc, be.EndpointConnectionError | be.ConnectTimeoutError | be.ConnectionClosedError):
-        if backend is not None:
-            return backend.unavailable(exc)
-        return tool_error(action, str(exc), code="EndpointConnectionError", hint="check AWS_ENDPOINT_URL")
+        return connection_lost(action, str(exc), code="EndpointConnectionError", hint="check AWS_ENDPOINT_URL")
     if isinstance(exc, be.ReadTimeoutError):
         return tool_error(
             action,

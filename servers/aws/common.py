@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import json_size, lifespan_state, to_jsonable, tool_error
+from servers._common import json_size, to_jsonable, tool_error
+from servers._common.paging import page_limit
+from servers._common.state import StateOf
 from servers.aws.client import Aws, Target
 
 KEY = "aws"
@@ -25,21 +26,16 @@ RoleArn = Annotated[
     str | None,
     Field(description="Role ARN to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
 ]
-MaxItems = Annotated[int | None, Field(ge=1, description="Page size (default 50, capped by the server)")]
+Limit = Annotated[int | None, page_limit(50)]
 NextToken = Annotated[str | None, Field(description="From the previous page")]
 
 
-def aws_state(ctx: Context[Any, Any]) -> Aws:
-    aws: Aws = lifespan_state(ctx, KEY)
-    return aws
+state_of = StateOf(KEY, Aws)
+"""The module's lifespan object for a tool call."""
 
 
 def target(profile: str | None, region: str | None, role_arn: str | None) -> Target:
     return Target(profile=profile or None, region=region or None, role_arn=role_arn or None)
-
-
-def page_size(aws: Aws, max_items: int | None) -> int:
-    return min(max_items or aws.settings.max_items, aws.settings.max_items_limit)
 
 
 class AwsPage(BaseModel):

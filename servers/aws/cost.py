@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
-from servers.aws.common import Profile, RoleArn, aws_state, target
+from servers.aws.common import Profile, RoleArn, state_of, target
 
 
 class ServiceCost(BaseModel):
@@ -32,6 +32,42 @@ class CostReport(BaseModel):
     periods: int
 
 
+def _period(start: str | None, end: str | None) -> tuple[dt.date, dt.date]:
+    """The [start, end) days asked for (default: the last 30 days)."""
+    try:
+        d_end = dt.date.fromisoformat(end) if end else dt.date.today()
+        d_start = dt.date.fromisoformat(start) if start else d_end - dt.timedelta(days=30)
+    except ValueError as exc:
+        raise tool_error("parse the period", str(exc), hint="use YYYY-MM-DD dates") from exc
+    if d_start >= d_end:
+        raise tool_error(
+            "check the period",
+            f"start {d_start} must be before end {d_end}",
+            hint="`end` is exclusive: the day after the last day to include",
+        )
+    return d_start, d_end
+
+
+def _by_service(periods: list[dict[str, Any]], metric: str) -> tuple[dict[str, float], str | None, bool]:
+    """Totals per service over the periods, their unit, and whether any period is an estimate."""
+    totals: dict[str, float] = {}
+    unit: str | None = None
+    estimated = False
+    for p in periods:
+        estimated = estimated or bool(p.get("Estimated"))
+        for g in p.get("Groups", []):
+            m = (g.get("Metrics") or {}).get(metric) or {}
+            name = (g.get("Keys") or ["?"])[0]
+            totals[name] = totals.get(name, 0.0) + float(m.get("Amount", 0) or 0)
+            unit = unit or m.get("Unit")
+        if not p.get("Groups"):
+            m = (p.get("Total") or {}).get(metric) or {}
+            if m:
+                totals["(total, ungrouped)"] = totals.get("(total, ungrouped)", 0.0) + float(m.get("Amount", 0))
+                unit = unit or m.get("Unit")
+    return totals, unit, estimated
+
+
 async def aws_cost_by_service(
     ctx: Context[Any, Any],
     start: Annotated[str | None, Field(description="First day, YYYY-MM-DD (default: 30 days ago)")] = None,
@@ -46,19 +82,8 @@ async def aws_cost_by_service(
     role_arn: RoleArn = None,
 ) -> CostReport:
     """Show cost per AWS service for a period from Cost Explorer, highest first."""
-    aws = aws_state(ctx)
-    today = dt.date.today()
-    try:
-        d_end = dt.date.fromisoformat(end) if end else today
-        d_start = dt.date.fromisoformat(start) if start else d_end - dt.timedelta(days=30)
-    except ValueError as exc:
-        raise tool_error("parse the period", str(exc), hint="use YYYY-MM-DD dates") from exc
-    if d_start >= d_end:
-        raise tool_error(
-            "check the period",
-            f"start {d_start} must be before end {d_end}",
-            hint="`end` is exclusive: the day after the last day to include",
-        )
+    aws = state_of(ctx)
+    d_start, d_end = _period(start, end)
 
     def run(c: Any) -> tuple[list[dict[str, Any]], bool]:
         results: list[dict[str, Any]] = []
@@ -80,21 +105,7 @@ async def aws_cost_by_service(
 
     # Cost Explorer has one endpoint, in us-east-1.
     (periods, more), _ = await aws.call("ce", target(profile, "us-east-1", role_arn), run, action="get cost and usage")
-    totals: dict[str, float] = {}
-    unit: str | None = None
-    estimated = False
-    for p in periods:
-        estimated = estimated or bool(p.get("Estimated"))
-        for g in p.get("Groups", []):
-            m = (g.get("Metrics") or {}).get(metric) or {}
-            name = (g.get("Keys") or ["?"])[0]
-            totals[name] = totals.get(name, 0.0) + float(m.get("Amount", 0) or 0)
-            unit = unit or m.get("Unit")
-        if not p.get("Groups"):
-            m = (p.get("Total") or {}).get(metric) or {}
-            if m:
-                totals["(total, ungrouped)"] = totals.get("(total, ungrouped)", 0.0) + float(m.get("Amount", 0))
-                unit = unit or m.get("Unit")
+    totals, unit, estimated = _by_service(periods, metric)
     ranked = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
     items, cut = cap_items(
         (ServiceCost(service=k, amount=round(v, 4), unit=unit or "USD") for k, v in ranked),

@@ -9,17 +9,17 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
+from servers._common.paging import page_size
 from servers.aws.common import (
     AwsPage,
-    MaxItems,
+    Limit,
     NextToken,
     Profile,
     Region,
     RoleArn,
-    aws_state,
     iso,
     list_page,
-    page_size,
+    state_of,
     target,
 )
 from servers.aws.sensitive import LOOK_BACK, object_content
@@ -41,7 +41,7 @@ async def aws_caller_identity(
     ctx: Context[Any, Any], region: Region = None, profile: Profile = None, role_arn: RoleArn = None
 ) -> CallerIdentity:
     """Show the account, ARN and user id the credentials of a profile or role resolve to (STS)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     where = target(profile, region, role_arn)
     res, used = await aws.call("sts", where, lambda c: c.get_caller_identity(), action="get the caller identity")
     sessions = await aws.sessions()
@@ -75,7 +75,7 @@ class ProfileList(BaseModel):
 
 async def aws_profiles_list(ctx: Context[Any, Any]) -> ProfileList:
     """List the AWS config profiles (region, credential kind; never keys) and the defaults."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     sessions = await aws.sessions()
     try:
         profiles = await aws.backend.run_sync(sessions.profiles)
@@ -120,14 +120,14 @@ class BucketPage(AwsPage):
 async def aws_s3_buckets_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Bucket name prefix")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> BucketPage:
     """List the account's S3 buckets (name, creation time)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     page = await list_page(
         aws,
         "s3",
@@ -139,7 +139,7 @@ async def aws_s3_buckets_list(
             if not prefix or b["Name"].startswith(prefix)
         ],
         params={"Prefix": prefix} if prefix else None,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="list S3 buckets",
     )
@@ -166,14 +166,14 @@ async def aws_s3_objects_list(
     bucket: Bucket,
     prefix: Annotated[str, Field(description="Key prefix, e.g. logs/2026/")] = "",
     delimiter: Annotated[str | None, Field(description="e.g. / to list one folder level")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> ObjectPage:
     """List objects in an S3 bucket (key, size, last modified)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
     if delimiter:
         params["Delimiter"] = delimiter
@@ -199,7 +199,7 @@ async def aws_s3_objects_list(
         "list_objects_v2",
         convert,
         params=params,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action=f"list objects in s3://{bucket}/{prefix}",
     )
@@ -232,7 +232,7 @@ async def aws_s3_object_read(
     role_arn: RoleArn = None,
 ) -> ObjectContent:
     """Read an S3 object as text (UTF-8, else base64), up to a byte cap."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     cap = min(max_bytes or aws.settings.object_max_bytes, aws.settings.object_max_bytes_limit)
 
     def run(c: Any) -> dict[str, Any]:
@@ -308,7 +308,7 @@ async def aws_s3_presign(
     role_arn: RoleArn = None,
 ) -> PresignedUrl:
     """Create an expiring presigned GET URL for an existing S3 object."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     ttl = min(expires_in_s, aws.settings.presign_max_expires_s)
 
     def run(c: Any) -> str:
@@ -359,7 +359,7 @@ async def aws_s3_object_put(
     import base64
     import binascii
 
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     try:
         body = base64.b64decode(content, validate=True) if encoding == "base64" else content.encode()
     except binascii.Error as exc:
@@ -414,7 +414,7 @@ async def aws_s3_object_delete(
     role_arn: RoleArn = None,
 ) -> DeleteResult:
     """Delete one object (or one version of it). Irreversible on unversioned buckets."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def run(c: Any) -> tuple[dict[str, Any], bool]:
         extra = {"VersionId": version_id} if version_id else {}

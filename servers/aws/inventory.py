@@ -7,17 +7,17 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from servers._common.paging import page_size
 from servers.aws.common import (
     AwsPage,
-    MaxItems,
+    Limit,
     NextToken,
     Profile,
     Region,
     RoleArn,
-    aws_state,
     iso,
     list_page,
-    page_size,
+    state_of,
     target,
 )
 
@@ -60,14 +60,14 @@ async def aws_ec2_instances_list(
         Field(description="Only instances in these states"),
     ] = None,
     filters: Filters = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> InstancePage:
     """Summarize EC2 instances (id, Name tag, type, state, AZ, IPs, launch time) with filters."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     flt = [{"Name": k, "Values": v} for k, v in (filters or {}).items()]
     if states:
         flt.append({"Name": "instance-state-name", "Values": list(states)})
@@ -98,7 +98,7 @@ async def aws_ec2_instances_list(
         "describe_instances",
         convert,
         params=params,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="describe EC2 instances",
     )
@@ -127,14 +127,14 @@ class LambdaPage(AwsPage):
 async def aws_lambda_functions_list(
     ctx: Context[Any, Any],
     name_contains: Annotated[str | None, Field(description="Only functions whose name contains this")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> LambdaPage:
     """Summarize Lambda functions (runtime, handler, memory, timeout, code size, last modified)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def convert(r: dict[str, Any]) -> list[Any]:
         return [
@@ -159,7 +159,7 @@ async def aws_lambda_functions_list(
         target(profile, region, role_arn),
         "list_functions",
         convert,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="list Lambda functions",
     )
@@ -184,14 +184,14 @@ class EcsClusterPage(AwsPage):
 
 async def aws_ecs_clusters_list(
     ctx: Context[Any, Any],
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> EcsClusterPage:
     """Summarize ECS clusters: status, running/pending tasks, services (names) and container instances."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def describe(c: Any, arns: list[str]) -> dict[str, EcsCluster]:
         out = {}
@@ -217,7 +217,7 @@ async def aws_ecs_clusters_list(
         "list_clusters",
         lambda r: list(r.get("clusterArns", [])),
         expand=describe,
-        size=min(page_size(aws, max_items), 100),
+        size=min(page_size(aws.settings, max_items), 100),
         token=next_token,
         action="list ECS clusters",
     )
@@ -240,14 +240,14 @@ class EksClusterPage(AwsPage):
 
 async def aws_eks_clusters_list(
     ctx: Context[Any, Any],
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> EksClusterPage:
     """Summarize EKS clusters: status, Kubernetes version, endpoint, creation time and node groups."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def describe(c: Any, names: list[str]) -> dict[str, EksCluster]:
         out = {}
@@ -271,7 +271,7 @@ async def aws_eks_clusters_list(
         "list_clusters",
         lambda r: list(r.get("clusters", [])),
         expand=describe,
-        size=min(page_size(aws, max_items), 100),
+        size=min(page_size(aws.settings, max_items), 100),
         token=next_token,
         action="list EKS clusters",
     )
@@ -300,14 +300,14 @@ async def aws_rds_instances_list(
     engine: Annotated[
         str | None, Field(description="Only this engine, e.g. postgres, mysql, aurora-postgresql")
     ] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> DbInstancePage:
     """Summarize RDS DB instances: engine/version, class, status, endpoint, Multi-AZ, storage."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     params: dict[str, Any] = {"Filters": [{"Name": "engine", "Values": [engine]}]} if engine else {}
 
     def convert(r: dict[str, Any]) -> list[Any]:
@@ -337,7 +337,7 @@ async def aws_rds_instances_list(
         "describe_db_instances",
         convert,
         params=params,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="describe RDS instances",
     )
@@ -367,7 +367,7 @@ async def aws_dynamodb_tables_list(
     role_arn: RoleArn = None,
 ) -> DynamoTablePage:
     """Summarize DynamoDB tables: status, item count, size, key schema, billing mode, indexes."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def describe(c: Any, names: list[str]) -> dict[str, DynamoTable]:
         out = {}
@@ -425,7 +425,7 @@ async def aws_sqs_queues_list(
     """Summarize SQS queues: approximate visible / in-flight / delayed messages, FIFO, dead-letter target."""
     import json
 
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
 
     def describe(c: Any, urls: list[str]) -> dict[str, Queue]:
         out = {}

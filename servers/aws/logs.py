@@ -11,17 +11,18 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import tool_error, truncate_text
+from servers._common import cap_items, tool_error, truncate_text
+from servers._common.paging import page_size
+from servers.aws.client import Aws, Target
 from servers.aws.common import (
     AwsPage,
-    MaxItems,
+    Limit,
     NextToken,
     Profile,
     Region,
     RoleArn,
-    aws_state,
     list_page,
-    page_size,
+    state_of,
     target,
 )
 from servers.aws.sensitive import mask_field, mask_text
@@ -64,14 +65,14 @@ class LogGroupPage(AwsPage):
 async def aws_logs_groups_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Group name prefix")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> LogGroupPage:
     """List CloudWatch Logs log groups (name, stored bytes, retention)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     page = await list_page(
         aws,
         "logs",
@@ -88,7 +89,7 @@ async def aws_logs_groups_list(
             for g in r.get("logGroups", [])
         ],
         params={"logGroupNamePrefix": prefix} if prefix else None,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action="list log groups",
     )
@@ -122,7 +123,7 @@ async def aws_logs_events_filter(
     start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
     end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
     stream_prefix: Annotated[str | None, Field(description="Stream name prefix")] = None,
-    max_items: MaxItems = None,
+    max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -132,7 +133,7 @@ async def aws_logs_events_filter(
 
     To tail, call again with `start_time` just after `last_timestamp_ms`.
     """
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     start = _parse_time(start_time, "start_time") or int((time.time() - since_minutes * 60) * 1000)
     end = _parse_time(end_time, "end_time")
     params: dict[str, Any] = {"logGroupName": group, "startTime": start}
@@ -168,7 +169,7 @@ async def aws_logs_events_filter(
         "filter_log_events",
         convert,
         params=params,
-        size=page_size(aws, max_items),
+        size=page_size(aws.settings, max_items),
         token=next_token,
         action=f"filter log events of {group}",
     )
@@ -195,6 +196,39 @@ class InsightsResult(BaseModel):
     elapsed_s: float
 
 
+async def _wait_for_query(
+    ctx: Context[Any, Any], aws: Aws, where: Target, qid: str, wait: float
+) -> tuple[str, dict[str, Any]]:
+    """Poll the query until it ends or `wait` seconds pass (then it is stopped: status Timeout); the last answer."""
+    t0 = time.monotonic()
+    polls = 0
+    while True:
+        res, _ = await aws.call(
+            "logs", where, lambda c: c.get_query_results(queryId=qid), action="get the Logs Insights results"
+        )
+        status = str(res.get("status", "Unknown"))
+        polls += 1
+        elapsed = time.monotonic() - t0
+        stats = res.get("statistics") or {}
+        await ctx.report_progress(
+            min(elapsed, wait),
+            wait,
+            message=f"{status}: {stats.get('recordsMatched', 0):g} matched, {stats.get('recordsScanned', 0):g} "
+            f"scanned after {elapsed:.1f}s",
+        )
+        if status in ("Complete", "Failed", "Cancelled", "Timeout"):
+            return status, res
+        if elapsed >= wait:
+            with contextlib.suppress(Exception):  # stopping is best effort; the partial rows still count
+                await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
+            return "Timeout", res
+        await anyio.sleep(min(aws.settings.insights_poll_s * min(polls, 5), 5.0))
+
+
+def _row_size(row: dict[str, str]) -> int:
+    return sum(len(k) + len(v) + 6 for k, v in row.items())
+
+
 async def aws_logs_insights_query(
     ctx: Context[Any, Any],
     groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names")],
@@ -212,7 +246,7 @@ async def aws_logs_insights_query(
     role_arn: RoleArn = None,
 ) -> InsightsResult:
     """Run a CloudWatch Logs Insights query and wait for its rows; at the timeout, partial rows return (truncated)."""
-    aws = aws_state(ctx)
+    aws = state_of(ctx)
     where = target(profile, region, role_arn)
     now = time.time()
     start = _parse_time(start_time, "start_time") or int((now - since_minutes * 60) * 1000)
@@ -227,31 +261,7 @@ async def aws_logs_insights_query(
         action="start the Logs Insights query",
     )
     t0 = time.monotonic()
-    status = "Unknown"
-    res: dict[str, Any] = {}
-    polls = 0
-    while True:
-        res, _ = await aws.call(
-            "logs", where, lambda c: c.get_query_results(queryId=qid), action="get the Logs Insights results"
-        )
-        status = str(res.get("status", "Unknown"))
-        polls += 1
-        elapsed = time.monotonic() - t0
-        stats = res.get("statistics") or {}
-        await ctx.report_progress(
-            min(elapsed, wait),
-            wait,
-            message=f"{status}: {stats.get('recordsMatched', 0):g} matched, {stats.get('recordsScanned', 0):g} "
-            f"scanned after {elapsed:.1f}s",
-        )
-        if status in ("Complete", "Failed", "Cancelled", "Timeout"):
-            break
-        if elapsed >= wait:
-            with contextlib.suppress(Exception):  # stopping is best effort; the partial rows still count
-                await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
-            status = "Timeout"
-            break
-        await anyio.sleep(min(aws.settings.insights_poll_s * min(polls, 5), 5.0))
+    status, res = await _wait_for_query(ctx, aws, where, qid, wait)
     if status == "Failed":
         raise tool_error(
             "run the Logs Insights query",
@@ -259,17 +269,12 @@ async def aws_logs_insights_query(
             code="QueryFailed",
             hint="check the query syntax and the log group names",
         )
-    rows: list[dict[str, str]] = []
-    used_bytes = 0
-    cut = status == "Timeout"
-    for row in res.get("results", []):
-        item = {f["field"]: mask_field(f["field"], str(f.get("value", ""))) for f in row if f.get("field") != "@ptr"}
-        size = sum(len(k) + len(v) + 6 for k, v in item.items())
-        if len(rows) >= limit or (rows and used_bytes + size > aws.settings.max_bytes):
-            cut = True
-            break
-        used_bytes += size
-        rows.append(item)
+    found = (
+        {f["field"]: mask_field(f["field"], str(f.get("value", ""))) for f in row if f.get("field") != "@ptr"}
+        for row in res.get("results", [])
+    )
+    rows, cut = cap_items(found, max_items=limit, max_bytes=aws.settings.max_bytes, size=_row_size)
+    cut = cut or status == "Timeout"
     stats = res.get("statistics") or {}
     if float(stats.get("recordsMatched") or 0) > len(rows):  # AWS stops at `limit`; more rows matched
         cut = True

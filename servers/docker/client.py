@@ -10,11 +10,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, BackendState, tool_error
+from servers._common import Backend, BackendState, backend_error, connection_lost, tool_error
+from servers._common.lifespan import BackendId, blocking_backend, serving
 from servers.docker.settings import DockerSettings
 
 if TYPE_CHECKING:
@@ -56,50 +58,33 @@ class Docker(BackendState[DockerSettings, "docker.DockerClient"]):
         return self._engine_paths
 
     def translate(self, exc: BaseException, action: str) -> ToolError:
-        return translate(exc, action, self.backend)
+        return backend_error(self.backend, translate, exc, action)
+
+
+DOCKER = BackendId("docker", "Docker engine", "DOCKER_HOST")
+
+
+def _connect(s: DockerSettings) -> docker.DockerClient:
+    import docker
+
+    # version="auto" asks the engine for its API version: a down engine fails here, not later.
+    client = docker.DockerClient(
+        base_url=s.host(),
+        version="auto",
+        timeout=int(s.timeout_s),
+        tls=_tls_config(),
+        use_ssh_client=s.host().startswith("ssh://"),  # the ssh CLI; paramiko is not a dependency
+    )
+    return client
 
 
 @asynccontextmanager
 async def resources(settings: DockerSettings | None = None) -> AsyncIterator[Docker]:
     """Own the docker client for the lifetime of the server; never fail when the engine is down."""
     s = settings or DockerSettings()
-    backend: Backend[docker.DockerClient]
-
-    def _connect() -> docker.DockerClient:
-        import docker
-
-        # version="auto" asks the engine for its API version: a down engine fails here, not later.
-        client = docker.DockerClient(
-            base_url=s.host(),
-            version="auto",
-            timeout=int(s.timeout_s),
-            tls=_tls_config(),
-            use_ssh_client=s.host().startswith("ssh://"),  # the ssh CLI; paramiko is not a dependency
-        )
-        return client
-
-    async def connect() -> docker.DockerClient:
-        return await backend.run_sync(_connect)
-
-    async def probe(client: docker.DockerClient) -> Any:
-        return await backend.run_sync(client.ping)
-
-    async def close(client: docker.DockerClient) -> None:
-        await backend.run_sync(client.close)
-
-    backend = Backend(
-        module="docker",
-        title="Docker engine",
-        target=s.target(),
-        env_hint="DOCKER_HOST",
-        connect=connect,
-        probe=probe,
-        close=close,
-    )
-    try:
-        yield Docker(s, backend)
-    finally:
-        await backend.aclose()
+    backend = blocking_backend(DOCKER, s.target(), partial(_connect, s), lambda c: c.ping(), lambda c: c.close())
+    async with serving(Docker(s, backend), backend) as state:
+        yield state
 
 
 def _tls_config() -> Any:
@@ -124,7 +109,7 @@ _HINTS = {
 }
 
 
-def translate(exc: BaseException, action: str, backend: Backend[Any] | None = None) -> ToolError:
+def translate(exc: BaseException, action: str) -> ToolError:
     """docker SDK errors as tool errors carrying the HTTP status, the engine's message and a hint."""
     if isinstance(exc, ToolError):
         return exc
@@ -151,9 +136,7 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
             hint="the operation may still be running; raise BAM_DOCKER_TIMEOUT_S or check its state",
         )
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError | FileNotFoundError):
-        if backend is not None:
-            return backend.unavailable(exc)
-        return tool_error(action, f"{type(exc).__name__}: {exc}", hint="is the Docker engine running?")
+        return connection_lost(action, f"{type(exc).__name__}: {exc}", hint="is the Docker engine running?")
     if isinstance(exc, docker.errors.DockerException):
         return tool_error(action, str(exc), code=type(exc).__name__)
     log.warning("unexpected error during %s: %s", action, type(exc).__name__)

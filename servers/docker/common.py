@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from servers._common import lifespan_state
+from servers._common.paging import page_limit
+from servers._common.state import StateOf
 from servers.docker.client import Docker
 from servers.docker.settings import MANAGED_LABEL
 
 KEY = "docker"
 
-Limit = Annotated[int | None, Field(ge=1, description="Page size (default 100, capped by the server)")]
+Limit = Annotated[int | None, page_limit(100)]
 Offset = Annotated[int, Field(ge=0, description="Previous page's next_offset")]
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 """The engine's rule for container, volume and network names (ids match it too): no `/`, no `..` path."""
@@ -41,13 +41,8 @@ Labels = Annotated[
 LabelFilter = Annotated[list[str] | None, Field(description="Labels, each key or key=value; all must match")]
 
 
-def dk(ctx: Context[Any, Any]) -> Docker:
-    d: Docker = lifespan_state(ctx, KEY)
-    return d
-
-
-def limit_of(d: Docker, limit: int | None) -> int:
-    return min(limit or d.settings.max_items, d.settings.max_items_limit)
+state_of = StateOf(KEY, Docker)
+"""The module's lifespan object for a tool call."""
 
 
 def label_filters(label: list[str] | None, managed_only: bool) -> list[str]:

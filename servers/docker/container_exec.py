@@ -19,7 +19,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact_output
-from servers.docker.common import ContainerRef, dk
+from servers.docker.common import ContainerRef, state_of
 
 _HEADER = struct.Struct(">BxxxL")  # stream type (1 stdout, 2 stderr), payload size
 _STDERR_STREAMS = (2, 3)  # 3: the engine's own error stream
@@ -115,7 +115,7 @@ async def docker_container_exec(
     after BAM_DOCKER_EXEC_TIMEOUT_S returns the output read so far with exit_code null and a note in stderr
     (the command may keep running in the container).
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     ex = await d.call(
         "create the exec",

@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
 from servers._common.lines import GrepArg, grep_filter
-from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, dk, label_filters, limit_of
+from servers._common.paging import offset_page, page_size
+from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, label_filters, state_of
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import iso_from_epoch, page, parse_since, raw_if_fits, redact_inspect, short_id
+from servers.docker.values import iso_from_epoch, parse_since, raw_if_fits, redact_inspect, short_id
 
 ContainerStatus = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
 
@@ -65,7 +66,7 @@ async def docker_containers_list(
     offset: Offset = 0,
 ) -> ContainerList:
     """List containers, newest first, with state, image, networks and labels."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
     if status:
@@ -79,7 +80,7 @@ async def docker_containers_list(
         filters["ancestor"] = image
     raw = await d.call("list containers", api.containers, all=all, filters=filters or None)
     items = [container_summary(c) for c in raw]
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return ContainerList(containers=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -128,7 +129,7 @@ async def docker_container_inspect(
     full: Annotated[bool, Field(description="Also return the whole inspect document")] = False,
 ) -> ContainerDetails:
     """Inspect a container: state, config, env (secrets masked), mounts, networks, limits."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     data = redact_inspect(await d.call("inspect the container", api.inspect_container, container))
     cfg = data.get("Config") or {}
@@ -201,7 +202,7 @@ async def docker_container_logs(
     grep: GrepArg = None,
 ) -> Logs:
     """Read a container's last log lines, bounded by lines and bytes."""
-    d = dk(ctx)
+    d = state_of(ctx)
     s = d.settings
     n = min(tail or s.max_log_lines, s.max_log_lines_limit)
     try:
@@ -261,7 +262,7 @@ class Stats(BaseModel):
 
 async def docker_container_stats(ctx: Context[Any, Any], container: ContainerRef) -> Stats:
     """Take a resource-usage snapshot of a container: CPU, memory, network, block I/O, PIDs."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     st: dict[str, Any] = await d.call("read container stats", api.stats, container, stream=False)
     cpu = st.get("cpu_stats") or {}
@@ -316,12 +317,12 @@ async def docker_container_top(
     limit: Limit = None,
 ) -> Top:
     """List a container's processes (like `docker top`), secrets masked."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     kwargs: dict[str, Any] = {"ps_args": ps_args} if ps_args else {}
     res = await d.call("list processes", api.top, container, **kwargs)
     procs = [[redact_output(str(x)) for x in row] for row in res.get("Processes") or []]
-    kept, truncated, _ = page(procs, 0, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, _ = offset_page(procs, 0, page_size(d.settings, limit), d.settings.max_bytes)
     return Top(
         container=container, titles=list(res.get("Titles") or []), processes=kept, count=len(kept), truncated=truncated
     )
@@ -348,11 +349,11 @@ async def docker_container_diff(
     ctx: Context[Any, Any], container: ContainerRef, limit: Limit = None, offset: Offset = 0
 ) -> Diff:
     """List files added, changed or deleted in a container since it was created."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     res = await d.call("diff the container filesystem", api.diff, container) or []
     items = [Change(path=c.get("Path", ""), kind=_KINDS.get(int(c.get("Kind", 0)), "modified")) for c in res]
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return Diff(
         container=container, changes=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt
     )

@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import redact_output
-from servers.docker.common import dk
+from servers.docker.common import state_of
 from servers.docker.values import short_id
 
 
@@ -39,7 +39,7 @@ class EngineInfo(BaseModel):
 
 async def docker_engine_info(ctx: Context[Any, Any]) -> EngineInfo:
     """Show the Docker engine's version, drivers, object counts and warnings."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     ver = await d.call("read the engine version", api.version)
     info = await d.call("read the engine info", api.info)
@@ -146,7 +146,7 @@ async def docker_engine_df(
     top: Annotated[int, Field(ge=0, le=200, description="Largest items to list")] = 10,
 ) -> DiskUsage:
     """Show disk usage of images, containers, volumes and build cache, and what pruning would reclaim."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     df = await d.call("read disk usage", api.df)
     imgs: list[Row] = df.get("Images") or []

@@ -15,6 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from servers._common import redact, redact_output, tool_error
+from servers._common.paging import offset_page, page_size
 from servers.docker.client import Docker
 from servers.docker.common import (
     IMAGE_PATTERN,
@@ -23,9 +24,8 @@ from servers.docker.common import (
     Labels,
     Limit,
     Offset,
-    dk,
     label_filters,
-    limit_of,
+    state_of,
 )
 from servers.docker.safety import (
     HostPathPolicy,
@@ -38,7 +38,7 @@ from servers.docker.safety import (
     scrub_file_text,
 )
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import iso_from_epoch, page, raw_if_fits, redact_inspect, short_id
+from servers.docker.values import iso_from_epoch, raw_if_fits, redact_inspect, short_id
 
 _END = object()
 MAX_DOCKERFILE = 1_000_000
@@ -89,7 +89,7 @@ async def docker_images_list(
     offset: Offset = 0,
 ) -> ImageList:
     """List local images with tags, size and creation time; newest first, paged."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
     if dangling is not None:
@@ -102,7 +102,7 @@ async def docker_images_list(
     raw = await d.call("list images", api.images, all=all, filters=filters or None)
     raw.sort(key=lambda i: i.get("Created") or 0, reverse=True)
     items = [image_summary(i) for i in raw]
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return ImageList(images=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -134,7 +134,7 @@ async def docker_image_inspect(
     full: Annotated[bool, Field(description="Also return the whole inspect document")] = False,
 ) -> ImageDetails:
     """Inspect an image: tags, digests, size, platform, default command, environment (secrets masked), labels."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     data = redact_inspect(await d.call("inspect the image", api.inspect_image, image))
     cfg = data.get("Config") or {}
@@ -184,7 +184,7 @@ async def docker_image_history(
     ctx: Context[Any, Any], image: ImageRef, limit: Limit = None, offset: Offset = 0
 ) -> History:
     """Show the layers of an image, newest first, with the instruction and size of each."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     raw = await d.call("read the image history", api.history, image)
     items = [
@@ -198,7 +198,7 @@ async def docker_image_history(
         )
         for h in raw
     ]
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return History(image=image, layers=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -300,27 +300,40 @@ class BuildResult(BaseModel):
     truncated: bool = Field(description="True when earlier build output lines were dropped")
 
 
+InlineDockerfile = Annotated[
+    str | None, Field(description="Inline Dockerfile text (used with or without `context_dir`)")
+]
+ContextDir = Annotated[str | None, Field(description="Absolute build context path on the server host")]
+DockerfilePath = Annotated[
+    str | None, Field(description="Dockerfile path relative to `context_dir` (default Dockerfile)")
+]
+BuildNetwork = Annotated[
+    str | None,
+    Field(description="Network for RUN steps: none or a network name (default engine's); host needs a setting"),
+]
+
+
+def _inline_dockerfile(tmp: str, dockerfile: str, path: str | None) -> tuple[str, str | None]:
+    """Write the inline Dockerfile to `tmp`: the build (path, dockerfile argument) that uses it."""
+    df_file = os.path.join(tmp, "Dockerfile")
+    with open(df_file, "w") as f:
+        f.write(dockerfile)
+    if path is None:
+        return tmp, None
+    return path, df_file  # outside the context: the SDK adds it to the context archive
+
+
 async def docker_image_build(
     ctx: Context[Any, Any],
     tag: Annotated[str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Tag for the result, e.g. myapp:dev")],
-    dockerfile: Annotated[
-        str | None, Field(description="Inline Dockerfile text (used with or without `context_dir`)")
-    ] = None,
-    context_dir: Annotated[
-        str | None,
-        Field(description="Absolute build context path on the server host"),
-    ] = None,
-    dockerfile_path: Annotated[
-        str | None, Field(description="Dockerfile path relative to `context_dir` (default Dockerfile)")
-    ] = None,
+    dockerfile: InlineDockerfile = None,
+    context_dir: ContextDir = None,
+    dockerfile_path: DockerfilePath = None,
     build_args: Annotated[dict[str, str] | None, Field(description="--build-arg values")] = None,
     labels: Labels = None,
     target: Annotated[str | None, Field(description="Multi-stage target to stop at")] = None,
     no_cache: Annotated[bool, Field(description="Do not use the build cache")] = False,
-    network_mode: Annotated[
-        str | None,
-        Field(description="Network for RUN steps: none or a network name (default engine's); host needs a setting"),
-    ] = None,
+    network_mode: BuildNetwork = None,
     log_lines: Annotated[int, Field(ge=1, le=2_000, description="Output lines to keep in the result")] = 50,
 ) -> BuildResult:
     """Build an image from a context directory and/or inline Dockerfile; output streams as progress.
@@ -328,7 +341,7 @@ async def docker_image_build(
     A missing FROM image would be pulled by the engine: pull it first with docker_image_pull, which applies the
     registry allowlist.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     action = "build the image"
     path, df_arg, df_text = await _build_inputs(d, action, dockerfile, context_dir, dockerfile_path)
     check_dockerfile_sources(action, dockerfile or df_text, d.settings)
@@ -338,14 +351,7 @@ async def docker_image_build(
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bam-docker-build-") as tmp:
         if dockerfile is not None:
-            df_file = os.path.join(tmp, "Dockerfile")
-            with open(df_file, "w") as f:
-                f.write(dockerfile)
-            if path is None:
-                path = tmp
-                df_arg = None
-            else:
-                df_arg = df_file  # outside the context: the SDK adds it to the context archive
+            path, df_arg = _inline_dockerfile(tmp, dockerfile, path)
 
         def start() -> Iterator[dict[str, Any]]:
             it: Iterator[dict[str, Any]] = api.build(
@@ -456,7 +462,7 @@ async def docker_image_pull(
     """Pull an image from its registry (tag defaults to latest), reporting layer progress; credentials come from the
     host's docker login.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     repo, tag, chunks, log, truncated = await _registry_stream(ctx, d, "pull", reference)
     digest = None
     for c in chunks:
@@ -491,7 +497,7 @@ async def docker_image_push(
     ],
 ) -> PushResult:
     """Push a tagged image to its registry; layer progress is reported. Tag it for the registry first."""
-    d = dk(ctx)
+    d = state_of(ctx)
     repo, tag, chunks, log, truncated = await _registry_stream(ctx, d, "push", reference)
     digest = None
     for c in chunks:
@@ -515,7 +521,7 @@ async def docker_image_tag(
     ],
 ) -> TagResult:
     """Add a tag (new name) to an existing image, e.g. before pushing it to a registry."""
-    d = dk(ctx)
+    d = state_of(ctx)
     repo, tag = _split_ref(target)
     api = await d.api()
     await d.call("tag the image", api.tag, image, repo, tag=tag or "latest", force=True)
@@ -537,7 +543,7 @@ async def docker_image_remove(
     ] = False,
 ) -> RemoveImageResult:
     """Remove an image (or untag it, when other tags still point to it)."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     res = await d.call("remove the image", api.remove_image, image, force=force) or []
     return RemoveImageResult(
@@ -561,7 +567,7 @@ async def docker_images_prune(
     label: LabelFilter = None,
 ) -> PruneResult:
     """Delete unused images: dangling ones by default, or all unused; limited to this server's by default."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {"dangling": not all_unused}
     labels = label_filters(label, managed_only)
@@ -569,7 +575,7 @@ async def docker_images_prune(
         filters["label"] = labels
     res = await d.call("prune images", api.prune_images, filters=filters) or {}
     deleted = [r.get("Deleted") or r.get("Untagged") or "" for r in res.get("ImagesDeleted") or []]
-    kept, truncated, _ = page(deleted, 0, d.settings.max_items_limit, d.settings.max_bytes)
+    kept, truncated, _ = offset_page(deleted, 0, d.settings.max_items_limit, d.settings.max_bytes)
     return PruneResult(
         deleted=kept, count=len(deleted), space_reclaimed_bytes=int(res.get("SpaceReclaimed") or 0), truncated=truncated
     )

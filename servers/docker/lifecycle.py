@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
 from servers.docker.client import Docker
-from servers.docker.common import ContainerRef, ImageRef, Labels, dk
+from servers.docker.common import ContainerRef, ImageRef, Labels, state_of
 from servers.docker.safety import (
     check_container,
     check_network,
@@ -87,43 +88,165 @@ class RunResult(BaseModel):
     labels: dict[str, str]
 
 
+Command = Annotated[list[str] | None, Field(description="Command and arguments (exec form)")]
+Entrypoint = Annotated[list[str] | None, Field(description="Override the image's entrypoint")]
+ContainerName = Annotated[
+    str | None, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Container name")
+]
+Env = Annotated[dict[str, str] | None, Field(description="Environment variables")]
+Mounts = Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")]
+NetworkMode = Annotated[
+    str | None,
+    Field(description="none, bridge or a network name (default: engine's); host, container:<id> need settings"),
+]
+Memory = Annotated[str | None, Field(description="Memory limit, e.g. 256m, 1g")]
+Cpus = Annotated[float | None, Field(gt=0, le=1024, description="CPU limit in cores, e.g. 0.5")]
+PidsLimit = Annotated[int | None, Field(ge=1, description="Maximum number of processes")]
+User = Annotated[str | None, Field(description="User (name or uid[:gid]) to run as")]
+WorkingDir = Annotated[str | None, Field(description="Working directory inside the container")]
+ReadOnlyRootfs = Annotated[bool, Field(description="Mount the root filesystem read-only")]
+RestartPolicy = Annotated[Literal["no", "on-failure", "always", "unless-stopped"], Field(description="Restart policy")]
+Privileged = Annotated[bool, Field(description="Privileged mode (refused unless the operator allows it)")]
+PidMode = Annotated[str | None, Field(description="'host' shares the host PID namespace (refused by default)")]
+IpcMode = Annotated[str | None, Field(description="'host' shares the host IPC namespace (refused by default)")]
+CapAdd = Annotated[list[str] | None, Field(description="Capabilities to add (refused by default)")]
+CapDrop = Annotated[list[str] | None, Field(description="Capabilities to drop, e.g. ['ALL']")]
+WaitS = Annotated[
+    float | None, Field(gt=0, le=600, description="Wait up to this long for it to exit; returns code and logs")
+]
+Remove = Annotated[bool, Field(description="Remove the container after it exited within `wait_s`")]
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What docker_container_run was asked to create, as one value."""
+
+    image: str
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    name: str | None = None
+    env: dict[str, str] | None = None
+    mounts: list[MountSpec] | None = None
+    network_mode: str | None = None
+    labels: dict[str, str] | None = None
+    memory: str | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    read_only_rootfs: bool = False
+    restart_policy: str = "no"
+    privileged: bool = False
+    pid_mode: str | None = None
+    ipc_mode: str | None = None
+    cap_add: list[str] | None = None
+    cap_drop: list[str] | None = None
+
+
+async def _host_config(d: Docker, api: Any, spec: ContainerSpec, action: str) -> Any:
+    """The engine's host config, mounts checked (privilege, namespaces and network are checked before)."""
+    return api.create_host_config(
+        mounts=await _mounts(d, action, spec.mounts or []) or None,
+        network_mode=spec.network_mode,
+        privileged=spec.privileged,
+        pid_mode=spec.pid_mode,
+        ipc_mode=spec.ipc_mode,
+        cap_add=spec.cap_add or None,
+        cap_drop=spec.cap_drop or None,
+        mem_limit=_size(action, spec.memory),
+        nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+        pids_limit=spec.pids_limit,
+        read_only=spec.read_only_rootfs or None,
+        restart_policy={"Name": spec.restart_policy} if spec.restart_policy != "no" else None,
+        cgroupns="private",  # never the host's cgroup namespace, whatever the engine's default
+    )
+
+
+async def _create_and_start(d: Docker, spec: ContainerSpec, labels: dict[str, str]) -> str:
+    """Create the container and start it (removed again when it fails to start); its id."""
+    action = "run the container"
+    check_container(
+        action,
+        d.settings,
+        privileged=spec.privileged,
+        network_mode=spec.network_mode,
+        pid_mode=spec.pid_mode,
+        ipc_mode=spec.ipc_mode,
+        cap_add=spec.cap_add,
+    )
+    await check_network(d, action, spec.network_mode)
+    api = await d.api()
+    host_config = await _host_config(d, api, spec, action)
+    created = await d.call(
+        action,
+        api.create_container,
+        spec.image,
+        command=spec.command,
+        entrypoint=spec.entrypoint,
+        name=spec.name,
+        environment=spec.env,
+        labels=labels,
+        working_dir=spec.working_dir,
+        user=spec.user,
+        host_config=host_config,
+        detach=True,
+        use_config_proxy=False,
+    )
+    cid: str = created["Id"]
+    try:
+        await d.call(action, api.start, cid)
+    except Exception:
+        await d.call("remove the container that failed to start", api.remove_container, cid, force=True)
+        raise
+    return cid
+
+
+async def run_container(d: Docker, spec: ContainerSpec, wait_s: float | None, remove: bool) -> RunResult:
+    """Run `spec` detached, labelled as managed; wait for it and remove it when asked."""
+    final_labels = managed_labels("container_run", spec.labels)
+    cid = await _create_and_start(d, spec, final_labels)
+    exit_code, logs, logs_truncated = await _wait(d, cid, wait_s) if wait_s else (None, None, False)
+    api = await d.api()
+    info = await d.call("inspect the container", api.inspect_container, cid)
+    removed = remove and exit_code is not None
+    if removed:
+        await d.call("remove the container", api.remove_container, cid, v=True, force=True)
+    return RunResult(
+        id=short_id(cid),
+        name=(info.get("Name") or "").lstrip("/"),
+        state=(info.get("State") or {}).get("Status", ""),
+        exit_code=exit_code,
+        logs=logs,
+        logs_truncated=logs_truncated,
+        removed=removed,
+        labels=redact(final_labels),
+    )
+
+
 async def docker_container_run(
     ctx: Context[Any, Any],
     image: ImageRef,
-    command: Annotated[list[str] | None, Field(description="Command and arguments (exec form)")] = None,
-    entrypoint: Annotated[list[str] | None, Field(description="Override the image's entrypoint")] = None,
-    name: Annotated[
-        str | None, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Container name")
-    ] = None,
-    env: Annotated[dict[str, str] | None, Field(description="Environment variables")] = None,
-    mounts: Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")] = None,
-    network_mode: Annotated[
-        str | None,
-        Field(description="none, bridge or a network name (default: engine's); host, container:<id> need settings"),
-    ] = None,
+    command: Command = None,
+    entrypoint: Entrypoint = None,
+    name: ContainerName = None,
+    env: Env = None,
+    mounts: Mounts = None,
+    network_mode: NetworkMode = None,
     labels: Labels = None,
-    memory: Annotated[str | None, Field(description="Memory limit, e.g. 256m, 1g")] = None,
-    cpus: Annotated[float | None, Field(gt=0, le=1024, description="CPU limit in cores, e.g. 0.5")] = None,
-    pids_limit: Annotated[int | None, Field(ge=1, description="Maximum number of processes")] = None,
-    user: Annotated[str | None, Field(description="User (name or uid[:gid]) to run as")] = None,
-    working_dir: Annotated[str | None, Field(description="Working directory inside the container")] = None,
-    read_only_rootfs: Annotated[bool, Field(description="Mount the root filesystem read-only")] = False,
-    restart_policy: Annotated[
-        Literal["no", "on-failure", "always", "unless-stopped"], Field(description="Restart policy")
-    ] = "no",
-    privileged: Annotated[bool, Field(description="Privileged mode (refused unless the operator allows it)")] = False,
-    pid_mode: Annotated[
-        str | None, Field(description="'host' shares the host PID namespace (refused by default)")
-    ] = None,
-    ipc_mode: Annotated[
-        str | None, Field(description="'host' shares the host IPC namespace (refused by default)")
-    ] = None,
-    cap_add: Annotated[list[str] | None, Field(description="Capabilities to add (refused by default)")] = None,
-    cap_drop: Annotated[list[str] | None, Field(description="Capabilities to drop, e.g. ['ALL']")] = None,
-    wait_s: Annotated[
-        float | None, Field(gt=0, le=600, description="Wait up to this long for it to exit; returns code and logs")
-    ] = None,
-    remove: Annotated[bool, Field(description="Remove the container after it exited within `wait_s`")] = False,
+    memory: Memory = None,
+    cpus: Cpus = None,
+    pids_limit: PidsLimit = None,
+    user: User = None,
+    working_dir: WorkingDir = None,
+    read_only_rootfs: ReadOnlyRootfs = False,
+    restart_policy: RestartPolicy = "no",
+    privileged: Privileged = False,
+    pid_mode: PidMode = None,
+    ipc_mode: IpcMode = None,
+    cap_add: CapAdd = None,
+    cap_drop: CapDrop = None,
+    wait_s: WaitS = None,
+    remove: Remove = False,
 ) -> RunResult:
     """Create and start a container (detached) with env, mounts, network, labels and limits; the image must be
     present (docker_image_pull).
@@ -131,73 +254,29 @@ async def docker_container_run(
     Privileged, host PID/IPC/network modes and cap_add are refused unless the operator allows them; bind sources
     must be inside the allowed roots. It is labelled as managed, so docker_managed_cleanup can remove it.
     """
-    d = dk(ctx)
-    action = "run the container"
-    check_container(
-        action,
-        d.settings,
-        privileged=privileged,
-        network_mode=network_mode,
-        pid_mode=pid_mode,
-        ipc_mode=ipc_mode,
-        cap_add=cap_add,
-    )
-    await check_network(d, action, network_mode)
-    api = await d.api()
-    final_labels = managed_labels("container_run", labels)
-    host_config = api.create_host_config(
-        mounts=await _mounts(d, action, mounts or []) or None,
-        network_mode=network_mode,
-        privileged=privileged,
-        pid_mode=pid_mode,
-        ipc_mode=ipc_mode,
-        cap_add=cap_add or None,
-        cap_drop=cap_drop or None,
-        mem_limit=_size(action, memory),
-        nano_cpus=int(cpus * 1e9) if cpus else None,
-        pids_limit=pids_limit,
-        read_only=read_only_rootfs or None,
-        restart_policy={"Name": restart_policy} if restart_policy != "no" else None,
-        cgroupns="private",  # never the host's cgroup namespace, whatever the engine's default
-    )
-    created = await d.call(
-        action,
-        api.create_container,
-        image,
+    spec = ContainerSpec(
+        image=image,
         command=command,
         entrypoint=entrypoint,
         name=name,
-        environment=env,
-        labels=final_labels,
-        working_dir=working_dir,
+        env=env,
+        mounts=mounts,
+        network_mode=network_mode,
+        labels=labels,
+        memory=memory,
+        cpus=cpus,
+        pids_limit=pids_limit,
         user=user,
-        host_config=host_config,
-        detach=True,
-        use_config_proxy=False,
+        working_dir=working_dir,
+        read_only_rootfs=read_only_rootfs,
+        restart_policy=restart_policy,
+        privileged=privileged,
+        pid_mode=pid_mode,
+        ipc_mode=ipc_mode,
+        cap_add=cap_add,
+        cap_drop=cap_drop,
     )
-    cid = created["Id"]
-    try:
-        await d.call(action, api.start, cid)
-    except Exception:
-        await d.call("remove the container that failed to start", api.remove_container, cid, force=True)
-        raise
-    exit_code, logs, logs_truncated = await _wait(d, cid, wait_s) if wait_s else (None, None, False)
-    removed = False
-    info = await d.call("inspect the container", api.inspect_container, cid)
-    state = (info.get("State") or {}).get("Status", "")
-    if remove and exit_code is not None:
-        await d.call("remove the container", api.remove_container, cid, v=True, force=True)
-        removed = True
-    return RunResult(
-        id=short_id(cid),
-        name=(info.get("Name") or "").lstrip("/"),
-        state=state,
-        exit_code=exit_code,
-        logs=logs,
-        logs_truncated=logs_truncated,
-        removed=removed,
-        labels=redact(final_labels),
-    )
+    return await run_container(state_of(ctx), spec, wait_s, remove)
 
 
 async def _wait(d: Docker, cid: str, wait_s: float) -> tuple[int | None, str, bool]:
@@ -228,7 +307,7 @@ class ContainerState(BaseModel):
 async def _lifecycle(ctx: Context[Any, Any], container: str, action: str, **kwargs: Any) -> ContainerState:
     import docker.errors
 
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     fn = {
         "start": api.start,

@@ -8,7 +8,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, tool_error
-from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, dk, label_filters, limit_of
+from servers._common.paging import offset_page, page_size
+from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, label_filters, state_of
 from servers.docker.safety import (
     check_network_create,
     host_policy,
@@ -17,7 +18,7 @@ from servers.docker.safety import (
     volume_bind_device,
 )
 from servers.docker.settings import MANAGED_LABEL
-from servers.docker.values import page, short_id
+from servers.docker.values import short_id
 
 VolumeName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255, description="Volume name")]
 NetworkRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255, description="Network name or id")]
@@ -70,7 +71,7 @@ async def docker_volumes_list(
     offset: Offset = 0,
 ) -> VolumeList:
     """List volumes with driver, labels and options; filter by name, label or dangling."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
     if name:
@@ -82,7 +83,7 @@ async def docker_volumes_list(
         filters["dangling"] = dangling
     res = await d.call("list volumes", api.volumes, filters=filters or None) or {}
     items = sorted((volume_summary(v) for v in res.get("Volumes") or []), key=lambda v: v.name)
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return VolumeList(
         volumes=kept,
         count=len(kept),
@@ -123,7 +124,7 @@ async def docker_volume_inspect(
 
     Labels and options are cut at the byte cap (`truncated`); narrow with `label_prefix`.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     v = await d.call("inspect the volume", api.inspect_volume, name)
     users = await d.call("list containers using the volume", api.containers, all=True, filters={"volume": name})
@@ -137,7 +138,7 @@ async def docker_volume_inspect(
     if v.get("Status"):
         status, status_cut = _capped(redact(v.get("Status")), quarter)
     names = sorted((c.get("Names") or ["/"])[0].lstrip("/") for c in users)
-    kept, more, nxt = page(names, offset, limit_of(d, limit), quarter)
+    kept, more, nxt = offset_page(names, offset, page_size(d.settings, limit), quarter)
     notes = []
     if labels_cut:
         notes.append("labels cut at the byte cap: read the rest with `label_prefix`")
@@ -171,7 +172,7 @@ async def docker_volume_create(
 
     Local-driver options: none, type=tmpfs, or o=bind with a device inside the allowed bind roots.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     action = "create the volume"
     opts = dict(driver_opts or {})
     device = volume_bind_device(action, driver, opts, d.settings)
@@ -202,7 +203,7 @@ async def docker_volume_remove(
     force: Annotated[bool, Field(description="Remove even if the engine reports it in use")] = False,
 ) -> Removed:
     """Remove a volume and all data in it."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     await d.call("remove the volume", api.remove_volume, name, force=force)
     return Removed(kind="volume", name=name, removed=True)
@@ -259,7 +260,7 @@ async def docker_networks_list(
     offset: Offset = 0,
 ) -> NetworkList:
     """List networks with driver, scope, subnets and labels."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     filters: dict[str, Any] = {}
     if name:
@@ -271,7 +272,7 @@ async def docker_networks_list(
         filters["label"] = labels
     res = await d.call("list networks", api.networks, filters=filters or None) or []
     items = sorted((network_summary(n) for n in res), key=lambda n: n.name)
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return NetworkList(networks=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -284,7 +285,7 @@ class NetworkDetails(NetworkSummary):
 
 async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) -> NetworkDetails:
     """Inspect a network: driver, IPAM subnets and gateways, options and attached containers."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     n = await d.call("inspect the network", api.inspect_network, network)
     cfg = (n.get("IPAM") or {}).get("Config") or []
@@ -293,7 +294,7 @@ async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) ->
         (short_id(k), {"name": v.get("Name"), "ipv4": v.get("IPv4Address"), "mac": v.get("MacAddress")})
         for k, v in cons.items()
     ]
-    kept, truncated, _ = page(items, 0, d.settings.max_items_limit, d.settings.max_bytes)
+    kept, truncated, _ = offset_page(items, 0, d.settings.max_items_limit, d.settings.max_bytes)
     return NetworkDetails(
         **network_summary(n).model_dump(),
         gateways=[c["Gateway"] for c in cfg if isinstance(c, dict) and c.get("Gateway")],
@@ -317,7 +318,7 @@ async def docker_network_create(
     """Create a network (labelled as created by this server)."""
     from docker.types import IPAMConfig, IPAMPool
 
-    d = dk(ctx)
+    d = state_of(ctx)
     action = "create the network"
     check_network_create(action, driver, options, d.settings)
     if gateway and not subnet:
@@ -341,7 +342,7 @@ async def docker_network_create(
 
 async def docker_network_remove(ctx: Context[Any, Any], network: NetworkRef) -> Removed:
     """Remove a network (no container may be attached)."""
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     await d.call("remove the network", api.remove_network, network)
     return Removed(kind="network", name=network, removed=True)
@@ -371,7 +372,7 @@ class ManagedList(BaseModel):
 async def _managed(ctx: Context[Any, Any], kinds: list[Kind]) -> list[ManagedItem]:
     from servers.docker.settings import TOOL_LABEL
 
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     flt = {"label": [f"{MANAGED_LABEL}=true"]}
     out: list[ManagedItem] = []
@@ -429,9 +430,9 @@ async def docker_managed_list(
     ctx: Context[Any, Any], kinds: KindsParam = None, limit: Limit = None, offset: Offset = 0
 ) -> ManagedList:
     """List the containers, networks, volumes and images this server created (by its provenance label)."""
-    d = dk(ctx)
+    d = state_of(ctx)
     items = await _managed(ctx, list(kinds or ALL_KINDS))
-    kept, truncated, nxt = page(items, offset, limit_of(d, limit), d.settings.max_bytes)
+    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
     return ManagedList(items=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
 
 
@@ -457,7 +458,7 @@ async def docker_managed_cleanup(
     """Remove everything this server created (by its managed label) and nothing else: containers (forced), networks,
     volumes, images.
     """
-    d = dk(ctx)
+    d = state_of(ctx)
     api = await d.api()
     items = await _managed(ctx, list(kinds or ALL_KINDS))
     if name_contains:
@@ -480,7 +481,7 @@ async def docker_managed_cleanup(
             out.append(CleanupItem(**it.model_dump(), removed=True))
         except Exception as exc:  # keep going: report each failure next to its object
             out.append(CleanupItem(**it.model_dump(), removed=False, error=str(exc)))
-    kept, truncated, _ = page(out, 0, len(out) or 1, d.settings.max_bytes)
+    kept, truncated, _ = offset_page(out, 0, len(out) or 1, d.settings.max_bytes)
     return CleanupResult(
         items=kept,
         removed=sum(1 for i in out if i.removed),

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any, TypeVar
 
-from servers._common import cap_items, json_size, redact
+from servers._common import json_size, redact
 from servers._common.output import redact_env
 
 T = TypeVar("T")
@@ -34,14 +34,6 @@ def short_id(full: str | None) -> str:
     if not full:
         return ""
     return full.split(":", 1)[-1][:12]
-
-
-def page(items: list[T], offset: int, limit: int, max_bytes: int) -> tuple[list[T], bool, int | None]:
-    """`items[offset:offset+limit]`, cut further by the byte cap; (kept, truncated, next_offset)."""
-    window = items[offset : offset + limit]
-    kept, cut = cap_items(window, max_items=limit, max_bytes=max_bytes)
-    more = cut or offset + len(kept) < len(items)
-    return kept, more, (offset + len(kept)) if more else None
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")

@@ -21,7 +21,7 @@ from servers.kubernetes.common import (
     guard_kind,
     guard_namespace,
     is_namespace_kind,
-    kube_of,
+    state_of,
     target,
 )
 from servers.kubernetes.names import check_namespace
@@ -157,7 +157,7 @@ async def k8s_apply(
 
     With dry_run=true (default) nothing changes: review the diff, then call again with dry_run=false.
     """
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     if namespace is not None:
         check_namespace(namespace)
     docs = _parse_manifest(manifest)
@@ -218,7 +218,7 @@ async def k8s_resource_delete(
     context: ContextArg = None,
 ) -> DeleteResult:
     """Delete one object of any kind by name (destructive)."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"delete {kind} {name}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
     body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}

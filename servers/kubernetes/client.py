@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, BackendState, NotConfigured, redact_text, tool_error
 from servers._common.identity import Principal, principal
+from servers._common.lifespan import BackendId, blocking_backend, serving
 from servers.kubernetes.names import api_path, check_object_name, shown
 from servers.kubernetes.settings import KubernetesSettings
 
@@ -445,47 +447,29 @@ class Kube(BackendState[KubernetesSettings, "KubeClients"]):
             ) from exc
 
 
+KUBERNETES = BackendId("kubernetes", "Kubernetes", ENV_HINT)
+
+
+def _version(clients: KubeClients, timeout: float) -> Any:
+    try:
+        return clients.cluster(None).request("GET", "/version", timeout=timeout)
+    except Unreachable as exc:
+        raise RuntimeError(f"{exc.server} unreachable ({exc})") from exc
+
+
+def _close(clients: KubeClients) -> None:
+    clients.close()
+
+
 @asynccontextmanager
 async def resources(settings: KubernetesSettings | None = None) -> AsyncIterator[Kube]:
     """Own the per-context clients for the lifetime of the server; never fail when the cluster is down."""
     s = settings or KubernetesSettings()
-
-    async def connect() -> KubeClients:
-        from servers._common import run_sync
-
-        return await run_sync(load_clients, s)
-
-    async def probe(clients: KubeClients) -> Any:
-        from servers._common import run_sync
-
-        def version() -> Any:
-            return clients.cluster(None).request("GET", "/version", timeout=min(s.request_timeout_s, 5.0))
-
-        try:
-            return await run_sync(version)
-        except Unreachable as exc:
-            raise RuntimeError(f"{exc.server} unreachable ({exc})") from exc
-
-    async def close(clients: KubeClients) -> None:
-        from servers._common import run_sync
-
-        await run_sync(clients.close)
-
     target = s.kubeconfig_path() + (f" (context {s.context})" if s.context else "")
-    backend: Backend[KubeClients] = Backend(
-        module="kubernetes",
-        title="Kubernetes",
-        target=target,
-        env_hint=ENV_HINT,
-        connect=connect,
-        probe=probe,
-        close=close,
-        max_threads=s.max_threads,
-    )
-    try:
-        yield Kube(s, backend)
-    finally:
-        await backend.aclose()
+    probe = partial(_version, timeout=min(s.request_timeout_s, 5.0))
+    backend = blocking_backend(KUBERNETES, target, partial(load_clients, s), probe, _close, s.max_threads)
+    async with serving(Kube(s, backend), backend) as state:
+        yield state
 
 
 _HINTS = {
@@ -505,26 +489,31 @@ _HINTS = {
 }
 
 
-def translate(exc: BaseException, action: str, *, hint: str | None = None) -> ToolError:
-    """API errors as tool errors carrying the HTTP code, Status reason, message, causes and a hint."""
+def api_error(exc: KubeApiError, action: str, hint: str | None = None) -> ToolError:
+    """An API error as a tool error carrying the HTTP code, Status reason, message, causes and a hint."""
+    detail = None
+    causes = exc.details.get("causes") if isinstance(exc.details, dict) else None
+    if causes:
+        detail = "; ".join(
+            f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in causes[:10] if isinstance(c, dict)
+        )
+        detail = detail if len(detail) <= 400 else detail[:400] + " ..."
+    message = exc.message or exc.reason
+    return tool_error(
+        action,
+        message if len(message) <= 600 else message[:600] + " ...",
+        code=f"{exc.status} {exc.reason}".strip(),
+        detail=detail,
+        hint=hint or _HINTS.get(exc.status),
+    )
+
+
+def translate(exc: BaseException, action: str) -> ToolError:
+    """Cluster errors as tool errors: API errors via `api_error`, an unreachable server named with its context."""
     if isinstance(exc, ToolError):
         return exc
     if isinstance(exc, KubeApiError):
-        detail = None
-        causes = exc.details.get("causes") if isinstance(exc.details, dict) else None
-        if causes:
-            detail = "; ".join(
-                f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in causes[:10] if isinstance(c, dict)
-            )
-            detail = detail if len(detail) <= 400 else detail[:400] + " ..."
-        message = exc.message or exc.reason
-        return tool_error(
-            action,
-            message if len(message) <= 600 else message[:600] + " ...",
-            code=f"{exc.status} {exc.reason}".strip(),
-            detail=detail,
-            hint=hint or _HINTS.get(exc.status),
-        )
+        return api_error(exc, action)
     if isinstance(exc, Unreachable):
         return ToolError(
             redact_text(

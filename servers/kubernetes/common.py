@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import lifespan_state, tool_error
-from servers.kubernetes.client import ApiResource, Cluster, Kube, translate
+from servers._common import tool_error
+from servers._common.paging import page_limit
+from servers._common.state import StateOf
+from servers.kubernetes.client import ApiResource, Cluster, Kube, KubeApiError, api_error, translate
 from servers.kubernetes.names import check_namespace, check_segment_name
 from servers.kubernetes.shaping import UNKNOWN_KIND, meta_of, redact_object, strip
 
@@ -26,27 +27,22 @@ KindArg = Annotated[
 ApiVersionArg = Annotated[str | None, Field(description="apiVersion to disambiguate, e.g. apps/v1")]
 NamespaceArg = Annotated[str | None, Field(description="Namespace (default: the context's namespace)")]
 NameArg = Annotated[str, Field(description="Object name")]
-LimitArg = Annotated[int | None, Field(ge=1, description="Page size (default 50, capped by the server setting)")]
+Limit = Annotated[int | None, page_limit(50, "the server setting")]
 ContinueArg = Annotated[str | None, Field(description="From the previous page")]
 
 
-def kube_of(ctx: Context[Any, Any]) -> Kube:
-    kube: Kube = lifespan_state(ctx, KEY)
-    return kube
+state_of = StateOf(KEY, Kube)
+"""The module's lifespan object for a tool call."""
 
 
 async def call(kube: Kube, action: str, fn: Any, *args: Any, hint: str | None = None, **kwargs: Any) -> Any:
     """Run a blocking cluster call in a worker thread; every failure becomes a ToolError."""
     try:
         return await kube.backend.run_sync(fn, *args, **kwargs)
+    except KubeApiError as exc:
+        raise api_error(exc, action, hint) from exc
     except Exception as exc:
-        raise translate(exc, action, hint=hint) from exc
-
-
-def page_size(kube: Kube, limit: int | None, default: int | None = None) -> int:
-    """Items to ask for: `limit`, else `default` (the max_items setting), never above max_items_limit."""
-    s = kube.settings
-    return min(limit or default or s.max_items, s.max_items_limit)
+        raise translate(exc, action) from exc
 
 
 def continue_of(doc: dict[str, Any]) -> str | None:

@@ -7,18 +7,9 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import cap_items
+from servers._common.paging import offset_page, page_size
 from servers.kubernetes.client import ApiResource
-from servers.kubernetes.common import (
-    ContextArg,
-    ContinueArg,
-    LimitArg,
-    age_of,
-    call,
-    continue_of,
-    kube_of,
-    page_size,
-)
+from servers.kubernetes.common import ContextArg, ContinueArg, Limit, age_of, call, continue_of, state_of
 from servers.kubernetes.shaping import meta_of
 
 
@@ -44,11 +35,11 @@ class ContextList(BaseModel):
 async def k8s_contexts_list(
     ctx: Context[Any, Any],
     search: Annotated[str | None, Field(description="Substring of name, cluster or user")] = None,
-    limit: LimitArg = None,
+    limit: Limit = None,
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> ContextList:
     """List kubeconfig contexts (cluster, user, namespace) and which ones tools may use."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     clients = await kube.backend.get()
     current = kube.settings.context or clients.current
     out = []
@@ -66,9 +57,7 @@ async def k8s_contexts_list(
         if needle and not any(needle in (v or "").lower() for v in (info.name, info.cluster, info.user)):
             continue
         out.append(info)
-    kept, _ = cap_items(out[offset:], max_items=page_size(kube, limit), max_bytes=kube.settings.max_bytes)
-    end = offset + len(kept)
-    more = end < len(out)
+    kept, more, next_offset = offset_page(out, offset, page_size(kube.settings, limit), kube.settings.max_bytes)
     return ContextList(
         contexts=kept,
         current=current,
@@ -76,7 +65,7 @@ async def k8s_contexts_list(
         count=len(kept),
         total=len(out),
         truncated=more,
-        next_offset=end if more else None,
+        next_offset=next_offset,
     )
 
 
@@ -120,7 +109,7 @@ async def k8s_api_resources(
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> ApiResourceList:
     """List the resource types the cluster serves, CRDs included (like `kubectl api-resources`)."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     cluster = await kube.cluster(context)
     resources: list[ApiResource] = await call(kube, "discover API resources", cluster.resources, refresh)
     want_group = "" if group in ("core", "") else group
@@ -166,14 +155,14 @@ class NamespaceList(BaseModel):
 async def k8s_namespaces_list(
     ctx: Context[Any, Any],
     label_selector: Annotated[str | None, Field(description="Label selector on namespaces")] = None,
-    limit: LimitArg = None,
+    limit: Limit = None,
     continue_token: ContinueArg = None,
     context: ContextArg = None,
 ) -> NamespaceList:
     """List the namespaces the policy allows, with phase, age and labels."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     cluster = await kube.cluster(context)
-    page = page_size(kube, limit, default=kube.settings.max_items_limit)
+    page = page_size(kube.settings, limit, default=kube.settings.max_items_limit)
     doc = await call(
         kube,
         "list namespaces",

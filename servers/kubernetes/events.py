@@ -8,20 +8,20 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import redact_output
+from servers._common.paging import page_size
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     EVENTS,
     ContextArg,
     ContinueArg,
-    LimitArg,
+    Limit,
     NamespaceArg,
     call,
     continue_of,
     events_path,
     guard_kind,
     guard_namespace,
-    kube_of,
-    page_size,
+    state_of,
 )
 from servers.kubernetes.names import (
     check_kind_name,
@@ -116,12 +116,12 @@ async def k8s_events_list(
     name: Annotated[str | None, Field(description="Only events about this object name")] = None,
     type: Annotated[Literal["Normal", "Warning"] | None, Field(description="Only Normal or Warning events")] = None,
     reason: Annotated[str | None, Field(description="Only this reason, e.g. BackOff, FailedScheduling")] = None,
-    limit: LimitArg = None,
+    limit: Limit = None,
     continue_token: ContinueArg = None,
     context: ContextArg = None,
 ) -> EventList:
     """List events of a namespace (or all), e.g. to see why a pod fails."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     _check_event_filters(namespace, kind, name, reason)
     cluster = await kube.cluster(context)
     guard_kind(kube, EVENTS, "list events")
@@ -136,7 +136,7 @@ async def k8s_events_list(
         cluster.request,
         "GET",
         events_path(ns),
-        query={"fieldSelector": selector or None, "limit": page_size(kube, limit), "continue": continue_token},
+        query={"fieldSelector": selector or None, "limit": page_size(kube.settings, limit), "continue": continue_token},
     )
     hidden = 0
     events = []

@@ -10,14 +10,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact_output, tool_error
 from servers._common.lines import GrepArg, grep_filter
-from servers.kubernetes.common import (
-    ContextArg,
-    NamespaceArg,
-    call,
-    get_object,
-    kube_of,
-    namespaced_target,
-)
+from servers.kubernetes.common import ContextArg, NamespaceArg, call, get_object, namespaced_target, state_of
 from servers.kubernetes.names import check_label
 from servers.kubernetes.shaping import meta_of, redact_log_manifests
 
@@ -81,7 +74,7 @@ async def k8s_pod_logs(
     context: ContextArg = None,
 ) -> PodLogs:
     """Read a pod's logs, newest lines kept within a byte cap."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"read logs of pod {name}"
     if container is not None:
         check_label(container, "container", "container names are DNS-1123 labels; see k8s_resource_describe")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers.kubernetes.common import ContextArg, get_object, kube_of, patch, target
+from servers.kubernetes.common import ContextArg, get_object, patch, state_of, target
 
 NodeArg = Annotated[str, Field(description="Node name")]
 
@@ -20,7 +20,7 @@ class CordonResult(BaseModel):
 
 async def _cordon(ctx: Context[Any, Any], node: str, context: str | None, value: bool) -> CordonResult:
     """Set spec.unschedulable to `value` unless it already is."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"{'cordon' if value else 'uncordon'} node {node}"
     cluster, res, _ = await target(kube, context, "nodes", "v1", None, action, name=node)
     obj = await get_object(kube, cluster, res, node, None, action)

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import json_size, tool_error, truncate_text
+from servers._common import CappedItems, json_size, tool_error, truncate_text
+from servers._common.paging import page_size
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     ApiVersionArg,
@@ -17,7 +18,7 @@ from servers.kubernetes.common import (
     ContextArg,
     ContinueArg,
     KindArg,
-    LimitArg,
+    Limit,
     NameArg,
     NamespaceArg,
     age_of,
@@ -25,9 +26,8 @@ from servers.kubernetes.common import (
     call,
     conditions_of,
     get_object,
-    kube_of,
-    page_size,
     shape,
+    state_of,
     target,
 )
 from servers.kubernetes.events import EventInfo, related_events
@@ -113,21 +113,20 @@ def _item_entries(
     return entries
 
 
+def _entry_size(entry: Entry) -> int:
+    return json_size(entry[2] if entry[2] is not None else entry[1]) + 1
+
+
 def _fit(kube: Kube, entries: list[Entry]) -> tuple[list[Entry], int, int | None]:
     """Entries the policy shows, up to the byte cap: (kept, hidden, index of the first entry cut or None)."""
-    kept: list[Entry] = []
+    kept = CappedItems(None, kube.settings.max_bytes, _entry_size)
     hidden = 0
-    used = 0
     for i, entry in enumerate(entries):
         if not entry[3]:
             hidden += 1
-            continue
-        size = json_size(entry[2] if entry[2] is not None else entry[1]) + 1
-        if kept and used + size > kube.settings.max_bytes:
-            return kept, hidden, i
-        used += size
-        kept.append(entry)
-    return kept, hidden, None
+        elif not kept.add(entry):
+            return kept.items, hidden, i
+    return kept.items, hidden, None
 
 
 def _entries(
@@ -151,19 +150,19 @@ async def k8s_resources_list(
     label_selector: Annotated[str | None, Field(description="Label selector, e.g. app=web,tier!=db")] = None,
     field_selector: Annotated[str | None, Field(description="Field selector, e.g. status.phase=Running")] = None,
     output: Annotated[Output, Field(description="table: kubectl-like columns; json: full objects")] = "table",
-    limit: LimitArg = None,
+    limit: Limit = None,
     continue_token: ContinueArg = None,
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
 ) -> ResourceListResult:
     """List objects of any kind (CRDs too), as a compact table by default; Secret values redacted."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     s = kube.settings
     action = f"list {kind}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, all_namespaces=all_namespaces)
     if "list" not in res.verbs:
         raise tool_error(action, f"{res.qualified} does not support list", code="MethodNotSupported")
-    page = page_size(kube, limit)
+    page = page_size(kube.settings, limit)
     notes = [f"limit capped at {s.max_items_limit}"] if limit and limit > s.max_items_limit else []
     server_token, skip = _decode_cursor(continue_token)
     query = {
@@ -229,7 +228,7 @@ async def k8s_resource_get(
     context: ContextArg = None,
 ) -> ResourceGetResult:
     """Get one object of any kind as JSON or YAML (Secret values redacted)."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"get {kind} {name}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
     obj = shape(kube, await get_object(kube, cluster, res, name, ns, action))
@@ -308,7 +307,7 @@ async def k8s_resource_describe(
     context: ContextArg = None,
 ) -> DescribeResult:
     """Describe an object like `kubectl describe`: owners, conditions, containers, status, events."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"describe {kind} {name}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
     obj = shape(kube, await get_object(kube, cluster, res, name, ns, action))

@@ -22,9 +22,9 @@ from servers.kubernetes.common import (
     call,
     conditions_of,
     get_object,
-    kube_of,
     namespaced_target,
     patch,
+    state_of,
     target,
 )
 from servers.kubernetes.names import api_path
@@ -70,7 +70,7 @@ async def k8s_scale(
     context: ContextArg = None,
 ) -> ScaleResult:
     """Set the replica count through the scale subresource; follow with k8s_rollout_status to watch it converge."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"scale {kind} {name}"
     cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
     if "scale" not in res.subresources:
@@ -215,7 +215,7 @@ async def k8s_rollout_status(
     context: ContextArg = None,
 ) -> RolloutStatus:
     """Check the rollout of a deployment, statefulset or daemonset (like `kubectl rollout status`), with history."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"get rollout status of {kind} {name}"
     cluster, res, ns = await namespaced_target(kube, context, f"{kind}s", "apps/v1", namespace, action, name=name)
     start = time.monotonic()
@@ -264,7 +264,7 @@ async def k8s_rollout_restart(
     context: ContextArg = None,
 ) -> RestartResult:
     """Restart a workload's pods with a rolling update (like `kubectl rollout restart`)."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"restart {kind} {name}"
     cluster, res, ns = await namespaced_target(kube, context, f"{kind}s", "apps/v1", namespace, action, name=name)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -312,7 +312,7 @@ async def k8s_rollout_undo(
     context: ContextArg = None,
 ) -> UndoResult:
     """Roll a deployment back to a previous revision (like `kubectl rollout undo`); revisions: k8s_rollout_status."""
-    kube = kube_of(ctx)
+    kube = state_of(ctx)
     action = f"undo rollout of deployment {name}"
     cluster, res, ns = await namespaced_target(kube, context, "deployments", "apps/v1", namespace, action, name=name)
     dep = await get_object(kube, cluster, res, name, ns, action)

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
-from servers.postgres.client import state, translate
+from servers.postgres.client import state_of, translate
 
 SchemaKind = Literal["user", "system", "all"]
 
@@ -36,7 +36,7 @@ async def pg_schemas_list(
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> SchemaList:
     """List schemas with owner, relation count and comment."""
-    pg = state(ctx)
+    pg = state_of(ctx)
     sql = """
       SELECT * FROM (
         SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner,
@@ -95,7 +95,7 @@ async def pg_tables_list(
     offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
 ) -> TableList:
     """List tables, views and materialized views with row estimates and sizes, largest first."""
-    pg = state(ctx)
+    pg = state_of(ctx)
     rk = [_RELKINDS[k] for k in kinds] if kinds else list(_RELKINDS.values())
     sql = """
       SELECT n.nspname AS schema_name, c.relname AS name, c.relkind::text AS kind,
@@ -187,39 +187,16 @@ _CONTYPES = {
 }
 
 
-async def pg_table_describe(
-    ctx: Context[Any, Any],
-    table: Annotated[str, Field(description="Table or view, optionally schema-qualified")],
-    schema: Annotated[str | None, Field(description="Schema, when not given in `table`")] = None,
-) -> TableDescription:
-    """Describe a table or view: columns, types, defaults, constraints, indexes, foreign keys."""
-    pg = state(ctx)
-    if schema is None and "." in table:
-        schema, table = table.split(".", 1)
-    try:
-        async with pg.connection() as conn:
-            rel = await conn.fetchrow(
-                """SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind,
+_RELATION_SQL = """SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind,
                           obj_description(c.oid, 'pg_class') AS comment,
                           CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
                           CASE WHEN c.relkind IN ('r','p','m') THEN pg_total_relation_size(c.oid) END AS total_bytes
                      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                     WHERE c.relname = $1 AND ($2::text IS NULL AND pg_table_is_visible(c.oid) OR n.nspname = $2)
                       AND c.relkind IN ('r','p','v','m','f')
-                    ORDER BY n.nspname = 'public' DESC LIMIT 1""",
-                table,
-                schema,
-            )
-            if rel is None:
-                raise tool_error(
-                    "describe the table",
-                    f"no table or view named {table!r}" + (f" in schema {schema!r}" if schema else ""),
-                    code="SQLSTATE 42P01",
-                    hint="list candidates with pg_tables_list (name_like), and schema-qualify the name",
-                )
-            oid = rel["oid"]
-            cols = await conn.fetch(
-                """SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+                    ORDER BY n.nspname = 'public' DESC LIMIT 1"""
+_DESCRIBE_SQL = {
+    "columns": """SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
                           NOT a.attnotnull AS nullable,
                           CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default,
                           CASE a.attidentity WHEN 'a' THEN 'ALWAYS' WHEN 'd' THEN 'BY DEFAULT' END AS identity,
@@ -227,36 +204,49 @@ async def pg_table_describe(
                           col_description(a.attrelid, a.attnum) AS comment
                      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
-                oid,
-            )
-            cons = await conn.fetch(
-                """SELECT conname AS name, contype::text AS type, pg_get_constraintdef(oid, true) AS definition
+    "constraints": """SELECT conname AS name, contype::text AS type, pg_get_constraintdef(oid, true) AS definition
                      FROM pg_constraint WHERE conrelid = $1 ORDER BY contype, conname""",
-                oid,
-            )
-            idx = await conn.fetch(
-                """SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
+    "indexes": """SELECT ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
                           i.indisunique AS unique, i.indisprimary AS primary, i.indisvalid AS valid,
                           pg_relation_size(i.indexrelid) AS size_bytes, s.idx_scan AS scans
                      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                      LEFT JOIN pg_stat_all_indexes s ON s.indexrelid = i.indexrelid
                     WHERE i.indrelid = $1 ORDER BY ic.relname""",
-                oid,
-            )
-            fks = await conn.fetch(
-                """SELECT conname AS name,
+    "foreign_keys": """SELECT conname AS name,
                           CASE WHEN conrelid = $1 THEN 'outgoing' ELSE 'incoming' END AS direction,
                           CASE WHEN conrelid = $1 THEN confrelid::regclass::text ELSE conrelid::regclass::text END
                             AS table,
                           pg_get_constraintdef(oid, true) AS definition
                      FROM pg_constraint WHERE contype = 'f' AND (conrelid = $1 OR confrelid = $1)
                     ORDER BY direction DESC, conname""",
-                oid,
-            )
+}
+"""The parts of a description, each read by the relation's oid."""
+
+
+async def pg_table_describe(
+    ctx: Context[Any, Any],
+    table: Annotated[str, Field(description="Table or view, optionally schema-qualified")],
+    schema: Annotated[str | None, Field(description="Schema, when not given in `table`")] = None,
+) -> TableDescription:
+    """Describe a table or view: columns, types, defaults, constraints, indexes, foreign keys."""
+    pg = state_of(ctx)
+    if schema is None and "." in table:
+        schema, table = table.split(".", 1)
+    try:
+        async with pg.connection() as conn:
+            rel = await conn.fetchrow(_RELATION_SQL, table, schema)
+            if rel is None:
+                raise tool_error(
+                    "describe the table",
+                    f"no table or view named {table!r}" + (f" in schema {schema!r}" if schema else ""),
+                    code="SQLSTATE 42P01",
+                    hint="list candidates with pg_tables_list (name_like), and schema-qualify the name",
+                )
+            parts = {part: await conn.fetch(sql, rel["oid"]) for part, sql in _DESCRIBE_SQL.items()}
     except Exception as exc:
         raise translate(exc, "describe the table") from exc
-    truncated = any(len(x) > DESCRIBE_CAP for x in (cols, cons, idx, fks))
-    cols, cons, idx, fks = (x[:DESCRIBE_CAP] for x in (cols, cons, idx, fks))
+    truncated = any(len(x) > DESCRIBE_CAP for x in parts.values())
+    cols, cons, idx, fks = (parts[k][:DESCRIBE_CAP] for k in ("columns", "constraints", "indexes", "foreign_keys"))
     return TableDescription(
         schema_name=rel["nspname"],
         name=rel["relname"],

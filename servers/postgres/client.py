@@ -12,8 +12,10 @@ import anyio
 import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, BackendState, NotConfigured, lifespan_state, tool_error
+from servers._common import Backend, BackendState, NotConfigured, tool_error
 from servers._common.identity import principal
+from servers._common.lifespan import BackendId, backend_for, serving
+from servers._common.state import StateOf
 from servers.postgres.settings import PostgresSettings
 
 if TYPE_CHECKING:
@@ -202,16 +204,17 @@ class Transaction:
         self.committed = True
 
 
-def state(ctx: Any) -> Postgres:
-    """The module's lifespan object for a tool call."""
-    pg: Postgres = lifespan_state(ctx, KEY)
-    return pg
+state_of = StateOf(KEY, Postgres)
+"""The module's lifespan object for a tool call."""
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
     """Read-pool connections go back without the reset round trip: reads cannot change session state
     (SET, LISTEN, advisory locks, set_config and temporary objects are refused or impossible read-only;
     hypopg state is cleared by pg_explain itself)."""
+
+
+POSTGRES = BackendId("postgres", "PostgreSQL", "DATABASE_URL")
 
 
 def _backend(s: PostgresSettings, *, read_only: bool) -> Backend[asyncpg.Pool]:
@@ -238,15 +241,7 @@ def _backend(s: PostgresSettings, *, read_only: bool) -> Backend[asyncpg.Pool]:
     async def close(pool: asyncpg.Pool) -> None:
         await pool.close()
 
-    return Backend(
-        module="postgres",
-        title="PostgreSQL",
-        target=s.target(),
-        env_hint="DATABASE_URL",
-        connect=connect,
-        probe=probe,
-        close=close,
-    )
+    return backend_for(POSTGRES, s.target(), connect, probe, close)
 
 
 @asynccontextmanager
@@ -254,11 +249,8 @@ async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[P
     """Own the asyncpg pools for the lifetime of the server; never fail when PostgreSQL is down."""
     s = settings or PostgresSettings()
     reader, writer = _backend(s, read_only=True), _backend(s, read_only=False)
-    try:
-        yield Postgres(s, reader, writer)
-    finally:
-        await writer.aclose()
-        await reader.aclose()
+    async with serving(Postgres(s, reader, writer), reader, writer) as state:
+        yield state
 
 
 def translate(exc: BaseException, action: str) -> ToolError:

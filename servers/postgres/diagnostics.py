@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import tool_error, truncate_text
 from servers.postgres import reliability
-from servers.postgres.client import state, translate
+from servers.postgres.client import state_of, translate
 from servers.postgres.reliability import Check
 from servers.postgres.values import redact_sql
 
@@ -44,7 +44,7 @@ async def pg_activity(
     limit: Annotated[int, Field(ge=1, le=500, description="Most sessions (longest first)")] = 50,
 ) -> ActivityResult:
     """Show current sessions with their queries, waits, transaction ages and lock blockers."""
-    pg = state(ctx)
+    pg = state_of(ctx)
     sql = """
       SELECT pid, usename AS user, application_name AS application, client_addr::text AS client, state,
              CASE WHEN wait_event IS NOT NULL THEN wait_event_type || ':' || wait_event END AS wait,
@@ -208,7 +208,7 @@ async def pg_health(
     areas: Annotated[list[HealthArea] | None, Field(description="Checks to run (default: all)")] = None,
 ) -> HealthReport:
     """Run database health checks (cache, connections, indexes, vacuum, wraparound, replication, WAL, ...)."""
-    pg = state(ctx)
+    pg = state_of(ctx)
     wanted = list(areas or HealthArea.__args__)  # type: ignore[attr-defined]
     try:
         async with pg.connection() as conn:
@@ -243,7 +243,7 @@ async def pg_top_queries(
     limit: Annotated[int, Field(ge=1, le=100, description="Statements to return")] = 10,
 ) -> TopQueries:
     """List the heaviest statements from pg_stat_statements (needs the extension)."""
-    pg = state(ctx)
+    pg = state_of(ctx)
     order = {
         "total_time": "total_exec_time",
         "mean_time": "mean_exec_time",

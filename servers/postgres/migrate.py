@@ -23,7 +23,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
-from servers.postgres.client import Postgres, state, translate
+from servers.postgres.client import Postgres, state_of, translate
 from servers.postgres.ledger import (
     SHAPE_SQL,
     Drift,
@@ -104,7 +104,7 @@ async def pg_migrations_status(
     """Check a migrations directory: applied, pending, and drift (edited or missing files, half-applied runs,
     unexplained schema changes).
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
     try:
         async with pg.transaction(read_only=True) as tx:
@@ -353,7 +353,7 @@ async def pg_migration_apply(
     """Apply the pending migrations of a reviewed plan from pg_migration_plan; refused when a file, the ledger or
     the schema changed since. Each migration runs in its own transaction, lock waits bounded and retried.
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     action = "apply the migrations"
     if not _PLAN_ID.match(plan_id):
         raise tool_error(action, "`plan_id` is not one pg_migration_plan returns", hint="run pg_migration_plan")
@@ -486,7 +486,7 @@ async def pg_migration_rollback(
     """Undo the latest applied migrations with their down files, newest first, as safely as pg_migration_apply;
     refused when a down file is missing.
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     action = "roll back the migrations"
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
     ran: list[RanMigration] = []

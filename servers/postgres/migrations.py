@@ -18,7 +18,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
-from servers.postgres.client import state, translate
+from servers.postgres.client import state_of, translate
 from servers.postgres.ledger import SHAPE_SQL, plan_state, resolve
 from servers.postgres.migration_files import (
     Lint,
@@ -302,7 +302,7 @@ async def pg_migration_plan(
     Without `sql`, rehearses the directory's pending migrations and returns the `plan_id` for pg_migration_apply.
     Locks are really taken (bounded by lock_timeout).
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     if sql is not None and directory is not None:
         raise tool_error("plan the migration", "give `sql` or `directory`, not both")
     scripts = _script(sql) if sql is not None else []

@@ -10,8 +10,8 @@ import orjson
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from servers._common import json_size, tool_error
-from servers.postgres.client import fetch_page, state, translate
+from servers._common import cap_items, json_size, tool_error
+from servers.postgres.client import fetch_page, state_of, translate
 from servers.postgres.safety import check_explain, check_index_definition, check_read_only, check_write
 from servers.postgres.values import RowShaper, coerce_param
 
@@ -111,12 +111,7 @@ def fit_rows(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str,
     """The rows that fit `max_bytes` of JSON (at least one), measured once per page; True when cut."""
     if len(rows) <= 1 or len(orjson.dumps(rows, default=str)) <= max_bytes:
         return rows, False
-    used = 0
-    for n, row in enumerate(rows):
-        used += len(orjson.dumps(row, default=str)) + 1
-        if n and used > max_bytes:
-            return rows[:n], True
-    return rows, False
+    return cap_items(rows, max_items=None, max_bytes=max_bytes)
 
 
 async def pg_query(
@@ -131,7 +126,7 @@ async def pg_query(
 
     Add ORDER BY for stable paging.
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     checked = check_read_only(sql)
     page = min(limit or pg.settings.max_rows, pg.settings.max_rows_limit)
     notes: list[str] = []
@@ -323,7 +318,7 @@ async def pg_explain(
 
     Writes are planned, not analyzed (use pg_execute(dry_run=true)).
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     checked = check_explain(sql, analyze=analyze)
     hypo = [check_index_definition(d) for d in hypothetical_indexes or []]
     if hypo and analyze:
@@ -380,7 +375,7 @@ async def pg_execute(
 
     Transaction control, server-side COPY, ALTER SYSTEM and LOAD are refused.
     """
-    pg = state(ctx)
+    pg = state_of(ctx)
     check_write(sql)
     try:
         async with pg.transaction(read_only=False, timeout_ms=timeout_ms) as tx:

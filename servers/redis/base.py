@@ -1,4 +1,4 @@
-"""What the Redis tool files share: the lifespan state, parameter types, cursors, the capped collector,
+"""What the Redis tool files share: the lifespan state, parameter types, cursors,
 the SCAN loop, stream-entry paging and the write-result shape with its call helper."""
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import json_size, lifespan_state, tool_error
-from servers.redis.client import Redis, plain, text, translate, value_json
+from servers._common import CappedItems, json_size, tool_error
+from servers._common.paging import page_limit
+from servers._common.state import StateOf
+from servers.redis.client import Redis, plain, text, value_json
 
 KEY = "redis"
 
 Key = Annotated[str, Field(min_length=1, description="Exact key name")]
 Cursor = Annotated[str | None, Field(description="Previous page's next_cursor")]
-Limit = Annotated[int | None, Field(ge=1, description="Page size (default 100, capped by the server)")]
+Limit = Annotated[int | None, page_limit(100)]
 Node = Annotated[
     str | None,
     Field(description="Cluster node host:port (default: the first primary)"),
@@ -35,13 +37,8 @@ LENGTH_CMD = {
 """The O(1) length command of each type."""
 
 
-def state(ctx: Context[Any, Any]) -> Redis:
-    r: Redis = lifespan_state(ctx, KEY)
-    return r
-
-
-def page_size(r: Redis, limit: int | None) -> int:
-    return min(limit or r.settings.max_items, r.settings.max_items_limit)
+state_of = StateOf(KEY, Redis)
+"""The module's lifespan object for a tool call."""
 
 
 def bad_cursor(cursor: str, what: str) -> Exception:
@@ -66,35 +63,20 @@ def parse_scan_cursor(cursor: str | None, what: str, *, with_node: bool = False)
     raise bad_cursor(cursor, what)
 
 
-class Collector:
-    """Keeps items while the item and byte caps hold; records where it stopped."""
+def json_item(item: Any) -> int:
+    """Bytes of an item that is already a JSON value (or a raw key name), measured as it is."""
+    return json_size(item) + 1
 
-    def __init__(self, limit: int, max_bytes: int) -> None:
-        self.limit = limit
-        self.max_bytes = max_bytes
-        self.items: list[Any] = []
-        self.used = 0
-        self.byte_cut = False
 
-    def full(self) -> bool:
-        return len(self.items) >= self.limit or self.byte_cut
-
-    def add(self, item: Any) -> bool:
-        if len(self.items) >= self.limit:
-            return False
-        size = json_size(item) + 1
-        if self.items and self.used + size > self.max_bytes:
-            self.byte_cut = True
-            return False
-        self.used += size
-        self.items.append(item)
-        return True
+def collector(limit: int, max_bytes: int) -> CappedItems[Any]:
+    """A capped page of such items."""
+    return CappedItems(limit, max_bytes, json_item)
 
 
 async def scan_pages(
     fetch: Callable[[int], Awaitable[tuple[int, list[Any]]]],
     convert: Callable[[Any], Any],
-    col: Collector,
+    col: CappedItems[Any],
     scan_cursor: int,
     skip: int,
     *,
@@ -118,7 +100,7 @@ async def scan_pages(
             return cur, 0, False
 
 
-def collect_entries(col: Collector, entries: list[Any]) -> str | None:
+def collect_entries(col: CappedItems[Any], entries: list[Any]) -> str | None:
     """Stream entries (fetched with count=page+1) into `col`; the exclusive id of the next page, if any."""
     for eid, fields in entries:
         if not col.add({"id": text(eid), "fields": {text(k): value_json(v) for k, v in fields.items()}}):
@@ -154,13 +136,13 @@ Op = Callable[[Any], Awaitable[Any]]
 
 async def call(ctx: Context[Any, Any], action: str, op: Op, then: Op | None = None) -> tuple[Any, Any]:
     """`op(client)`, then `then(client)` when given (the new length or TTL); errors translated as `action`."""
-    r = state(ctx)
+    r = state_of(ctx)
     try:
         client = await r.client()
         result = await op(client)
         after = await then(client) if then is not None else None
     except Exception as exc:
-        raise translate(exc, action, r) from exc
+        raise r.translate(exc, action) from exc
     return result, after
 
 

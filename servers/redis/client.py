@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -21,7 +21,16 @@ from urllib.parse import unquote, urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, BackendState, NotConfigured, redact_text, tool_error
+from servers._common import (
+    Backend,
+    BackendState,
+    NotConfigured,
+    backend_error,
+    connection_lost,
+    redact_text,
+    tool_error,
+)
+from servers._common.lifespan import BackendId, backend_for
 from servers.redis.settings import RedisSettings, parse_nodes
 
 log = logging.getLogger("backend_architect_mcp.redis")
@@ -173,6 +182,10 @@ class Redis(BackendState[RedisSettings, Any]):
     async def client(self) -> Any:
         """The connected client (redis.asyncio.Redis or RedisCluster)."""
         return await self.backend.get()
+
+    def translate(self, exc: BaseException, action: str) -> ToolError:
+        """`translate`, with a lost connection told as this backend's unreachable message."""
+        return backend_error(self.backend, translate, exc, action)
 
     async def is_cluster(self) -> bool:
         from redis.asyncio.cluster import RedisCluster
@@ -385,95 +398,107 @@ def _url_parts(dsn: str) -> dict[str, Any]:
     return out
 
 
-async def open_client(s: RedisSettings) -> Any:
-    """Build and verify a client for the configured mode; raises NotConfigured without an address."""
-    import redis.asyncio as aioredis
-    from redis.asyncio.cluster import ClusterNode, RedisCluster
-
-    dsn = s.dsn()
-    mode = s.effective_mode()
+def _retry(s: RedisSettings) -> Any:
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
 
-    def retry() -> Retry:
-        return Retry(ExponentialBackoff(cap=0.5, base=0.05), s.retries)
+    return Retry(ExponentialBackoff(cap=0.5, base=0.05), s.retries)
 
-    common: dict[str, Any] = {
-        "retry": retry(),
+
+def _client_kwargs(s: RedisSettings) -> dict[str, Any]:
+    """What every mode's client gets: retries, timeouts, raw replies and the client name."""
+    return {
+        "retry": _retry(s),
         "socket_connect_timeout": s.connect_timeout_s,
         "socket_timeout": s.command_timeout_s,
         "decode_responses": False,
         "client_name": s.client_name,
     }
-    if mode == "cluster":
-        seeds = parse_nodes(s.cluster_nodes) if s.cluster_nodes.strip() else []
-        if not seeds and dsn:
-            seeds = parse_nodes(dsn)
-        if not seeds:
-            raise NotConfigured("set REDIS_CLUSTER_NODES=host:port,host:port (or REDIS_URL with mode=cluster)")
-        parts = _url_parts(dsn) if dsn else {"ssl": False}
-        parts.pop("db", None)
-        ssl = bool(parts.pop("ssl"))
-        cluster_kwargs: dict[str, Any] = dict(common)
-        cluster_kwargs.update(parts)
-        if ssl:
-            cluster_kwargs["ssl"] = True
-            cluster_kwargs.update(_ssl_kwargs(s))
-        rc = bounded_cluster_class()(
-            startup_nodes=[ClusterNode(h, p) for h, p in seeds],
-            max_connections=s.max_connections,
-            **cluster_kwargs,
-        )
-        try:
-            await rc.initialize()
-            await rc.ping(target_nodes=RedisCluster.PRIMARIES)
-        except BaseException:
-            await rc.aclose()
-            raise
-        return rc
-    if mode == "sentinel":
-        from redis.asyncio.sentinel import Sentinel
 
-        sentinels = parse_nodes(s.sentinels)
-        if not sentinels:
-            raise NotConfigured("set REDIS_SENTINELS=host:port,host:port and REDIS_SENTINEL_SERVICE")
-        parts = _url_parts(dsn) if dsn else {"ssl": False, "db": 0}
-        ssl = bool(parts.pop("ssl"))
-        kw: dict[str, Any] = dict(common)
-        kw.update(parts)
-        if ssl:
-            kw["ssl"] = True
-            kw.update(_ssl_kwargs(s))
-        sentinel_kwargs: dict[str, Any] = {
-            "retry": retry(),
-            "socket_connect_timeout": s.connect_timeout_s,
-            "socket_timeout": s.command_timeout_s,
-        }
-        if s.sentinel_password:
-            sentinel_kwargs["password"] = s.sentinel_password.get_secret_value()
-        sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, **kw)  # type: ignore[no-untyped-call]
-        master = sentinel.master_for(s.sentinel_service, max_connections=s.max_connections)
-        try:
-            await master.ping()
-        except BaseException:
-            await master.aclose()
-            raise
-        return master
+
+def _tls_parts(s: RedisSettings, dsn: str | None, default: dict[str, Any]) -> dict[str, Any]:
+    """The URL's credentials and database, plus the TLS options when the URL is rediss://."""
+    parts = _url_parts(dsn) if dsn else dict(default)
+    ssl = bool(parts.pop("ssl"))
+    if ssl:
+        parts["ssl"] = True
+        parts.update(_ssl_kwargs(s))
+    return parts
+
+
+async def _verified(client: Any, ping: Callable[[], Awaitable[Any]]) -> Any:
+    """`client` once `ping` answers; closed and the error raised otherwise."""
+    try:
+        await ping()
+    except BaseException:
+        await client.aclose()
+        raise
+    return client
+
+
+async def _open_cluster(s: RedisSettings, dsn: str | None) -> Any:
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    seeds = parse_nodes(s.cluster_nodes) if s.cluster_nodes.strip() else []
+    if not seeds and dsn:
+        seeds = parse_nodes(dsn)
+    if not seeds:
+        raise NotConfigured("set REDIS_CLUSTER_NODES=host:port,host:port (or REDIS_URL with mode=cluster)")
+    kwargs = _client_kwargs(s)
+    parts = _tls_parts(s, dsn, {"ssl": False})
+    parts.pop("db", None)
+    kwargs.update(parts)
+    rc = bounded_cluster_class()(
+        startup_nodes=[ClusterNode(h, p) for h, p in seeds], max_connections=s.max_connections, **kwargs
+    )
+
+    async def ping() -> None:
+        await rc.initialize()
+        await rc.ping(target_nodes=RedisCluster.PRIMARIES)
+
+    return await _verified(rc, ping)
+
+
+async def _open_sentinel(s: RedisSettings, dsn: str | None) -> Any:
+    from redis.asyncio.sentinel import Sentinel
+
+    sentinels = parse_nodes(s.sentinels)
+    if not sentinels:
+        raise NotConfigured("set REDIS_SENTINELS=host:port,host:port and REDIS_SENTINEL_SERVICE")
+    kw = _client_kwargs(s)
+    kw.update(_tls_parts(s, dsn, {"ssl": False, "db": 0}))
+    sentinel_kwargs: dict[str, Any] = {
+        "retry": _retry(s),
+        "socket_connect_timeout": s.connect_timeout_s,
+        "socket_timeout": s.command_timeout_s,
+    }
+    if s.sentinel_password:
+        sentinel_kwargs["password"] = s.sentinel_password.get_secret_value()
+    sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs, **kw)  # type: ignore[no-untyped-call]
+    master = sentinel.master_for(s.sentinel_service, max_connections=s.max_connections)
+    return await _verified(master, master.ping)
+
+
+async def _open_single(s: RedisSettings, dsn: str | None) -> Any:
+    import redis.asyncio as aioredis
+
     if not dsn:
         raise NotConfigured("set REDIS_URL, e.g. redis://[user:password@]127.0.0.1:6379/0 (rediss:// for TLS)")
     extra = _ssl_kwargs(s) if dsn.startswith("rediss://") else {}
     # A blocking pool: under a burst of concurrent calls, callers wait for a free connection (bounded by
     # the pool timeout) instead of failing with "Too many connections".
     pool = aioredis.BlockingConnectionPool.from_url(
-        dsn, max_connections=s.max_connections, timeout=s.pool_timeout_s, **common, **extra
+        dsn, max_connections=s.max_connections, timeout=s.pool_timeout_s, **_client_kwargs(s), **extra
     )
     client = aioredis.Redis.from_pool(pool)
-    try:
-        await client.ping()
-    except BaseException:
-        await client.aclose()
-        raise
-    return client
+    return await _verified(client, client.ping)
+
+
+async def open_client(s: RedisSettings) -> Any:
+    """Build and verify a client for the configured mode; raises NotConfigured without an address."""
+    mode = s.effective_mode()
+    opener = {"cluster": _open_cluster, "sentinel": _open_sentinel}.get(mode, _open_single)
+    return await opener(s, s.dsn())
 
 
 def bounded_cluster_class() -> Any:
@@ -556,15 +581,7 @@ async def resources(settings: RedisSettings | None = None) -> AsyncIterator[Redi
         "cluster": "REDIS_CLUSTER_NODES (or REDIS_URL)",
         "sentinel": "REDIS_SENTINELS / REDIS_SENTINEL_SERVICE",
     }.get(s.effective_mode(), "REDIS_URL")
-    backend: Backend[Any] = Backend(
-        module="redis",
-        title="Redis",
-        target=s.target(),
-        env_hint=env_hint,
-        connect=connect,
-        probe=probe,
-        close=close,
-    )
+    backend: Backend[Any] = backend_for(BackendId("redis", "Redis", env_hint), s.target(), connect, probe, close)
     state = Redis(s, backend)
     try:
         yield state
@@ -589,7 +606,7 @@ _HINTS = {
 }
 
 
-def translate(exc: BaseException, action: str, r: Redis | None = None) -> ToolError:
+def translate(exc: BaseException, action: str) -> ToolError:
     """redis-py errors as tool errors carrying Redis's own error code and a hint."""
     from redis import exceptions as rx
 
@@ -614,9 +631,7 @@ def translate(exc: BaseException, action: str, r: Redis | None = None) -> ToolEr
             hint="retry; for sustained load raise BAM_REDIS_MAX_CONNECTIONS or BAM_REDIS_POOL_TIMEOUT_S",
         )
     if isinstance(exc, rx.ConnectionError | OSError):
-        if r is not None:
-            return r.backend.unavailable(exc)
-        return tool_error(action, f"{type(exc).__name__}: {exc}", hint="Redis connection problem; retry")
+        return connection_lost(action, f"{type(exc).__name__}: {exc}", hint="Redis connection problem; retry")
     if isinstance(exc, rx.ResponseError):
         msg = str(exc)
         code = msg.split(" ", 1)[0] if msg[:1].isupper() and msg.split(" ", 1)[0].isupper() else "ERR"

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import redact_output, tool_error
+from servers._common import cap_items, redact_output, tool_error
 from servers._common.output import REDACTED, is_secret_key
-from servers.redis.base import Collector, Node, state
-from servers.redis.client import CLASS_RANK, CommandClass, CommandMeta, Redis, plain, translate
+from servers.redis.base import Node, json_item, state_of
+from servers.redis.client import CLASS_RANK, CommandClass, CommandMeta, Redis, plain
 
 
 class CommandResult(BaseModel):
@@ -68,17 +68,12 @@ def _mask_named(name: str, value: Any) -> Any:
 
 def _cap_reply(value: Any, max_bytes: int, max_items: int) -> tuple[Any, bool]:
     if isinstance(value, list):
-        col = Collector(max_items, max_bytes)
-        for v in value:
-            if not col.add(v):
-                break
-        return col.items, len(col.items) < len(value)
+        return cap_items(value, max_items=max_items, max_bytes=max_bytes, size=json_item)
     if isinstance(value, dict):
-        col = Collector(max_items, max_bytes)
-        for k, v in value.items():
-            if not col.add([k, v]):
-                break
-        return dict(col.items), len(col.items) < len(value)
+        pairs, cut = cap_items(
+            ([k, v] for k, v in value.items()), max_items=max_items, max_bytes=max_bytes, size=json_item
+        )
+        return dict(pairs), cut
     if isinstance(value, str) and len(value.encode()) > max_bytes:
         return value.encode()[:max_bytes].decode(errors="ignore"), True
     return value, False
@@ -89,7 +84,7 @@ async def _classified(r: Redis, args: list[str], rank: int) -> CommandMeta:
     try:
         meta = await r.resolve(args)
     except Exception as exc:
-        raise translate(exc, "look up the command", r) from exc
+        raise r.translate(exc, "look up the command") from exc
     if meta is None:
         raise tool_error(
             "run the command",
@@ -135,7 +130,7 @@ async def _run(r: Redis, meta: CommandMeta, args: list[str], node: str | None) -
             return await (await r.client()).execute_command(*sent), notes
         return await r.node_command(target, *sent), notes
     except Exception as exc:
-        raise translate(exc, f"run {meta.name.upper()}", r) from exc
+        raise r.translate(exc, f"run {meta.name.upper()}") from exc
 
 
 def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandResult]]:
@@ -150,7 +145,7 @@ def make_command_tool(allowed: CommandClass) -> Callable[..., Awaitable[CommandR
         ],
         node: Node = None,
     ) -> CommandResult:
-        r = state(ctx)
+        r = state_of(ctx)
         meta = await _classified(r, args, rank)
         reply, notes = await _run(r, meta, args, node)
         value, cut = _cap_reply(plain(reply), r.settings.max_bytes, r.settings.max_items_limit)

@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, redact_output, tool_error, truncate_text
 from servers._common.lines import alternatives, matches
-from servers.redis.base import Collector, Limit, Node, page_size, pairs, state
-from servers.redis.client import text, translate
+from servers._common.paging import offset_page, page_size
+from servers.redis.base import Limit, Node, collector, pairs, state_of
+from servers.redis.client import text
 
 
 def node_name(n: Any) -> str | None:
@@ -139,7 +140,7 @@ async def redis_info(
     """Get server INFO as structured data with a summary (memory, hit ratio, evictions, keys); `next_offset`
     continues cut sections.
     """
-    r = state(ctx)
+    r = state_of(ctx)
     want = [s.lower() for s in sections or []]
     try:
         n = await r.pick_node(node)
@@ -149,16 +150,14 @@ async def redis_info(
         if want:
             full = parse_info(text(await r.node_command(n, "INFO", *want)))
     except Exception as exc:
-        raise translate(exc, "read INFO", r) from exc
+        raise r.translate(exc, "read INFO") from exc
     flat = [(sec, k, v) for sec, body in redact(full).items() for k, v in body.items()]
-    kept, _ = cap_items(flat[offset:], max_items=len(flat) or 1, max_bytes=r.settings.max_bytes)
+    kept, more, next_offset = offset_page(flat, offset, len(flat) or 1, r.settings.max_bytes)
     out: dict[str, dict[str, Any]] = {}
     for sec, k, v in kept:
         out.setdefault(sec, {})[k] = v
     if offset == 0:
         out.update({sec: {} for sec, body in full.items() if not body})
-    end = offset + len(kept)
-    more = end < len(flat)
     return InfoResult(
         node=node_name(n),
         summary=_summary(summ),
@@ -166,7 +165,7 @@ async def redis_info(
         fields=len(kept),
         fields_total=len(flat),
         truncated=more,
-        next_offset=end if more else None,
+        next_offset=next_offset,
     )
 
 
@@ -196,14 +195,14 @@ async def redis_slowlog(
     ] = None,
 ) -> SlowlogResult:
     """List recent slow commands (SLOWLOG GET), newest first: command, duration, client."""
-    r = state(ctx)
+    r = state_of(ctx)
     alts = _grep_alternatives(grep)
     try:
         n = await r.pick_node(node)
         rows = await r.node_command(n, "SLOWLOG", "GET", 128 if alts else limit)
         total = int(await r.node_command(n, "SLOWLOG", "LEN"))
     except Exception as exc:
-        raise translate(exc, "read the slowlog", r) from exc
+        raise r.translate(exc, "read the slowlog") from exc
     entries = []
     for row in rows:
         args = [text(a) for a in row[3]]
@@ -264,15 +263,15 @@ async def redis_latency(
     node: Node = None,
 ) -> LatencyResult:
     """Show latency monitor figures: latest spikes, an event's history and LATENCY DOCTOR."""
-    r = state(ctx)
-    page = page_size(r, limit)
+    r = state_of(ctx)
+    page = page_size(r.settings, limit)
     try:
         n = await r.pick_node(node)
         latest = await r.node_command(n, "LATENCY", "LATEST")
         hist = await r.node_command(n, "LATENCY", "HISTORY", event) if event else None
         doctor = text(await r.node_command(n, "LATENCY", "DOCTOR"))
     except Exception as exc:
-        raise translate(exc, "read latency data", r) from exc
+        raise r.translate(exc, "read latency data") from exc
     samples = [{"time": int(t), "latency_ms": int(ms)} for t, ms in hist] if hist is not None else None
     kept = samples[-page:] if samples is not None else None
     doctor_text, doctor_cut = truncate_text(doctor, r.settings.max_bytes // 2, keep="head")
@@ -323,16 +322,16 @@ async def redis_clients_list(
     node: Node = None,
 ) -> ClientsResult:
     """List connected clients (CLIENT LIST): address, name, age, idle time, db, last command."""
-    r = state(ctx)
-    page = page_size(r, limit)
+    r = state_of(ctx)
+    page = page_size(r.settings, limit)
     try:
         n = await r.pick_node(node)
         args: list[Any] = ["CLIENT", "LIST"] + (["TYPE", type] if type else [])
         raw = text(await r.node_command(n, *args))
     except Exception as exc:
-        raise translate(exc, "list clients", r) from exc
+        raise r.translate(exc, "list clients") from exc
     rows = [_parse_client_line(x) for x in raw.splitlines() if x.strip()]
-    col = Collector(page, r.settings.max_bytes)
+    col = collector(page, r.settings.max_bytes)
     for row in rows[offset:]:
         if not col.add(row):
             break
@@ -362,13 +361,13 @@ class MemoryReport(BaseModel):
 
 async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> MemoryReport:
     """Diagnose memory use: MEMORY DOCTOR advice plus MEMORY STATS."""
-    r = state(ctx)
+    r = state_of(ctx)
     try:
         n = await r.pick_node(node)
         doctor = text(await r.node_command(n, "MEMORY", "DOCTOR"))
         stats = pairs(await r.node_command(n, "MEMORY", "STATS"))
     except Exception as exc:
-        raise translate(exc, "diagnose memory", r) from exc
+        raise r.translate(exc, "diagnose memory") from exc
     half = r.settings.max_bytes // 2
     doctor_text, doctor_cut = truncate_text(doctor, half, keep="head")
     per_db = [(k, v) for k, v in stats.items() if k.startswith("db.")]

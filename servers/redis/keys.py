@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
+import orjson
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import json_size, tool_error
+from servers._common import CappedItems, json_size, tool_error
+from servers._common.paging import page_size
 from servers.redis.base import (
     LENGTH_CMD,
-    Collector,
     Cursor,
     Key,
     Limit,
     RedisType,
     bad_cursor,
     collect_entries,
-    page_size,
+    collector,
     parse_scan_cursor,
     scan_pages,
-    state,
+    state_of,
 )
-from servers.redis.client import text, translate, value_json
+from servers.redis.client import Redis, text, value_json
 
 
 class KeyItem(BaseModel):
@@ -54,10 +56,10 @@ async def redis_keys_scan(
 
     A page may hold fewer than `limit` keys: continue with `next_cursor` until it is null.
     """
-    r = state(ctx)
-    page = page_size(r, limit)
+    r = state_of(ctx)
+    page = page_size(r.settings, limit)
     node_i, scan_cur, skip = parse_scan_cursor(cursor, "keys", with_node=True)
-    col = Collector(page, r.settings.max_bytes)
+    col = collector(page, r.settings.max_bytes)
     deadline = time.monotonic() + min(2.0, r.settings.command_timeout_s)
     next_cursor: str | None = None
     try:
@@ -100,7 +102,7 @@ async def redis_keys_scan(
                 item.type = text(res[2 * i])
                 item.ttl_ms = int(res[2 * i + 1])
     except Exception as exc:
-        raise translate(exc, "scan keys", r) from exc
+        raise r.translate(exc, "scan keys") from exc
     notes = []
     if next_cursor and len(items) < page:
         notes.append("scan step budget reached before the page filled; continue with next_cursor")
@@ -137,7 +139,7 @@ async def _optional(coro: Awaitable[Any]) -> Any:
 
 async def redis_key_info(ctx: Context[Any, Any], key: Key) -> KeyInfo:
     """Get one key's type, TTL, memory usage, encoding and length (cheap)."""
-    r = state(ctx)
+    r = state_of(ctx)
     try:
         client = await r.client()
         typ = text(await client.type(key))
@@ -154,7 +156,7 @@ async def redis_key_info(ctx: Context[Any, Any], key: Key) -> KeyInfo:
         idle = await _optional(client.execute_command("OBJECT", "IDLETIME", key))
         freq = await _optional(client.execute_command("OBJECT", "FREQ", key))
     except Exception as exc:
-        raise translate(exc, "inspect the key", r) from exc
+        raise r.translate(exc, "inspect the key") from exc
     return KeyInfo(
         key=key,
         exists=True,
@@ -196,6 +198,133 @@ def _utf8_chunk(raw: bytes) -> tuple[Any, int]:
     return value_json(raw), len(raw)
 
 
+@dataclass
+class _Page:
+    """One page read of an aggregate key: what the per-type readers share."""
+
+    r: Redis
+    client: Any
+    key: str
+    typ: str
+    cursor: str | None
+    page: int
+    col: CappedItems[Any]
+    length: int | None
+
+
+async def _scan_members(p: _Page) -> str | None:
+    """hash and set: HSCAN/SSCAN pages; the cursor is `scan:skip`."""
+    _, scan_cur, skip = parse_scan_cursor(p.cursor, p.typ)
+    cmd = "HSCAN" if p.typ == "hash" else "SSCAN"
+
+    async def fetch(cur: int) -> tuple[int, list[Any]]:
+        reply = await p.r.key_command(p.key, cmd, p.key, cur, "COUNT", p.r.settings.scan_count)
+        flat = list(reply[1])
+        if p.typ == "hash":
+            return int(reply[0]), [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+        return int(reply[0]), flat
+
+    def conv(x: Any) -> dict[str, Any]:
+        if p.typ == "hash":
+            return {"field": value_json(x[0]), "value": value_json(x[1])}
+        return {"member": value_json(x)}
+
+    resume, skip_at, _ = await scan_pages(fetch, conv, p.col, scan_cur, skip)
+    return f"{resume}:{skip_at}" if resume is not None else None
+
+
+async def _range_items(p: _Page) -> str | None:
+    """list and zset: index ranges; the cursor is the next index."""
+    try:
+        start = int(p.cursor or 0)
+    except ValueError:
+        raise bad_cursor(p.cursor or "", p.typ) from None
+    stop = start + p.page - 1
+    if p.typ == "list":
+        items = [
+            {"index": start + i, "value": value_json(v)}
+            for i, v in enumerate(await p.client.lrange(p.key, start, stop))
+        ]
+    else:
+        vals = await p.client.zrange(p.key, start, stop, withscores=True)
+        items = [{"member": value_json(m), "score": s} for m, s in vals]
+    for item in items:
+        if not p.col.add(item):
+            break
+    end = start + len(p.col.items)
+    return str(end) if p.length is not None and end < p.length else None
+
+
+async def _stream_entries(p: _Page) -> str | None:
+    """stream: XRANGE pages; the cursor is the exclusive id to continue after."""
+    return collect_entries(p.col, await p.client.xrange(p.key, p.cursor or "-", "+", count=p.page + 1))
+
+
+_READERS: dict[str, Callable[[_Page], Awaitable[str | None]]] = {
+    "hash": _scan_members,
+    "set": _scan_members,
+    "list": _range_items,
+    "zset": _range_items,
+    "stream": _stream_entries,
+}
+
+
+def _string_value(key: str, cursor: str | None, offset: int, first: list[Any]) -> KeyValue:
+    """A string's chunk from the first round trip (TYPE, STRLEN, GETRANGE); the cursor is the next byte offset."""
+    if cursor and not cursor.isdigit():
+        raise bad_cursor(cursor, "the string")
+    total = int(first[1])
+    raw = bytes(first[2]) if offset < total else b""
+    val, used = _utf8_chunk(raw)
+    end = offset + used
+    more = end < total
+    notes = [f"string is {total} bytes; this page holds bytes {offset}..{end - 1}"] if more else []
+    return KeyValue(
+        key=key,
+        type="string",
+        exists=True,
+        length=total,
+        value=val,
+        count=used,
+        truncated=more,
+        next_cursor=str(end) if more else None,
+        notes=notes,
+    )
+
+
+async def _json_value(client: Any, key: str, json_path: str, cap: int) -> KeyValue:
+    """A RedisJSON document at `json_path`, whole, or its first `cap` characters when larger."""
+    doc = await client.execute_command("JSON.GET", key, json_path)
+    doc_text = text(doc) if doc is not None else "null"
+    parsed = orjson.loads(doc_text)
+    typ = "ReJSON-RL"
+    if json_size(parsed) <= cap:
+        return KeyValue(key=key, type=typ, exists=True, length=None, value=parsed, count=1, truncated=False)
+    return KeyValue(
+        key=key,
+        type=typ,
+        exists=True,
+        length=None,
+        value=doc_text[:cap],
+        count=cap,
+        truncated=True,
+        next_cursor=None,
+        notes=[f"document larger than {cap} bytes; read a narrower `json_path`"],
+    )
+
+
+async def _first_round(client: Any, key: str, offset: int, cap: int) -> list[Any]:
+    """One round trip for the common case (a string): TYPE, STRLEN and the first chunk together."""
+    pipe = client.pipeline(transaction=False)
+    pipe.type(key)
+    pipe.strlen(key)
+    pipe.getrange(key, offset, offset + cap - 1)
+    first: list[Any] = await pipe.execute(raise_on_error=False)
+    if isinstance(first[0], Exception):
+        raise first[0]
+    return first
+
+
 async def redis_key_get(
     ctx: Context[Any, Any],
     key: Key,
@@ -207,118 +336,32 @@ async def redis_key_get(
     json_path: Annotated[str, Field(description="JSONPath for RedisJSON documents")] = "$",
 ) -> KeyValue:
     """Read a key's value by its type, one capped page at a time; while `truncated`, pass `next_cursor` back."""
-    r = state(ctx)
+    r = state_of(ctx)
     cap = min(max_bytes or r.settings.max_bytes, r.settings.max_bytes)
-    page = page_size(r, limit)
-    col = Collector(page, cap)
-    notes: list[str] = []
+    page = page_size(r.settings, limit)
+    col = collector(page, cap)
+    offset = int(cursor) if cursor and cursor.isdigit() else 0
     try:
         client = await r.client()
-        offset = 0
-        if cursor and cursor.isdigit():
-            offset = int(cursor)
-        # one round trip for the common case (a string): TYPE, STRLEN and the first chunk together
-        pipe = client.pipeline(transaction=False)
-        pipe.type(key)
-        pipe.strlen(key)
-        pipe.getrange(key, offset, offset + cap - 1)
-        first = await pipe.execute(raise_on_error=False)
-        if isinstance(first[0], Exception):
-            raise first[0]
+        first = await _first_round(client, key, offset, cap)
         typ = text(first[0])
         if typ == "none":
             return KeyValue(key=key, type="none", exists=False, length=None, count=0, truncated=False)
         if typ == "string":
-            if cursor and not cursor.isdigit():
-                raise bad_cursor(cursor, "the string")
-            total = int(first[1])
-            raw = bytes(first[2]) if offset < total else b""
-            val, used = _utf8_chunk(raw)
-            end = offset + used
-            more = end < total
-            if more:
-                notes.append(f"string is {total} bytes; this page holds bytes {offset}..{end - 1}")
-            return KeyValue(
-                key=key,
-                type=typ,
-                exists=True,
-                length=total,
-                value=val,
-                count=used,
-                truncated=more,
-                next_cursor=str(end) if more else None,
-                notes=notes,
-            )
-        length = int(await client.execute_command(LENGTH_CMD[typ], key)) if typ in LENGTH_CMD else None
-        next_cursor: str | None = None
-        if typ in ("hash", "set"):
-            _, scan_cur, skip = parse_scan_cursor(cursor, typ)
-            cmd = "HSCAN" if typ == "hash" else "SSCAN"
-
-            async def fetch(cur: int) -> tuple[int, list[Any]]:
-                reply = await r.key_command(key, cmd, key, cur, "COUNT", r.settings.scan_count)
-                flat = list(reply[1])
-                if typ == "hash":
-                    return int(reply[0]), [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
-                return int(reply[0]), flat
-
-            def conv(x: Any) -> dict[str, Any]:
-                if typ == "hash":
-                    return {"field": value_json(x[0]), "value": value_json(x[1])}
-                return {"member": value_json(x)}
-
-            resume, skip_at, _ = await scan_pages(fetch, conv, col, scan_cur, skip)
-            next_cursor = f"{resume}:{skip_at}" if resume is not None else None
-        elif typ in ("list", "zset"):
-            try:
-                start = int(cursor or 0)
-            except ValueError:
-                raise bad_cursor(cursor or "", typ) from None
-            if typ == "list":
-                vals = await client.lrange(key, start, start + page - 1)
-                for i, v in enumerate(vals):
-                    if not col.add({"index": start + i, "value": value_json(v)}):
-                        break
-            else:
-                vals = await client.zrange(key, start, start + page - 1, withscores=True)
-                for m, s in vals:
-                    if not col.add({"member": value_json(m), "score": s}):
-                        break
-            end = start + len(col.items)
-            next_cursor = str(end) if length is not None and end < length else None
-        elif typ == "stream":
-            start_id = cursor or "-"
-            next_cursor = collect_entries(col, await client.xrange(key, start_id, "+", count=page + 1))
-        elif typ == "ReJSON-RL":
-            doc = await client.execute_command("JSON.GET", key, json_path)
-            doc_text = text(doc) if doc is not None else "null"
-            import orjson
-
-            parsed = orjson.loads(doc_text)
-            if json_size(parsed) > cap:
-                notes.append(f"document larger than {cap} bytes; read a narrower `json_path`")
-                return KeyValue(
-                    key=key,
-                    type=typ,
-                    exists=True,
-                    length=None,
-                    value=doc_text[:cap],
-                    count=cap,
-                    truncated=True,
-                    next_cursor=None,
-                    notes=notes,
-                )
-            return KeyValue(key=key, type=typ, exists=True, length=None, value=parsed, count=1, truncated=False)
-        else:
+            return _string_value(key, cursor, offset, first)
+        if typ == "ReJSON-RL":
+            return await _json_value(client, key, json_path, cap)
+        reader = _READERS.get(typ)
+        if reader is None:
             raise tool_error(
                 "read the key",
                 f"type {typ!r} has no reader here",
                 hint="use redis_command with the type's own read commands",
             )
+        length = int(await client.execute_command(LENGTH_CMD[typ], key)) if typ in LENGTH_CMD else None
+        next_cursor = await reader(_Page(r, client, key, typ, cursor, page, col, length))
     except Exception as exc:
-        raise translate(exc, "read the key", r) from exc
-    if col.byte_cut:
-        notes.append(f"page cut at the {cap}-byte cap")
+        raise r.translate(exc, "read the key") from exc
     return KeyValue(
         key=key,
         type=typ,
@@ -328,5 +371,5 @@ async def redis_key_get(
         count=len(col.items),
         truncated=next_cursor is not None,
         next_cursor=next_cursor,
-        notes=notes,
+        notes=[f"page cut at the {cap}-byte cap"] if col.byte_cut else [],
     )

@@ -10,8 +10,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
-from servers.redis.base import Collector, call, state
-from servers.redis.client import text, translate, value_json
+from servers.redis.base import call, collector, state_of
+from servers.redis.client import text, value_json
 
 
 class Message(BaseModel):
@@ -38,11 +38,11 @@ async def redis_subscribe(
     """Listen on channels/patterns and return what arrives within `max_messages` or `timeout_s`; only messages
     published while listening are seen.
     """
-    r = state(ctx)
+    r = state_of(ctx)
     if not channels and not patterns:
         raise tool_error("subscribe", "give at least one channel or pattern", hint="e.g. channels=['events']")
     wait = min(timeout_s, r.settings.subscribe_max_seconds)
-    col = Collector(max_messages, r.settings.max_bytes)
+    col = collector(max_messages, r.settings.max_bytes)
     t0 = time.monotonic()
     stopped: Literal["max_messages", "timeout", "byte_cap"] = "timeout"
     try:
@@ -75,7 +75,7 @@ async def redis_subscribe(
             with anyio.CancelScope(shield=True):
                 await ps.aclose()
     except Exception as exc:
-        raise translate(exc, "subscribe", r) from exc
+        raise r.translate(exc, "subscribe") from exc
     return SubscribeResult(
         messages=[Message(**m) for m in col.items],
         count=len(col.items),

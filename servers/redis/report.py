@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers.redis.base import LENGTH_CMD, Cursor, parse_scan_cursor, state
-from servers.redis.client import text, translate, value_json
+from servers.redis.base import LENGTH_CMD, Cursor, parse_scan_cursor, state_of
+from servers.redis.client import Redis, text, value_json
 
 
 class BigKey(BaseModel):
@@ -43,98 +44,45 @@ class KeyReport(BaseModel):
     advice: list[str]
 
 
-async def redis_keyspace_report(
-    ctx: Context[Any, Any],
-    pattern: Annotated[str, Field(description="Only keys matching this glob")] = "*",
-    max_keys: Annotated[int | None, Field(ge=1, description="Most keys to sample")] = None,
-    max_seconds: Annotated[float | None, Field(gt=0, description="Time budget")] = None,
-    top: Annotated[int, Field(ge=1, le=200, description="How many top keys and prefixes")] = 20,
-    delimiter: Annotated[str, Field(min_length=1, max_length=4, description="Prefix separator")] = ":",
-    prefix_depth: Annotated[int, Field(ge=1, le=5, description="Parts per prefix")] = 1,
-    cursor: Cursor = None,
-) -> KeyReport:
-    """Find big keys and heavy prefixes by sampling with SCAN: memory by type and prefix, keys without TTL, advice."""
-    r = state(ctx)
-    budget_keys = min(max_keys or r.settings.report_max_keys, r.settings.report_max_keys)
-    budget_s = min(max_seconds or r.settings.report_max_seconds, r.settings.report_max_seconds)
-    node_i, scan_cur, _ = parse_scan_cursor(cursor, "the key report", with_node=True)
-    t0 = time.monotonic()
-    by_type: dict[str, dict[str, int]] = {}
-    prefixes: dict[str, dict[str, Any]] = {}
-    big: list[BigKey] = []
-    sampled = no_ttl = 0
-    next_cursor: str | None = None
-    total_keys: int | None = 0
-    try:
-        client = await r.client()
-        nodes = await r.nodes()
-        for nd in nodes:
-            total_keys = (total_keys or 0) + int(await r.node_command(nd, "DBSIZE"))
-        while node_i < len(nodes):
-            nd = nodes[node_i]
-            reply = await r.node_command(
-                nd,
-                "SCAN",
-                scan_cur,
-                "MATCH",
-                pattern,
-                "COUNT",
-                max(1, min(r.settings.scan_count, 200, budget_keys - sampled)),
-            )
-            scan_cur = int(reply[0])
-            keys = list(reply[1])
-            if keys:
-                pipe = client.pipeline(transaction=False)
-                for k in keys:
-                    pipe.type(k)
-                    pipe.execute_command("MEMORY", "USAGE", k)
-                    pipe.pttl(k)
-                res = await pipe.execute(raise_on_error=False)
-                types = [text(res[3 * i]) for i in range(len(keys))]
-                pipe = client.pipeline(transaction=False)
-                for k, t in zip(keys, types, strict=True):
-                    pipe.execute_command(LENGTH_CMD.get(t, "EXISTS"), k)
-                lens = await pipe.execute(raise_on_error=False)
-                for i, k in enumerate(keys):
-                    t = types[i]
-                    if t == "none":
-                        continue
-                    mem = res[3 * i + 1]
-                    mem = int(mem) if isinstance(mem, int) else 0
-                    ttl = res[3 * i + 2]
-                    ttl = int(ttl) if isinstance(ttl, int) else -1
-                    ln = lens[i] if isinstance(lens[i], int) and t in LENGTH_CMD else None
-                    sampled += 1
-                    if ttl < 0:
-                        no_ttl += 1
-                    bt = by_type.setdefault(t, {"keys": 0, "memory_bytes": 0})
-                    bt["keys"] += 1
-                    bt["memory_bytes"] += mem
-                    name = text(k)
-                    parts = name.split(delimiter)
-                    pfx = delimiter.join(parts[:prefix_depth]) + (delimiter + "*" if len(parts) > prefix_depth else "")
-                    p = prefixes.setdefault(pfx, {"keys": 0, "memory_bytes": 0, "with_ttl": 0, "types": {}})
-                    p["keys"] += 1
-                    p["memory_bytes"] += mem
-                    p["with_ttl"] += 1 if ttl >= 0 else 0
-                    p["types"][t] = p["types"].get(t, 0) + 1
-                    big.append(BigKey(key=value_json(k), type=t, memory_bytes=mem, length=ln, ttl_ms=ttl))
-                    if len(big) > top * 4:
-                        big.sort(key=lambda b: -b.memory_bytes)
-                        del big[top:]
-            if scan_cur == 0:
-                node_i += 1
-            if node_i >= len(nodes):
-                break
-            if sampled >= budget_keys or time.monotonic() - t0 > budget_s:
-                next_cursor = f"{node_i}:{scan_cur}:0"
-                break
-    except Exception as exc:
-        raise translate(exc, "build the key report", r) from exc
-    big.sort(key=lambda b: -b.memory_bytes)
-    big = big[:top]
-    pstats = sorted(
-        (
+@dataclass
+class _Tally:
+    """The running figures of one report: by type, by prefix, the biggest keys."""
+
+    top: int
+    delimiter: str
+    prefix_depth: int
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    prefixes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    big: list[BigKey] = field(default_factory=list)
+    sampled: int = 0
+    no_ttl: int = 0
+
+    def add(self, key: Any, typ: str, mem: int, ttl: int, length: int | None) -> None:
+        self.sampled += 1
+        if ttl < 0:
+            self.no_ttl += 1
+        bt = self.by_type.setdefault(typ, {"keys": 0, "memory_bytes": 0})
+        bt["keys"] += 1
+        bt["memory_bytes"] += mem
+        parts = text(key).split(self.delimiter)
+        pfx = self.delimiter.join(parts[: self.prefix_depth])
+        pfx += self.delimiter + "*" if len(parts) > self.prefix_depth else ""
+        p = self.prefixes.setdefault(pfx, {"keys": 0, "memory_bytes": 0, "with_ttl": 0, "types": {}})
+        p["keys"] += 1
+        p["memory_bytes"] += mem
+        p["with_ttl"] += 1 if ttl >= 0 else 0
+        p["types"][typ] = p["types"].get(typ, 0) + 1
+        self.big.append(BigKey(key=value_json(key), type=typ, memory_bytes=mem, length=length, ttl_ms=ttl))
+        if len(self.big) > self.top * 4:
+            self.biggest()
+
+    def biggest(self) -> list[BigKey]:
+        self.big.sort(key=lambda b: -b.memory_bytes)
+        del self.big[self.top :]
+        return self.big
+
+    def prefix_stats(self) -> list[PrefixStat]:
+        stats = (
             PrefixStat(
                 prefix=k,
                 keys=v["keys"],
@@ -143,10 +91,56 @@ async def redis_keyspace_report(
                 with_ttl=v["with_ttl"],
                 types=v["types"],
             )
-            for k, v in prefixes.items()
-        ),
-        key=lambda p: -p.memory_bytes,
-    )[:top]
+            for k, v in self.prefixes.items()
+        )
+        return sorted(stats, key=lambda p: -p.memory_bytes)[: self.top]
+
+
+async def _sample(client: Any, keys: list[Any], tally: _Tally) -> None:
+    """Type, memory, TTL and length of one SCAN batch, in two pipelined round trips."""
+    pipe = client.pipeline(transaction=False)
+    for k in keys:
+        pipe.type(k)
+        pipe.execute_command("MEMORY", "USAGE", k)
+        pipe.pttl(k)
+    res = await pipe.execute(raise_on_error=False)
+    types = [text(res[3 * i]) for i in range(len(keys))]
+    pipe = client.pipeline(transaction=False)
+    for k, t in zip(keys, types, strict=True):
+        pipe.execute_command(LENGTH_CMD.get(t, "EXISTS"), k)
+    lens = await pipe.execute(raise_on_error=False)
+    for i, k in enumerate(keys):
+        t = types[i]
+        if t == "none":
+            continue
+        mem, ttl = res[3 * i + 1], res[3 * i + 2]
+        ln = lens[i] if isinstance(lens[i], int) and t in LENGTH_CMD else None
+        tally.add(k, t, int(mem) if isinstance(mem, int) else 0, int(ttl) if isinstance(ttl, int) else -1, ln)
+
+
+async def _scan(r: Redis, pattern: str, cursor: str | None, budget: tuple[int, float], tally: _Tally) -> str | None:
+    """SCAN the nodes from `cursor` into `tally` until done (None) or the budget (keys, deadline) is spent."""
+    budget_keys, deadline = budget
+    node_i, scan_cur, _ = parse_scan_cursor(cursor, "the key report", with_node=True)
+    client = await r.client()
+    nodes = await r.nodes()
+    while node_i < len(nodes):
+        count = max(1, min(r.settings.scan_count, 200, budget_keys - tally.sampled))
+        reply = await r.node_command(nodes[node_i], "SCAN", scan_cur, "MATCH", pattern, "COUNT", count)
+        scan_cur = int(reply[0])
+        keys = list(reply[1])
+        if keys:
+            await _sample(client, keys, tally)
+        if scan_cur == 0:
+            node_i += 1
+        if node_i >= len(nodes):
+            break
+        if tally.sampled >= budget_keys or time.monotonic() > deadline:
+            return f"{node_i}:{scan_cur}:0"
+    return None
+
+
+def _advice(big: list[BigKey], pstats: list[PrefixStat], next_cursor: str | None) -> list[str]:
     advice: list[str] = []
     for b in big:
         if b.memory_bytes >= 1_000_000 or ((b.length or 0) >= 100_000 and b.type != "string"):
@@ -162,16 +156,44 @@ async def redis_keyspace_report(
             )
     if next_cursor:
         advice.append("budget reached before the scan finished: figures are a sample; continue with next_cursor")
+    return advice[:20]
+
+
+async def redis_keyspace_report(
+    ctx: Context[Any, Any],
+    pattern: Annotated[str, Field(description="Only keys matching this glob")] = "*",
+    max_keys: Annotated[int | None, Field(ge=1, description="Most keys to sample")] = None,
+    max_seconds: Annotated[float | None, Field(gt=0, description="Time budget")] = None,
+    top: Annotated[int, Field(ge=1, le=200, description="How many top keys and prefixes")] = 20,
+    delimiter: Annotated[str, Field(min_length=1, max_length=4, description="Prefix separator")] = ":",
+    prefix_depth: Annotated[int, Field(ge=1, le=5, description="Parts per prefix")] = 1,
+    cursor: Cursor = None,
+) -> KeyReport:
+    """Find big keys and heavy prefixes by sampling with SCAN: memory by type and prefix, keys without TTL, advice."""
+    r = state_of(ctx)
+    budget_keys = min(max_keys or r.settings.report_max_keys, r.settings.report_max_keys)
+    budget_s = min(max_seconds or r.settings.report_max_seconds, r.settings.report_max_seconds)
+    parse_scan_cursor(cursor, "the key report", with_node=True)
+    t0 = time.monotonic()
+    tally = _Tally(top, delimiter, prefix_depth)
+    try:
+        total_keys = 0
+        for nd in await r.nodes():
+            total_keys += int(await r.node_command(nd, "DBSIZE"))
+        next_cursor = await _scan(r, pattern, cursor, (budget_keys, t0 + budget_s), tally)
+    except Exception as exc:
+        raise r.translate(exc, "build the key report") from exc
+    big, pstats = tally.biggest(), tally.prefix_stats()
     return KeyReport(
-        sampled_keys=sampled,
+        sampled_keys=tally.sampled,
         total_keys=total_keys,
         scan_complete=next_cursor is None,
         elapsed_s=round(time.monotonic() - t0, 3),
-        by_type=by_type,
+        by_type=tally.by_type,
         biggest_keys=big,
         prefixes=pstats,
-        keys_without_ttl=no_ttl,
+        keys_without_ttl=tally.no_ttl,
         next_cursor=next_cursor,
         truncated=next_cursor is not None,
-        advice=advice[:20],
+        advice=_advice(big, pstats, next_cursor),
     )

@@ -9,18 +9,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, truncate_text
-from servers.redis.base import (
-    Collector,
-    Key,
-    Limit,
-    WriteResult,
-    call,
-    collect_entries,
-    page_size,
-    pairs,
-    state,
-)
-from servers.redis.client import text, translate
+from servers._common.paging import offset_page, page_size
+from servers.redis.base import Key, Limit, WriteResult, call, collect_entries, collector, pairs, state_of
+from servers.redis.client import text
 
 
 class StreamEntry(BaseModel):
@@ -47,9 +38,9 @@ async def redis_stream_range(
     limit: Limit = None,
 ) -> StreamPage:
     """Read stream entries between two ids with XRANGE/XREVRANGE, one capped page at a time."""
-    r = state(ctx)
-    page = page_size(r, limit)
-    col = Collector(page, r.settings.max_bytes)
+    r = state_of(ctx)
+    page = page_size(r.settings, limit)
+    col = collector(page, r.settings.max_bytes)
     try:
         client = await r.client()
         if reverse:
@@ -57,7 +48,7 @@ async def redis_stream_range(
         else:
             entries = await client.xrange(key, start, end, count=page + 1)
     except Exception as exc:
-        raise translate(exc, "read the stream", r) from exc
+        raise r.translate(exc, "read the stream") from exc
     next_cursor = collect_entries(col, entries)
     return StreamPage(
         key=key,
@@ -94,9 +85,8 @@ def _page(
     rows: list[dict[str, Any]], offset: int, limit: int, max_bytes: int
 ) -> tuple[list[dict[str, Any]], int | None]:
     """rows[offset:] cut by the item and byte caps; the offset of the next page, if any."""
-    kept, _ = cap_items(rows[offset:], max_items=limit, max_bytes=max_bytes)
-    end = offset + len(kept)
-    return kept, end if end < len(rows) else None
+    kept, _, next_offset = offset_page(rows, offset, limit, max_bytes)
+    return kept, next_offset
 
 
 def _shorten_entry(entry: dict[str, Any], value_cap: int, max_bytes: int) -> tuple[dict[str, Any], bool]:
@@ -130,8 +120,8 @@ async def redis_stream_info(
 
     Long field values are shortened; read an entry whole with redis_stream_range start=end=<id>.
     """
-    r = state(ctx)
-    page = page_size(r, limit)
+    r = state_of(ctx)
+    page = page_size(r.settings, limit)
     try:
         stream = pairs(await r.key_command(key, "XINFO", "STREAM", key))
         groups = [pairs(g) for g in await r.key_command(key, "XINFO", "GROUPS", key)]
@@ -139,7 +129,7 @@ async def redis_stream_info(
         if group:
             consumers = [pairs(c) for c in await r.key_command(key, "XINFO", "CONSUMERS", key, group)]
     except Exception as exc:
-        raise translate(exc, "describe the stream", r) from exc
+        raise r.translate(exc, "describe the stream") from exc
     cap = r.settings.max_bytes
     shortened = False
     for k in ("first-entry", "last-entry"):
@@ -200,8 +190,8 @@ async def redis_stream_pending(
     limit: Limit = None,
 ) -> PendingReport:
     """List a consumer group's pending (delivered, unacknowledged) entries: summary plus a page."""
-    r = state(ctx)
-    page = page_size(r, limit)
+    r = state_of(ctx)
+    page = page_size(r.settings, limit)
     try:
         summary = await r.key_command(key, "XPENDING", key, group)
         args: list[Any] = ["XPENDING", key, group]
@@ -212,7 +202,7 @@ async def redis_stream_pending(
             args.append(consumer)
         rows = await r.key_command(key, *args)
     except Exception as exc:
-        raise translate(exc, "read pending entries", r) from exc
+        raise r.translate(exc, "read pending entries") from exc
     total, lo, hi, per = summary[0], summary[1], summary[2], summary[3] or []
     entries = [
         PendingEntry(id=text(x[0]), consumer=text(x[1]), idle_ms=int(x[2]), deliveries=int(x[3])) for x in rows[:page]
