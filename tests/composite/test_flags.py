@@ -24,7 +24,7 @@ EVERY_COMMAND = {"--servers", "--toolsets", "--discovery", "--allow-writes", "--
 
 
 def options(p: argparse.ArgumentParser) -> set[str]:
-    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", p.format_usage())) - {"--help", "--json"}
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", p.format_usage())) - {"--help", "--json"}
 
 
 def subparser(name: str) -> argparse.ArgumentParser:
