@@ -303,9 +303,7 @@ class BuildResult(BaseModel):
 async def docker_image_build(
     ctx: Context[Any, Any],
     tag: Annotated[str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Tag for the result, e.g. myapp:dev")],
-    dockerfile: Annotated[
-        str | None, Field(description="Inline Dockerfile text (used with or without `context_dir`)")
-    ] = None,
+    dockerfile: Annotated[str | None, Field(description="Inline Dockerfile text")] = None,
     context_dir: Annotated[
         str | None,
         Field(description="Absolute build context path on the server host"),
@@ -316,10 +314,10 @@ async def docker_image_build(
     build_args: Annotated[dict[str, str] | None, Field(description="--build-arg values")] = None,
     labels: Labels = None,
     target: Annotated[str | None, Field(description="Multi-stage target to stop at")] = None,
-    no_cache: Annotated[bool, Field(description="Do not use the build cache")] = False,
+    no_cache: bool = False,
     network_mode: Annotated[
         str | None,
-        Field(description="Network for RUN steps: none or a network name (default engine's); host needs a setting"),
+        Field(description="Network for RUN steps (default: the engine's)"),
     ] = None,
     log_lines: Annotated[int, Field(ge=1, le=2_000, description="Output lines to keep in the result")] = 50,
 ) -> BuildResult:
@@ -449,9 +447,7 @@ class PullResult(BaseModel):
 
 async def docker_image_pull(
     ctx: Context[Any, Any],
-    reference: Annotated[
-        str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Image to pull: repo[:tag] or repo@digest")
-    ],
+    reference: Annotated[str, Field(pattern=IMAGE_PATTERN, max_length=512, description="repo[:tag] or repo@digest")],
 ) -> PullResult:
     """Pull an image from its registry (tag defaults to latest), reporting layer progress; credentials come from the
     host's docker login.
@@ -487,7 +483,7 @@ async def docker_image_push(
     ctx: Context[Any, Any],
     reference: Annotated[
         str,
-        Field(pattern=IMAGE_PATTERN, max_length=512, description="Local tag to push, e.g. registry:5000/team/app:1.2"),
+        Field(pattern=IMAGE_PATTERN, max_length=512, description="Local tag, e.g. registry:5000/app:1.2"),
     ],
 ) -> PushResult:
     """Push a tagged image to its registry; layer progress is reported. Tag it for the registry first."""

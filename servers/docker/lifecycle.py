@@ -23,7 +23,7 @@ from servers.docker.values import parse_size, short_id
 
 
 class MountSpec(BaseModel):
-    type: Literal["bind", "volume", "tmpfs"] = Field(description="bind (host path), volume (named) or tmpfs")
+    type: Literal["bind", "volume", "tmpfs"]
     source: str | None = Field(default=None, description="Host path (bind) or volume name (volume); none for tmpfs")
     target: str = Field(description="Absolute path inside the container")
     read_only: bool = False
@@ -91,45 +91,36 @@ async def docker_container_run(
     ctx: Context[Any, Any],
     image: ImageRef,
     command: Annotated[list[str] | None, Field(description="Command and arguments (exec form)")] = None,
-    entrypoint: Annotated[list[str] | None, Field(description="Override the image's entrypoint")] = None,
-    name: Annotated[
-        str | None, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Container name")
-    ] = None,
-    env: Annotated[dict[str, str] | None, Field(description="Environment variables")] = None,
+    entrypoint: list[str] | None = None,
+    name: Annotated[str | None, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128)] = None,
+    env: dict[str, str] | None = None,
     mounts: Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")] = None,
     network_mode: Annotated[
         str | None,
-        Field(description="none, bridge or a network name (default: engine's); host, container:<id> need settings"),
+        Field(description="none, bridge or a network name"),
     ] = None,
     labels: Labels = None,
     memory: Annotated[str | None, Field(description="Memory limit, e.g. 256m, 1g")] = None,
-    cpus: Annotated[float | None, Field(gt=0, le=1024, description="CPU limit in cores, e.g. 0.5")] = None,
-    pids_limit: Annotated[int | None, Field(ge=1, description="Maximum number of processes")] = None,
-    user: Annotated[str | None, Field(description="User (name or uid[:gid]) to run as")] = None,
-    working_dir: Annotated[str | None, Field(description="Working directory inside the container")] = None,
-    read_only_rootfs: Annotated[bool, Field(description="Mount the root filesystem read-only")] = False,
-    restart_policy: Annotated[
-        Literal["no", "on-failure", "always", "unless-stopped"], Field(description="Restart policy")
-    ] = "no",
-    privileged: Annotated[bool, Field(description="Privileged mode (refused unless the operator allows it)")] = False,
-    pid_mode: Annotated[
-        str | None, Field(description="'host' shares the host PID namespace (refused by default)")
-    ] = None,
-    ipc_mode: Annotated[
-        str | None, Field(description="'host' shares the host IPC namespace (refused by default)")
-    ] = None,
-    cap_add: Annotated[list[str] | None, Field(description="Capabilities to add (refused by default)")] = None,
-    cap_drop: Annotated[list[str] | None, Field(description="Capabilities to drop, e.g. ['ALL']")] = None,
+    cpus: Annotated[float | None, Field(gt=0, le=1024, description="Cores, e.g. 0.5")] = None,
+    pids_limit: Annotated[int | None, Field(ge=1)] = None,
+    user: Annotated[str | None, Field(description="name or uid[:gid]")] = None,
+    working_dir: str | None = None,
+    read_only_rootfs: bool = False,
+    restart_policy: Literal["no", "on-failure", "always", "unless-stopped"] = "no",
+    privileged: bool = False,
+    pid_mode: Annotated[str | None, Field(description="'host': the host's PID namespace")] = None,
+    ipc_mode: Annotated[str | None, Field(description="'host': the host's IPC namespace")] = None,
+    cap_add: list[str] | None = None,
+    cap_drop: Annotated[list[str] | None, Field(description="e.g. ['ALL']")] = None,
     wait_s: Annotated[
         float | None, Field(gt=0, le=600, description="Wait up to this long for it to exit; returns code and logs")
     ] = None,
-    remove: Annotated[bool, Field(description="Remove the container after it exited within `wait_s`")] = False,
+    remove: Annotated[bool, Field(description="Remove it once it exited within `wait_s`")] = False,
 ) -> RunResult:
-    """Create and start a container (detached) with env, mounts, network, labels and limits; the image must be
-    present (docker_image_pull).
+    """Create and start a container (detached); the image must be present (docker_image_pull).
 
     Privileged, host PID/IPC/network modes and cap_add are refused unless the operator allows them; bind sources
-    must be inside the allowed roots. It is labelled as managed, so docker_managed_cleanup can remove it.
+    must be inside the allowed roots. Labelled as managed: docker_managed_cleanup removes it.
     """
     d = dk(ctx)
     action = "run the container"
