@@ -191,3 +191,16 @@ def test_lean_schema_is_idempotent_and_never_adds_keys(schema: dict[str, Any]) -
         once = lean_schema(schema, inputs=inputs)
         assert lean_schema(once, inputs=inputs) == once
         assert len(str(once)) <= len(str(schema)) + 2 * str(schema).count("anyOf") * 10
+
+
+@given(st.dictionaries(st.sampled_from(["A", "B", "C"]), st.integers(min_value=0, max_value=3), min_size=1))
+def test_inline_defs_leaves_no_dangling_reference_and_is_idempotent(uses: dict[str, int]) -> None:
+    defs = {n: {"type": "object", "properties": {"x": {"type": "string"}}} for n in uses}
+    props = {f"{n}{i}": {"$ref": f"#/$defs/{n}"} for n, k in uses.items() for i in range(k)}
+    schema = {"type": "object", "properties": props, "$defs": defs}
+    out = inline_defs(schema)
+    assert inline_defs(out) == out
+    kept = set(out.get("$defs", {}))
+    assert kept == {n for n, k in uses.items() if k != 1}  # unused ones stay too: dropping is not this function's job
+    for name, prop in out["properties"].items():
+        assert prop.get("$ref", "").removeprefix("#/$defs/") in kept or prop == defs[name[0]]
