@@ -97,7 +97,7 @@ async def docker_container_run(
     mounts: Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")] = None,
     network_mode: Annotated[
         str | None,
-        Field(description="none, bridge or a network name"),
+        Field(description="none, bridge or a network name; host, container:<id> need settings"),
     ] = None,
     labels: Labels = None,
     memory: Annotated[str | None, Field(description="Memory limit, e.g. 256m, 1g")] = None,
