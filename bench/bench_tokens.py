@@ -90,18 +90,23 @@ HEAD = [
 ]
 
 
-async def modes() -> list[str]:
-    cases = [
+def mode_cases() -> list[tuple[str, AppSettings]]:
+    """The configurations of the per-mode table (README's figures; `tests/composite/test_token_budget.py`)."""
+    admin = {"allow_writes": "all", "allow_admin": "all", "toolsets": "all"}
+    return [
         ("read-only, all five, default toolsets (default)", settings()),
         ("read-only, all five, all toolsets", settings(toolsets="all")),
         ("writes allowed, all five, default toolsets", settings(allow_writes="all")),
         ("writes allowed, all five, all toolsets", settings(allow_writes="all", toolsets="all")),
-        ("writes + admin, all five, all toolsets", settings(allow_writes="all", allow_admin="all", toolsets="all")),
+        ("writes + admin, all five, all toolsets", settings(**admin)),
         ("discovery, read-only, all toolsets", settings(discovery=True, toolsets="all")),
-        ("discovery, writes + admin, all toolsets", settings(discovery=True, toolsets="all", allow_writes="all")),
+        ("discovery, writes + admin, all toolsets", settings(discovery=True, **admin)),
     ]
+
+
+async def modes() -> list[str]:
     lines = ["## Per mode", "", HEAD[0].format("configuration"), HEAD[1]]
-    for label, s in cases:
+    for label, s in mode_cases():
         lines.append(row(label, await cost(s)))
     return lines
 

@@ -24,7 +24,7 @@ class PageSettings(Protocol):
 
 def page_limit(default: int, capped_by: str = "the server") -> FieldInfo:
     """The `limit` parameter's field: `Limit = Annotated[int | None, page_limit(<the module's default>)]`."""
-    field: FieldInfo = Field(ge=1, description=f"Page size (default {default}, capped by {capped_by})")
+    field: FieldInfo = Field(ge=1)  # page size: `default`, capped by `capped_by` (said in code, not in the schema)
     return field
 
 

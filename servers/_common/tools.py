@@ -154,7 +154,7 @@ def make_tools(specs: Iterable[ToolSpec], *, module: str, prefix: str) -> list[T
             annotations=spec.annotations,
             meta={"module": module, "level": spec.level},
         )
-        tool.parameters = lean_schema(tool.parameters, inputs=True)
+        tool.parameters = lean_schema(inline_defs(tool.parameters), inputs=True)
         if tool.fn_metadata.output_schema is not None:
             tool.fn_metadata.output_schema = lean_schema(tool.fn_metadata.output_schema, inputs=False)
         tools.append(tool)
@@ -175,6 +175,23 @@ def lean_description(doc: str) -> str:
                 joined[-1] += " " + ln
         out.append("\n".join(joined))
     return "\n\n".join(p for p in out if p)
+
+
+PLAIN_PARAMETERS = frozenset(
+    {
+        # what the tool's own name and description make plain
+        "name", "key", "keys", "value", "fields", "members", "ids", "message", "channel", "group", "node",
+        "bucket", "container", "image", "network", "namespace", "directory", "plan_id", "labels", "env",
+        "user", "working_dir", "entrypoint", "driver", "replicas", "timestamps", "dry_run", "all_namespaces",
+        "privileged", "cap_add", "pids_limit", "read_only_rootfs", "no_cache",
+        # paging: the result names the value to pass back
+        "limit", "max_items", "offset", "cursor", "next_token", "continue_token", "resume_token",
+        # where to run: every tool of the module takes them the same way
+        "context", "region", "profile", "role_arn",
+    }
+)  # fmt: skip
+"""Parameter names that may go without a description: it would only repeat the name and cost tokens on
+every turn. Any other parameter, and one whose meaning here is not the plain one, says what it takes."""
 
 
 _LIST_ITEM = re.compile(r"^\d+[.)] ")
@@ -234,20 +251,55 @@ def _nullable(s: dict[str, Any], alts: list[Any]) -> dict[str, Any]:
     return {**other, "type": [other["type"], "null"], **merged}
 
 
-_LONG_PATTERN = 64
+_LONG_TEXT = 128
+"""A `maxLength` from this on bounds what no real name or reference reaches (a guard the server applies)."""
 
 
 def _obvious(key: str, value: Any) -> bool:
-    """What a model assumes or knows: `false`/`0` defaults, counts ≥ 0 or 1, any items/keys, long grammars."""
+    """What a model assumes or knows: `false`/`0` defaults, counts ≥ 0 or 1, any items/keys, guard rails.
+
+    Guard rails are the `pattern` of identifiers (the model passes names it was given; the server checks them
+    by the backend's own rule and says what is wrong) and length caps no real value reaches.
+    """
     if key == "default":
         return value is False or (type(value) is int and value == 0)
     if key == "minimum":
         return type(value) is int and value in (0, 1)
+    if key in ("minLength", "minItems", "minProperties"):  # nobody sends an empty name or list on purpose
+        return type(value) is int and value in (0, 1)
     if key == "exclusiveMinimum":
         return type(value) is int and value == 0
-    if key == "pattern":  # a long grammar (an image reference) the description names; the server checks it
-        return isinstance(value, str) and len(value) > _LONG_PATTERN
+    if key == "pattern":
+        return isinstance(value, str)
+    if key == "maxLength":
+        return type(value) is int and value >= _LONG_TEXT
     return (key == "items" and value == {}) or (key == "additionalProperties" and value is True)
+
+
+def inline_defs(schema: Any) -> Any:
+    """The schema with each `$defs` entry used once (and not recursive) written in place of its `$ref`.
+
+    A shared definition used once costs its name twice and a reference path; some clients resolve no `$ref`.
+    """
+    if not isinstance(schema, dict) or not isinstance(schema.get("$defs"), dict):
+        return schema
+    defs: dict[str, Any] = schema["$defs"]
+    text = orjson.dumps(schema).decode()
+    once = {n for n in defs if text.count(f'"#/$defs/{n}"') == 1 and "#/$defs/" not in orjson.dumps(defs[n]).decode()}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.removeprefix("#/$defs/") in once:
+            return {**defs[ref.removeprefix("#/$defs/")], **{k: walk(v) for k, v in node.items() if k != "$ref"}}
+        return {k: walk(v) for k, v in node.items() if k != "$defs"}
+
+    out: dict[str, Any] = walk(schema)
+    rest = {n: d for n, d in defs.items() if n not in once}
+    return {**out, "$defs": rest} if rest else out
 
 
 def _drop_obvious(s: dict[str, Any]) -> dict[str, Any]:

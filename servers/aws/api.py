@@ -29,8 +29,8 @@ class ServiceList(BaseModel):
 async def aws_services_list(
     ctx: Context[Any, Any],
     filter: Annotated[str | None, Field(description="Substring or glob, e.g. ec2*")] = None,
-    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
-    limit: Annotated[int, Field(ge=1, le=500, description="Names per page")] = 200,
+    offset: Annotated[int, Field(ge=0)] = 0,
+    limit: Annotated[int, Field(ge=1, le=500)] = 200,
 ) -> ServiceList:
     """List the AWS services this server can call (botocore models, offline)."""
     aws = state_of(ctx)
@@ -74,11 +74,11 @@ def _operations(service: str) -> tuple[Any, dict[str, dict[str, Any]]]:
 
 async def aws_operations_list(
     ctx: Context[Any, Any],
-    service: Annotated[str, Field(description="Service, e.g. s3, ec2")],
+    service: Annotated[str, Field(description="e.g. s3, ec2")],
     filter: Annotated[str | None, Field(description="Substring or glob of operation names")] = None,
     access: Annotated[Literal["any", "read", "write"], Field(description="Reads, writes or any")] = "any",
-    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
-    limit: Annotated[int, Field(ge=1, le=500, description="Operations per page")] = 100,
+    offset: Annotated[int, Field(ge=0)] = 0,
+    limit: Annotated[int, Field(ge=1, le=500)] = 100,
 ) -> OperationList:
     """List a service's API operations with read/write class and a one-line summary."""
     aws = state_of(ctx)
@@ -134,8 +134,8 @@ class OperationDescription(BaseModel):
 
 async def aws_operation_describe(
     ctx: Context[Any, Any],
-    service: Annotated[str, Field(description="Service, e.g. s3")],
-    operation: Annotated[str, Field(description="Operation, e.g. ListObjectsV2")],
+    service: Annotated[str, Field(description="e.g. s3")],
+    operation: Annotated[str, Field(description="e.g. ListObjectsV2")],
     depth: Annotated[int, Field(ge=0, le=6, description="How deep to expand nested structures")] = 3,
 ) -> OperationDescription:
     """Describe an operation's input parameters, output and paging; use it before aws_call."""
@@ -193,14 +193,14 @@ class CallResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-Service = Annotated[str, Field(description="Service, e.g. s3, ec2")]
-Operation = Annotated[str, Field(description="Operation, e.g. DescribeInstances")]
+Service = Annotated[str, Field(description="e.g. s3, ec2")]
+Operation = Annotated[str, Field(description="e.g. DescribeInstances")]
 Parameters = Annotated[
     dict[str, Any] | None,
-    Field(description="API input parameters (PascalCase keys)"),
+    Field(description="Input, PascalCase keys"),
 ]
 Paginate = Annotated[bool, Field(description="Merge pages up to max_items")]
-ResumeToken = Annotated[str | None, Field(description="From the previous call")]
+ResumeToken = str | None  # the previous call's resume_token
 
 
 def _read_body(body: Any, cap: int, content_range: Any) -> tuple[dict[str, Any], bool]:

@@ -20,14 +20,11 @@ from servers.aws.client import Aws, Target
 KEY = "aws"
 T = TypeVar("T")
 
-Region = Annotated[str | None, Field(description="AWS region (default: the profile's, else AWS_REGION)")]
-Profile = Annotated[str | None, Field(description="Config profile (default: AWS_PROFILE / credential chain)")]
-RoleArn = Annotated[
-    str | None,
-    Field(description="Role ARN to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)"),
-]
-Limit = Annotated[int | None, page_limit(50)]
-NextToken = Annotated[str | None, Field(description="From the previous page")]
+Region = str | None  # default: the profile's, else AWS_REGION
+Profile = str | None  # a config profile (default: AWS_PROFILE / credential chain)
+RoleArn = str | None  # a role to assume (only ARNs in BAM_AWS_ALLOWED_ROLE_ARNS)
+Limit = Annotated[int | None, page_limit(50)]  # page size (default 50, capped by the server)
+NextToken = str | None  # the previous page's next_token
 
 
 state_of = StateOf(KEY, Aws)

@@ -72,12 +72,12 @@ async def aws_cost_by_service(
     ctx: Context[Any, Any],
     start: Annotated[str | None, Field(description="First day, YYYY-MM-DD (default: 30 days ago)")] = None,
     end: Annotated[str | None, Field(description="Day after the last, YYYY-MM-DD (default: today)")] = None,
-    granularity: Annotated[Literal["DAILY", "MONTHLY"], Field(description="Period size of Cost Explorer")] = "MONTHLY",
+    granularity: Annotated[Literal["DAILY", "MONTHLY"], Field(description="Period size")] = "MONTHLY",
     metric: Annotated[
         Literal["UnblendedCost", "BlendedCost", "AmortizedCost", "NetUnblendedCost", "NetAmortizedCost"],
         Field(description="Cost metric"),
     ] = "UnblendedCost",
-    max_items: Annotated[int, Field(ge=1, le=500, description="Services to return")] = 25,
+    max_items: Annotated[int, Field(ge=1, le=500)] = 25,
     profile: Profile = None,
     role_arn: RoleArn = None,
 ) -> CostReport:

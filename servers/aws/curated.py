@@ -104,8 +104,8 @@ async def aws_profiles_list(ctx: Context[Any, Any]) -> ProfileList:
 
 # --- S3 --------------------------------------------------------------------------------------------------
 
-Bucket = Annotated[str, Field(description="S3 bucket name")]
-ObjectKey = Annotated[str, Field(description="Object key")]
+Bucket = str
+ObjectKey = str
 
 
 class BucketInfo(BaseModel):

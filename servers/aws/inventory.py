@@ -31,7 +31,7 @@ def _tag(tags: list[dict[str, Any]] | None, key: str) -> str | None:
 
 Filters = Annotated[
     dict[str, list[str]] | None,
-    Field(description='EC2 filters as name -> values, e.g. {"tag:env": ["prod"], "vpc-id": ["vpc-1"]}'),
+    Field(description='EC2 filters, e.g. {"tag:env": ["prod"]}'),
 ]
 
 
@@ -126,7 +126,7 @@ class LambdaPage(AwsPage):
 
 async def aws_lambda_functions_list(
     ctx: Context[Any, Any],
-    name_contains: Annotated[str | None, Field(description="Only functions whose name contains this")] = None,
+    name_contains: Annotated[str | None, Field(description="Name contains this")] = None,
     max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
@@ -297,9 +297,7 @@ class DbInstancePage(AwsPage):
 
 async def aws_rds_instances_list(
     ctx: Context[Any, Any],
-    engine: Annotated[
-        str | None, Field(description="Only this engine, e.g. postgres, mysql, aurora-postgresql")
-    ] = None,
+    engine: Annotated[str | None, Field(description="e.g. postgres, aurora-postgresql")] = None,
     max_items: Limit = None,
     next_token: NextToken = None,
     region: Region = None,
@@ -360,7 +358,7 @@ class DynamoTablePage(AwsPage):
 
 async def aws_dynamodb_tables_list(
     ctx: Context[Any, Any],
-    max_items: Annotated[int | None, Field(ge=1, le=100, description="Tables per page (default 20)")] = None,
+    max_items: Annotated[int | None, Field(ge=1, le=100)] = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,
@@ -416,7 +414,7 @@ class QueuePage(AwsPage):
 async def aws_sqs_queues_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Only queues whose name starts with this")] = None,
-    max_items: Annotated[int | None, Field(ge=1, le=100, description="Queues per page (default 20)")] = None,
+    max_items: Annotated[int | None, Field(ge=1, le=100)] = None,
     next_token: NextToken = None,
     region: Region = None,
     profile: Profile = None,

@@ -28,7 +28,7 @@ from servers.aws.common import (
 from servers.aws.sensitive import mask_field, mask_text
 
 MESSAGE_CAP = 4_096
-LogGroup = Annotated[str, Field(description="Log group name")]
+LogGroup = str
 SinceMinutes = Annotated[int, Field(ge=1, le=60 * 24 * 90, description="Look back this many minutes")]
 
 
@@ -239,7 +239,7 @@ async def aws_logs_insights_query(
     since_minutes: SinceMinutes = 60,
     start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
     end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
-    limit: Annotated[int, Field(ge=1, le=10_000, description="Most rows")] = 100,
+    limit: Annotated[int, Field(ge=1, le=10_000)] = 100,
     timeout_s: Annotated[float | None, Field(gt=0, le=900, description="Stop waiting after this (default 60)")] = None,
     region: Region = None,
     profile: Profile = None,

@@ -13,8 +13,8 @@ from servers.docker.settings import MANAGED_LABEL
 
 KEY = "docker"
 
-Limit = Annotated[int | None, page_limit(100)]
-Offset = Annotated[int, Field(ge=0, description="Previous page's next_offset")]
+Limit = Annotated[int | None, page_limit(100)]  # page size (default 100, capped by the server)
+Offset = Annotated[int, Field(ge=0)]  # the previous page's next_offset
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 """The engine's rule for container, volume and network names (ids match it too): no `/`, no `..` path."""
 _PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -29,16 +29,13 @@ IMAGE_PATTERN = (
 
 ContainerRef = Annotated[
     str,
-    Field(pattern=NAME_PATTERN, max_length=255, description="Container name or id (prefix)"),
+    Field(pattern=NAME_PATTERN, max_length=255),  # a name, an id or an id prefix
 ]
 ImageRef = Annotated[
-    str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Image reference (repo:tag, repo@digest) or id")
+    str, Field(pattern=IMAGE_PATTERN, max_length=512)  # repo:tag, repo@digest or an image id
 ]
-Labels = Annotated[
-    dict[str, str] | None,
-    Field(description="Labels to set (the managed label is added)"),
-]
-LabelFilter = Annotated[list[str] | None, Field(description="Labels, each key or key=value; all must match")]
+Labels = dict[str, str] | None
+LabelFilter = Annotated[list[str] | None, Field(description="key or key=value; all must match")]
 
 
 state_of = StateOf(KEY, Docker)

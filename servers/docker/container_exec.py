@@ -105,15 +105,14 @@ async def docker_container_exec(
     ctx: Context[Any, Any],
     container: ContainerRef,
     command: Annotated[list[str], Field(min_length=1, description="Command and arguments (exec form, no shell)")],
-    user: Annotated[str | None, Field(description="User to run as (default: the container's)")] = None,
-    working_dir: Annotated[str | None, Field(description="Working directory")] = None,
-    env: Annotated[dict[str, str] | None, Field(description="Extra environment variables")] = None,
+    user: str | None = None,  # default: the container's
+    working_dir: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> ExecResult:
     """Run a command inside a running container and return its exit code, stdout and stderr (bounded).
 
-    Admin-level: it runs arbitrary commands. No TTY, no stdin, never privileged. A command still running
-    after BAM_DOCKER_EXEC_TIMEOUT_S returns the output read so far with exit_code null and a note in stderr
-    (the command may keep running in the container).
+    Admin-level: it runs arbitrary commands. No TTY, no stdin, never privileged. At the exec timeout, the
+    output so far returns with exit_code null (the command may keep running).
     """
     d = state_of(ctx)
     api = await d.api()

@@ -194,8 +194,8 @@ async def docker_container_logs(
     tail: Annotated[int | None, Field(ge=1, description="Last N lines (default 200, capped by the server)")] = None,
     since: Annotated[str | None, Field(description="Only lines after this: 10m, 2h, Unix or ISO 8601 time")] = None,
     until: Annotated[str | None, Field(description="Only lines before this (as since)")] = None,
-    timestamps: Annotated[bool, Field(description="Prefix lines with time stamps")] = False,
-    stream: Annotated[Literal["both", "stdout", "stderr"], Field(description="Which output streams")] = "both",
+    timestamps: bool = False,
+    stream: Literal["both", "stdout", "stderr"] = "both",
     max_bytes: Annotated[
         int | None, Field(ge=256, description="Byte cap (default and upper bound: the server's cap)")
     ] = None,

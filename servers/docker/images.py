@@ -300,16 +300,14 @@ class BuildResult(BaseModel):
     truncated: bool = Field(description="True when earlier build output lines were dropped")
 
 
-InlineDockerfile = Annotated[
-    str | None, Field(description="Inline Dockerfile text (used with or without `context_dir`)")
-]
+InlineDockerfile = Annotated[str | None, Field(description="Inline Dockerfile text")]
 ContextDir = Annotated[str | None, Field(description="Absolute build context path on the server host")]
 DockerfilePath = Annotated[
     str | None, Field(description="Dockerfile path relative to `context_dir` (default Dockerfile)")
 ]
 BuildNetwork = Annotated[
     str | None,
-    Field(description="Network for RUN steps: none or a network name (default engine's); host needs a setting"),
+    Field(description="Network for RUN steps (default: the engine's)"),
 ]
 
 
@@ -332,7 +330,7 @@ async def docker_image_build(
     build_args: Annotated[dict[str, str] | None, Field(description="--build-arg values")] = None,
     labels: Labels = None,
     target: Annotated[str | None, Field(description="Multi-stage target to stop at")] = None,
-    no_cache: Annotated[bool, Field(description="Do not use the build cache")] = False,
+    no_cache: bool = False,
     network_mode: BuildNetwork = None,
     log_lines: Annotated[int, Field(ge=1, le=2_000, description="Output lines to keep in the result")] = 50,
 ) -> BuildResult:
@@ -455,9 +453,7 @@ class PullResult(BaseModel):
 
 async def docker_image_pull(
     ctx: Context[Any, Any],
-    reference: Annotated[
-        str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Image to pull: repo[:tag] or repo@digest")
-    ],
+    reference: Annotated[str, Field(pattern=IMAGE_PATTERN, max_length=512, description="repo[:tag] or repo@digest")],
 ) -> PullResult:
     """Pull an image from its registry (tag defaults to latest), reporting layer progress; credentials come from the
     host's docker login.
@@ -493,7 +489,7 @@ async def docker_image_push(
     ctx: Context[Any, Any],
     reference: Annotated[
         str,
-        Field(pattern=IMAGE_PATTERN, max_length=512, description="Local tag to push, e.g. registry:5000/team/app:1.2"),
+        Field(pattern=IMAGE_PATTERN, max_length=512, description="Local tag, e.g. registry:5000/app:1.2"),
     ],
 ) -> PushResult:
     """Push a tagged image to its registry; layer progress is reported. Tag it for the registry first."""

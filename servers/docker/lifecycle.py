@@ -24,7 +24,7 @@ from servers.docker.values import parse_size, short_id
 
 
 class MountSpec(BaseModel):
-    type: Literal["bind", "volume", "tmpfs"] = Field(description="bind (host path), volume (named) or tmpfs")
+    type: Literal["bind", "volume", "tmpfs"]
     source: str | None = Field(default=None, description="Host path (bind) or volume name (volume); none for tmpfs")
     target: str = Field(description="Absolute path inside the container")
     read_only: bool = False
@@ -89,32 +89,30 @@ class RunResult(BaseModel):
 
 
 Command = Annotated[list[str] | None, Field(description="Command and arguments (exec form)")]
-Entrypoint = Annotated[list[str] | None, Field(description="Override the image's entrypoint")]
-ContainerName = Annotated[
-    str | None, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Container name")
-]
-Env = Annotated[dict[str, str] | None, Field(description="Environment variables")]
+Entrypoint = list[str] | None
+ContainerName = Annotated[str | None, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128)]
+Env = dict[str, str] | None
 Mounts = Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")]
 NetworkMode = Annotated[
     str | None,
-    Field(description="none, bridge or a network name (default: engine's); host, container:<id> need settings"),
+    Field(description="none, bridge or a network name; host, container:<id> need settings"),
 ]
 Memory = Annotated[str | None, Field(description="Memory limit, e.g. 256m, 1g")]
-Cpus = Annotated[float | None, Field(gt=0, le=1024, description="CPU limit in cores, e.g. 0.5")]
-PidsLimit = Annotated[int | None, Field(ge=1, description="Maximum number of processes")]
-User = Annotated[str | None, Field(description="User (name or uid[:gid]) to run as")]
-WorkingDir = Annotated[str | None, Field(description="Working directory inside the container")]
-ReadOnlyRootfs = Annotated[bool, Field(description="Mount the root filesystem read-only")]
-RestartPolicy = Annotated[Literal["no", "on-failure", "always", "unless-stopped"], Field(description="Restart policy")]
-Privileged = Annotated[bool, Field(description="Privileged mode (refused unless the operator allows it)")]
-PidMode = Annotated[str | None, Field(description="'host' shares the host PID namespace (refused by default)")]
-IpcMode = Annotated[str | None, Field(description="'host' shares the host IPC namespace (refused by default)")]
-CapAdd = Annotated[list[str] | None, Field(description="Capabilities to add (refused by default)")]
-CapDrop = Annotated[list[str] | None, Field(description="Capabilities to drop, e.g. ['ALL']")]
+Cpus = Annotated[float | None, Field(gt=0, le=1024, description="Cores, e.g. 0.5")]
+PidsLimit = Annotated[int | None, Field(ge=1)]
+User = Annotated[str | None, Field(description="name or uid[:gid]")]
+WorkingDir = str | None
+ReadOnlyRootfs = bool
+RestartPolicy = Literal["no", "on-failure", "always", "unless-stopped"]
+Privileged = bool
+PidMode = Annotated[str | None, Field(description="'host': the host's PID namespace")]
+IpcMode = Annotated[str | None, Field(description="'host': the host's IPC namespace")]
+CapAdd = list[str] | None
+CapDrop = Annotated[list[str] | None, Field(description="e.g. ['ALL']")]
 WaitS = Annotated[
     float | None, Field(gt=0, le=600, description="Wait up to this long for it to exit; returns code and logs")
 ]
-Remove = Annotated[bool, Field(description="Remove the container after it exited within `wait_s`")]
+Remove = Annotated[bool, Field(description="Remove it once it exited within `wait_s`")]
 
 
 @dataclass(frozen=True)
@@ -248,11 +246,10 @@ async def docker_container_run(
     wait_s: WaitS = None,
     remove: Remove = False,
 ) -> RunResult:
-    """Create and start a container (detached) with env, mounts, network, labels and limits; the image must be
-    present (docker_image_pull).
+    """Create and start a container (detached); the image must be present (docker_image_pull).
 
     Privileged, host PID/IPC/network modes and cap_add are refused unless the operator allows them; bind sources
-    must be inside the allowed roots. It is labelled as managed, so docker_managed_cleanup can remove it.
+    must be inside the allowed roots. Labelled as managed: docker_managed_cleanup removes it.
     """
     spec = ContainerSpec(
         image=image,

@@ -20,8 +20,8 @@ from servers.docker.safety import (
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import short_id
 
-VolumeName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255, description="Volume name")]
-NetworkRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255, description="Network name or id")]
+VolumeName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255)]
+NetworkRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255)]  # a name or an id
 
 
 # -------------------------------------------------------------------------------------------- volumes
@@ -161,11 +161,9 @@ async def docker_volume_inspect(
 
 async def docker_volume_create(
     ctx: Context[Any, Any],
-    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Volume name")],
-    driver: Annotated[str, Field(description="Volume driver")] = "local",
-    driver_opts: Annotated[
-        dict[str, str] | None, Field(description="Driver options, e.g. {'type': 'tmpfs', 'device': 'tmpfs'}")
-    ] = None,
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)],
+    driver: str = "local",
+    driver_opts: Annotated[dict[str, str] | None, Field(description="Driver options")] = None,
     labels: Labels = None,
 ) -> VolumeSummary:
     """Create a named volume (labelled as managed).
@@ -306,8 +304,8 @@ async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) ->
 
 async def docker_network_create(
     ctx: Context[Any, Any],
-    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", max_length=128, description="Network name")],
-    driver: Annotated[str, Field(description="Network driver")] = "bridge",
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)],
+    driver: str = "bridge",
     internal: Annotated[bool, Field(description="No route to outside networks")] = False,
     subnet: Annotated[str | None, Field(description="IPv4 subnet (CIDR)")] = None,
     gateway: Annotated[str | None, Field(description="Gateway address inside `subnet`")] = None,
@@ -423,7 +421,7 @@ async def _managed(ctx: Context[Any, Any], kinds: list[Kind]) -> list[ManagedIte
 
 
 ALL_KINDS: list[Kind] = ["container", "network", "volume", "image"]
-KindsParam = Annotated[list[Kind] | None, Field(description="Kinds to include (default: all)")]
+KindsParam = list[Kind] | None  # default: all
 
 
 async def docker_managed_list(
@@ -452,8 +450,8 @@ class CleanupResult(BaseModel):
 async def docker_managed_cleanup(
     ctx: Context[Any, Any],
     kinds: KindsParam = None,
-    name_contains: Annotated[str | None, Field(description="Only objects whose name contains this text")] = None,
-    dry_run: Annotated[bool, Field(description="Only list what would be removed")] = False,
+    name_contains: Annotated[str | None, Field(description="Name contains this text")] = None,
+    dry_run: bool = False,
 ) -> CleanupResult:
     """Remove everything this server created (by its managed label) and nothing else: containers (forced), networks,
     volumes, images.

@@ -146,10 +146,7 @@ async def k8s_apply(
     ctx: Context[Any, Any],
     manifest: Annotated[str, Field(description="One or more YAML/JSON documents (--- separated), or a List")],
     namespace: NamespaceArg = None,
-    dry_run: Annotated[
-        bool,
-        Field(description="true (default): server-side dry run + diff only; false: apply for real after the dry run"),
-    ] = True,
+    dry_run: bool = True,  # true: server-side dry run + diff only; false: apply for real after the dry run
     force: Annotated[bool, Field(description="Take ownership of fields owned by other field managers")] = False,
     context: ContextArg = None,
 ) -> ApplyResult:
@@ -210,10 +207,10 @@ async def k8s_resource_delete(
     namespace: NamespaceArg = None,
     propagation: Annotated[
         Literal["Background", "Foreground", "Orphan"],
-        Field(description="What happens to dependents (pods of a deployment, ...)"),
+        Field(description="What happens to dependents"),
     ] = "Background",
     grace_period_seconds: Annotated[int | None, Field(ge=0, description="Grace period (0: immediately)")] = None,
-    dry_run: Annotated[bool, Field(description="Ask the server to validate the delete without doing it")] = False,
+    dry_run: bool = False,
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
 ) -> DeleteResult:

@@ -17,18 +17,18 @@ from servers.kubernetes.shaping import UNKNOWN_KIND, meta_of, redact_object, str
 KEY = "kubernetes"
 MERGE_PATCH = "application/merge-patch+json"
 
-ContextArg = Annotated[
-    str | None, Field(description="kubeconfig context (default: the current one; see k8s_contexts_list)")
-]
+ContextArg = str | None  # a kubeconfig context (default: the current one; see k8s_contexts_list)
 KindArg = Annotated[
     str,
-    Field(description="Kind, plural or short name, e.g. Deployment, deploy, deployments.apps"),
+    Field(description="Kind, plural or short name, e.g. deploy"),
 ]
-ApiVersionArg = Annotated[str | None, Field(description="apiVersion to disambiguate, e.g. apps/v1")]
-NamespaceArg = Annotated[str | None, Field(description="Namespace (default: the context's namespace)")]
-NameArg = Annotated[str, Field(description="Object name")]
-Limit = Annotated[int | None, page_limit(50, "the server setting")]
-ContinueArg = Annotated[str | None, Field(description="From the previous page")]
+ApiVersionArg = Annotated[str | None, Field(description="e.g. apps/v1")]
+NamespaceArg = str | None  # default: the context's namespace
+NameArg = str
+Limit = Annotated[
+    int | None, page_limit(50, "the server setting")
+]  # page size (default 50, capped by the server setting)
+ContinueArg = str | None  # the previous page's continue_token
 
 
 state_of = StateOf(KEY, Kube)

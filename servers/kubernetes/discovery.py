@@ -36,7 +36,7 @@ async def k8s_contexts_list(
     ctx: Context[Any, Any],
     search: Annotated[str | None, Field(description="Substring of name, cluster or user")] = None,
     limit: Limit = None,
-    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
+    offset: Annotated[int, Field(ge=0)] = 0,
 ) -> ContextList:
     """List kubeconfig contexts (cluster, user, namespace) and which ones tools may use."""
     kube = state_of(ctx)
@@ -105,8 +105,8 @@ async def k8s_api_resources(
     namespaced: Annotated[bool | None, Field(description="true: namespaced; false: cluster-scoped")] = None,
     all_versions: Annotated[bool, Field(description="Include non-preferred versions")] = False,
     refresh: Annotated[bool, Field(description="Bypass the discovery cache")] = False,
-    limit: Annotated[int, Field(ge=1, le=1000, description="Page size")] = 200,
-    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
+    limit: Annotated[int, Field(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Field(ge=0)] = 0,
 ) -> ApiResourceList:
     """List the resource types the cluster serves, CRDs included (like `kubectl api-resources`)."""
     kube = state_of(ctx)

@@ -111,7 +111,7 @@ class EventList(BaseModel):
 async def k8s_events_list(
     ctx: Context[Any, Any],
     namespace: NamespaceArg = None,
-    all_namespaces: Annotated[bool, Field(description="Events of all namespaces")] = False,
+    all_namespaces: bool = False,
     kind: Annotated[str | None, Field(description="Only events about this Kind, e.g. Pod")] = None,
     name: Annotated[str | None, Field(description="Only events about this object name")] = None,
     type: Annotated[Literal["Normal", "Warning"] | None, Field(description="Only Normal or Warning events")] = None,

@@ -60,15 +60,13 @@ def _refuse_api_object(data: bytes, action: str) -> None:
 
 async def k8s_pod_logs(
     ctx: Context[Any, Any],
-    name: Annotated[str, Field(description="Pod name")],
+    name: str,
     namespace: NamespaceArg = None,
-    container: Annotated[
-        str | None, Field(description="Container (default: the pod's default container or its first one)")
-    ] = None,
+    container: str | None = None,  # default: the pod's default container or its first one
     tail_lines: Annotated[int | None, Field(ge=1, le=100_000, description="Last N lines (default 200)")] = 200,
     since_seconds: Annotated[int | None, Field(ge=1, description="Only the last N seconds")] = None,
     previous: Annotated[bool, Field(description="Logs of the previous (crashed) instance")] = False,
-    timestamps: Annotated[bool, Field(description="Prefix lines with time stamps")] = False,
+    timestamps: bool = False,
     max_bytes: Annotated[int | None, Field(ge=256, le=1_000_000, description="Byte cap (default 64 kB)")] = None,
     grep: GrepArg = None,
     context: ContextArg = None,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from servers.kubernetes.common import ContextArg, get_object, patch, state_of, target
 
-NodeArg = Annotated[str, Field(description="Node name")]
+NodeArg = str
 
 
 class CordonResult(BaseModel):

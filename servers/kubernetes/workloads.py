@@ -36,8 +36,8 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 RolloutKind = Literal["deployment", "statefulset", "daemonset"]
 _KINDS: dict[str, str] = {"deployment": "Deployment", "statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 
-WorkloadName = Annotated[str, Field(description="Workload name")]
-WorkloadKind = Annotated[RolloutKind, Field(description="Workload kind")]
+WorkloadName = str
+WorkloadKind = RolloutKind
 
 
 def _revision(obj: dict[str, Any]) -> int | None:
@@ -61,10 +61,8 @@ class ScaleResult(BaseModel):
 async def k8s_scale(
     ctx: Context[Any, Any],
     name: NameArg,
-    replicas: Annotated[int, Field(ge=0, le=10_000, description="Desired replicas")],
-    kind: Annotated[
-        str, Field(description="Any kind with a scale subresource: deployment, statefulset, replicaset, CRDs")
-    ] = "deployment",
+    replicas: Annotated[int, Field(ge=0, le=10_000)],
+    kind: Annotated[str, Field(description="A kind with a scale subresource")] = "deployment",
     namespace: NamespaceArg = None,
     api_version: ApiVersionArg = None,
     context: ContextArg = None,
@@ -304,7 +302,7 @@ def _pick_revision(
 
 async def k8s_rollout_undo(
     ctx: Context[Any, Any],
-    name: Annotated[str, Field(description="Deployment name")],
+    name: str,
     namespace: NamespaceArg = None,
     to_revision: Annotated[
         int | None, Field(ge=1, description="Revision to roll back to (default: the previous one)")

@@ -31,9 +31,9 @@ class SchemaList(BaseModel):
 async def pg_schemas_list(
     ctx: Context[Any, Any],
     kind: Annotated[SchemaKind, Field(description="Which schemas (default: user)")] = "user",
-    name_like: Annotated[str | None, Field(description="SQL LIKE pattern, e.g. 'tenant_%'")] = None,
-    limit: Annotated[int, Field(ge=1, le=1000, description="Schemas per page")] = 200,
-    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
+    name_like: Annotated[str | None, Field(description="SQL LIKE pattern")] = None,
+    limit: Annotated[int, Field(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Field(ge=0)] = 0,
 ) -> SchemaList:
     """List schemas with owner, relation count and comment."""
     pg = state_of(ctx)
@@ -89,10 +89,10 @@ class TableList(BaseModel):
 async def pg_tables_list(
     ctx: Context[Any, Any],
     schema: Annotated[str | None, Field(description="Only this schema (default: all user schemas)")] = None,
-    name_like: Annotated[str | None, Field(description="SQL LIKE pattern, e.g. 'order%'")] = None,
+    name_like: Annotated[str | None, Field(description="SQL LIKE pattern")] = None,
     kinds: Annotated[list[RelKind] | None, Field(description="Relation kinds (default: all)")] = None,
-    limit: Annotated[int, Field(ge=1, le=1000, description="Rows per page")] = 100,
-    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Field(ge=0)] = 0,
 ) -> TableList:
     """List tables, views and materialized views with row estimates and sizes, largest first."""
     pg = state_of(ctx)

@@ -41,7 +41,7 @@ async def pg_activity(
     ctx: Context[Any, Any],
     include_idle: Annotated[bool, Field(description="Include idle sessions")] = False,
     min_query_seconds: Annotated[float, Field(ge=0, description="Only queries running at least this long")] = 0,
-    limit: Annotated[int, Field(ge=1, le=500, description="Most sessions (longest first)")] = 50,
+    limit: Annotated[int, Field(ge=1, le=500)] = 50,
 ) -> ActivityResult:
     """Show current sessions with their queries, waits, transaction ages and lock blockers."""
     pg = state_of(ctx)
@@ -240,7 +240,7 @@ async def pg_top_queries(
     sort_by: Annotated[
         Literal["total_time", "mean_time", "calls", "io"], Field(description="Ranking of the statements")
     ] = "total_time",
-    limit: Annotated[int, Field(ge=1, le=100, description="Statements to return")] = 10,
+    limit: Annotated[int, Field(ge=1, le=100)] = 10,
 ) -> TopQueries:
     """List the heaviest statements from pg_stat_statements (needs the extension)."""
     pg = state_of(ctx)

@@ -42,7 +42,7 @@ from servers.postgres.migration_files import Migration, Statement, load_director
 from servers.postgres.migrations import SchemaChange, diff_shapes
 from servers.postgres.values import redact_sql
 
-Directory_ = Annotated[str | None, Field(description="Migrations directory (default: the configured one)")]
+Directory_ = str | None  # the migrations directory (default: the configured one)
 LockTimeout = Annotated[
     int | None, Field(ge=1, le=600_000, description="lock_timeout per try in ms (default: server setting)")
 ]
@@ -99,7 +99,7 @@ async def _schema_drift(conn: Any, pg: Postgres, rows: list[dict[str, Any]]) -> 
 async def pg_migrations_status(
     ctx: Context[Any, Any],
     directory: Directory_ = None,
-    limit: Annotated[int, Field(ge=1, le=500, description="Most entries per list")] = 50,
+    limit: Annotated[int, Field(ge=1, le=500)] = 50,
 ) -> MigrationsStatus:
     """Check a migrations directory: applied, pending, and drift (edited or missing files, half-applied runs,
     unexplained schema changes).
@@ -344,7 +344,7 @@ def _failure(action: str, ran: list[RanMigration], f: _Failed) -> Exception:
 
 async def pg_migration_apply(
     ctx: Context[Any, Any],
-    plan_id: Annotated[str, Field(description="`plan_id` from pg_migration_plan (directory mode)")],
+    plan_id: str,
     directory: Directory_ = None,
     lock_timeout_ms: LockTimeout = None,
     retries: Retries = None,
@@ -477,7 +477,7 @@ async def _roll_back_one(r: _Runner, m: Migration, stmts: list[Statement]) -> tu
 
 async def pg_migration_rollback(
     ctx: Context[Any, Any],
-    steps: Annotated[int, Field(ge=1, le=50, description="How many of the latest applied migrations to undo")] = 1,
+    steps: Annotated[int, Field(ge=1, le=50, description="Latest applied migrations to undo")] = 1,
     directory: Directory_ = None,
     lock_timeout_ms: LockTimeout = None,
     retries: Retries = None,

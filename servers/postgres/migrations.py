@@ -289,7 +289,7 @@ async def pg_migration_plan(
     ctx: Context[Any, Any],
     sql: Annotated[
         str | None,
-        Field(description="Migration script (statements separated by ;); omit to plan the migrations directory"),
+        Field(description="Migration script (statements separated by ;)"),
     ] = None,
     directory: Annotated[str | None, Field(description="Migrations directory (default: the configured one)")] = None,
     timeout_ms: Annotated[

@@ -119,7 +119,7 @@ async def pg_query(
     sql: Annotated[str, Field(description="One SELECT, WITH, VALUES, TABLE or SHOW statement")],
     params: Params = None,
     limit: Annotated[int | None, Field(ge=1, description="Rows per page (default 200, capped by the server)")] = None,
-    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
+    offset: Annotated[int, Field(ge=0)] = 0,
     timeout_ms: TimeoutMs = None,
 ) -> QueryResult:
     """Run one read-only SQL statement with bind parameters; returns a page of typed rows.

@@ -17,9 +17,9 @@ from servers.redis.client import Redis, plain, text, value_json
 
 KEY = "redis"
 
-Key = Annotated[str, Field(min_length=1, description="Exact key name")]
-Cursor = Annotated[str | None, Field(description="Previous page's next_cursor")]
-Limit = Annotated[int | None, page_limit(100)]
+Key = Annotated[str, Field(min_length=1)]  # the exact key name (patterns go in `pattern`)
+Cursor = str | None  # the previous page's next_cursor
+Limit = Annotated[int | None, page_limit(100)]  # page size (default 100, capped by the server)
 Node = Annotated[
     str | None,
     Field(description="Cluster node host:port (default: the first primary)"),

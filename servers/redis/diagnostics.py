@@ -134,7 +134,7 @@ async def redis_info(
         list[str] | None,
         Field(description="INFO sections in full, e.g. memory, commandstats, everything (default: summary only)"),
     ] = None,
-    offset: Annotated[int, Field(ge=0, description="Previous call's next_offset")] = 0,
+    offset: Annotated[int, Field(ge=0)] = 0,
     node: Node = None,
 ) -> InfoResult:
     """Get server INFO as structured data with a summary (memory, hit ratio, evictions, keys); `next_offset`
@@ -188,7 +188,7 @@ class SlowlogResult(BaseModel):
 
 async def redis_slowlog(
     ctx: Context[Any, Any],
-    limit: Annotated[int, Field(ge=1, le=128, description="Most recent entries to return")] = 25,
+    limit: Annotated[int, Field(ge=1, le=128)] = 25,
     node: Node = None,
     grep: Annotated[
         str | None, Field(max_length=512, description="Only commands containing this (a|b: either)")
@@ -318,7 +318,7 @@ async def redis_clients_list(
         Literal["normal", "master", "replica", "pubsub"] | None, Field(description="Only clients of this type")
     ] = None,
     limit: Limit = None,
-    offset: Annotated[int, Field(ge=0, description="Previous page's next_offset")] = 0,
+    offset: Annotated[int, Field(ge=0)] = 0,
     node: Node = None,
 ) -> ClientsResult:
     """List connected clients (CLIENT LIST): address, name, age, idle time, db, last command."""

@@ -46,7 +46,7 @@ class KeyPage(BaseModel):
 
 async def redis_keys_scan(
     ctx: Context[Any, Any],
-    pattern: Annotated[str, Field(description="SCAN MATCH glob, e.g. user:* (default all)")] = "*",
+    pattern: Annotated[str, Field(description="Glob, e.g. user:* (default all)")] = "*",
     type: Annotated[RedisType | None, Field(description="Only keys of this type")] = None,
     cursor: Cursor = None,
     limit: Limit = None,

@@ -92,8 +92,8 @@ class PublishResult(BaseModel):
 
 async def redis_publish(
     ctx: Context[Any, Any],
-    channel: Annotated[str, Field(min_length=1, description="Channel")],
-    message: Annotated[str, Field(description="Message text")],
+    channel: Annotated[str, Field(min_length=1)],
+    message: str,
 ) -> PublishResult:
     """Publish a message to a pub/sub channel (PUBLISH)."""
     n, _ = await call(ctx, "publish", lambda c: c.publish(channel, message))

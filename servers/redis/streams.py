@@ -182,7 +182,7 @@ class PendingReport(BaseModel):
 async def redis_stream_pending(
     ctx: Context[Any, Any],
     key: Key,
-    group: Annotated[str, Field(min_length=1, description="Consumer group")],
+    group: Annotated[str, Field(min_length=1)],
     consumer: Annotated[str | None, Field(description="Only this consumer's entries")] = None,
     start: Annotated[str, Field(description="First id ('(' prefix = exclusive); '-' = oldest")] = "-",
     end: Annotated[str, Field(description="Last id; '+' = newest")] = "+",
@@ -239,7 +239,7 @@ async def redis_stream_add(
 async def redis_stream_group_create(
     ctx: Context[Any, Any],
     key: Key,
-    group: Annotated[str, Field(min_length=1, description="Consumer group name")],
+    group: Annotated[str, Field(min_length=1)],
     start_id: Annotated[str, Field(description="Deliver entries after this id: '$' = only new, '0' = all")] = "$",
     mkstream: Annotated[bool, Field(description="Create the stream when missing")] = True,
 ) -> WriteResult:
@@ -251,8 +251,8 @@ async def redis_stream_group_create(
 async def redis_stream_ack(
     ctx: Context[Any, Any],
     key: Key,
-    group: Annotated[str, Field(min_length=1, description="Consumer group")],
-    ids: Annotated[list[str], Field(min_length=1, max_length=1000, description="Entry ids to acknowledge")],
+    group: Annotated[str, Field(min_length=1)],
+    ids: Annotated[list[str], Field(min_length=1, max_length=1000)],
 ) -> WriteResult:
     """Acknowledge processed entries of a consumer group (XACK), removing them from its pending list."""
     n, _ = await call(ctx, "acknowledge entries", lambda c: c.xack(key, group, *ids))

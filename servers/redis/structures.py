@@ -15,7 +15,7 @@ from servers._common import tool_error
 from servers.redis.base import Key, WriteResult, call, counted, ttl_or_none
 from servers.redis.client import value_json
 
-TtlMs = Annotated[int | None, Field(ge=1, description="Expire after this many milliseconds")]
+TtlMs = Annotated[int | None, Field(ge=1, description="TTL in ms")]
 End = Annotated[Literal["left", "right"], Field(description="Head (left) or tail (right)")]
 
 
@@ -25,7 +25,7 @@ End = Annotated[Literal["left", "right"], Field(description="Head (left) or tail
 async def redis_key_set(
     ctx: Context[Any, Any],
     key: Key,
-    value: Annotated[str, Field(description="String value")],
+    value: str,
     ttl_ms: TtlMs = None,
     nx: Annotated[bool, Field(description="Only if the key does not exist")] = False,
     xx: Annotated[bool, Field(description="Only if the key exists")] = False,
@@ -45,7 +45,7 @@ async def redis_key_set(
 
 async def redis_keys_delete(
     ctx: Context[Any, Any],
-    keys: Annotated[list[str], Field(min_length=1, max_length=1000, description="Keys to delete (UNLINK)")],
+    keys: Annotated[list[str], Field(min_length=1, max_length=1000)],
 ) -> WriteResult:
     """Delete keys with UNLINK (memory is freed in the background, so big keys do not block Redis)."""
     n, _ = await call(ctx, "delete keys", lambda c: c.unlink(*keys))
@@ -56,7 +56,7 @@ async def redis_keys_delete(
 async def redis_key_expire(
     ctx: Context[Any, Any],
     key: Key,
-    ttl_ms: Annotated[int | None, Field(ge=1, description="New TTL in milliseconds (PEXPIRE)")] = None,
+    ttl_ms: Annotated[int | None, Field(ge=1, description="New TTL in ms")] = None,
     persist: Annotated[bool, Field(description="Remove the TTL instead (PERSIST)")] = False,
 ) -> WriteResult:
     """Set a key's TTL (PEXPIRE) or remove it (PERSIST)."""
@@ -87,7 +87,7 @@ async def redis_hash_set(
 async def redis_hash_delete(
     ctx: Context[Any, Any],
     key: Key,
-    fields: Annotated[list[str], Field(min_length=1, description="Fields to remove (HDEL)")],
+    fields: Annotated[list[str], Field(min_length=1)],
 ) -> WriteResult:
     """Remove hash fields (HDEL)."""
     return await counted(ctx, "delete hash fields", key, lambda c: c.hdel(key, *fields), lambda c: c.hlen(key))
@@ -132,7 +132,7 @@ async def redis_list_pop(
 async def redis_set_add(
     ctx: Context[Any, Any],
     key: Key,
-    members: Annotated[list[str], Field(min_length=1, description="Members to add (SADD)")],
+    members: Annotated[list[str], Field(min_length=1)],
 ) -> WriteResult:
     """Add members to a set (SADD)."""
     return await counted(ctx, "add set members", key, lambda c: c.sadd(key, *members), lambda c: c.scard(key))
@@ -141,7 +141,7 @@ async def redis_set_add(
 async def redis_set_remove(
     ctx: Context[Any, Any],
     key: Key,
-    members: Annotated[list[str], Field(min_length=1, description="Members to remove (SREM)")],
+    members: Annotated[list[str], Field(min_length=1)],
 ) -> WriteResult:
     """Remove members from a set (SREM)."""
     return await counted(ctx, "remove set members", key, lambda c: c.srem(key, *members), lambda c: c.scard(key))
@@ -175,7 +175,7 @@ async def redis_zset_add(
 async def redis_zset_remove(
     ctx: Context[Any, Any],
     key: Key,
-    members: Annotated[list[str], Field(min_length=1, description="Members to remove (ZREM)")],
+    members: Annotated[list[str], Field(min_length=1)],
 ) -> WriteResult:
     """Remove members from a sorted set (ZREM)."""
     return await counted(ctx, "remove sorted-set members", key, lambda c: c.zrem(key, *members), lambda c: c.zcard(key))

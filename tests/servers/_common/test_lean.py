@@ -15,6 +15,7 @@ from servers._common.tools import (
     READ,
     CompactResults,
     ToolSpec,
+    inline_defs,
     lean_description,
     lean_schema,
     make_tools,
@@ -55,13 +56,27 @@ def walk(schema: Any, keys: list[str]) -> None:
             walk(v, keys)
 
 
+class Mount(BaseModel):
+    target: str
+
+
+def named(
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$", max_length=255)],
+    keys: Annotated[list[str], Field(min_length=1)],
+    mount: Mount | None = None,
+) -> dict[str, Any]:
+    """Use a name."""
+    return {"name": name, "keys": len(keys), "target": mount.target if mount else None}
+
+
 def server() -> MCPServer[Any]:
-    tools = make_tools([ToolSpec(sample, "sample", "Sample", READ)], module="m", prefix="m_")
+    specs = [ToolSpec(sample, "sample", "Sample", READ), ToolSpec(named, "named", "Named", READ)]
+    tools = make_tools(specs, module="m", prefix="m_")
     return MCPServer("t", tools=tools, middleware=[CompactResults()])
 
 
 async def test_registered_definition_is_lean() -> None:
-    (tool,) = await server().list_tools()
+    tool = next(t for t in await server().list_tools() if t.name == "m_sample")
     assert tool.description == "Read things.\n\nIndented second paragraph wrapped over two lines."
     props = tool.input_schema["properties"]
     assert set(props) == {"title", "limit", "mode"}  # a property named `title` survives
@@ -95,7 +110,9 @@ def test_input_schema_drops_what_a_model_assumes_and_keeps_real_bounds() -> None
         "wait": {"type": "number", "exclusiveMinimum": 0, "maximum": 60, "description": "d"},
         "tail": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 9}, {"type": "null"}], "default": 5},
         "image": {"type": "string", "pattern": image, "maxLength": 512, "description": "d"},
-        "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$", "description": "d"},
+        "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]*$", "maxLength": 64, "description": "d"},
+        "key": {"type": "string", "minLength": 1},
+        "keys": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         "params": {"type": "array", "items": {}, "description": "d"},
         "doc": {"type": "object", "additionalProperties": True, "description": "d"},
     }
@@ -108,8 +125,13 @@ def test_input_schema_drops_what_a_model_assumes_and_keeps_real_bounds() -> None
     assert p["limit"] == {"type": "integer", "default": 200, "maximum": 1000, "description": "d"}
     assert p["bytes"]["minimum"] == 256 and p["wait"] == {"type": "number", "maximum": 60, "description": "d"}
     assert p["tail"] == {"type": ["integer", "null"], "maximum": 9, "default": 5}  # null still says "all"
-    assert "pattern" not in p["image"] and p["image"]["maxLength"] == 512  # the description names the grammar
-    assert p["name"]["pattern"] == "^[a-z0-9][a-z0-9_.-]*$"  # a short rule the model can follow stays
+    assert p["image"] == {"type": "string", "description": "d"}  # a grammar and a cap no real reference reaches
+    assert p["name"] == {
+        "type": "string",
+        "maxLength": 64,
+        "description": "d",
+    }  # the server checks the name; a real cap stays
+    assert p["key"] == {"type": "string"} and p["keys"] == {"type": "array", "items": {"type": "string"}}
     assert p["params"] == {"type": "array", "description": "d"} and p["doc"] == {"type": "object", "description": "d"}
     assert lean_schema(props["flag"], inputs=False)["default"] is False  # output schemas keep their defaults
 
@@ -117,7 +139,31 @@ def test_input_schema_drops_what_a_model_assumes_and_keeps_real_bounds() -> None
 async def test_dropped_bounds_are_still_enforced_at_call_time() -> None:
     async with Client(server()) as c:
         r = await c.call_tool("m_sample", {"title": "x", "limit": 0})
-    assert r.is_error
+        assert r.is_error
+        r = await c.call_tool("m_named", {"name": "../etc", "keys": ["a"]})
+        assert r.is_error and "pattern" in r.content[0].text  # type: ignore[union-attr]
+        r = await c.call_tool("m_named", {"name": "ok", "keys": []})
+        assert r.is_error and "at least 1" in r.content[0].text  # type: ignore[union-attr]
+        r = await c.call_tool("m_named", {"name": "ok", "keys": ["a"], "mount": {"target": "/x"}})
+        assert not r.is_error and r.structured_content == {"name": "ok", "keys": 1, "target": "/x"}
+
+
+def test_defs_used_once_are_written_in_place_and_shared_ones_stay() -> None:
+    leaf = {"type": "object", "properties": {"target": {"type": "string"}}}
+    once = {"$defs": {"M": leaf}, "type": "object", "properties": {"m": {"$ref": "#/$defs/M", "description": "d"}}}
+    assert inline_defs(once) == {"type": "object", "properties": {"m": {**leaf, "description": "d"}}}
+    twice = {"$defs": {"M": leaf}, "properties": {"a": {"$ref": "#/$defs/M"}, "b": {"$ref": "#/$defs/M"}}}
+    assert inline_defs(twice) == twice
+    node = {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}}
+    recursive = {"$defs": {"N": node}, "properties": {"n": {"$ref": "#/$defs/N"}}}
+    assert inline_defs(recursive) == recursive
+
+
+async def test_registered_schema_has_no_defs_guards_or_empty_minimums() -> None:
+    tool = next(t for t in await server().list_tools() if t.name == "m_named")
+    text = str(tool.input_schema)
+    assert "$defs" not in text and "$ref" not in text and "pattern" not in text and "minItems" not in text
+    assert tool.input_schema["properties"]["mount"]["properties"]["target"] == {"type": "string"}
 
 
 def test_lean_description_of_plain_and_listed_text() -> None:
@@ -143,3 +189,16 @@ def test_lean_schema_is_idempotent_and_never_adds_keys(schema: dict[str, Any]) -
         once = lean_schema(schema, inputs=inputs)
         assert lean_schema(once, inputs=inputs) == once
         assert len(str(once)) <= len(str(schema)) + 2 * str(schema).count("anyOf") * 10
+
+
+@given(st.dictionaries(st.sampled_from(["A", "B", "C"]), st.integers(min_value=0, max_value=3), min_size=1))
+def test_inline_defs_leaves_no_dangling_reference_and_is_idempotent(uses: dict[str, int]) -> None:
+    defs = {n: {"type": "object", "properties": {"x": {"type": "string"}}} for n in uses}
+    props = {f"{n}{i}": {"$ref": f"#/$defs/{n}"} for n, k in uses.items() for i in range(k)}
+    schema = {"type": "object", "properties": props, "$defs": defs}
+    out = inline_defs(schema)
+    assert inline_defs(out) == out
+    kept = set(out.get("$defs", {}))
+    assert kept == {n for n, k in uses.items() if k != 1}  # unused ones stay too: dropping is not this function's job
+    for name, prop in out["properties"].items():
+        assert prop.get("$ref", "").removeprefix("#/$defs/") in kept or prop == defs[name[0]]
