@@ -24,10 +24,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from composite import modules as registry
+from composite.cancellation import cancel_on_disconnect
 from composite.discovery import install_discovery
 from composite.metrics import ToolMetrics, metrics_endpoint
 from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
+from composite.shutdown import InFlightCalls
 from servers._common import Health, ModuleInfo, ToolPolicy
 from servers._common.logs import ToolCallLog
 from servers._common.tools import CompactResults
@@ -133,6 +135,8 @@ class Composite:
     required: list[str]
     """Modules whose backend must be up for /readyz to answer 200."""
     metrics: ToolMetrics = field(default_factory=ToolMetrics)
+    inflight: InFlightCalls = field(default_factory=InFlightCalls)
+    """The tool calls in flight, which a graceful shutdown waits for and then cancels."""
 
     @property
     def tool_names(self) -> list[str]:
@@ -208,7 +212,9 @@ def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools
     return out
 
 
-def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -> MCPServer[Any]:
+def _new_server(
+    settings: AppSettings, runtime: Runtime, metrics: ToolMetrics, inflight: InFlightCalls
+) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
         async with runtime.attach() as state:
@@ -221,7 +227,7 @@ def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults(), metrics],
+        middleware=[ToolCallLog(), CompactResults(), metrics, inflight],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
         **_auth_kwargs(settings),
     )
@@ -237,7 +243,8 @@ def build(settings: AppSettings | None = None) -> Composite:
     policy = _policy(settings, registry.toolset_tool_names(selected, catalog))
     runtime = Runtime(infos)
     metrics = ToolMetrics()
-    server = _new_server(settings, runtime, metrics)
+    inflight = InFlightCalls()
+    server = _new_server(settings, runtime, metrics, inflight)
     # Discovery mode registers the module tools into a catalog server that is never served.
     target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
     mounted = [
@@ -265,7 +272,7 @@ def build(settings: AppSettings | None = None) -> Composite:
     server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
     _add_prompt(server, mounted, instructions, settings.discovery)
     required = required_modules(settings.required, keys)
-    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics)
+    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics, inflight)
 
 
 def required_modules(value: str, mounted: list[str]) -> list[str]:
@@ -352,7 +359,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
             transport_security=security,
             host=settings.host,
         )
-        routes.extend(mcp_app.routes)
+        routes.extend(cancel_on_disconnect(mcp_app.routes))
         middleware = list(mcp_app.user_middleware)  # bearer authentication, when configured
     if sse:
         sse_app = app.server.sse_app(transport_security=security, host=settings.host)

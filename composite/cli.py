@@ -86,6 +86,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, help="worker processes on the port (http; implies --stateless) [BAM_WORKERS]"
     )
+    serve.add_argument(  # flag:cancel
+        "--shutdown-grace-s",
+        type=float,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, wait this long for in-flight calls before cancelling them (default 20) "
+        "[BAM_SHUTDOWN_GRACE_S]",
+    )
     serve.add_argument(
         "--json-response",
         action="store_true",
@@ -146,6 +153,7 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         "allowed_hosts": "allowed_hosts",
         "auth_tokens": "auth_tokens",
         "public_url": "public_url",
+        "shutdown_grace_s": "shutdown_grace_s",  # flag:cancel
     }
     for arg, field in mapping.items():
         value = getattr(args, arg, None)
@@ -258,8 +266,6 @@ def _serve(app: Any) -> None:
         return
     import logging
 
-    import uvicorn
-
     warning = exposure_warning(settings)
     if warning:
         logging.getLogger("backend_architect_mcp.composite").warning(warning)
@@ -270,12 +276,9 @@ def _serve(app: Any) -> None:
         serve_workers(settings)
         return
     from composite.app import http_app
+    from composite.shutdown import serve
 
-    asgi = http_app(app, sse=True, streamable=settings.transport == "http")
-    config = uvicorn.Config(
-        asgi, host=settings.host, port=settings.port, log_level="warning", lifespan="on", access_log=False
-    )
-    uvicorn.Server(config).run()
+    serve(http_app(app, sse=True, streamable=settings.transport == "http"), settings, app.inflight)
 
 
 if __name__ == "__main__":  # pragma: no cover

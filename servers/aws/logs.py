@@ -195,6 +195,44 @@ class InsightsResult(BaseModel):
     elapsed_s: float
 
 
+async def _stop_query(aws: Any, where: Any, qid: str) -> None:
+    """StopQuery; best effort (the query may have ended meanwhile), the partial rows still count."""
+    with contextlib.suppress(Exception):
+        await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
+
+
+async def _wait_insights(
+    ctx: Context[Any, Any], aws: Any, where: Any, qid: str, wait: float
+) -> tuple[dict[str, Any], str]:
+    """Poll a started query until it ends or `wait` seconds pass (then it is stopped: status Timeout)."""
+    t0 = time.monotonic()
+    status = "Unknown"
+    res: dict[str, Any] = {}
+    polls = 0
+    while True:
+        res, _ = await aws.call(
+            "logs", where, lambda c: c.get_query_results(queryId=qid), action="get the Logs Insights results"
+        )
+        status = str(res.get("status", "Unknown"))
+        polls += 1
+        elapsed = time.monotonic() - t0
+        stats = res.get("statistics") or {}
+        await ctx.report_progress(
+            min(elapsed, wait),
+            wait,
+            message=f"{status}: {stats.get('recordsMatched', 0):g} matched, {stats.get('recordsScanned', 0):g} "
+            f"scanned after {elapsed:.1f}s",
+        )
+        if status in ("Complete", "Failed", "Cancelled", "Timeout"):
+            break
+        if elapsed >= wait:
+            await _stop_query(aws, where, qid)
+            status = "Timeout"
+            break
+        await anyio.sleep(min(aws.settings.insights_poll_s * min(polls, 5), 5.0))
+    return res, status
+
+
 async def aws_logs_insights_query(
     ctx: Context[Any, Any],
     groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names")],
@@ -227,31 +265,12 @@ async def aws_logs_insights_query(
         action="start the Logs Insights query",
     )
     t0 = time.monotonic()
-    status = "Unknown"
-    res: dict[str, Any] = {}
-    polls = 0
-    while True:
-        res, _ = await aws.call(
-            "logs", where, lambda c: c.get_query_results(queryId=qid), action="get the Logs Insights results"
-        )
-        status = str(res.get("status", "Unknown"))
-        polls += 1
-        elapsed = time.monotonic() - t0
-        stats = res.get("statistics") or {}
-        await ctx.report_progress(
-            min(elapsed, wait),
-            wait,
-            message=f"{status}: {stats.get('recordsMatched', 0):g} matched, {stats.get('recordsScanned', 0):g} "
-            f"scanned after {elapsed:.1f}s",
-        )
-        if status in ("Complete", "Failed", "Cancelled", "Timeout"):
-            break
-        if elapsed >= wait:
-            with contextlib.suppress(Exception):  # stopping is best effort; the partial rows still count
-                await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
-            status = "Timeout"
-            break
-        await anyio.sleep(min(aws.settings.insights_poll_s * min(polls, 5), 5.0))
+    try:
+        res, status = await _wait_insights(ctx, aws, where, qid, wait)
+    except anyio.get_cancelled_exc_class():  # the caller went away: the query must not keep scanning
+        with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            await _stop_query(aws, where, qid)
+        raise
     if status == "Failed":
         raise tool_error(
             "run the Logs Insights query",

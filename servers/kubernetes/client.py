@@ -433,29 +433,25 @@ async def resources(settings: KubernetesSettings | None = None) -> AsyncIterator
     """Own the per-context clients for the lifetime of the server; never fail when the cluster is down."""
     s = settings or KubernetesSettings()
 
-    async def connect() -> KubeClients:
-        from servers._common import run_sync
+    backend: Backend[KubeClients]
 
-        return await run_sync(load_clients, s)
+    async def connect() -> KubeClients:
+        return await backend.run_sync(load_clients, s)
 
     async def probe(clients: KubeClients) -> Any:
-        from servers._common import run_sync
-
         def version() -> Any:
             return clients.cluster(None).request("GET", "/version", timeout=min(s.request_timeout_s, 5.0))
 
         try:
-            return await run_sync(version)
+            return await backend.run_sync(version)
         except Unreachable as exc:
             raise RuntimeError(f"{exc.server} unreachable ({exc})") from exc
 
     async def close(clients: KubeClients) -> None:
-        from servers._common import run_sync
-
-        await run_sync(clients.close)
+        await backend.run_sync(clients.close)
 
     target = s.kubeconfig_path() + (f" (context {s.context})" if s.context else "")
-    backend: Backend[KubeClients] = Backend(
+    backend = Backend(
         module="kubernetes",
         title="Kubernetes",
         target=target,
