@@ -148,7 +148,8 @@ async def run_abortable(fn: Callable[[], R], abort: Callable[[], None], *, limit
 
     A thread cannot be interrupted, and a cancelled `to_thread.run_sync` waits for it (its limiter token
     stays taken). `abort` acts on what the thread is blocked on (shut down its socket, close its HTTP
-    response) so the thread returns promptly; the cancellation is then delivered as usual. `abort` runs on
+    response) so the thread returns promptly; the caller then gets its cancellation (not the thread's result
+    or the error the abort caused). `abort` runs on
     the event loop: it must not block, and it may be called while `fn` is still starting.
     """
     finished = False
@@ -163,11 +164,17 @@ async def run_abortable(fn: Callable[[], R], abort: Callable[[], None], *, limit
                 except Exception as exc:  # aborting is best effort; the thread's own timeout still bounds it
                     log.warning("abort of a blocking call failed: %s", redact_text(str(exc)))
 
+    error: Exception | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(guard)
         try:
             result = await anyio.to_thread.run_sync(fn, limiter=limiter)
+        except Exception as exc:  # raised outside the task group, so it is not wrapped in an ExceptionGroup
+            error = exc
         finally:
             finished = True
             tg.cancel_scope.cancel()
+    await anyio.lowlevel.checkpoint_if_cancelled()  # an aborted call ends in the caller's cancellation
+    if error is not None:
+        raise error
     return result
