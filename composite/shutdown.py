@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import anyio
+import mcp_types as types
 import uvicorn
 
 log = logging.getLogger("backend_architect_mcp.composite")
@@ -52,7 +53,8 @@ class InFlightCalls:
                 return await call_next(ctx)
         finally:
             self._scopes.discard(scope)
-        return {"content": [{"type": "text", "text": SHUTDOWN_MESSAGE}], "isError": True}
+        result = types.CallToolResult(content=[types.TextContent(type="text", text=SHUTDOWN_MESSAGE)], is_error=True)
+        return result.model_dump(by_alias=True, mode="json", exclude_none=True)
 
     def cancel_all(self) -> int:
         self.shutting_down = True
@@ -76,6 +78,10 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self.inflight = inflight
         self.grace_s = grace_s
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()  # uvicorn would re-raise it after shutting down: exit 0 instead
 
     async def shutdown(self, sockets: Any = None) -> None:
         started = time.monotonic()
