@@ -159,7 +159,7 @@ async def test_stdio_exits_cleanly_when_stdin_closes(database_url: str, redis_ur
     for line in lines:
         proc.stdin.write(json.dumps(line).encode() + b"\n")
     proc.stdin.flush()
-    answered = set()
+    answered: set[int] = set()
     while len(answered) < 3:
         reply = json.loads(proc.stdout.readline())
         answered.add(reply["id"])
