@@ -32,7 +32,7 @@ class ServerProcess:
 
 
 def start_server(
-    *args: str, env: dict[str, str] | None = None, whole_env: bool = False, ready_timeout: float = 30
+    *args: str, env: dict[str, str] | None = None, whole_env: bool = False, ready_timeout: float = 60
 ) -> ServerProcess:
     """`backend-architect-mcp serve --transport http ...` on a free loopback port, ready to answer.
 

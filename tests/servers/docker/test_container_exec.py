@@ -79,6 +79,9 @@ async def test_exec_deadline_returns_partial_output_without_blocking(
         silent, took = await _timed_exec(c, name, ["sleep", "30"])
         assert took < 10 and silent["exit_code"] is None and silent["stdout"] == ""
         assert silent["stderr"].startswith("[timed out: stopped reading after 1.5s")
+        assert silent["stderr"].endswith("the command was killed]")
+        top = ok(await c.call_tool("docker_container_top", {"container": name}))
+        assert not [p for p in top["processes"] if "sleep 30" in str(p)]  # killed, not left running
         # a command that ends in time is unaffected by the deadline
         quick, _ = await _timed_exec(c, name, ["sh", "-c", "sleep 0.2; echo done; exit 4"])
         assert quick["exit_code"] == 4 and quick["stdout"] == "done\n" and quick["stderr"] == ""
