@@ -231,7 +231,22 @@ async def _drain(
         if response and response[0] is not None:
             shutdown_response(response[0])
 
-    it = await d.call_abortable(action, begin, abort)
+    try:
+        return await _read_stream(ctx, d, action, await d.call_abortable(action, begin, abort), abort, describe, keep)
+    except BaseException:
+        abort()  # an error or a timeout: close the stream too, so the engine stops the work
+        raise
+
+
+async def _read_stream(
+    ctx: Context[Any, Any],
+    d: Docker,
+    action: str,
+    it: Iterator[dict[str, Any]],
+    abort: Callable[[], None],
+    describe: Callable[[dict[str, Any]], str | None],
+    keep: int,
+) -> tuple[list[dict[str, Any]], list[str], bool]:
     chunks: list[dict[str, Any]] = []
     lines: collections.deque[str] = collections.deque(maxlen=keep)
     seen = 0

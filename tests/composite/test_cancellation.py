@@ -19,6 +19,7 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
 
 from tests.composite.conftest import ServerProcess, start_server, stop_server
 from tests.composite.rawhttp import RawSession, pg_active, within
@@ -60,6 +61,20 @@ async def test_pg_cancel_over_http_stops_the_backend(database_url: str) -> None:
     try:
         async with Client(f"{sp.base}/mcp") as c:  # the SDK client sends notifications/cancelled
             await _cancel_pg_calls(c)
+    finally:
+        stop_server(sp)
+
+
+async def test_pg_cancel_and_disconnect_over_legacy_sse(database_url: str) -> None:
+    sp = start_server("--transport", "http", "--servers", "postgres")
+    try:
+        async with Client(sse_client(f"{sp.base}/sse")) as c:  # notifications/cancelled via /messages/
+            await _cancel_pg_calls(c)
+        marker = uuid.uuid4().hex
+        with anyio.move_on_after(3.0):  # the client closes its SSE stream mid-call
+            async with Client(sse_client(f"{sp.base}/sse")) as c:
+                await c.call_tool("pg_query", {"sql": SLEEP_SQL.format(marker=marker)})
+        assert await within(2.0, lambda: _none_active(marker)) < 2.0
     finally:
         stop_server(sp)
 
