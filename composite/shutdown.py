@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -63,10 +64,10 @@ class InFlightCalls:
             scope.cancel()
         return len(scopes)
 
-    async def wait_idle(self, seconds: float) -> bool:
-        """Wait until no call is in flight, at most `seconds`; whether that happened."""
+    async def wait_idle(self, seconds: float, give_up: Callable[[], bool] = lambda: False) -> bool:
+        """Wait until no call is in flight, at most `seconds` (or until `give_up()`); whether that happened."""
         with anyio.move_on_after(seconds):
-            while self._scopes:
+            while self._scopes and not give_up():
                 await anyio.sleep(0.05)
         return not self._scopes
 
@@ -89,7 +90,8 @@ class GracefulServer(uvicorn.Server):
             server.close()  # stop accepting at once; uvicorn closes them again harmlessly
         busy = self.inflight.count
         log.info("shutting down: %d tool call(s) in flight, grace %gs", busy, self.grace_s)
-        if not await self.inflight.wait_idle(self.grace_s):
+        forced = lambda: self.force_exit  # noqa: E731 - a second Ctrl-C skips the grace period
+        if not await self.inflight.wait_idle(self.grace_s, forced):
             n = self.inflight.cancel_all()
             log.warning("grace period over: cancelled %d tool call(s)", n)
             await self.inflight.wait_idle(10.0)  # the cancelled calls stop their backend work, then answer
