@@ -111,8 +111,9 @@ async def test_saturated_docker_pool_is_bounded_and_isolated(database_url: str, 
         detach=True,
     )
     args = ("--servers", "docker,postgres,aws", "--allow-writes", "docker", "--allow-admin", "docker")
-    sp = start_server("--transport", "http", *args, env={"BAM_DOCKER_MAX_THREADS": "2"})
+    sp: ServerProcess | None = None
     try:
+        sp = start_server("--transport", "http", *args, env={"BAM_DOCKER_MAX_THREADS": "2"})
         async with Client(f"{sp.base}/mcp") as c:
             assert (await _threads(sp, "docker"))["limit"] == 2
             done: list[float] = []
@@ -135,6 +136,7 @@ async def test_saturated_docker_pool_is_bounded_and_isolated(database_url: str, 
             # 4 execs of 6 s through 2 threads: two rounds
             assert sorted(d - t0 for d in done)[-1] >= 11.5
     finally:
-        stop_server(sp)
+        if sp is not None:
+            stop_server(sp)
         box.remove(force=True)
         client.close()
