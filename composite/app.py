@@ -26,12 +26,14 @@ from starlette.routing import BaseRoute, Route
 from composite import auth
 from composite import modules as registry
 from composite.audit import AuditLog
+from composite.cancellation import cancel_on_disconnect
 from composite.discovery import discovery_tools
 from composite.gate import gate_middleware, server_guards
 from composite.limits import CallLimits
 from composite.metrics import ToolMetrics, metrics_endpoint
 from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
+from composite.shutdown import InFlightCalls
 from servers._common import Health, ModuleInfo, ModuleState, ToolPolicy
 from servers._common.logs import ToolCallLog
 from servers._common.tools import CompactResults
@@ -129,6 +131,8 @@ class Composite:
     """The discovery meta-tools, mapped to whether they only read."""
     audit: AuditLog | None = None
     limits: CallLimits | None = None
+    inflight: InFlightCalls = field(default_factory=InFlightCalls)
+    """The tool calls in flight, which a graceful shutdown waits for and then cancels."""
 
     @property
     def tool_names(self) -> list[str]:
@@ -197,6 +201,7 @@ def _new_server(
     tools: list[Tool],
     verifier: auth.Verifiers | None,
     guards: list[Any],
+    inflight: InFlightCalls,
 ) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
@@ -212,7 +217,7 @@ def _new_server(
         tools=tools,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults(), metrics, *guards],
+        middleware=[ToolCallLog(), CompactResults(), metrics, *guards, inflight],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
         **auth.auth_kwargs(settings, verifier),
     )
@@ -242,7 +247,8 @@ def build(settings: AppSettings | None = None) -> Composite:
         settings = settings.model_copy(update={"auth_tokens": SecretStr(auth.hashed_spec(verifier.static.entries))})
     audit, limits = server_guards(settings)
     guards = [g for g in (audit, limits) if g is not None]
-    server = _new_server(settings, runtime, metrics, instructions, served, verifier, guards)
+    inflight = InFlightCalls()
+    server = _new_server(settings, runtime, metrics, instructions, served, verifier, guards, inflight)
     install_request_selection(server, index, meta, lambda request: auth.identity_for(auth.token_of(request), settings))
     for m in mounted:
         log.info(
@@ -261,7 +267,20 @@ def build(settings: AppSettings | None = None) -> Composite:
         keys, {k: policy.writes_allowed(k) for k in keys}, {k: policy.admin_allowed(k) for k in keys}
     )
     return Composite(
-        server, runtime, mounted, settings, index, reasons, required, metrics, verifier, scopes, meta, audit, limits
+        server,
+        runtime,
+        mounted,
+        settings,
+        index,
+        reasons,
+        required,
+        metrics,
+        verifier,
+        scopes,
+        meta,
+        audit,
+        limits,
+        inflight,
     )
 
 
@@ -351,7 +370,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
             max_sessions=settings.max_sessions,
             session_idle_timeout=settings.session_idle_s,
         )
-        routes.extend(mcp_app.routes)
+        routes.extend(cancel_on_disconnect(mcp_app.routes))
         middleware = list(mcp_app.user_middleware)  # bearer authentication, when configured
     if sse:
         sse_app = app.server.sse_app(transport_security=security, host=settings.host)

@@ -177,8 +177,6 @@ def serve_app(app: Any) -> None:
         return
     import logging
 
-    import uvicorn
-
     warning = exposure_warning(settings)
     if warning:
         logging.getLogger("backend_architect_mcp.composite").warning(warning)
@@ -189,18 +187,9 @@ def serve_app(app: Any) -> None:
         serve_workers(settings)
         return
     from composite.app import http_app
+    from composite.shutdown import serve
 
-    asgi = http_app(app, sse=True, streamable=settings.transport == "http")
-    config = uvicorn.Config(
-        asgi,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        lifespan="on",
-        access_log=False,
-        **tls_kwargs(settings),
-    )
-    uvicorn.Server(config).run()
+    serve(http_app(app, sse=True, streamable=settings.transport == "http"), settings, app.inflight)
 
 
 if __name__ == "__main__":  # pragma: no cover

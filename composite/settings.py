@@ -36,6 +36,12 @@ class AppSettings(PolicySettings):
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes on the port (http only; more than one forces stateless)."
     )
+    shutdown_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM/SIGINT, seconds in-flight calls may take before they are cancelled.",
+    )
     json_response: bool = Field(default=False, description="Plain JSON bodies instead of SSE streams on /mcp.")
     required: str = Field(
         default="mounted",

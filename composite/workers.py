@@ -10,6 +10,7 @@ the request: each worker probes its own backends, so a 503 means that worker can
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from typing import Any
@@ -69,4 +70,5 @@ def serve_workers(settings: AppSettings) -> None:
         lifespan="on",
         access_log=False,
         **tls_kwargs(settings),
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s),  # each worker drains, then cancels the rest
     )

@@ -131,6 +131,10 @@ class Backend(Generic[C]):
         """Run a blocking SDK call in a worker thread bounded by this module's limiter."""
         return await run_sync(fn, *args, limiter=self.limiter, **kwargs)
 
+    async def run_abortable(self, fn: Callable[[], R], abort: Callable[[], None]) -> R:
+        """`run_sync`, but a cancelled caller calls `abort()` so the blocked thread returns at once (see below)."""
+        return await run_abortable(fn, abort, limiter=self.limiter)
+
 
 @dataclass
 class BackendState(Generic[S, C]):
@@ -147,5 +151,46 @@ class BackendState(Generic[S, C]):
 
 
 async def run_sync(fn: Callable[..., R], *args: Any, limiter: anyio.CapacityLimiter | None = None, **kwargs: Any) -> R:
-    """Run `fn` in a worker thread so the event loop (and every other module) keeps serving."""
+    """Run `fn` in a worker thread so the event loop (and every other module) keeps serving.
+
+    Pass the module's limiter (`Backend.run_sync`): without one, anyio's process-wide default (40 threads
+    shared by every module) is used.
+    """
     return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=limiter)
+
+
+async def run_abortable(fn: Callable[[], R], abort: Callable[[], None], *, limiter: anyio.CapacityLimiter) -> R:
+    """Run blocking `fn` in a worker thread; if the caller is cancelled meanwhile, call `abort()` at once.
+
+    A thread cannot be interrupted, and a cancelled `to_thread.run_sync` waits for it (its limiter token
+    stays taken). `abort` acts on what the thread is blocked on (shut down its socket, close its HTTP
+    response) so the thread returns promptly; the caller then gets its cancellation (not the thread's result
+    or the error the abort caused). `abort` runs on
+    the event loop: it must not block, and it may be called while `fn` is still starting.
+    """
+    finished = False
+
+    async def guard() -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            if not finished:
+                try:
+                    abort()
+                except Exception as exc:  # aborting is best effort; the thread's own timeout still bounds it
+                    log.warning("abort of a blocking call failed: %s", redact_text(str(exc)))
+
+    error: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(guard)
+        try:
+            result = await anyio.to_thread.run_sync(fn, limiter=limiter)
+        except Exception as exc:  # raised outside the task group, so it is not wrapped in an ExceptionGroup
+            error = exc
+        finally:
+            finished = True
+            tg.cancel_scope.cancel()
+    await anyio.lowlevel.checkpoint_if_cancelled()  # an aborted call ends in the caller's cancellation
+    if error is not None:
+        raise error
+    return result

@@ -196,6 +196,12 @@ class InsightsResult(BaseModel):
     elapsed_s: float
 
 
+async def _stop_query(aws: Any, where: Any, qid: str) -> None:
+    """StopQuery; best effort (the query may have ended meanwhile), the partial rows still count."""
+    with contextlib.suppress(Exception):
+        await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
+
+
 async def _wait_for_query(
     ctx: Context[Any, Any], aws: Aws, where: Target, qid: str, wait: float
 ) -> tuple[str, dict[str, Any]]:
@@ -219,8 +225,7 @@ async def _wait_for_query(
         if status in ("Complete", "Failed", "Cancelled", "Timeout"):
             return status, res
         if elapsed >= wait:
-            with contextlib.suppress(Exception):  # stopping is best effort; the partial rows still count
-                await aws.call("logs", where, lambda c: c.stop_query(queryId=qid), action="stop the query")
+            await _stop_query(aws, where, qid)
             return "Timeout", res
         await anyio.sleep(min(aws.settings.insights_poll_s * min(polls, 5), 5.0))
 
@@ -261,7 +266,12 @@ async def aws_logs_insights_query(
         action="start the Logs Insights query",
     )
     t0 = time.monotonic()
-    status, res = await _wait_for_query(ctx, aws, where, qid, wait)
+    try:
+        status, res = await _wait_for_query(ctx, aws, where, qid, wait)
+    except anyio.get_cancelled_exc_class():  # the caller went away: the query must not keep scanning
+        with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            await _stop_query(aws, where, qid)
+        raise
     if status == "Failed":
         raise tool_error(
             "run the Logs Insights query",

@@ -6,7 +6,10 @@ by the module's limiter and turns SDK exceptions into tool errors carrying the e
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -48,6 +51,13 @@ class Docker(BackendState[DockerSettings, "docker.DockerClient"]):
         except Exception as exc:
             raise self.translate(exc, action) from exc
 
+    async def call_abortable(self, action: str, fn: Callable[[], R], abort: Callable[[], None]) -> R:
+        """`call` for a call that may block long (a stream, an exec): a cancelled caller runs `abort()`."""
+        try:
+            return await self.backend.run_abortable(fn, abort)
+        except Exception as exc:
+            raise self.translate(exc, action) from exc
+
     async def engine_paths(self) -> tuple[str, ...]:
         """The engine's own host paths (its data root, read once from `info`): never bind-mountable."""
         if self._engine_paths is None:
@@ -75,6 +85,7 @@ def _connect(s: DockerSettings) -> docker.DockerClient:
         tls=_tls_config(),
         use_ssh_client=s.host().startswith("ssh://"),  # the ssh CLI; paramiko is not a dependency
     )
+    record_streams(client.api)
     return client
 
 
@@ -82,9 +93,48 @@ def _connect(s: DockerSettings) -> docker.DockerClient:
 async def resources(settings: DockerSettings | None = None) -> AsyncIterator[Docker]:
     """Own the docker client for the lifetime of the server; never fail when the engine is down."""
     s = settings or DockerSettings()
-    backend = blocking_backend(DOCKER, s.target(), partial(_connect, s), lambda c: c.ping(), lambda c: c.close())
+    backend = blocking_backend(
+        DOCKER, s.target(), partial(_connect, s), lambda c: c.ping(), lambda c: c.close(), s.max_threads
+    )
     async with serving(Docker(s, backend), backend) as state:
         yield state
+
+
+_streams = threading.local()
+
+
+def record_streams(api: docker.APIClient) -> None:
+    """Remember, per thread, the HTTP response behind each streaming call (build, pull, push).
+
+    The SDK hands back a generator and keeps the response to itself; `last_stream_response()` (called
+    in the same worker thread right after the call) gives it back, so a cancelled caller can close it.
+    """
+    helper = api._stream_helper
+
+    def recording(response: Any, decode: bool = False) -> Any:
+        _streams.response = response
+        return helper(response, decode)
+
+    api._stream_helper = recording  # type: ignore[method-assign]
+
+
+def last_stream_response() -> Any:
+    """The response of this thread's latest streaming call (see `record_streams`)."""
+    response, _streams.response = getattr(_streams, "response", None), None
+    return response
+
+
+def shutdown_response(response: Any) -> None:
+    """Shut down the socket under a streaming response: a thread blocked reading it returns at once.
+
+    The engine sees the client go away and cancels the operation (a build stops, its container is removed).
+    """
+    fp = getattr(getattr(getattr(response, "raw", None), "_fp", None), "fp", None)
+    raw = getattr(fp, "raw", None)
+    sock = getattr(raw, "_sock", None) or getattr(fp, "channel", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _tls_config() -> Any:

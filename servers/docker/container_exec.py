@@ -2,14 +2,18 @@
 
 The exec is started attached through the low-level API and its raw socket is read in one worker thread,
 with a socket timeout set to the time left before the deadline. A command that runs (or stays silent)
-past the deadline is not waited for: reading stops, the output so far is returned with `exit_code` unset
-and a note at the end of `stderr`. The engine cannot stop an exec, so the command may still be running.
+past the deadline is not waited for: reading stops, the command is killed (see `exec_stop`), and the
+output so far is returned with `exit_code` unset and a note at the end of `stderr`. When the caller
+cancels the call (or its HTTP request goes away), the socket is shut down at once, which frees the
+worker thread, and the command is killed the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -20,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact_output
 from servers.docker.common import ContainerRef, state_of
+from servers.docker.exec_stop import stop_exec
 
 _HEADER = struct.Struct(">BxxxL")  # stream type (1 stdout, 2 stderr), payload size
 _STDERR_STREAMS = (2, 3)  # 3: the engine's own error stream
@@ -80,6 +85,34 @@ def read_exec_socket(sock: Any, seconds: float, keep: int) -> ExecOutput:
     return out
 
 
+class SocketAbort:
+    """Shuts down a socket another thread is blocked on; callable before the socket exists (then at attach)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: Any = None
+        self.aborted = False
+
+    def attach(self, sock: Any) -> Any:
+        with self._lock:
+            self._sock = sock
+            if self.aborted:
+                _shutdown(sock)
+        return sock
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.aborted = True
+            if self._sock is not None:
+                _shutdown(self._sock)
+
+
+def _shutdown(sock: Any) -> None:
+    raw = getattr(sock, "_sock", sock)
+    with contextlib.suppress(Exception):
+        raw.shutdown(socket.SHUT_RDWR)
+
+
 def _close(sock: Any, raw: Any) -> None:
     for obj in (raw, sock, getattr(sock, "_response", None)):
         with contextlib.suppress(Exception):
@@ -111,8 +144,9 @@ async def docker_container_exec(
 ) -> ExecResult:
     """Run a command inside a running container and return its exit code, stdout and stderr (bounded).
 
-    Admin-level: it runs arbitrary commands. No TTY, no stdin, never privileged. At the exec timeout, the
-    output so far returns with exit_code null (the command may keep running).
+    Admin-level: it runs arbitrary commands. No TTY, no stdin, never privileged. A command still running
+    after BAM_DOCKER_EXEC_TIMEOUT_S is killed; the output read so far returns with exit_code null and a
+    note in stderr.
     """
     d = state_of(ctx)
     api = await d.api()
@@ -130,10 +164,17 @@ async def docker_container_exec(
     cap = d.settings.max_log_bytes
     seconds, setting = d.settings.exec_deadline()
 
-    def run() -> ExecOutput:
-        return read_exec_socket(api.exec_start(ex["Id"], socket=True), seconds, cap + _MARGIN)
+    abort = SocketAbort()
 
-    got = await d.call("run the command", run)
+    def run() -> ExecOutput:
+        return read_exec_socket(abort.attach(api.exec_start(ex["Id"], socket=True)), seconds, cap + _MARGIN)
+
+    try:
+        got = await d.call_abortable("run the command", run, abort)
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            await stop_exec(d, api, ex["Id"], container)
+        raise
     res = await d.call("read the exit code", api.exec_inspect, ex["Id"])
     for _ in range(20):  # the streams can close a moment before the engine records the exit code
         if got.timed_out or not res.get("Running"):
@@ -142,8 +183,8 @@ async def docker_container_exec(
         res = await d.call("read the exit code", api.exec_inspect, ex["Id"])
     note = ""
     if got.timed_out:
-        still = "the command may still be running in the container" if res.get("Running") else "it has ended since"
-        note = f"[timed out: stopped reading after {seconds:g}s ({setting}); {still}]"
+        outcome = await stop_exec(d, api, ex["Id"], container) if res.get("Running") else "it has ended since"
+        note = f"[timed out: stopped reading after {seconds:g}s ({setting}); {outcome}]"
     so, t1 = _text(got.stdout, cap, got.dropped)
     se, t2 = _text(got.stderr, cap - len(note.encode()) - 1 if note else cap, got.dropped)
     if note:

@@ -8,6 +8,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -16,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import redact, redact_output, tool_error
 from servers._common.paging import offset_page, page_size
-from servers.docker.client import Docker
+from servers.docker.client import Docker, last_stream_response, shutdown_response
 from servers.docker.common import (
     IMAGE_PATTERN,
     ImageRef,
@@ -215,15 +216,43 @@ async def _drain(
 ) -> tuple[list[dict[str, Any]], list[str], bool]:
     """Consume a streaming SDK call chunk by chunk in worker threads, reporting each step as progress.
 
-    Returns the chunks, the last `keep` log lines, and whether older lines were dropped.
+    Returns the chunks, the last `keep` log lines, and whether older lines were dropped. A cancelled
+    caller shuts the stream's socket down, so the waiting thread returns and the engine stops the work.
     """
-    it = await d.call(action, start)
+    response: list[Any] = []
+
+    def begin() -> Iterator[dict[str, Any]]:
+        last_stream_response()  # forget what an earlier call of this thread left
+        it = start()
+        response.append(last_stream_response())
+        return it
+
+    def abort() -> None:  # a cancelled caller closes the stream: the engine stops the build/pull/push
+        if response and response[0] is not None:
+            shutdown_response(response[0])
+
+    try:
+        return await _read_stream(ctx, d, action, await d.call_abortable(action, begin, abort), abort, describe, keep)
+    except BaseException:
+        abort()  # an error or a timeout: close the stream too, so the engine stops the work
+        raise
+
+
+async def _read_stream(
+    ctx: Context[Any, Any],
+    d: Docker,
+    action: str,
+    it: Iterator[dict[str, Any]],
+    abort: Callable[[], None],
+    describe: Callable[[dict[str, Any]], str | None],
+    keep: int,
+) -> tuple[list[dict[str, Any]], list[str], bool]:
     chunks: list[dict[str, Any]] = []
     lines: collections.deque[str] = collections.deque(maxlen=keep)
     seen = 0
     n = 0
     while True:
-        chunk = await d.call(action, next, it, _END)
+        chunk = await d.call_abortable(action, partial(next, it, _END), abort)
         if chunk is _END:
             break
         assert isinstance(chunk, dict)

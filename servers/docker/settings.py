@@ -36,6 +36,9 @@ class DockerSettings(BamSettings):
         description="Upper bound of one docker_container_exec call: reading stops and the output so far is "
         "returned (default: `timeout_s`).",
     )
+    max_threads: int = Field(
+        default=8, ge=1, le=64, description="Worker threads for blocking engine calls (this module's own pool)."
+    )
     max_items: int = Field(default=100, ge=1, le=5_000, description="Default items per page of a list.")
     max_items_limit: int = Field(default=1_000, ge=1, description="Largest page a caller may ask for.")
     max_bytes: int = Field(default=200_000, ge=1_024, description="Byte cap of one list or inspect result (JSON).")

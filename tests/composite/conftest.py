@@ -31,7 +31,9 @@ class ServerProcess:
             return f.read()
 
 
-def start_server(*args: str, env: dict[str, str] | None = None, whole_env: bool = False) -> ServerProcess:
+def start_server(
+    *args: str, env: dict[str, str] | None = None, whole_env: bool = False, ready_timeout: float = 60
+) -> ServerProcess:
     """`backend-architect-mcp serve --transport http ...` on a free loopback port, ready to answer.
 
     `env` is added to this process's environment, or is the whole environment with `whole_env`.
@@ -46,7 +48,7 @@ def start_server(*args: str, env: dict[str, str] | None = None, whole_env: bool 
             env=dict(env or {}) if whole_env else {**os.environ, **(env or {})},
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             break

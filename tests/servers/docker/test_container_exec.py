@@ -73,12 +73,15 @@ async def test_exec_deadline_returns_partial_output_without_blocking(
         r = results["exec"]
         assert r["exit_code"] is None and r["stdout"] == "before\n" and r["truncated"] is False
         assert r["stderr"].startswith("oops\n[timed out: stopped reading after 1.5s (BAM_DOCKER_EXEC_TIMEOUT_S)")
-        assert "may still be running" in r["stderr"]
+        assert "the command was killed" in r["stderr"]
 
         # silent from the start: `sleep 30` in busybox
         silent, took = await _timed_exec(c, name, ["sleep", "30"])
         assert took < 10 and silent["exit_code"] is None and silent["stdout"] == ""
         assert silent["stderr"].startswith("[timed out: stopped reading after 1.5s")
+        assert silent["stderr"].endswith("the command was killed]")
+        top = ok(await c.call_tool("docker_container_top", {"container": name}))
+        assert not [p for p in top["processes"] if "sleep 30" in str(p)]  # killed, not left running
         # a command that ends in time is unaffected by the deadline
         quick, _ = await _timed_exec(c, name, ["sh", "-c", "sleep 0.2; echo done; exit 4"])
         assert quick["exit_code"] == 4 and quick["stdout"] == "done\n" and quick["stderr"] == ""
@@ -112,3 +115,18 @@ async def test_exec_cap_cutting_a_secret_line_or_a_character(
         euro, _ = await _timed_exec(c, name, ["sh", "-c", "yes €€€€€€€€€€ | head -c 93000 | tr -d '\\n'"])
         assert euro["truncated"] is True and "\ufffd" not in euro["stdout"]
         assert set(euro["stdout"]) == {"€"} and 1990 <= len(euro["stdout"].encode()) <= 2000
+
+
+async def test_cancelled_exec_is_killed(admin: Client, image: str, uid: str) -> None:
+    """A client cancel shuts the exec socket down (freeing the thread) and kills the command's process group."""
+    await run_loop(admin, image, uid)
+    name = f"{uid}-loop"
+    started = time.monotonic()
+    with anyio.move_on_after(2.0):
+        await admin.call_tool("docker_container_exec", {"container": name, "command": ["sh", "-c", "sleep 41; echo x"]})
+        raise AssertionError("the exec answered before the cancel")
+    assert time.monotonic() - started < 5  # the cancel did not wait for the command or the engine timeout
+    top = ok(await admin.call_tool("docker_container_top", {"container": name}))
+    assert not [p for p in top["processes"] if "sleep 41" in str(p)]
+    again = ok(await admin.call_tool("docker_container_exec", {"container": name, "command": ["echo", "next"]}))
+    assert again["stdout"] == "next\n" and again["exit_code"] == 0
