@@ -1,0 +1,150 @@
+"""Chaos helpers: a TCP forwarder that a test can take down and bring back, and process counters.
+
+`OutageProxy` listens on a loopback port and forwards every connection to an upstream (a TCP address or
+a unix socket). `down()` closes the listener and aborts every open connection, so a client sees exactly
+what it sees when the backend's process dies: refused connects and reset sockets. `up()` listens again on
+the same port. A test points the server under test at the proxy, never at the shared backend, so the
+shared backends other tests use keep running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+from urllib.parse import urlparse
+
+from tests.conftest import free_port
+
+
+class OutageProxy:
+    """An asyncio TCP forwarder in its own thread; `down()` / `up()` simulate the backend's outage."""
+
+    def __init__(self, upstream: str, port: int | None = None) -> None:
+        u = urlparse(upstream)
+        if u.scheme not in ("tcp", "unix"):
+            raise ValueError(f"upstream must be tcp://host:port or unix:///path, not {upstream!r}")
+        if u.scheme == "tcp" and u.hostname not in ("127.0.0.1", "localhost"):
+            raise ValueError("loopback upstreams only")
+        self._upstream = u
+        self.port = port or free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"outage-proxy-{self.port}", daemon=True)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._active = 0
+        self.accepted = 0
+        """Connections accepted since the start (clients that reconnect show up here)."""
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections currently open through the proxy."""
+        return self._active
+
+    def _run(self, coro: Any) -> Any:
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return fut.result(timeout=10)
+
+    def start(self) -> OutageProxy:
+        self._thread.start()
+        self.up()
+        return self
+
+    def up(self) -> None:
+        """Listen (again) on the same port."""
+        self._run(self._listen())
+
+    def down(self) -> None:
+        """Refuse new connections and reset the open ones, like a backend process that died."""
+        self._run(self._close())
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.down()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _listen(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for w in list(self._writers):
+            w.transport.abort()
+        self._writers.clear()
+
+    async def _open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._upstream.scheme == "unix":
+            return await asyncio.open_unix_connection(self._upstream.path)
+        return await asyncio.open_connection(self._upstream.hostname, self._upstream.port)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        try:
+            up_reader, up_writer = await self._open_upstream()
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        self._active += 1
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                _close_quietly(dst)
+
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            self._active -= 1
+            self._writers.discard(writer)
+            self._writers.discard(up_writer)
+
+
+def _close_quietly(w: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        w.close()
+
+
+@contextlib.contextmanager
+def outage_proxy(upstream: str) -> Iterator[OutageProxy]:
+    proxy = OutageProxy(upstream).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def process_threads(pid: int) -> int:
+    """Threads of a process (from /proc)."""
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def process_fds(pid: int) -> int:
+    """Open file descriptors of a process (from /proc)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def process_rss_kib(pid: int) -> int:
+    """Resident set size of a process in KiB (from /proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
