@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ from mcp import Client
 
 from tests.chaos import outage_proxy, process_fds, process_threads
 from tests.composite.conftest import ServerProcess, start_server, stop_server
-from tests.conftest import backend_unavailable, error_text, free_port, ok
+from tests.conftest import backend_unavailable, error_text, free_port
 
 pytestmark = pytest.mark.anyio
 
