@@ -116,9 +116,11 @@ def fuzzer(database_url: str, redis_url: str, aws_endpoint: str, kubeconfig: str
     with pytest.MonkeyPatch.context() as mp:
         for k, v in FAST_CAPS.items():
             mp.setenv(k, v)
-        with start_blocking_portal("asyncio") as portal:
-            with portal.wrap_async_context_manager(Client(build(_settings()).server)) as client:
-                yield Fuzzer(portal, client, crashes)
+        with (
+            start_blocking_portal("asyncio") as portal,
+            portal.wrap_async_context_manager(Client(build(_settings()).server)) as client,
+        ):
+            yield Fuzzer(portal, client, crashes)
     logging.getLogger("mcp").removeHandler(crashes)
 
 
