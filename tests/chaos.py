@@ -3,7 +3,9 @@
 `OutageProxy` listens on a loopback port and forwards every connection to an upstream (a TCP address or
 a unix socket). `down()` closes the listener and aborts every open connection, so a client sees exactly
 what it sees when the backend's process dies: refused connects and reset sockets. `up()` listens again on
-the same port. A test points the server under test at the proxy, never at the shared backend, so the
+the same port. `hang()` is the other kind of outage, a backend that stops answering: connections are
+accepted and held, every byte is swallowed and nothing comes back (the open ones stall too); `up()` ends it
+by resetting the held connections. A test points the server under test at the proxy, never at the shared backend, so the
 shared backends other tests use keep running.
 """
 
@@ -37,6 +39,7 @@ class OutageProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._active = 0
+        self._hanging = False
         self.accepted = 0
         """Connections accepted since the start (clients that reconnect show up here)."""
 
@@ -59,12 +62,22 @@ class OutageProxy:
         return self
 
     def up(self) -> None:
-        """Listen (again) on the same port."""
-        self._run(self._listen())
+        """Listen (again) on the same port; after `hang()`, forward again (held connections are reset)."""
+        self._run(self._resume())
 
     def down(self) -> None:
         """Refuse new connections and reset the open ones, like a backend process that died."""
         self._run(self._close())
+
+    def hang(self) -> None:
+        """Accept connections but answer nothing, on new and open connections alike (a stalled backend)."""
+        self._hanging = True
+
+    async def _resume(self) -> None:
+        if self._hanging:
+            self._hanging = False
+            await self._close()  # what was swallowed cannot be replayed: reset the stalled connections
+        await self._listen()
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -89,8 +102,22 @@ class OutageProxy:
             return await asyncio.open_unix_connection(self._upstream.path)
         return await asyncio.open_connection(self._upstream.hostname, self._upstream.port)
 
+    async def _swallow(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while await reader.read(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            self._writers.discard(writer)
+            _close_quietly(writer)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
+        if self._hanging:
+            await self._swallow(reader, writer)
+            return
         try:
             up_reader, up_writer = await self._open_upstream()
         except OSError:
@@ -102,8 +129,9 @@ class OutageProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
+                    if not self._hanging:  # a stalled backend: bytes go nowhere
+                        dst.write(data)
+                        await dst.drain()
             except (OSError, asyncio.IncompleteReadError):
                 pass
             finally:

@@ -55,6 +55,8 @@ class Outage:
     pool_bound: int
     """The most connections the module's client may keep to this backend (its pool / worker-thread bound):
     how many are open depends on how many calls overlapped, but a leak would exceed it."""
+    max_call_s: float = 30.0
+    """The longest a call may take during the outage (a stalled backend: the module's timeout, plus slack)."""
 
 
 async def _wait_ready(h: httpx2.AsyncClient, module: str, want: int, timeout: float) -> dict[str, Any]:
@@ -120,13 +122,16 @@ async def run_outage(sp: ServerProcess, o: Outage) -> None:
             down = await _wait_ready(h, o.module, 503, 20)
             assert down["status"] == "down" and down["required"] is True, down
             assert o.target in down["target"] + down["detail"], down
+            t0 = time.monotonic()
             errs = await _burst(c, o.calls, rounds=2)
+            took = time.monotonic() - t0
+        assert took <= o.max_call_s, f"calls during the outage took {took:.1f}s (bound {o.max_call_s}s)"
         assert len(errs) == 2 * len(o.calls), errs  # every call during the outage is a tool error ...
         for e in errs + during:
             assert o.target in e, f"the error does not name {o.target}: {e}"  # ... naming the target
             assert "Traceback" not in e
         assert during, "no call ran into the outage"
-        print(f"{o.module}: during the outage: {errs[0][:400]}")
+        print(f"{o.module}: during the outage ({took:.1f}s): {errs[0][:400]}")
 
         o.start()
         up = await _wait_ready(h, o.module, 200, 60)
@@ -167,17 +172,23 @@ def _server(module: str, env: dict[str, str]) -> Iterator[ServerProcess]:
 # --- Docker: a proxy in front of the shared engine's socket ------------------------------------------------
 
 
-async def test_docker_engine_outage(docker_host: str) -> None:
+STALL_TIMEOUT_S = 3
+"""The request timeout the server gets in the stalled-backend cases (the modules' own settings)."""
+
+
+@pytest.mark.parametrize("kind", ["refused", "stalled"])
+async def test_docker_engine_outage(docker_host: str, kind: str) -> None:
     sock = docker_host.removeprefix("unix://")
     if not docker_host.startswith("unix://"):
         backend_unavailable("Docker engine on a unix socket", docker_host)
     with outage_proxy(f"unix://{sock}") as proxy:
-        for sp in _server("docker", {"DOCKER_HOST": f"tcp://{proxy.address}"}):
+        env = {"DOCKER_HOST": f"tcp://{proxy.address}", "BAM_DOCKER_TIMEOUT_S": str(STALL_TIMEOUT_S)}
+        for sp in _server("docker", env):
             calls: list[Call] = [("docker_containers_list", {}), ("docker_images_list", {})]
-            await run_outage(
-                sp,
-                Outage("docker", calls, proxy.address, proxy.down, proxy.up, lambda: proxy.open_connections, 9),
-            )
+            stop = proxy.down if kind == "refused" else proxy.hang
+            o = Outage("docker", calls, proxy.address, stop, proxy.up, lambda: proxy.open_connections, 9)
+            o.max_call_s = 2 * STALL_TIMEOUT_S + 2
+            await run_outage(sp, o)
 
 
 # --- Kubernetes: a TLS-passthrough proxy in front of the shared kube-apiserver -----------------------------
@@ -194,21 +205,25 @@ def _kubeconfig_through(kubeconfig: str, address: str, directory: str) -> str:
     return path
 
 
-async def test_kubernetes_apiserver_outage(kubeconfig: str, tmp_path: Any) -> None:
+@pytest.mark.parametrize("kind", ["refused", "stalled"])
+async def test_kubernetes_apiserver_outage(kubeconfig: str, tmp_path: Any, kind: str) -> None:
     with open(kubeconfig) as f:
         server = yaml.safe_load(f)["clusters"][0]["cluster"]["server"]
     upstream = server.replace("https://", "tcp://")
     with outage_proxy(upstream) as proxy:
-        env = {"KUBECONFIG": _kubeconfig_through(kubeconfig, proxy.address, str(tmp_path))}
+        env = {
+            "KUBECONFIG": _kubeconfig_through(kubeconfig, proxy.address, str(tmp_path)),
+            "BAM_K8S_REQUEST_TIMEOUT_S": str(STALL_TIMEOUT_S),
+        }
         for sp in _server("kubernetes", env):
             calls: list[Call] = [
                 ("k8s_namespaces_list", {}),
                 ("k8s_resources_list", {"kind": "ConfigMap", "namespace": "default"}),
             ]
-            await run_outage(
-                sp,
-                Outage("kubernetes", calls, proxy.address, proxy.down, proxy.up, lambda: proxy.open_connections, 9),
-            )
+            stop = proxy.down if kind == "refused" else proxy.hang
+            o = Outage("kubernetes", calls, proxy.address, stop, proxy.up, lambda: proxy.open_connections, 9)
+            o.max_call_s = 2 * STALL_TIMEOUT_S + 2
+            await run_outage(sp, o)
 
 
 # --- AWS: a private moto_server process, killed and started again on the same port -------------------------
