@@ -14,13 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlparse
 
-from tests.conftest import free_port
+import pytest
+
+from tests.conftest import backend_unavailable, free_port
 
 
 class OutageProxy:
@@ -176,3 +185,99 @@ def process_rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class PrivateProcess:
+    """A backend process the test owns: `kill()` is SIGKILL, `start()` runs the same command again."""
+
+    def __init__(self, argv: list[str], ready: Callable[[], bool], env: dict[str, str] | None = None) -> None:
+        self.argv = argv
+        self.ready = ready
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env, start_new_session=True
+        )
+        deadline = time.monotonic() + 30
+        while not self.ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{self.argv[0]} did not start")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster-bus port (port + 10000) is free and valid too."""
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        if all(_free(p) for p in (port, port + 10000)):
+            return port
+    pytest.fail("no free port pair for a Redis Cluster node")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class PrivateRedisCluster:
+    def __init__(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="bam-rc-")
+        self.ports = [_cluster_port() for _ in range(3)]
+        self.nodes = {p: self._node(p) for p in self.ports}
+
+    def _node(self, port: int) -> PrivateProcess:
+        d = f"{self.root}/{port}"
+        os.makedirs(d, exist_ok=True)
+        argv = [
+            "redis-server", "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
+            "--cluster-config-file", f"{d}/nodes.conf", "--cluster-node-timeout", "1000", "--dir", d,
+            "--save", "", "--appendonly", "no",
+        ]  # fmt: skip
+        return PrivateProcess(argv, lambda: self._cli(port, "ping") == "PONG")
+
+    def _cli(self, port: int, *args: str) -> str:
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def state(self) -> str:
+        info = self._cli(self.ports[0], "cluster", "info")
+        return next((line.split(":")[1].strip() for line in info.splitlines() if line.startswith("cluster_state")), "")
+
+    def start(self) -> None:
+        if shutil.which("redis-server") is None:
+            backend_unavailable("redis-server (apt-get install redis-server)", "not on PATH")
+        for node in self.nodes.values():
+            node.start()
+        nodes = [f"127.0.0.1:{p}" for p in self.ports]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+        )
+        self.wait_ok()
+
+    def wait_ok(self) -> None:
+        deadline = time.monotonic() + 30
+        while self.state() != "ok":
+            if time.monotonic() > deadline:
+                pytest.fail(f"private Redis Cluster state {self.state()!r}")
+            time.sleep(0.1)
+
+    def client_count(self) -> int:
+        return sum(len(self._cli(p, "client", "list").splitlines()) - 1 for p in self.ports)  # minus redis-cli
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
