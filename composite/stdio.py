@@ -118,6 +118,10 @@ def _error(code: int, message: str, request_id: Any = None) -> types.JSONRPCErro
     return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message))
 
 
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
 def parse_line(line: bytes) -> types.JSONRPCMessage | types.JSONRPCError:
     """One line as a JSON-RPC message, or the error to answer it with (JSON-RPC 2.0 section 5.1)."""
     if line == TOO_LARGE:
@@ -127,11 +131,14 @@ def parse_line(line: bytes) -> types.JSONRPCMessage | types.JSONRPCError:
         raw = pydantic_core.from_json(text)
     except ValueError as exc:
         return _error(types.PARSE_ERROR, f"Parse error: {str(exc)[:200]}")
+    if isinstance(raw, dict) and "id" in raw and not _valid_id(raw["id"]):
+        # The SDK would take it for a notification (extra keys are allowed) and never answer.
+        return _error(types.INVALID_REQUEST, "Invalid request: id must be a string or an integer")
     try:
         message: types.JSONRPCMessage = types.jsonrpc_message_adapter.validate_python(raw, by_name=False)
     except pydantic_core.ValidationError as exc:
         rid = raw.get("id") if isinstance(raw, dict) else None
-        valid_id = rid if isinstance(rid, str | int) and not isinstance(rid, bool) else None
+        valid_id = rid if _valid_id(rid) else None
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:]) or "message"
         return _error(types.INVALID_REQUEST, f"Invalid request: {where}: {first['msg']}"[:300], valid_id)

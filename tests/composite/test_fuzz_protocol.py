@@ -222,6 +222,13 @@ def test_stdio_malformed_lines_get_protocol_errors(
     stdio_server.works()
 
 
+@pytest.mark.parametrize("rid", [{"a": 1}, [1], True, 1.5])
+def test_stdio_request_with_an_invalid_id_is_answered(stdio_server: StdioServer, rid: Any) -> None:
+    answer = stdio_server.request(_msg(id=rid, method="ping"))  # the SDK alone takes it for a notification
+    assert answer["error"]["code"] == -32600 and answer["id"] is None, answer
+    stdio_server.works()
+
+
 def test_stdio_oversized_line_is_discarded_with_an_error(stdio_server: StdioServer) -> None:
     start = time.monotonic()
     answer = stdio_server.request(OVERSIZED + b" " + b"x" * (3 * MAX_MESSAGE_BYTES))  # 16 MiB on one line
