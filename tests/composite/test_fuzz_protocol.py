@@ -1,4 +1,4 @@
-"""Malformed JSON-RPC over stdio (a subprocess) and streamable HTTP (a real server process): bad JSON,
+"""Malformed JSON-RPC over stdio (a subprocess), streamable HTTP and SSE (a real server process): bad JSON,
 wrong types, huge ids, unknown methods, deep nesting and oversized messages get protocol errors (HTTP 4xx
 or a JSON-RPC error object, never a 500, never silence on stdio), and the server keeps serving: a valid
 call on the same session succeeds afterwards.
@@ -148,7 +148,22 @@ def test_http_random_bodies_never_500(http_session: tuple[ServerProcess, HttpSes
 def test_http_still_serves_after_the_fuzz(http_session: tuple[ServerProcess, HttpSession]) -> None:
     sp, s = http_session
     s.works()
-    assert "Traceback" not in sp.log()
+    assert "Traceback" not in sp.log()  # (the SSE test below runs last: the SDK logs its parse failures)
+
+
+def test_sse_messages_endpoint_rejects_malformed_and_oversized_bodies(
+    http_session: tuple[ServerProcess, HttpSession],
+) -> None:
+    sp, _ = http_session
+    with httpx2.Client(base_url=sp.base, timeout=30) as h, h.stream("GET", "/sse") as stream:
+        lines = stream.iter_lines()  # kept referenced: closing the iterator would end the SSE session
+        endpoint = next(line[5:].strip() for line in lines if line.startswith("data:"))
+        for body in (b"{", b"[]", _msg(id=3, method=5)):
+            r = h.post(endpoint, content=body, headers={"content-type": "application/json"})
+            assert r.status_code == 400, (body, r.status_code, r.text)
+        assert h.post(endpoint, content=OVERSIZED, headers={"content-type": "application/json"}).status_code == 413
+        r = h.post(endpoint, content=json.dumps(INIT).encode(), headers={"content-type": "application/json"})
+        assert r.status_code == 202  # the session still takes messages (the answer goes down the stream)
 
 
 # --- stdio ----------------------------------------------------------------------------------------------------
