@@ -27,6 +27,7 @@ import stat
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -122,26 +123,36 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, str | int) and not isinstance(value, bool)
 
 
-def parse_line(line: bytes) -> types.JSONRPCMessage | types.JSONRPCError:
-    """One line as a JSON-RPC message, or the error to answer it with (JSON-RPC 2.0 section 5.1)."""
+@dataclass(frozen=True)
+class Rejected:
+    """A line that is not a valid message, and the error that answers it."""
+
+    error: types.JSONRPCError
+
+
+def parse_line(line: bytes) -> types.JSONRPCMessage | Rejected:
+    """One line as a JSON-RPC message (a client's error response included), or why it is rejected
+    (JSON-RPC 2.0 section 5.1)."""
     if line == TOO_LARGE:
-        return _error(types.INVALID_REQUEST, f"Invalid request: message larger than {MAX_MESSAGE_BYTES} bytes")
+        return Rejected(
+            _error(types.INVALID_REQUEST, f"Invalid request: message larger than {MAX_MESSAGE_BYTES} bytes")
+        )
     text = line.decode("utf-8", errors="replace")
     try:
         raw = pydantic_core.from_json(text)
     except ValueError as exc:
-        return _error(types.PARSE_ERROR, f"Parse error: {str(exc)[:200]}")
-    if isinstance(raw, dict) and "id" in raw and not _valid_id(raw["id"]):
-        # The SDK would take it for a notification (extra keys are allowed) and never answer.
-        return _error(types.INVALID_REQUEST, "Invalid request: id must be a string or an integer")
+        return Rejected(_error(types.PARSE_ERROR, f"Parse error: {str(exc)[:200]}"))
+    if isinstance(raw, dict) and "method" in raw and "id" in raw and not _valid_id(raw["id"]):
+        # A request with a bad id: the SDK would take it for a notification (extra keys are allowed).
+        return Rejected(_error(types.INVALID_REQUEST, "Invalid request: id must be a string or an integer"))
     try:
         message: types.JSONRPCMessage = types.jsonrpc_message_adapter.validate_python(raw, by_name=False)
     except pydantic_core.ValidationError as exc:
         rid = raw.get("id") if isinstance(raw, dict) else None
-        valid_id = rid if _valid_id(rid) else None
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:]) or "message"
-        return _error(types.INVALID_REQUEST, f"Invalid request: {where}: {first['msg']}"[:300], valid_id)
+        reason = f"Invalid request: {where}: {first['msg']}"[:300]
+        return Rejected(_error(types.INVALID_REQUEST, reason, rid if _valid_id(rid) else None))
     return message
 
 
@@ -175,9 +186,9 @@ async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) 
                     if not line.strip():
                         continue  # blank lines (and what is left of a discarded one) are not messages
                     parsed = parse_line(line)
-                    if isinstance(parsed, types.JSONRPCError):
+                    if isinstance(parsed, Rejected):
                         with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                            await write_stream.send(SessionMessage(parsed))
+                            await write_stream.send(SessionMessage(parsed.error))
                         continue
                     await read_stream_writer.send(SessionMessage(parsed))
         except anyio.ClosedResourceError:  # pragma: no cover - the server stopped reading

@@ -244,6 +244,12 @@ def test_stdio_request_with_an_invalid_id_is_answered(stdio_server: StdioServer,
     stdio_server.works()
 
 
+@pytest.mark.parametrize("rid", [12345, None])
+def test_stdio_client_error_responses_are_not_echoed(stdio_server: StdioServer, rid: Any) -> None:
+    stdio_server.send(_msg(id=rid, error={"code": -32603, "message": "client side"}))  # a response, not a request
+    assert stdio_server.request(_msg(id="after", method="ping")) == {"jsonrpc": "2.0", "id": "after", "result": {}}
+
+
 def test_stdio_oversized_line_is_discarded_with_an_error(stdio_server: StdioServer) -> None:
     start = time.monotonic()
     answer = stdio_server.request(OVERSIZED + b" " + b"x" * (3 * MAX_MESSAGE_BYTES))  # 16 MiB on one line
