@@ -61,8 +61,14 @@ def rss_kib(pid: int) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
-def fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+async def fds(pid: int) -> int:
+    """Open fds, the least of 5 readings 50 ms apart: a socket of a call in flight (moto closes every
+    connection, so botocore opens one per call) is not held; a leaked one stays in every reading."""
+    readings = []
+    for _ in range(5):
+        readings.append(len(os.listdir(f"/proc/{pid}/fd")))
+        await anyio.sleep(0.05)
+    return min(readings)
 
 
 def threads(pid: int) -> int:
@@ -137,7 +143,7 @@ class Soak:
         s = Sample(
             round(time.monotonic() - t0, 1),
             rss_kib(pid),
-            fds(pid),
+            await fds(pid),
             threads(pid),
             await self.pg_sessions(),
             await self.redis_clients(),
@@ -176,38 +182,69 @@ def _answer(r: httpx2.Response) -> dict[str, Any]:
     return out
 
 
-async def client(i: int, url: str, load: Load) -> None:
+class Barrier:
+    """All clients wait here, then go at once."""
+
+    def __init__(self, parties: int) -> None:
+        self.parties, self.waiting, self.event = parties, 0, anyio.Event()
+
+    async def wait(self) -> None:
+        self.waiting += 1
+        if self.waiting == self.parties:
+            self.waiting, event, self.event = 0, self.event, anyio.Event()
+            event.set()
+        else:
+            await self.event.wait()
+
+
+async def _call(h: httpx2.AsyncClient, url: str, headers: dict[str, str], n: int, name: str, args: Any) -> str | None:
+    """One tools/call; the error text, or None when it succeeded."""
+    body = {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": name, "arguments": args}}
+    try:
+        r = await h.post(url, content=orjson.dumps(body), headers=headers)
+        answer = _answer(r)
+        if r.status_code != 200 or "error" in answer or answer["result"].get("isError"):
+            return f"{name}: {str(answer)[:300]}"
+    except Exception as exc:
+        return f"{name}: {type(exc).__name__}: {exc}"
+    return None
+
+
+async def client(i: int, url: str, load: Load, barrier: Barrier) -> None:
     limits = httpx2.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx2.AsyncClient(limits=limits, timeout=60) as h:
         headers = await _session(h, url)
+        for n, (name, args) in enumerate(CALLS):  # saturation: every client on the same tool at once, so
+            await barrier.wait()  # each pool reaches its bound now; growth later would be a leak
+            if (err := await _call(h, url, headers, n, name, args)) is not None:
+                load.errors.append(f"(saturation) {err}")
         n = i
         while not load.stop:
             name, args = CALLS[n % len(CALLS)]
             n += 1
-            body = {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": name, "arguments": args}}
             t0 = time.perf_counter()
-            try:
-                r = await h.post(url, content=orjson.dumps(body), headers=headers)
-                answer = _answer(r)
-                failed = r.status_code != 200 or "error" in answer or answer["result"].get("isError")
-            except Exception as exc:
-                failed, answer = True, {"exception": f"{type(exc).__name__}: {exc}"}
+            err = await _call(h, url, headers, n, name, args)
             load.done[i] = load.done.get(i, 0) + 1
             if load.record:
                 load.latencies[name].append(time.perf_counter() - t0)
-                if failed:
-                    load.errors.append(f"{name}: {str(answer)[:300]}")
+                if err is not None:
+                    load.errors.append(err)
 
 
-async def warm_up(load: Load) -> None:
-    """At least WARMUP_S, and until every client has called every tool once (pools and caches at their
-    working size), at most WARMUP_MAX_S."""
+async def warm_up(soak: Soak, load: Load) -> None:
+    """Until every client has called every tool and the server's pools have settled (fds, PostgreSQL
+    sessions and Redis connections unchanged over 5 s): at least WARMUP_S, at most WARMUP_MAX_S. Pools
+    grow to the load's concurrency peak and then stay: growth after that point is what a leak looks like."""
     start = time.monotonic()
+    last: tuple[int, int, int] | None = None
     while time.monotonic() - start < WARMUP_MAX_S:
-        elapsed = time.monotonic() - start
-        if elapsed >= WARMUP_S and len(load.done) == CLIENTS and min(load.done.values()) >= len(CALLS):
+        await anyio.sleep(5.0)
+        pid = soak.proc.pid
+        now = (await fds(pid), await soak.pg_sessions(), await soak.redis_clients())
+        called = len(load.done) == CLIENTS and min(load.done.values()) >= len(CALLS)
+        if called and now == last and time.monotonic() - start >= WARMUP_S:
             break
-        await anyio.sleep(0.5)
+        last = now
     load.warmup_s = time.monotonic() - start
 
 
@@ -215,9 +252,10 @@ async def run(soak: Soak) -> tuple[Load, float, float]:
     load = Load()
     url = f"{soak.base}/mcp"
     async with anyio.create_task_group() as tg:
+        barrier = Barrier(CLIENTS)
         for i in range(CLIENTS):
-            tg.start_soon(client, i, url, load)
-        await warm_up(load)
+            tg.start_soon(client, i, url, load, barrier)
+        await warm_up(soak, load)
         t0 = time.monotonic()
         await soak.sample(t0)  # after the warm-up: the reference
         cpu0 = cpu_seconds(soak.proc.pid)
@@ -263,8 +301,9 @@ def report(soak: Soak, load: Load, seconds: float, cpu: float) -> str:
         f"## Soak: {CLIENTS} concurrent HTTP clients, {seconds:.0f} s of mixed read calls, one server process",
         "",
         f"{len(every)} calls ({len(every) / seconds:.0f}/s), {len(load.errors)} errors; server CPU "
-        f"{cpu / seconds:.2f} cores on average; measured after a {load.warmup_s:.0f} s warm-up (until every "
-        "client had called every tool).",
+        f"{cpu / seconds:.2f} cores on average; measured after a {load.warmup_s:.0f} s warm-up: first all {CLIENTS} "
+        "clients call each tool at the same moment (every pool reaches its bound), then the mixed load runs "
+        "until fds, sessions and connections are unchanged over 5 s.",
         "",
         "| tool | calls | p50 (ms) | p99 (ms) | max (ms) |",
         "|---|---|---|---|---|",
@@ -292,9 +331,10 @@ def report(soak: Soak, load: Load, seconds: float, cpu: float) -> str:
         f"Calls cycle through {len(CALLS)} read tools of all five modules (PostgreSQL, Redis, Kubernetes API server, "
         "moto, dockerd: the local backends). Each client is its own MCP session with one keep-alive connection; "
         "the load generator runs on the same shared 2-core machine as the server and the backends, so latencies "
-        "include queueing behind the 64 clients (the PostgreSQL pool holds 10 connections). Sessions and "
-        "connections are counted by this run's application_name / client name, so other users of the shared "
-        "backends do not count.",
+        "include queueing behind the 64 clients (the PostgreSQL pool holds 10 connections, Redis's 32). Pools keep "
+        "what they opened at their busiest moment, which is why the warm-up drives each to its bound first. "
+        "Sessions and connections are counted by this run's application_name / client name, so other users "
+        "of the shared backends do not count.",
     ]
     return "\n".join(lines) + "\n"
 
