@@ -7,7 +7,7 @@ ENV_FILE := .backends/env
 # Endpoints of the local backends (written by scripts/backends/up.sh) when the environment has none.
 LOAD_ENV := if [ -z "$${DATABASE_URL:-}" ] && [ -f $(ENV_FILE) ]; then source $(ENV_FILE); fi
 
-.PHONY: help install backends run test check fmt lint typecheck bench bench-peers snapshots image clean
+.PHONY: help install backends run test check fmt lint typecheck bench soak bench-peers snapshots image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ fmt: install ## format and autofix
 
 bench: backends ## run the benchmarks; tables go to bench/results/*.md
 	@$(LOAD_ENV); for b in bench/bench_*.py; do m=$$(basename $$b .py); echo "== $$m"; $(BIN)/python -m bench.$$m || exit 1; done
+
+soak: backends ## 64 HTTP clients for 60 s of mixed reads on one server: errors, p99, RSS, fds, pool growth (bench/results/soak.md)
+	@$(LOAD_ENV); $(BIN)/python -m bench.soak
 
 bench-peers: backends ## ours vs. peer MCP servers over stdio (installs peers into bench/peers/.venvs); DOMAINS="redis postgres"
 	@$(LOAD_ENV); $(BIN)/python -m bench.peers.run $(DOMAINS)

@@ -5,8 +5,11 @@ and every write and flush hops to a worker thread (~0.4 ms and most of the CPU o
 same file descriptors are served by the event loop (`connect_read_pipe` / `connect_write_pipe`) with the same
 contract as the SDK's transport:
 
-- newline-delimited JSON-RPC, UTF-8 (invalid bytes replaced), one message per line, no size limit;
-- a line that is not a valid message is passed to the server as an exception (it answers with an error);
+- newline-delimited JSON-RPC, UTF-8 (invalid bytes replaced), one message per line;
+- a line that is not a valid message is answered here with a JSON-RPC error (-32700 parse error, -32600
+  invalid request; the SDK's session would drop it silently, leaving the client waiting), and one longer
+  than `MAX_MESSAGE_BYTES` (4 MiB, the SDK's HTTP body limit) is discarded unread with -32600: bad input
+  never costs more memory than one message, and the server keeps serving;
 - EOF on stdin closes the read stream, so the server finishes its work and exits;
 - while serving, fd 0 reads /dev/null and fd 1 points at stderr, so stray output of handlers and child
   processes never corrupts the wire; both are restored on exit.
@@ -24,18 +27,21 @@ import stat
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import mcp_types as types
+import pydantic_core
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 
 log = logging.getLogger("backend_architect_mcp.stdio")
 
-_LINE_LIMIT = 1 << 31
-"""Bytes one line may take while it is being read (the SDK's transport has no limit either)."""
+MAX_MESSAGE_BYTES = DEFAULT_MAX_REQUEST_BODY_SIZE
+"""Bytes one message line may take (4 MiB, as the SDK's HTTP transports): a longer one is discarded."""
 
 
 def _is_pipe(fd: int) -> bool:
@@ -80,6 +86,76 @@ class _Claim:
                 os.close(saved)
 
 
+TOO_LARGE = b"\0too large"
+"""`read_line`'s answer for a line longer than MAX_MESSAGE_BYTES (never a valid line: NUL is not JSON)."""
+
+
+async def read_line(reader: asyncio.StreamReader) -> bytes | None:
+    """The next line (a last one without newline counts); TOO_LARGE for an oversized one; None at EOF."""
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial or None  # EOF
+    except asyncio.LimitOverrunError as exc:
+        await _discard_line(reader, exc.consumed)
+        return TOO_LARGE
+
+
+async def _discard_line(reader: asyncio.StreamReader, scanned: int) -> None:
+    """Drop the rest of an oversized line, up to and including its newline (or EOF), a buffer at a time."""
+    while True:
+        if scanned:
+            await reader.readexactly(scanned)
+        try:
+            await reader.readuntil(b"\n")
+            return
+        except asyncio.IncompleteReadError:
+            return
+        except asyncio.LimitOverrunError as exc:
+            scanned = exc.consumed
+
+
+def _error(code: int, message: str, request_id: Any = None) -> types.JSONRPCError:
+    return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message))
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A line that is not a valid message, and the error that answers it."""
+
+    error: types.JSONRPCError
+
+
+def parse_line(line: bytes) -> types.JSONRPCMessage | Rejected:
+    """One line as a JSON-RPC message (a client's error response included), or why it is rejected
+    (JSON-RPC 2.0 section 5.1)."""
+    if line == TOO_LARGE:
+        return Rejected(
+            _error(types.INVALID_REQUEST, f"Invalid request: message larger than {MAX_MESSAGE_BYTES} bytes")
+        )
+    text = line.decode("utf-8", errors="replace")
+    try:
+        raw = pydantic_core.from_json(text)
+    except ValueError as exc:
+        return Rejected(_error(types.PARSE_ERROR, f"Parse error: {str(exc)[:200]}"))
+    if isinstance(raw, dict) and "method" in raw and "id" in raw and not _valid_id(raw["id"]):
+        # A request with a bad id: the SDK would take it for a notification (extra keys are allowed).
+        return Rejected(_error(types.INVALID_REQUEST, "Invalid request: id must be a string or an integer"))
+    try:
+        message: types.JSONRPCMessage = types.jsonrpc_message_adapter.validate_python(raw, by_name=False)
+    except pydantic_core.ValidationError as exc:
+        rid = raw.get("id") if isinstance(raw, dict) else None
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "message"
+        reason = f"Invalid request: {where}: {first['msg']}"[:300]
+        return Rejected(_error(types.INVALID_REQUEST, reason, rid if _valid_id(rid) else None))
+    return message
+
+
 @asynccontextmanager
 async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) -> AsyncIterator[tuple[Any, Any]]:
     """(read_stream, write_stream) for `Server.run`, served by asyncio pipes; the SDK's stdio_server interface.
@@ -91,7 +167,7 @@ async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) 
     in_fd = claim.wire_in if claim else stdin_fd
     out_fd = claim.wire_out if claim else stdout_fd
     assert in_fd is not None and out_fd is not None
-    reader = asyncio.StreamReader(limit=_LINE_LIMIT, loop=loop)
+    reader = asyncio.StreamReader(limit=MAX_MESSAGE_BYTES, loop=loop)
     read_transport, _ = await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(in_fd, "rb", buffering=0, closefd=False)
     )
@@ -106,21 +182,15 @@ async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) 
     async def stdin_reader() -> None:
         try:
             async with read_stream_writer:
-                while True:
-                    try:
-                        line = await reader.readuntil(b"\n")
-                    except asyncio.IncompleteReadError as exc:
-                        line = exc.partial  # EOF: a last line without a newline still counts
-                        if not line:
-                            break
-                    try:
-                        message = types.jsonrpc_message_adapter.validate_json(
-                            line.decode("utf-8", errors="replace"), by_name=False
-                        )
-                    except Exception as exc:
-                        await read_stream_writer.send(exc)
+                while (line := await read_line(reader)) is not None:
+                    if not line.strip():
+                        continue  # blank lines (and what is left of a discarded one) are not messages
+                    parsed = parse_line(line)
+                    if isinstance(parsed, Rejected):
+                        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                            await write_stream.send(SessionMessage(parsed.error))
                         continue
-                    await read_stream_writer.send(SessionMessage(message))
+                    await read_stream_writer.send(SessionMessage(parsed))
         except anyio.ClosedResourceError:  # pragma: no cover - the server stopped reading
             await anyio.lowlevel.checkpoint()
 

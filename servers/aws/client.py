@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -71,7 +72,9 @@ class Sessions:
 
         self.settings = settings
         self._lock = threading.RLock()
-        self._entries: dict[tuple[str | None, str, str | None], _Entry] = {}
+        self._entries: OrderedDict[tuple[str | None, str, str | None], _Entry] = OrderedDict()
+        """Least recently used first; at most `settings.max_sessions` (each holds a session and its clients)."""
+        self._meta: Any = None
         self._regions: dict[tuple[str | None, bool], str | None] = {}
         self._config = Config(
             connect_timeout=settings.connect_timeout_s,
@@ -133,6 +136,8 @@ class Sessions:
                 else "assume-role is off; set BAM_AWS_ALLOWED_ROLE_ARNS to the role ARNs that may be assumed",
             )
         region = target.region
+        if region:
+            self.check_region(region)
         if not region and target.profile:
             region = self._profile_region(target.profile, explicit=True)
         if not region:
@@ -140,6 +145,29 @@ class Sessions:
         if not region:
             region = self._profile_region(profile, explicit=False)
         return profile, region or DEFAULT_REGION, target.role_arn
+
+    def check_region(self, region: str) -> None:
+        """A caller's region must be a valid name of an AWS partition (botocore's own rules and patterns).
+
+        Every (profile, region, role) gets its own session and clients (MBs each): an arbitrary region
+        would also grow that cache without bound.
+        """
+        from botocore.exceptions import InvalidRegionError, UnknownRegionError
+        from botocore.utils import validate_region_name
+
+        try:
+            validate_region_name(region)
+            with self._lock:
+                if self._meta is None:
+                    self._meta = self._botocore_session(None)
+                self._meta.get_partition_for_region(region)
+        except (InvalidRegionError, UnknownRegionError):
+            raise tool_error(
+                "select the region",
+                f"unknown region {region[:64]!r}: it belongs to no AWS partition",
+                code="UnknownRegion",
+                hint="pass a region name such as us-east-1 or eu-west-1, or omit `region` for the default",
+            ) from None
 
     def _profile_region(self, profile: str | None, *, explicit: bool) -> str | None:
         """The region configured for `profile` (read from the files once; reread after `evict`)."""
@@ -160,6 +188,7 @@ class Sessions:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
+                self._entries.move_to_end(key)
                 return entry
             import boto3
 
@@ -169,6 +198,8 @@ class Sessions:
                 bs = self._assume_role_session(bs, profile, region, role_arn)
             entry = _Entry(boto3.Session(botocore_session=bs, region_name=region), region, profile, role_arn)
             self._entries[key] = entry
+            while len(self._entries) > self.settings.max_sessions:
+                self._entries.popitem(last=False)  # in-flight calls keep their client; it is freed after them
             return entry
 
     def _assume_role_session(self, base: Any, profile: str | None, region: str, role_arn: str) -> Any:

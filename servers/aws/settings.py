@@ -79,6 +79,9 @@ class AwsSettings(BamSettings):
     insights_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for a Logs Insights query.")
     insights_poll_s: float = Field(default=1.0, gt=0, description="Poll interval of Logs Insights queries.")
     max_threads: int = Field(default=8, ge=1, le=64, description="Worker threads for blocking boto3 calls.")
+    max_sessions: int = Field(
+        default=16, ge=1, le=256, description="(profile, region, role) sessions kept; the least recently used go."
+    )
 
     def role_allowed(self, role_arn: str) -> bool:
         return any(fnmatch.fnmatchcase(role_arn, g) for g in csv(self.allowed_role_arns))

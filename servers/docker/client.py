@@ -181,7 +181,7 @@ def translate(exc: BaseException, action: str) -> ToolError:
     if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in str(exc):
         return tool_error(
             action,
-            f"the engine did not answer in time ({exc})",
+            f"the engine{f' at {backend.target}' if backend is not None else ''} did not answer in time ({exc})",
             code="timeout",
             hint="the operation may still be running; raise BAM_DOCKER_TIMEOUT_S or check its state",
         )

@@ -572,7 +572,7 @@ async def resources(settings: RedisSettings | None = None) -> AsyncIterator[Redi
             raise
 
     async def probe(client: Any) -> Any:
-        return await client.ping()
+        return await probe_client(client)
 
     async def close(client: Any) -> None:
         await client.aclose()
@@ -588,6 +588,24 @@ async def resources(settings: RedisSettings | None = None) -> AsyncIterator[Redi
     finally:
         await state.close_raw()
         await backend.aclose()
+
+
+async def probe_client(client: Any) -> None:
+    """Health probe: PING, and in a cluster every primary plus `cluster_state:ok`.
+
+    A cluster whose primary is down still answers PING on the other nodes, while the slots of the dead
+    node (a third of the keys, with three primaries) cannot be served: that is not ready.
+    """
+    from redis.asyncio.cluster import RedisCluster
+
+    if not isinstance(client, RedisCluster):
+        await client.ping()
+        return
+    await client.ping(target_nodes=RedisCluster.PRIMARIES)
+    info = await client.cluster_info(target_nodes=RedisCluster.RANDOM)
+    state = info.get("cluster_state") if isinstance(info, dict) else None
+    if state != "ok":
+        raise ConnectionError(f"cluster_state is {state!r}: some hash slots are not served (CLUSTER INFO)")
 
 
 _HINTS = {
