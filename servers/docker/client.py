@@ -68,6 +68,8 @@ class Docker(BackendState[DockerSettings, "docker.DockerClient"]):
         return self._engine_paths
 
     def translate(self, exc: BaseException, action: str) -> ToolError:
+        if _timed_out(exc):
+            return timeout_error(action, exc, self.backend.target)
         return backend_error(self.backend, translate, exc, action)
 
 
@@ -137,6 +139,22 @@ def shutdown_response(response: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
+def _timed_out(exc: BaseException) -> bool:
+    import requests
+
+    return isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in str(exc)
+
+
+def timeout_error(action: str, exc: BaseException, target: str | None) -> ToolError:
+    """The engine did not answer within BAM_DOCKER_TIMEOUT_S (named when known)."""
+    return tool_error(
+        action,
+        f"the engine{f' at {target}' if target else ''} did not answer in time ({exc})",
+        code="timeout",
+        hint="the operation may still be running; raise BAM_DOCKER_TIMEOUT_S or check its state",
+    )
+
+
 def _tls_config() -> Any:
     """TLS from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, as `docker.from_env` does; None when unset."""
     import os
@@ -178,13 +196,8 @@ def translate(exc: BaseException, action: str) -> ToolError:
         elif "pull access denied" in str(message) or "manifest unknown" in str(message):
             hint = "the image/tag does not exist in that registry, or it needs credentials"
         return tool_error(action, str(message), code=f"{status} {kind}" if status else kind, hint=hint)
-    if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in str(exc):
-        return tool_error(
-            action,
-            f"the engine{f' at {backend.target}' if backend is not None else ''} did not answer in time ({exc})",
-            code="timeout",
-            hint="the operation may still be running; raise BAM_DOCKER_TIMEOUT_S or check its state",
-        )
+    if _timed_out(exc):
+        return timeout_error(action, exc, None)
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError | FileNotFoundError):
         return connection_lost(action, f"{type(exc).__name__}: {exc}", hint="is the Docker engine running?")
     if isinstance(exc, docker.errors.DockerException):
