@@ -39,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servers._common.identity import BackendIdentity, Principal
+from servers.registry import MODULES
 
 if TYPE_CHECKING:
     from composite.settings import AppSettings
@@ -53,7 +54,6 @@ JWKS_MIN_REFETCH_S = 5.0
 JWKS_MAX_BYTES = 256 * 1024
 TIERS = {"read": 1, "write": 2, "admin": 3}
 WILDCARD = "*"
-MODULES = ("postgres", "redis", "kubernetes", "aws", "docker")
 _SCOPE = re.compile(r"^([a-z]+|\*):(read|write|admin)$")
 _HASHED = re.compile(r"^sha256:([0-9a-f]{64})$")
 METADATA_PATH = "/.well-known/oauth-protected-resource"

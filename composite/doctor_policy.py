@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import asdict, dataclass, field
+from inspect import iscoroutinefunction as inspect_is_async
 from typing import Any
 
 import anyio
@@ -224,20 +225,12 @@ def docker_credentials_sync() -> Credentials:
     return Credentials("docker", principal=target, facts={"note": note}, powers=["write", "admin"])
 
 
-INSPECTORS: dict[str, Any] = {
-    "postgres": postgres_credentials,
-    "redis": redis_credentials,
-    "kubernetes": kubernetes_credentials_sync,
-    "aws": aws_credentials_sync,
-    "docker": docker_credentials_sync,
-}
-
-
 async def inspect(module: str) -> Credentials:
-    fn = INSPECTORS[module]
+    """What `module`'s credentials may do: `<module>_credentials` (async) or `<module>_credentials_sync` (a thread)."""
+    fn = globals().get(f"{module}_credentials") or globals()[f"{module}_credentials_sync"]
     try:
         with anyio.fail_after(INSPECT_TIMEOUT_S + 2):
-            if module in ("postgres", "redis"):
+            if inspect_is_async(fn):
                 return await fn()  # type: ignore[no-any-return]
             return await anyio.to_thread.run_sync(fn)  # type: ignore[no-any-return]
     except Exception as exc:

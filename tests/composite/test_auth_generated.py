@@ -19,10 +19,11 @@ from composite.app import build
 from composite.auth import TIERS, Grants, JwksCache, JwtVerifier, _k8s_principal, _pg_principal
 from composite.selection import Narrowing
 from composite.settings import AppSettings
+from servers.registry import MODULES
 from tests.composite.auth_helpers import AUDIENCE, ISSUER, claims, jwks_server, mint, rsa_key
 
 KEY = rsa_key()
-SCOPE_WORDS = ["postgres", "redis", "kubernetes", "aws", "docker", "*", "pg", "k8s", "", "POSTGRES", "all"]
+SCOPE_WORDS = [*MODULES, "*", "pg", "k8s", "", "POSTGRES", "all"]
 TIER_WORDS = ["read", "write", "admin", "", "Read", "*", "admin ", "owner"]
 
 
