@@ -30,7 +30,7 @@ from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
 from servers._common import Health, ModuleInfo, ToolPolicy
 from servers._common.logs import ToolCallLog
-from servers._common.tools import CompactResults
+from servers._common.tools import install_lean_results
 from servers._common.version import VERSION
 
 log = logging.getLogger("backend_architect_mcp.composite")
@@ -221,7 +221,7 @@ def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults(), metrics],
+        middleware=[ToolCallLog(), metrics],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
         **_auth_kwargs(settings),
     )
@@ -250,6 +250,7 @@ def build(settings: AppSettings | None = None) -> Composite:
         writes = any(not e.read_only for e in index.entries.values())
         meta = install_discovery(server, index, keys, writes)
     install_request_selection(server, index, meta)
+    install_lean_results(server)
     for m in mounted:
         log.info(
             "mounted %s (%s): %d tools%s",

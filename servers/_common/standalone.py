@@ -10,7 +10,7 @@ from mcp.server.mcpserver import MCPServer
 
 from servers._common.logs import ToolCallLog
 from servers._common.settings import PolicySettings
-from servers._common.tools import CompactResults, ModuleInfo, ToolPolicy
+from servers._common.tools import ModuleInfo, ToolPolicy, install_lean_results
 from servers._common.version import VERSION
 
 
@@ -42,9 +42,10 @@ def build_standalone(
         version=VERSION,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults(), *middleware],
+        middleware=[ToolCallLog(), *middleware],
     )
     info.register(server, info.prefix, policy or PolicySettings().policy())
+    install_lean_results(server)
     return server
 
 

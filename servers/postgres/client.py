@@ -96,8 +96,11 @@ class Postgres:
 
         backend = self.writer if write and self.writer is not None else self.backend
         pool = await backend.get()
+        timeout = self.settings.acquire_timeout_s
         try:
-            conn = await pool.acquire(timeout=self.settings.acquire_timeout_s)
+            # A cancel scope, not `acquire(timeout=)`: on Python < 3.12 that wraps the wait in a task of its own.
+            with anyio.fail_after(timeout):
+                conn = await pool.acquire()
         except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             raise backend._unavailable(exc) from exc
         except asyncpg.PostgresError as exc:
@@ -105,7 +108,7 @@ class Postgres:
         try:
             yield conn
         finally:
-            await pool.release(conn)
+            await pool.release(conn, timeout=timeout)
 
     @asynccontextmanager
     async def transaction(self, *, read_only: bool, timeout_ms: int | None = None) -> AsyncIterator[Transaction]:

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from servers._common.tools import (
     READ,
-    CompactResults,
     ToolSpec,
+    install_lean_results,
     lean_description,
     lean_schema,
     make_policy,
@@ -57,8 +57,9 @@ def walk(schema: Any, keys: list[str]) -> None:
 
 
 def server() -> MCPServer[Any]:
-    s: MCPServer[Any] = MCPServer("t", middleware=[CompactResults()])
+    s: MCPServer[Any] = MCPServer("t")
     register_tools(s, [ToolSpec(sample, "sample", "Sample", READ)], module="m", prefix="m_", policy=make_policy())
+    install_lean_results(s)
     return s
 
 
