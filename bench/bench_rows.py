@@ -12,6 +12,7 @@ Variants, interleaved in one run on the same fetched records:
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import anyio
@@ -140,12 +141,14 @@ async def main() -> None:
         },
         n=int(os.environ.get("BENCH_N", "60")),
         warmup=5,
+        clock=time.process_time,
     )
     p50 = {s.name: s.p50_us for s in stats}
     ratio = p50["page now"] / p50["page before (wave 1)"]
     notes = (
         f"One page of {len(records)} rows × {len(names)} columns (int, text, numeric, bool, timestamptz), in process, "
-        "interleaved. A 'page' is everything the server does per page after the rows arrive: shaping and the byte "
+        "interleaved; times are this process's CPU time per page (steadier than wall time on a shared machine). "
+        "A 'page' is everything the server does per page after the rows arrive: shaping and the byte "
         "cap, the tool's result, the SDK's output check and conversion, the result surface check and the JSON-RPC "
         "line. 'before (wave 1)' = per-value shaping, a validated model, the SDK's pretty-printed text block, the "
         "result dumped through the model, the line through pydantic; 'now' = `page_result` (servers/postgres/"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -98,8 +99,9 @@ class Postgres:
         pool = await backend.get()
         timeout = self.settings.acquire_timeout_s
         try:
-            # A cancel scope, not `acquire(timeout=)`: on Python < 3.12 that wraps the wait in a task of its own.
-            with anyio.fail_after(timeout):
+            # Not `acquire(timeout=)`, which on Python < 3.12 runs the wait in a task of its own, nor an anyio
+            # cancel scope: `asyncio.timeout` (what asyncpg uses itself) is the cheapest deadline per call.
+            async with asyncio.timeout(timeout):
                 conn = await pool.acquire()
         except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             raise backend._unavailable(exc) from exc

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from servers._common.tools import (
@@ -19,6 +20,8 @@ from servers._common.tools import (
     lean_schema,
     make_policy,
     register_tools,
+    structured_result,
+    wire_result,
 )
 
 pytestmark = pytest.mark.anyio
@@ -146,3 +149,26 @@ def test_lean_schema_is_idempotent_and_never_adds_keys(schema: dict[str, Any]) -
         once = lean_schema(schema, inputs=inputs)
         assert lean_schema(once, inputs=inputs) == once
         assert len(str(once)) <= len(str(schema)) + 2 * str(schema).count("anyOf") * 10
+
+
+def test_wire_result_compacts_the_text_copy_and_passes_structured_content_through() -> None:
+    data = {"rows": [{"a": 1, "b": [1, 2]}], "note": None}
+    pretty = CallToolResult(
+        content=[TextContent(type="text", text='{\n  "rows": [{"a": 1, "b": [1, 2]}],\n  "note": null\n}')],
+        structured_content=data,
+    )
+    out = wire_result(pretty)
+    assert out["structuredContent"] is data  # not walked or copied: the SDK's surface check dumps it once
+    assert out["content"] == [{"type": "text", "text": '{"rows":[{"a":1,"b":[1,2]}],"note":null}'}]
+    assert out["isError"] is False
+    plain = CallToolResult(content=[TextContent(type="text", text="line one\nline two")])
+    assert wire_result(plain)["content"][0]["text"] == "line one\nline two"  # no structured result: as it is
+    not_json = CallToolResult(content=[TextContent(type="text", text="a\nb")], structured_content={"x": 1})
+    assert wire_result(not_json)["content"][0]["text"] == "a\nb"
+
+
+def test_structured_result_serialises_the_data_once_as_compact_json() -> None:
+    data = {"rows": [{"a": "x\ny", "n": 1.5}], "truncated": False}
+    r = structured_result(data)
+    assert r.structured_content is data
+    assert r.content == [TextContent(type="text", text='{"rows":[{"a":"x\\ny","n":1.5}],"truncated":false}')]
