@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import orjson
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field, SkipValidation, WithJsonSchema
 
 from servers._common import json_size, tool_error
 from servers._common.tools import structured_result
@@ -34,8 +34,9 @@ class Column(BaseModel):
     type: str = Field(description="PostgreSQL type name")
 
 
-# No per-row schema: a client validating structured output checks one array, not every row.
-Rows = Annotated[list[dict[str, Any]], WithJsonSchema({"type": "array"})]
+# No per-row schema: a client validating structured output checks one array, not every row; and the server
+# does not re-validate the rows it has just built (the SDK checks a returned result against its model).
+Rows = Annotated[list[dict[str, Any]], SkipValidation, WithJsonSchema({"type": "array"})]
 
 
 class QueryResult(BaseModel):

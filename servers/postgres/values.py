@@ -7,6 +7,7 @@ import datetime as dt
 import decimal
 import ipaddress
 import itertools
+import operator
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -186,7 +187,9 @@ class RowShaper:
             if conv is via_orjson:
                 cols[i] = via_orjson(list(col))
             else:
-                cols[i] = list(map(conv, col)) if None not in col else [None if v is None else conv(v) for v in col]
+                # `is None` per value: `None in col` compares by ==, and Decimal.__eq__ runs ABC checks per value.
+                has_null = any(map(operator.is_, col, itertools.repeat(None)))
+                cols[i] = [None if v is None else conv(v) for v in col] if has_null else list(map(conv, col))
         for i in self.secret:
             col = cols[i]
             if any(isinstance(v, str | dict) and v != "" for v in col):
