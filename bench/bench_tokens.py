@@ -19,8 +19,8 @@ from bench.common import write
 from composite import modules as registry
 from composite.app import build
 from composite.settings import AppSettings
+from servers.registry import MODULES
 
-MODULES = list(registry.MODULE_PACKAGES)
 TARGETS = (
     "Targets: ≤ 120 model-view tokens per tool on average, ≤ 8,000 read-only with all five modules, "
     "≤ 1,500 in discovery mode, full tools/list ≤ 80 KB read-only."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,23 +14,29 @@ from typing import Annotated, Any
 import anyio
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import Field
+from pydantic import Field, SecretStr
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from composite import auth
 from composite import modules as registry
-from composite.discovery import install_discovery
+from composite.audit import AuditLog
+from composite.discovery import discovery_tools
+from composite.gate import gate_middleware, server_guards
+from composite.limits import CallLimits
 from composite.metrics import ToolMetrics, metrics_endpoint
 from composite.selection import ToolIndex, install_request_selection
 from composite.settings import AppSettings
-from servers._common import Health, ModuleInfo, ToolPolicy
+from servers._common import Health, ModuleInfo, ModuleState, ToolPolicy
 from servers._common.logs import ToolCallLog
 from servers._common.tools import install_lean_results
 from servers._common.version import VERSION
+from servers.registry import load
 
 log = logging.getLogger("backend_architect_mcp.composite")
 
@@ -46,23 +51,6 @@ def role_text() -> str:
     return importlib_resources.files("composite").joinpath("prompts/backend_architect.md").read_text().strip()
 
 
-class StaticTokenVerifier:
-    """Accepts the bearer tokens given in `--auth-tokens` (compared in constant time)."""
-
-    def __init__(self, tokens: str) -> None:
-        self._tokens = [t.strip() for t in tokens.split(",") if t.strip()]
-        if not self._tokens:
-            raise ValueError("BAM_AUTH_TOKENS is set but holds no token")
-
-    async def verify_token(self, token: str) -> Any:
-        from mcp.server.auth.provider import AccessToken
-
-        for i, known in enumerate(self._tokens):
-            if hmac.compare_digest(token.encode(), known.encode()):
-                return AccessToken(token=token, client_id=f"static-token-{i + 1}", scopes=[])
-        return None
-
-
 @dataclass
 class MountedModule:
     info: ModuleInfo
@@ -75,13 +63,13 @@ class Runtime:
     """Opens every module's resources once, however many sessions or transports attach to it."""
 
     modules: list[ModuleInfo]
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, ModuleState] = field(default_factory=dict)
     _refs: int = 0
     _stack: AsyncExitStack | None = None
     _lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     @asynccontextmanager
-    async def attach(self) -> AsyncIterator[dict[str, Any]]:
+    async def attach(self) -> AsyncIterator[dict[str, ModuleState]]:
         async with self._lock:
             if self._refs == 0:
                 stack = AsyncExitStack()
@@ -133,6 +121,14 @@ class Composite:
     required: list[str]
     """Modules whose backend must be up for /readyz to answer 200."""
     metrics: ToolMetrics = field(default_factory=ToolMetrics)
+    verifier: auth.Verifiers | None = None
+    """Bearer-token verification over HTTP (None: no authentication)."""
+    scopes: list[str] = field(default_factory=list)
+    """The scopes that mean something here (RFC 9728 `scopes_supported`)."""
+    meta: dict[str, bool] = field(default_factory=dict)
+    """The discovery meta-tools, mapped to whether they only read."""
+    audit: AuditLog | None = None
+    limits: CallLimits | None = None
 
     @property
     def tool_names(self) -> list[str]:
@@ -169,7 +165,8 @@ def system_prompt(
     return "\n\n".join(parts)
 
 
-def _policy(settings: AppSettings, only: frozenset[str]) -> ToolPolicy:
+def tool_policy(settings: AppSettings, only: frozenset[str] | None = None) -> ToolPolicy:
+    """The exposure policy of `settings` (module aliases resolved), limited to the `only` tool names if given."""
     normalized = settings.model_copy(
         update={
             "allow_writes": registry.normalize_policy_modules(settings.allow_writes),
@@ -177,22 +174,6 @@ def _policy(settings: AppSettings, only: frozenset[str]) -> ToolPolicy:
         }
     )
     return replace(normalized.policy(), only=only)
-
-
-def _auth_kwargs(settings: AppSettings) -> dict[str, Any]:
-    if settings.auth_tokens is None:
-        return {}
-    from mcp.server.auth.settings import AuthSettings
-
-    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    return {
-        "token_verifier": StaticTokenVerifier(settings.auth_tokens.get_secret_value()),
-        "auth": AuthSettings(
-            issuer_url=base,  # type: ignore[arg-type]
-            resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]
-            validate_token_resource=False,
-        ),
-    }
 
 
 def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools], exposed: list[str]) -> list[str]:
@@ -208,7 +189,15 @@ def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools
     return out
 
 
-def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -> MCPServer[Any]:
+def _new_server(
+    settings: AppSettings,
+    runtime: Runtime,
+    metrics: ToolMetrics,
+    instructions: str,
+    tools: list[Tool],
+    verifier: auth.Verifiers | None,
+    guards: list[Any],
+) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
         async with runtime.attach() as state:
@@ -218,12 +207,14 @@ def _new_server(settings: AppSettings, runtime: Runtime, metrics: ToolMetrics) -
         "backend-architect-mcp",
         title="Backend Architect",
         description="PostgreSQL, Redis, Kubernetes, AWS and Docker tools for backend engineering.",
+        instructions=instructions,
         version=VERSION,
+        tools=tools,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), metrics],
+        middleware=[ToolCallLog(), metrics, *guards],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
-        **_auth_kwargs(settings),
+        **auth.auth_kwargs(settings, verifier),
     )
 
 
@@ -231,25 +222,28 @@ def build(settings: AppSettings | None = None) -> Composite:
     """The composite server for `settings` (default: from the environment)."""
     settings = settings or AppSettings()
     keys, reasons = registry.resolve_servers(settings.servers)
-    infos = [registry.load(k) for k in keys]
+    infos = [load(k) for k in keys]
     catalog = [registry.module_tools(k) for k in keys]
     selected = registry.resolve_toolsets(settings.toolsets, catalog)
-    policy = _policy(settings, registry.toolset_tool_names(selected, catalog))
+    policy = tool_policy(settings, registry.toolset_tool_names(selected, catalog))
+    tools = {info.key: info.tools(policy) for info in infos}
+    mounted = [
+        MountedModule(info, [t.name for t in tools[info.key]], policy.writes_allowed(info.key)) for info in infos
+    ]
+    index = ToolIndex(catalog, [t for m in mounted for t in tools[m.info.key]])
+    # Discovery mode serves meta-tools over the index instead of the module tools.
+    served = discovery_tools(index, keys, index.has_writes()) if settings.discovery else list(index.tools())
+    meta = {t.name: bool(t.annotations and t.annotations.read_only_hint) for t in served} if settings.discovery else {}
+    instructions = system_prompt(mounted, discovery=settings.discovery)
     runtime = Runtime(infos)
     metrics = ToolMetrics()
-    server = _new_server(settings, runtime, metrics)
-    # Discovery mode registers the module tools into a catalog server that is never served.
-    target: MCPServer[Any] = MCPServer("backend-architect-mcp-catalog") if settings.discovery else server
-    mounted = [
-        MountedModule(info, info.register(target, info.prefix, policy), policy.writes_allowed(info.key))
-        for info in infos
-    ]
-    index = ToolIndex(catalog, [t for m in mounted for n in m.tools if (t := target._tool_manager.get_tool(n))])
-    meta: dict[str, bool] = {}
-    if settings.discovery:
-        writes = any(not e.read_only for e in index.entries.values())
-        meta = install_discovery(server, index, keys, writes)
-    install_request_selection(server, index, meta)
+    verifier = auth.build_verifier(settings)
+    if verifier is not None and verifier.static is not None:  # from here on, only the tokens' digests
+        settings = settings.model_copy(update={"auth_tokens": SecretStr(auth.hashed_spec(verifier.static.entries))})
+    audit, limits = server_guards(settings)
+    guards = [g for g in (audit, limits) if g is not None]
+    server = _new_server(settings, runtime, metrics, instructions, served, verifier, guards)
+    install_request_selection(server, index, meta, lambda request: auth.identity_for(auth.token_of(request), settings))
     install_lean_results(server)
     for m in mounted:
         log.info(
@@ -262,11 +256,14 @@ def build(settings: AppSettings | None = None) -> Composite:
     for warning in selection_warnings(settings, catalog, index.names()):
         log.warning(warning)
     metrics.set_tools({**{t: m.info.key for m in mounted for t in m.tools}, **dict.fromkeys(meta, "discovery")})
-    instructions = system_prompt(mounted, discovery=settings.discovery)
-    server._lowlevel_server.instructions = instructions  # set after registration: it lists what is mounted
     _add_prompt(server, mounted, instructions, settings.discovery)
     required = required_modules(settings.required, keys)
-    return Composite(server, runtime, mounted, settings, index, reasons, required, metrics)
+    scopes = auth.scopes_supported(
+        keys, {k: policy.writes_allowed(k) for k in keys}, {k: policy.admin_allowed(k) for k in keys}
+    )
+    return Composite(
+        server, runtime, mounted, settings, index, reasons, required, metrics, verifier, scopes, meta, audit, limits
+    )
 
 
 def required_modules(value: str, mounted: list[str]) -> list[str]:
@@ -352,6 +349,8 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
             json_response=settings.json_response,
             transport_security=security,
             host=settings.host,
+            max_sessions=settings.max_sessions,
+            session_idle_timeout=settings.session_idle_s,
         )
         routes.extend(mcp_app.routes)
         middleware = list(mcp_app.user_middleware)  # bearer authentication, when configured
@@ -359,6 +358,9 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
         sse_app = app.server.sse_app(transport_security=security, host=settings.host)
         routes.extend([r for r in sse_app.routes if not any(_same_path(r, x) for x in routes)])
         middleware = middleware or list(sse_app.user_middleware)
+    middleware.append(gate_middleware(app, security))  # after authentication: knows the caller
+
+    routes, middleware = _auth_http(app, routes, middleware)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -373,3 +375,24 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
 
 def _same_path(a: BaseRoute, b: BaseRoute) -> bool:
     return getattr(a, "path", None) is not None and getattr(a, "path", None) == getattr(b, "path", None)
+
+
+def _auth_http(
+    app: Composite, routes: list[BaseRoute], middleware: list[Middleware]
+) -> tuple[list[BaseRoute], list[Middleware]]:
+    """Our own RFC 9728 metadata (JWT mode only) and the 403 gate for calls outside the token's scopes."""
+    verifier = app.verifier
+    if verifier is None:
+        return routes, middleware
+    routes = [r for r in routes if not str(getattr(r, "path", "")).startswith(auth.METADATA_PATH)]
+    metadata_url = None
+    if verifier.jwt is not None:
+        routes.append(auth.metadata_route(app.settings, app.scopes))
+        metadata_url = f"{auth.base_url(app.settings)}{auth.METADATA_PATH}/mcp"
+    index, meta = app.index, app.meta
+
+    def needed(name: Any, arguments: dict[str, Any], grants: auth.Grants) -> str | None:
+        return index.scope_needed(name, arguments, grants, meta)
+
+    gate = Middleware(auth.ScopeGate, needed=needed, metadata_url=metadata_url)  # after authentication
+    return routes, [*middleware, gate]

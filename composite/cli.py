@@ -12,53 +12,19 @@ import anyio
 import orjson
 
 from composite import clientconfig
+from composite.flags import add_flags, overrides
 from composite.settings import AppSettings
 from servers._common.version import VERSION
 
-ALL = "all"
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    """The flags every subcommand has: module and tool selection, safety policy, log level."""
+    add_flags(p, AppSettings, ("all",))
 
 
-def _add_selection(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--servers",
-        help="modules to mount: postgres,redis,kubernetes,aws,docker, all, or auto (default: those whose backend "
-        "is configured; all when none is) [BAM_SERVERS]",
-    )
-    p.add_argument(
-        "--toolsets",
-        metavar="SETS",
-        help="toolsets to expose: default, all, <module> or <module>.<toolset>, comma-separated [BAM_TOOLSETS]",
-    )
-    p.add_argument(
-        "--discovery",
-        action="store_true",
-        default=None,
-        help="list a few meta-tools (search, describe, call) instead of every tool [BAM_DISCOVERY]",
-    )
-    p.add_argument(
-        "--allow-writes",
-        nargs="?",
-        const=ALL,
-        metavar="MODULES",
-        help="expose write tools: for all modules, or only the comma-separated ones [BAM_ALLOW_WRITES]",
-    )
-    p.add_argument(
-        "--allow-admin",
-        nargs="?",
-        const=ALL,
-        metavar="MODULES",
-        help="expose admin-level tools (raw admin commands, container exec) [BAM_ALLOW_ADMIN]",
-    )
-    p.add_argument(
-        "--no-destructive",
-        action="store_true",
-        help="hide destructive tools even where writes are allowed [BAM_ALLOW_DESTRUCTIVE=false]",
-    )
-    p.add_argument(
-        "--tools", metavar="GLOBS", help="only tools matching these globs, e.g. 'pg_*,redis_key_get' [BAM_TOOLS]"
-    )
-    p.add_argument("--exclude-tools", metavar="GLOBS", help="hide tools matching these globs [BAM_EXCLUDE_TOOLS]")
-    p.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (stderr) [BAM_LOG_LEVEL]")
+def add_serve_flags(p: argparse.ArgumentParser) -> None:
+    """Every flag of `serve` (also the flags of `python -m servers.<name>`)."""
+    add_flags(p, AppSettings, ("serve", "all"))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,90 +37,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     sub = p.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="serve the composite MCP server (stdio by default)")
-    serve.add_argument(
-        "--transport",
-        choices=["stdio", "http", "sse"],
-        help="stdio (default); http serves /mcp, /sse, /healthz, /readyz; sse serves only SSE [BAM_TRANSPORT]",
-    )
-    serve.add_argument("--host", help="bind address for http/sse (default 127.0.0.1) [BAM_HOST]")
-    serve.add_argument("--port", type=int, help="port for http/sse (default 8000) [BAM_PORT]")
-    serve.add_argument(
-        "--stateless",
-        action="store_true",
-        default=None,
-        help="stateless streamable HTTP, for horizontal scaling [BAM_STATELESS]",
-    )
-    serve.add_argument(
-        "--workers", type=int, help="worker processes on the port (http; implies --stateless) [BAM_WORKERS]"
-    )
-    serve.add_argument(
-        "--json-response",
-        action="store_true",
-        default=None,
-        help="plain JSON responses on /mcp instead of SSE streams [BAM_JSON_RESPONSE]",
-    )
-    serve.add_argument(
-        "--require",
-        metavar="MODULES",
-        help="modules that must be up for /readyz to be 200 (default: the mounted ones; 'none') [BAM_REQUIRED]",
-    )
-    serve.add_argument(
-        "--allowed-hosts",
-        metavar="HOSTS",
-        help="extra Host values accepted over HTTP, e.g. mcp.example.com:443 [BAM_ALLOWED_HOSTS]",
-    )
-    serve.add_argument(
-        "--auth-tokens",
-        metavar="TOKENS",
-        help="require one of these bearer tokens on /mcp and /sse (comma-separated; prefer the "
-        "variable) [BAM_AUTH_TOKENS]",
-    )
-    serve.add_argument(
-        "--public-url",
-        metavar="URL",
-        help="external base URL, for the OAuth protected-resource metadata [BAM_PUBLIC_URL]",
-    )
-    _add_selection(serve)
+    add_serve_flags(serve)
     tools = sub.add_parser("tools", help="list the tools the current configuration exposes")
     tools.add_argument("--json", action="store_true", help="JSON with annotations and schemas")
-    _add_selection(tools)
+    add_selection(tools)
     doctor = sub.add_parser("doctor", help="check every configured backend; non-zero exit when one is down")
     doctor.add_argument("--json", action="store_true", help="JSON output")
-    _add_selection(doctor)
-    clientconfig.add_parser(sub, _add_selection)
+    doctor.add_argument(
+        "--policy",
+        action="store_true",
+        help="print the effective tool policy and what the backend credentials themselves may do",
+    )
+    add_selection(doctor)
+    clientconfig.add_parser(sub, add_selection)
     return p
 
 
 def settings_from_args(args: argparse.Namespace) -> AppSettings:
     """Environment first, flags on top."""
-    overrides: dict[str, Any] = {}
-    mapping = {
-        "servers": "servers",
-        "toolsets": "toolsets",
-        "discovery": "discovery",
-        "allow_writes": "allow_writes",
-        "allow_admin": "allow_admin",
-        "tools": "tools",
-        "exclude_tools": "exclude_tools",
-        "log_level": "log_level",
-        "transport": "transport",
-        "host": "host",
-        "port": "port",
-        "stateless": "stateless",
-        "workers": "workers",
-        "json_response": "json_response",
-        "require": "required",
-        "allowed_hosts": "allowed_hosts",
-        "auth_tokens": "auth_tokens",
-        "public_url": "public_url",
-    }
-    for arg, field in mapping.items():
-        value = getattr(args, arg, None)
-        if value is not None:
-            overrides[field] = value
-    if getattr(args, "no_destructive", False):
-        overrides["allow_destructive"] = False
-    return AppSettings(**overrides)
+    return AppSettings(**overrides(args, AppSettings))
 
 
 def _fail(message: str) -> None:
@@ -171,13 +72,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = settings_from_args(args)
     except ValueError as exc:
-        _fail(str(exc))
+        from composite.strict import describe_validation_error
+
+        _fail(describe_validation_error(exc))
     if command == "config":
         try:
             sys.stdout.write(clientconfig.render(args, settings))
         except ValueError as exc:
             _fail(str(exc))
         return
+    from composite.strict import startup_errors
+
+    if errors := startup_errors(settings, os.environ):
+        _fail("configuration cannot be applied:\n  " + "\n  ".join(errors))
     from servers._common.logs import configure_logging
 
     configure_logging(settings.log_level)
@@ -196,10 +103,14 @@ def main(argv: list[str] | None = None) -> None:
     gc.freeze()  # perf: what start-up built lives as long as the process; later collections skip it
     if command == "tools":
         anyio.run(_print_tools, app, args.json)
+    elif command == "doctor" and args.policy:
+        from composite.doctor_policy import doctor_policy
+
+        raise SystemExit(anyio.run(doctor_policy, app, args.json))
     elif command == "doctor":
         raise SystemExit(anyio.run(_doctor, app, args.json))
     else:
-        _serve(app)
+        serve_app(app)
 
 
 async def _print_tools(app: Any, as_json: bool) -> None:
@@ -239,7 +150,7 @@ def exposure_warning(settings: AppSettings) -> str | None:
     """A warning when HTTP/SSE would be reachable beyond this machine without authentication."""
     import ipaddress
 
-    if settings.transport == "stdio" or settings.auth_tokens is not None:
+    if settings.transport == "stdio" or settings.auth_tokens is not None or settings.auth_issuer:
         return None
     host = settings.host.strip("[]")
     try:
@@ -254,7 +165,15 @@ def exposure_warning(settings: AppSettings) -> str | None:
     )
 
 
-def _serve(app: Any) -> None:
+def tls_kwargs(settings: AppSettings) -> dict[str, Any]:
+    """uvicorn's TLS arguments for `--tls-cert`/`--tls-key` (both or neither)."""
+    from composite.tls import tls_kwargs as kwargs
+
+    return kwargs(settings)
+
+
+def serve_app(app: Any) -> None:
+    """Serve a built app over its configured transport until interrupted."""
     settings: AppSettings = app.settings
     if settings.transport == "stdio":
         from composite.stdio import run_stdio
@@ -278,7 +197,13 @@ def _serve(app: Any) -> None:
 
     asgi = http_app(app, sse=True, streamable=settings.transport == "http")
     config = uvicorn.Config(
-        asgi, host=settings.host, port=settings.port, log_level="warning", lifespan="on", access_log=False
+        asgi,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        **tls_kwargs(settings),
     )
     uvicorn.Server(config).run()
 

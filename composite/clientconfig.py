@@ -24,32 +24,11 @@ from composite import modules as registry
 from composite.settings import AppSettings
 from servers._common.output import is_secret_key, looks_secret_value, redact_text
 from servers._common.version import VERSION
+from servers.registry import MODULES, load
 
 CLIENTS = ("claude-desktop", "claude-code", "vscode", "cursor")
 LAUNCHERS = ("uvx", "python", "docker")
 IMAGE = "backend-architect-mcp"
-
-MODULE_ENV: dict[str, tuple[str, tuple[str, ...]]] = {
-    "postgres": ("BAM_PG_", ("DATABASE_URL",)),
-    "redis": ("BAM_REDIS_", ("REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_SENTINEL_SERVICE")),
-    "kubernetes": ("BAM_K8S_", ("KUBECONFIG",)),
-    "aws": (
-        "BAM_AWS_",
-        (
-            "AWS_PROFILE",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_ENDPOINT_URL",
-            "AWS_CONFIG_FILE",
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-        ),
-    ),
-    "docker": ("BAM_DOCKER_", ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")),
-}
-"""The variables each module reads (its `BAM_<MODULE>_*` prefix plus the ecosystem's own names)."""
 
 
 def add_parser(sub: Any, add_selection: Any) -> None:
@@ -94,9 +73,9 @@ def server_env(modules: list[str], environ: Mapping[str, str]) -> list[EnvVar]:
     """The set variables the selected modules read, in a stable order (only plain names: they reach a shell)."""
     out: list[EnvVar] = []
     for m in modules:
-        prefix, names = MODULE_ENV[m]
-        own = sorted(k for k in environ if k.startswith(prefix) and _ENV_NAME.fullmatch(k))
-        keys = [n for n in names if environ.get(n)] + own
+        info = load(m)  # its variables: `BAM_<MODULE>_*` plus the ecosystem's own names
+        own = sorted(k for k in environ if k.startswith(info.env_prefix) and _ENV_NAME.fullmatch(k))
+        keys = [n for n in info.client_env if environ.get(n)] + own
         out += [EnvVar(k, environ[k], is_secret(k, environ[k])) for k in dict.fromkeys(keys)]
     return out
 
@@ -104,7 +83,7 @@ def server_env(modules: list[str], environ: Mapping[str, str]) -> list[EnvVar]:
 def serve_flags(settings: AppSettings, modules: list[str]) -> list[str]:
     """`serve` flags reproducing the current module selection and safety policy."""
     flags = ["serve"]
-    if modules != list(registry.MODULE_PACKAGES):
+    if modules != list(MODULES):
         flags += ["--servers", ",".join(modules)]
     for flag, value in (
         ("--allow-writes", settings.allow_writes),

@@ -12,14 +12,15 @@ import logging
 import re
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from composite.selection import Entry, Narrowing, ToolIndex, unknown_tool
-from servers._common.tools import READ, ToolSpec, make_policy, register_tools
+from composite.selection import Entry, Narrowing, ToolIndex
+from servers._common.tools import READ, ToolSpec, make_tools
 
 log = logging.getLogger("backend_architect_mcp.discovery")
 
@@ -137,8 +138,8 @@ async def run(entry: Entry, arguments: dict[str, Any], ctx: Context[Any, Any]) -
     return result
 
 
-def install_discovery(server: MCPServer[Any], index: ToolIndex, modules: list[str], writes: bool) -> dict[str, bool]:
-    """Register the meta-tools on `server`; return their names mapped to whether they only read."""
+def discovery_tools(index: ToolIndex, modules: list[str], writes: bool) -> list[Tool]:
+    """The meta-tools over `index` (`tool_call_write` only when `writes`), for the served server."""
 
     def narrowing(ctx: Context[Any, Any]) -> Narrowing | None:
         try:
@@ -176,9 +177,10 @@ def install_discovery(server: MCPServer[Any], index: ToolIndex, modules: list[st
         )
 
     async def call(ctx: Context[Any, Any], name: str, arguments: dict[str, Any], write: bool) -> CallToolResult:
-        entry = index.get(name, narrowing(ctx))
-        if entry is None:
-            return unknown_tool(name)
+        refused = index.refusal(name, narrowing(ctx))  # unknown here, or outside the token's scopes
+        if refused is not None:
+            return refused
+        entry = index.entries[name]
         if write and entry.read_only:
             return _error(f"{name} only reads: call it with {CALL}")
         if not write and not entry.read_only:
@@ -204,5 +206,4 @@ def install_discovery(server: MCPServer[Any], index: ToolIndex, modules: list[st
     ]
     if writes:
         specs.append(ToolSpec(tool_call_write, CALL_WRITE, "Call a tool that changes state", CALL_WRITE_ANNOTATIONS))
-    register_tools(server, specs, module="discovery", prefix="", policy=make_policy(allow_writes="all"))
-    return {s.name: bool(s.annotations.read_only_hint) for s in specs}
+    return make_tools(specs, module="discovery", prefix="")

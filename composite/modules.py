@@ -1,47 +1,30 @@
-"""The module registry: names, the packages that implement them, imported only when enabled."""
+"""Choosing modules: names and aliases from the command line, `--servers auto`, toolsets (list: servers/registry.py)."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from servers._common import ModuleInfo
-
-MODULE_PACKAGES: dict[str, str] = {
-    "postgres": "servers.postgres",
-    "redis": "servers.redis",
-    "kubernetes": "servers.kubernetes",
-    "aws": "servers.aws",
-    "docker": "servers.docker",
-}
-ALIASES = {"pg": "postgres", "postgresql": "postgres", "k8s": "kubernetes", "kube": "kubernetes"}
+from servers._common.module import ToolCatalog
+from servers.registry import ALIASES, MODULES, load
 
 
 def normalize(names: str | list[str] | None) -> list[str]:
     """Module names from `postgres,redis` (aliases allowed); all of them when empty or `all`."""
     if names is None:
-        return list(MODULE_PACKAGES)
+        return list(MODULES)
     parts = [p.strip().lower() for p in (names.split(",") if isinstance(names, str) else names) if p.strip()]
     if not parts or parts == ["all"]:
-        return list(MODULE_PACKAGES)
+        return list(MODULES)
     out: list[str] = []
     for p in parts:
         key = ALIASES.get(p, p)
-        if key not in MODULE_PACKAGES:
-            raise ValueError(f"unknown module {p!r}; choose from {', '.join(MODULE_PACKAGES)}")
+        if key not in MODULES:
+            raise ValueError(f"unknown module {p!r}; choose from {', '.join(MODULES)}")
         if key not in out:
             out.append(key)
     return out
-
-
-def load(name: str) -> ModuleInfo:
-    """The module's `MODULE` description (imports its package, not its client library)."""
-    info = importlib.import_module(MODULE_PACKAGES[name]).MODULE
-    assert isinstance(info, ModuleInfo)
-    return info
 
 
 def normalize_policy_modules(value: str) -> str:
@@ -51,71 +34,12 @@ def normalize_policy_modules(value: str) -> str:
     return ",".join(normalize(value))
 
 
-# --- which modules have a configured backend (`--servers auto`) -------------------------------------------
-
-DOCKER_SOCKETS = "/var/run/docker.sock"
-"""The socket the docker module uses when DOCKER_HOST is unset; `BAM_DOCKER_SOCKETS` replaces the list probed."""
-IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-_PG_VARS = (
-    "DATABASE_URL",
-    "BAM_PG_DATABASE_URL",
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGDATABASE",
-    "PGUSER",
-    "PGSERVICE",
-)
-_REDIS_VARS = ("REDIS_URL", "BAM_REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS")
-_AWS_VARS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "BAM_AWS_PROFILE",
-    "AWS_ENDPOINT_URL",
-    "BAM_AWS_ENDPOINT_URL",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-)
-
-
-def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
-    return next((n for n in names if env.get(n, "").strip()), None)
-
-
-def _existing(paths: list[str]) -> str | None:
-    return next((p for p in paths if p and os.path.exists(os.path.expanduser(p))), None)
-
-
 def configured_reason(module: str, env: Mapping[str, str] | None = None) -> str | None:
-    """Why `module`'s backend counts as configured (a variable or file name), or None.
+    """Why `module`'s backend counts as configured (a variable or file name), or None (its `MODULE.configured`).
 
     Reads only the environment and whether files exist: no client library, no network.
     """
-    env = os.environ if env is None else env
-    if module == "postgres":
-        return _first_set(env, _PG_VARS)
-    if module == "redis":
-        return _first_set(env, _REDIS_VARS)
-    if module == "kubernetes":
-        var = _first_set(env, ("KUBECONFIG", "BAM_K8S_KUBECONFIG"))
-        if var:
-            return var
-        if env.get("KUBERNETES_SERVICE_HOST") and os.path.exists(IN_CLUSTER_TOKEN):
-            return "in-cluster service account"
-        return _existing([str(Path(env.get("HOME", "~")) / ".kube" / "config")])
-    if module == "docker":
-        var = _first_set(env, ("DOCKER_HOST", "BAM_DOCKER_HOST"))
-        return var or _existing(env.get("BAM_DOCKER_SOCKETS", DOCKER_SOCKETS).split(","))
-    if module == "aws":
-        var = _first_set(env, _AWS_VARS)
-        if var:
-            return var
-        home = env.get("HOME", "~")
-        files = [env.get("AWS_SHARED_CREDENTIALS_FILE", ""), env.get("AWS_CONFIG_FILE", "")]
-        return _existing([*files, f"{home}/.aws/credentials", f"{home}/.aws/config"])
-    raise ValueError(f"unknown module {module!r}")
+    return load(module).configured(os.environ if env is None else env)
 
 
 def resolve_servers(value: str, env: Mapping[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
@@ -126,10 +50,10 @@ def resolve_servers(value: str, env: Mapping[str, str] | None = None) -> tuple[l
     """
     if value.strip().lower() not in ("", "auto"):
         chosen = normalize(value)
-        return [m for m in MODULE_PACKAGES if m in chosen], dict.fromkeys(chosen, "--servers")
-    reasons = {m: r for m in MODULE_PACKAGES if (r := configured_reason(m, env))}
+        return [m for m in MODULES if m in chosen], dict.fromkeys(chosen, "--servers")
+    reasons = {m: r for m in MODULES if (r := configured_reason(m, env))}
     if not reasons:
-        return list(MODULE_PACKAGES), dict.fromkeys(MODULE_PACKAGES, "no backend configured: mounting all")
+        return list(MODULES), dict.fromkeys(MODULES, "no backend configured: mounting all")
     return list(reasons), reasons
 
 
@@ -138,24 +62,31 @@ def resolve_servers(value: str, env: Mapping[str, str] | None = None) -> tuple[l
 
 @dataclass(frozen=True)
 class ModuleTools:
-    """A module's declared tools and toolsets (unprefixed names), read from its `tools.py`."""
+    """A mounted module's declared tools and toolsets (unprefixed names), from its `ToolCatalog`."""
 
     key: str
     prefix: str
-    names: tuple[str, ...]
-    toolsets: Mapping[str, tuple[str, ...]]
-    default: tuple[str, ...]
+    catalog: ToolCatalog
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.catalog.names
+
+    @property
+    def toolsets(self) -> Mapping[str, tuple[str, ...]]:
+        return self.catalog.toolsets
+
+    @property
+    def default(self) -> tuple[str, ...]:
+        return self.catalog.default_toolsets
 
     def toolset_of(self, name: str) -> str | None:
-        return next((ts for ts, members in self.toolsets.items() if name in members), None)
+        return self.catalog.toolset_of(name)
 
 
 def module_tools(name: str) -> ModuleTools:
     info = load(name)
-    mod = importlib.import_module(f"{MODULE_PACKAGES[name]}.tools")
-    specs = [*mod.TOOLS, *getattr(mod, "COMMAND_TOOLS", [])]
-    names = tuple(dict.fromkeys(s.name for s in specs))
-    return ModuleTools(name, info.prefix, names, dict(mod.TOOLSETS), tuple(mod.DEFAULT_TOOLSETS))
+    return ModuleTools(name, info.prefix, info.catalog())
 
 
 def resolve_toolsets(selection: str, catalog: list[ModuleTools]) -> set[tuple[str, str]]:
@@ -170,7 +101,7 @@ def resolve_toolsets(selection: str, catalog: list[ModuleTools]) -> set[tuple[st
         else:
             mod, _, ts = raw.partition(".")
             key = ALIASES.get(mod, mod)
-            if key not in MODULE_PACKAGES:
+            if key not in MODULES:
                 raise ValueError(f"unknown toolset {raw[:60]!r}: use default, all, <module> or <module>.<toolset>")
             if key not in by_key:
                 continue  # a module that is not mounted: nothing to select

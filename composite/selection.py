@@ -7,13 +7,16 @@ POSTs); it can never widen it, because narrowing only intersects with what is re
     X-BAM-Toolsets: postgres.query,redis        ?toolsets=postgres.query,redis
     X-BAM-Read-Only: true                       ?read_only=true
 
+With token authentication, the token's scopes (composite.auth) are one more ceiling of the same kind.
+
 The same check runs for `tools/list` and at call time (full mode: this middleware; discovery mode: the
-meta-tools), so a tool outside the view is unreachable, not only unlisted.
+meta-tools), so a tool outside the view is unreachable, not only unlisted. A tool outside the token's
+scopes answers with an error naming the missing scope (over HTTP, `ScopeGate` refuses it with 403 first).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +25,10 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, ListToolsResult, TextContent
 
+from composite.auth import Grants, grants_of, missing_scope
 from composite.modules import ModuleTools, resolve_toolsets
+from servers._common.identity import BackendIdentity, acting_as
+from servers._common.tools import ADMIN
 
 HEADER_TOOLSETS = "x-bam-toolsets"
 HEADER_READ_ONLY = "x-bam-read-only"
@@ -42,18 +48,36 @@ class Entry:
     read_only: bool
     tool: Tool
 
+    @property
+    def tier(self) -> str:
+        """`read`, `write` or `admin`: the scope tier a caller needs for this tool."""
+        if self.read_only:
+            return "read"
+        return "admin" if (self.tool.meta or {}).get("level") == ADMIN else "write"
+
 
 @dataclass(frozen=True)
 class Narrowing:
-    """What one request asked to see: toolsets (None: all registered) and read-only."""
+    """What one request may see: toolsets (None: all registered), read-only, and its token's scopes."""
 
     toolsets: frozenset[tuple[str, str]] | None = None
     read_only: bool = False
+    grants: Grants | None = None
 
     def allows(self, entry: Entry) -> bool:
+        return self.selects(entry) and self.missing(entry) is None
+
+    def selects(self, entry: Entry) -> bool:
+        """What the request asked to see, scopes aside."""
         if self.read_only and not entry.read_only:
             return False
         return self.toolsets is None or (entry.module, entry.toolset) in self.toolsets
+
+    def missing(self, entry: Entry) -> str | None:
+        """The scope the token lacks for `entry`, or None."""
+        if self.grants is None or self.grants.allows(entry.module, entry.tier):
+            return None
+        return missing_scope(entry.module, entry.tier)
 
 
 class ToolIndex:
@@ -72,6 +96,12 @@ class ToolIndex:
     def names(self) -> list[str]:
         return list(self.entries)
 
+    def tools(self) -> list[Tool]:
+        return [e.tool for e in self.entries.values()]
+
+    def has_writes(self) -> bool:
+        return any(not e.read_only for e in self.entries.values())
+
     def visible(self, narrowing: Narrowing | None) -> list[Entry]:
         return [e for e in self.entries.values() if narrowing is None or narrowing.allows(e)]
 
@@ -88,16 +118,34 @@ class ToolIndex:
         """
         if request is None:
             return None
+        grants = grants_of(request)
         headers = getattr(request, "headers", {})
         params = getattr(request, "query_params", {})
         toolsets = headers.get(HEADER_TOOLSETS) or params.get(PARAM_TOOLSETS)
         flag = (headers.get(HEADER_READ_ONLY) or params.get(PARAM_READ_ONLY) or "").strip().lower()
         if flag not in _TRUE + _FALSE:
             raise ValueError(f"{HEADER_READ_ONLY} / {PARAM_READ_ONLY} must be true or false, not {flag[:40]!r}")
-        if not toolsets and flag in _FALSE:
+        if not toolsets and flag in _FALSE and grants is None:
             return None
         selected = frozenset(resolve_toolsets(toolsets, self.catalog)) if toolsets else None
-        return Narrowing(selected, flag in _TRUE)
+        return Narrowing(selected, flag in _TRUE, grants)
+
+    def refusal(self, name: str, narrowing: Narrowing | None) -> CallToolResult | None:
+        """Why `name` cannot be called by this request (unknown, or a missing scope); None when it can."""
+        entry = self.entries.get(name)
+        if entry is None or (narrowing is not None and not narrowing.selects(entry)):
+            return unknown_tool(name)
+        missing = narrowing.missing(entry) if narrowing is not None else None
+        return insufficient_scope(name, missing) if missing else None
+
+    def scope_needed(self, name: Any, arguments: dict[str, Any], grants: Grants, meta: dict[str, bool]) -> str | None:
+        """The scope a `tools/call` of `name` needs and `grants` lack (discovery: of the tool it names)."""
+        if name in meta and isinstance(arguments.get("name"), str):
+            name = arguments["name"]
+        entry = self.entries.get(name) if isinstance(name, str) else None
+        if entry is None:
+            return None
+        return Narrowing(grants=grants).missing(entry)
 
 
 def unknown_tool(name: str) -> CallToolResult:
@@ -105,11 +153,23 @@ def unknown_tool(name: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=f"Unknown tool: {name}")], is_error=True)
 
 
-def install_request_selection(server: MCPServer[Any], index: ToolIndex, meta: dict[str, bool]) -> None:
+def insufficient_scope(name: str, scope: str) -> CallToolResult:
+    """The result of calling a tool outside the token's scopes; nothing ran."""
+    text = f"insufficient_scope: {name} needs the scope {scope} (or *:{scope.split(':')[1]}); nothing was run"
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+def install_request_selection(
+    server: MCPServer[Any],
+    index: ToolIndex,
+    meta: dict[str, bool],
+    identity_of: Callable[[Any], BackendIdentity | None] | None = None,
+) -> None:
     """Wrap the server's `tools/list` and `tools/call` handlers with the request's narrowing.
 
     `meta` maps the names of non-module tools (the discovery meta-tools) to whether they only read: they
     have no toolset, so a toolset narrowing keeps them, and a read-only narrowing keeps the reading ones.
+    `identity_of(request)` is whom a call acts as at the backends (servers._common.identity).
     """
     low = server._lowlevel_server
     list_entry, call_entry = low.get_request_handler("tools/list"), low.get_request_handler("tools/call")
@@ -123,7 +183,8 @@ def install_request_selection(server: MCPServer[Any], index: ToolIndex, meta: di
 
     def allowed(name: str, n: Narrowing) -> bool:
         if name in meta:
-            return meta[name] or not n.read_only
+            tier = "read" if meta[name] else "write"
+            return (meta[name] or not n.read_only) and (n.grants is None or n.grants.any(tier))
         return index.get(name, n) is not None
 
     async def list_tools(ctx: Any, params: Any) -> Any:
@@ -135,9 +196,12 @@ def install_request_selection(server: MCPServer[Any], index: ToolIndex, meta: di
 
     async def call_tool(ctx: Any, params: CallToolRequestParams) -> Any:
         n = narrowing(ctx)
-        if n is not None and not allowed(params.name, n):
+        if n is not None and params.name in meta and not allowed(params.name, n):
             return unknown_tool(params.name)
-        return await call_entry.handler(ctx, params)
+        if n is not None and params.name not in meta and (refused := index.refusal(params.name, n)) is not None:
+            return refused
+        with acting_as(identity_of(ctx.request) if identity_of is not None else None):
+            return await call_entry.handler(ctx, params)
 
     low.add_request_handler("tools/list", list_entry.params_type, list_tools)
     low.add_request_handler("tools/call", CallToolRequestParams, call_tool)

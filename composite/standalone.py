@@ -4,49 +4,41 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
-
-import anyio
 
 from composite import cli
 from composite import modules as registry
-from composite.app import Composite, MountedModule, Runtime
+from composite.app import Composite, MountedModule, Runtime, tool_policy
 from composite.metrics import ToolMetrics, configure_tracing
 from composite.selection import ToolIndex
 from composite.settings import AppSettings
 from servers._common.logs import configure_logging
+from servers._common.module import ModuleInfo
 from servers._common.standalone import build_standalone
-from servers._common.tools import ModuleInfo
 from servers._common.version import VERSION
 
 
 def serve_parser(info: ModuleInfo) -> argparse.ArgumentParser:
-    """The composite's `serve` parser (every flag it has, now and later), named for this module."""
-    root = cli.parser()
-    sub = next(a for a in root._actions if isinstance(a, argparse._SubParsersAction))
-    serve: argparse.ArgumentParser = sub.choices["serve"]
-    serve.prog = f"python -m servers.{info.key}"
-    serve.description = f"Serve the {info.title} tools of backend-architect-mcp alone (stdio by default)."
-    serve.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
-    return serve
+    """The composite's `serve` flags (every one it has, now and later), named for this module."""
+    p = argparse.ArgumentParser(
+        prog=f"python -m servers.{info.key}",
+        description=f"Serve the {info.title} tools of backend-architect-mcp alone (stdio by default).",
+    )
+    cli.add_serve_flags(p)
+    p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    return p
 
 
 def build_module(info: ModuleInfo, settings: AppSettings) -> Composite:
     """One module's server with the composite's HTTP app pieces: shared runtime, metrics, health."""
-    policy = settings.model_copy(
-        update={
-            "allow_writes": registry.normalize_policy_modules(settings.allow_writes),
-            "allow_admin": registry.normalize_policy_modules(settings.allow_admin),
-        }
-    ).policy()
+    policy = tool_policy(settings)
     runtime = Runtime([info])
     metrics = ToolMetrics()
-    server = build_standalone(info, policy=policy, attach=runtime.attach, middleware=[metrics])
-    listed = anyio.run(server.list_tools)
-    tools = [t.name for t in listed]
-    metrics.set_tools(dict.fromkeys(tools, info.key))
-    index = ToolIndex([registry.module_tools(info.key)], [t for n in tools if (t := server._tool_manager.get_tool(n))])
-    mounted = [MountedModule(info, tools, policy.writes_allowed(info.key))]
+    tools = info.tools(policy)
+    server = build_standalone(info, tools, attach=runtime.attach, middleware=[metrics])
+    names = [t.name for t in tools]
+    metrics.set_tools(dict.fromkeys(names, info.key))
+    index = ToolIndex([registry.module_tools(info.key)], tools)
+    mounted = [MountedModule(info, names, policy.writes_allowed(info.key))]
     return Composite(server, runtime, mounted, settings, index, {info.key: "this entry point"}, [info.key], metrics)
 
 
@@ -62,5 +54,4 @@ def main(info: ModuleInfo, argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
     configure_tracing()
-    serve: Any = cli._serve
-    serve(build_module(info, settings))
+    cli.serve_app(build_module(info, settings))

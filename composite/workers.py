@@ -51,6 +51,8 @@ def serve_workers(settings: AppSettings) -> None:
     """Run `settings.workers` worker processes on settings.host:port until interrupted."""
     import uvicorn
 
+    from composite.tls import tls_kwargs
+
     try:
         shared = worker_settings(settings)
     except ValueError as exc:
@@ -66,4 +68,5 @@ def serve_workers(settings: AppSettings) -> None:
         log_level="warning",
         lifespan="on",
         access_log=False,
+        **tls_kwargs(settings),
     )

@@ -86,6 +86,17 @@ def _bin(name: str) -> Callable[[Installed | None], list[str]]:
 # --- Redis -------------------------------------------------------------------------------------------------
 
 
+DOMAINS: dict[str, Callable[[], Awaitable[str]]] = {}
+"""The comparison of each module (named as in servers/registry.py), in the order they run by default."""
+
+
+def domain(fn: Callable[[], Awaitable[str]]) -> Callable[[], Awaitable[str]]:
+    """Register `<module>_domain` as the comparison of that module."""
+    DOMAINS[fn.__name__.removesuffix("_domain")] = fn
+    return fn
+
+
+@domain
 async def redis_domain() -> str:
     import redis.asyncio as aioredis
 
@@ -151,6 +162,7 @@ async def redis_domain() -> str:
 # --- PostgreSQL --------------------------------------------------------------------------------------------
 
 
+@domain
 async def postgres_domain() -> str:
     import asyncpg
 
@@ -212,6 +224,7 @@ async def postgres_domain() -> str:
 # --- Docker ------------------------------------------------------------------------------------------------
 
 
+@domain
 async def docker_domain() -> str:
     import docker
 
@@ -291,6 +304,7 @@ def _seed_pods(core: Any, ns: str, pods: int) -> None:
         )
 
 
+@domain
 async def kubernetes_domain() -> str:
     from kubernetes import client, config
 
@@ -366,6 +380,7 @@ AWS_SHIM = (
 )
 
 
+@domain
 async def aws_domain() -> str:
     import boto3
 
@@ -429,15 +444,6 @@ async def aws_domain() -> str:
         for i in range(keys):
             s3.delete_object(Bucket=bucket, Key=f"data/{i:03d}.json")
         s3.delete_bucket(Bucket=bucket)
-
-
-DOMAINS: dict[str, Callable[[], Awaitable[str]]] = {
-    "redis": redis_domain,
-    "postgres": postgres_domain,
-    "docker": docker_domain,
-    "kubernetes": kubernetes_domain,
-    "aws": aws_domain,
-}
 
 
 async def main(names: list[str]) -> None:

@@ -1,7 +1,8 @@
 """Shared building blocks of the tool modules: the tool contract, safety policy, backends, output."""
 
-from servers._common.backend import Backend, BackendUnavailable, Health, NotConfigured, run_sync
+from servers._common.backend import Backend, BackendState, BackendUnavailable, Health, NotConfigured, run_sync
 from servers._common.errors import tool_error
+from servers._common.module import ModuleInfo, ModuleState, ToolCatalog
 from servers._common.output import (
     cap_items,
     json_size,
@@ -27,13 +28,12 @@ from servers._common.tools import (
     WRITE,
     WRITE_IDEMPOTENT,
     Effect,
-    ModuleInfo,
     ToolPolicy,
     ToolSpec,
     annotations_for,
     lifespan_state,
+    make_tools,
     open_world,
-    register_tools,
 )
 
 __all__ = [
@@ -48,11 +48,14 @@ __all__ = [
     "WRITE",
     "WRITE_IDEMPOTENT",
     "Backend",
+    "BackendState",
     "BackendUnavailable",
     "Effect",
     "Health",
     "ModuleInfo",
+    "ModuleState",
     "NotConfigured",
+    "ToolCatalog",
     "ToolPolicy",
     "ToolSpec",
     "annotations_for",
@@ -60,13 +63,13 @@ __all__ = [
     "json_size",
     "lifespan_state",
     "looks_secret_value",
+    "make_tools",
     "newest_lines",
     "open_world",
     "redact",
     "redact_env",
     "redact_output",
     "redact_text",
-    "register_tools",
     "run_sync",
     "secret_pair",
     "to_jsonable",

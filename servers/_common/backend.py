@@ -21,6 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from servers._common.output import redact_text
 
 C = TypeVar("C")
+S = TypeVar("S")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -75,7 +76,8 @@ class Backend(Generic[C]):
         self.limiter = anyio.CapacityLimiter(max_threads)
         """Bounds the worker threads this module's blocking SDK calls may occupy."""
 
-    def _unavailable(self, exc: BaseException) -> BackendUnavailable:
+    def unavailable(self, exc: BaseException) -> BackendUnavailable:
+        """The tool error for a failure to reach the backend: the target, the variable to check, the cause."""
         if isinstance(exc, NotConfigured):
             return BackendUnavailable(f"{self.title} is not configured: {exc}")
         reason = redact_text(f"{type(exc).__name__}: {exc}".strip())
@@ -96,7 +98,7 @@ class Backend(Generic[C]):
                     raise
                 except Exception as exc:  # any driver failure becomes an actionable tool error
                     log.warning("%s connect failed: %s", self.module, redact_text(str(exc)))
-                    raise self._unavailable(exc) from exc
+                    raise self.unavailable(exc) from exc
         return self._client
 
     async def check(self, timeout: float = 2.0) -> Health:
@@ -128,6 +130,20 @@ class Backend(Generic[C]):
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a blocking SDK call in a worker thread bounded by this module's limiter."""
         return await run_sync(fn, *args, limiter=self.limiter, **kwargs)
+
+
+@dataclass
+class BackendState(Generic[S, C]):
+    """The usual `ModuleState`: the module's settings and its lazily connected backend."""
+
+    settings: S
+    backend: Backend[C]
+
+    async def check(self, timeout: float = 2.0) -> Health:
+        return await self.backend.check(timeout)
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
 
 
 async def run_sync(fn: Callable[..., R], *args: Any, limiter: anyio.CapacityLimiter | None = None, **kwargs: Any) -> R:

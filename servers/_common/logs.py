@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import orjson
+from mcp.shared.exceptions import MCPError
 
 from servers._common.output import redact_text
 
@@ -63,10 +66,27 @@ def call_outcome(result: Any) -> str:
     return "tool_error" if is_error else "ok"
 
 
+ERROR_CODE = re.compile(r"\[([A-Za-z0-9_.:/-]{1,64})\]")
+"""The backend's own code in a tool error (`failed to <action>: [<code>] ...`, see `tool_error`)."""
+
+
+def call_error_code(result: Any) -> str | None:
+    """The backend's code named in a failed tools/call result, if any."""
+    content = getattr(result, "content", None)
+    if content is None and isinstance(result, dict):
+        content = result.get("content")
+    for block in content or ():
+        text = getattr(block, "text", None) if not isinstance(block, dict) else block.get("text")
+        if isinstance(text, str) and (m := ERROR_CODE.search(text[:400])):
+            return m.group(1)
+    return None
+
+
 class ToolCallObserver:
     """Server middleware base: times each `tools/call` and hands name, seconds and outcome to `observe`.
 
-    The arguments are never passed on, so no observer can log or label them.
+    `observe` never sees the arguments, so no log line or metric label can carry them; a subclass that
+    must identify a call (the audit log) overrides `begin`/`finish`, which see the request.
     """
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
@@ -74,13 +94,29 @@ class ToolCallObserver:
             return await call_next(ctx)
         params = ctx.params if isinstance(ctx.params, Mapping) else {}
         start = time.perf_counter()
+        begun = self.begin(ctx, params)
         outcome = "error"
+        code: str | None = "internal_error"
         try:
             result = await call_next(ctx)
             outcome = call_outcome(result)
+            code = None if outcome == "ok" else (call_error_code(result) or "tool_error")
             return result
+        except MCPError as exc:
+            code = str(exc.error.code)
+            raise
+        except BaseException as exc:
+            code = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "internal_error"
+            raise
         finally:
-            self.observe(params.get("name"), time.perf_counter() - start, outcome)
+            self.finish(begun, params.get("name"), time.perf_counter() - start, outcome, code)
+
+    def begin(self, ctx: Any, params: Mapping[str, Any]) -> Any:
+        """Called before the tool runs; what it returns is handed to `finish`."""
+        return None
+
+    def finish(self, begun: Any, name: object, seconds: float, outcome: str, code: str | None) -> None:
+        self.observe(name, seconds, outcome)
 
     def observe(self, name: object, seconds: float, outcome: str) -> None:
         raise NotImplementedError

@@ -7,21 +7,22 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 
 from servers._common.logs import ToolCallLog
-from servers._common.settings import PolicySettings
-from servers._common.tools import ModuleInfo, ToolPolicy, install_lean_results
+from servers._common.module import ModuleInfo
+from servers._common.tools import install_lean_results
 from servers._common.version import VERSION
 
 
 def build_standalone(
     info: ModuleInfo,
+    tools: list[Tool],
     *,
-    policy: ToolPolicy | None = None,
     attach: Callable[[], AbstractAsyncContextManager[dict[str, Any]]] | None = None,
     middleware: Sequence[Any] = (),
 ) -> MCPServer[Any]:
-    """The module's tools on a server of its own, with the same names and behaviour as in the composite.
+    """The module's `tools` (`info.tools(policy)`) on a server of its own, as named and run in the composite.
 
     `attach` shares resources opened elsewhere (the HTTP app's runtime); by default the server opens its own.
     """
@@ -40,11 +41,11 @@ def build_standalone(
         title=f"Backend Architect: {info.title}",
         instructions=info.summary,
         version=VERSION,
+        tools=tools,
         lifespan=lifespan,
         log_level="WARNING",
         middleware=[ToolCallLog(), *middleware],
     )
-    info.register(server, info.prefix, policy or PolicySettings().policy())
     install_lean_results(server)
     return server
 

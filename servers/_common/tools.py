@@ -13,7 +13,6 @@ import fnmatch
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import orjson
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 
@@ -142,35 +142,23 @@ class ToolPolicy:
         return _matches(module, self.allow_admin)
 
 
-def register_tools(
-    server: MCPServer[Any],
-    specs: Iterable[ToolSpec],
-    *,
-    module: str,
-    prefix: str,
-    policy: ToolPolicy,
-) -> list[str]:
-    """Register the tools `policy` permits under `prefix`, with lean definitions; return their names."""
-    added: list[str] = []
+def make_tools(specs: Iterable[ToolSpec], *, module: str, prefix: str) -> list[Tool]:
+    """The specs as tools named `<prefix><name>`, with lean definitions (for `MCPServer(tools=...)`)."""
+    tools = []
     for spec in specs:
-        name = f"{prefix}{spec.name}"
-        if not policy.permits(module, name, spec):
-            continue
-        server.add_tool(
+        tool = Tool.from_function(
             spec.fn,
-            name=name,
+            name=f"{prefix}{spec.name}",
             title=spec.title,
             description=lean_description(spec.fn.__doc__ or ""),
             annotations=spec.annotations,
             meta={"module": module, "level": spec.level},
         )
-        tool = server._tool_manager.get_tool(name)
-        if tool is not None:
-            tool.parameters = lean_schema(tool.parameters, inputs=True)
-            if tool.fn_metadata.output_schema is not None:
-                tool.fn_metadata.output_schema = lean_schema(tool.fn_metadata.output_schema, inputs=False)
-        added.append(name)
-    return added
+        tool.parameters = lean_schema(tool.parameters, inputs=True)
+        if tool.fn_metadata.output_schema is not None:
+            tool.fn_metadata.output_schema = lean_schema(tool.fn_metadata.output_schema, inputs=False)
+        tools.append(tool)
+    return tools
 
 
 def lean_description(doc: str) -> str:
@@ -332,19 +320,6 @@ def lifespan_state(ctx: Context[Any, Any], key: str) -> Any:
     if isinstance(state, Mapping) and key in state:
         return state[key]
     raise ToolError(f"the {key} module is not mounted in this server (its resources were not opened)")
-
-
-@dataclass(frozen=True)
-class ModuleInfo:
-    """What the composite needs to know about a module, without importing its client library."""
-
-    key: str
-    prefix: str
-    title: str
-    summary: str
-    """One sentence for the role prompt: what the tool family lets the model do."""
-    resources: Callable[[], AbstractAsyncContextManager[Any]]
-    register: Callable[..., list[str]]
 
 
 def _csv(value: str) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, tool_error
+from servers._common import Backend, BackendState, tool_error
 from servers.aws.settings import AwsSettings
 
 log = logging.getLogger("backend_architect_mcp.aws")
@@ -250,14 +250,11 @@ def is_credential_error(exc: BaseException) -> bool:
 
 
 @dataclass
-class Aws:
+class Aws(BackendState[AwsSettings, "Sessions"]):
     """What the aws module's tools get from the lifespan."""
 
     settings: AwsSettings
     backend: Backend[Sessions]
-
-    async def check(self, timeout: float = 2.0) -> Health:
-        return await self.backend.check(timeout)
 
     async def call(self, service: str, target: Target, fn: Callable[[Any], R], *, action: str) -> tuple[R, str]:
         """Run `fn(client)` in a worker thread; return its result and the region used."""
@@ -394,7 +391,7 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
         )
     if isinstance(exc, be.EndpointConnectionError | be.ConnectTimeoutError | be.ConnectionClosedError):
         if backend is not None:
-            return backend._unavailable(exc)
+            return backend.unavailable(exc)
         return tool_error(action, str(exc), code="EndpointConnectionError", hint="check AWS_ENDPOINT_URL")
     if isinstance(exc, be.ReadTimeoutError):
         return tool_error(

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from servers._common.module import first_existing, first_set
+from servers._common.settings import BamSettings
 
 
 def csv(value: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-class AwsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_AWS_", extra="ignore", populate_by_name=True)
+class AwsSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_AWS_")
 
     profile: str | None = Field(
         default=None,
@@ -93,3 +97,26 @@ class AwsSettings(BaseSettings):
     def target(self) -> str:
         where = self.endpoint_url or "AWS"
         return f"{where} (profile {self.profile or 'default chain'}, region {self.region or 'from profile'})"
+
+
+AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "BAM_AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "BAM_AWS_ENDPOINT_URL",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
+def configured(env: Mapping[str, str]) -> str | None:
+    """A credential or endpoint variable, or a shared credentials/config file, if any."""
+    var = first_set(env, AWS_VARIABLES)
+    if var:
+        return var
+    home = env.get("HOME", "~")
+    files = [env.get("AWS_SHARED_CREDENTIALS_FILE", ""), env.get("AWS_CONFIG_FILE", "")]
+    return first_existing([*files, f"{home}/.aws/credentials", f"{home}/.aws/config"])

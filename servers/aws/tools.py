@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servers._common import DELETE, DESTRUCTIVE, OVERWRITE, READ, READ_OPEN, ToolSpec
+from servers._common import DELETE, DESTRUCTIVE, OVERWRITE, READ, READ_OPEN, ToolCatalog, ToolSpec
 from servers._common.tools import open_world
 from servers.aws.api import (
     aws_call,
@@ -80,3 +80,5 @@ TOOLSETS: dict[str, tuple[str, ...]] = {
 }
 """Named groups of the tools above, selectable with `--toolsets aws.<name>`."""
 DEFAULT_TOOLSETS = ("identity", "api", "s3", "logs")
+
+CATALOG = ToolCatalog(TOOLS, TOOLSETS, DEFAULT_TOOLSETS)

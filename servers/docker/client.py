@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, tool_error
+from servers._common import Backend, BackendState, tool_error
 from servers.docker.settings import DockerSettings
 
 if TYPE_CHECKING:
@@ -27,15 +27,12 @@ log = logging.getLogger("backend_architect_mcp.docker")
 
 
 @dataclass
-class Docker:
+class Docker(BackendState[DockerSettings, "docker.DockerClient"]):
     """What the docker module's tools get from the lifespan."""
 
     settings: DockerSettings
     backend: Backend[docker.DockerClient]
     _engine_paths: tuple[str, ...] | None = field(default=None, repr=False)
-
-    async def check(self, timeout: float = 2.0) -> Health:
-        return await self.backend.check(timeout)
 
     async def api(self) -> docker.APIClient:
         """The low-level API client (connects on demand)."""
@@ -155,7 +152,7 @@ def translate(exc: BaseException, action: str, backend: Backend[Any] | None = No
         )
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError | FileNotFoundError):
         if backend is not None:
-            return backend._unavailable(exc)
+            return backend.unavailable(exc)
         return tool_error(action, f"{type(exc).__name__}: {exc}", hint="is the Docker engine running?")
     if isinstance(exc, docker.errors.DockerException):
         return tool_error(action, str(exc), code=type(exc).__name__)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from servers._common.module import first_existing, first_set
+from servers._common.settings import BamSettings
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 MANAGED_LABEL = "io.backend-architect-mcp.managed"
@@ -15,8 +19,8 @@ TOOL_LABEL = "io.backend-architect-mcp.tool"
 """Label naming the tool that created the object."""
 
 
-class DockerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_DOCKER_", extra="ignore", populate_by_name=True)
+class DockerSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_DOCKER_")
 
     docker_host: str | None = Field(
         default=None,
@@ -136,3 +140,13 @@ class DockerSettings(BaseSettings):
 
 def _split(value: str) -> list[str]:
     return [p.strip() for p in value.split(",") if p.strip()]
+
+
+DOCKER_SOCKETS = "/var/run/docker.sock"
+"""The socket probed when DOCKER_HOST is unset; `BAM_DOCKER_SOCKETS` replaces the list probed."""
+
+
+def configured(env: Mapping[str, str]) -> str | None:
+    """DOCKER_HOST, or an engine socket that exists, if any."""
+    var = first_set(env, ("DOCKER_HOST", "BAM_DOCKER_HOST"))
+    return var or first_existing(env.get("BAM_DOCKER_SOCKETS", DOCKER_SOCKETS).split(","))

@@ -12,6 +12,7 @@ from servers._common import (
     STOP,
     WRITE,
     WRITE_IDEMPOTENT,
+    ToolCatalog,
     ToolSpec,
 )
 from servers._common.tools import open_world
@@ -138,3 +139,5 @@ TOOLSETS: dict[str, tuple[str, ...]] = {
 }
 """Named groups of the tools above, selectable with `--toolsets docker.<name>`."""
 DEFAULT_TOOLSETS = ("engine", "containers")
+
+CATALOG = ToolCatalog(TOOLS, TOOLSETS, DEFAULT_TOOLSETS)

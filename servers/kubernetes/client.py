@@ -21,7 +21,8 @@ from urllib.parse import urlencode
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, NotConfigured, redact_text, tool_error
+from servers._common import Backend, BackendState, NotConfigured, redact_text, tool_error
+from servers._common.identity import Principal, principal
 from servers.kubernetes.names import api_path, check_object_name, shown
 from servers.kubernetes.settings import KubernetesSettings
 
@@ -119,12 +120,18 @@ class Cluster:
         accept: str = "application/json",
         raw: bool = False,
         timeout: float | None = None,
+        impersonate: bool = True,
     ) -> Any:
-        """One API call; returns parsed JSON (or bytes with `raw`). Raises KubeApiError / Unreachable."""
+        """One API call; returns parsed JSON (or bytes with `raw`). Raises KubeApiError / Unreachable.
+
+        It acts as the caller's mapped user and groups (`Impersonate-*` headers) when the composite maps
+        token claims to them; `impersonate=False` only for the server's own discovery of resource types.
+        """
         _check_path(path)
         params = {k: v for k, v in (query or {}).items() if v is not None and v != ""}
         if params:
             path = f"{path}?{urlencode({k: _qv(v) for k, v in params.items()})}"
+        who = principal("kubernetes") if impersonate else None  # raises (runs nothing) when it is denied
         headers = {"Accept": accept}
         if body is not None:  # the REST client serialises JSON (and structured apply-patch YAML) bodies itself
             headers["Content-Type"] = content_type or "application/json"
@@ -135,7 +142,7 @@ class Cluster:
             resp = self.api.rest_client.request(
                 method_,
                 url,
-                headers=hdrs,
+                headers=impersonation_headers(hdrs, who),
                 body=body,
                 _request_timeout=timeout or self.settings.request_timeout_s,
             )
@@ -163,15 +170,15 @@ class Cluster:
 
     def _discover(self) -> list[ApiResource]:
         out: list[ApiResource] = []
-        core = self.request("GET", "/api/v1")
+        core = self.request("GET", "/api/v1", impersonate=False)
         out += _parse_resources(core, "", "v1", True)
-        groups = self.request("GET", "/apis").get("groups", [])
+        groups = self.request("GET", "/apis", impersonate=False).get("groups", [])
         for g in groups:
             preferred = (g.get("preferredVersion") or {}).get("version")
             for v in g.get("versions", []):
                 version = v.get("version", "")
                 try:
-                    listing = self.request("GET", api_path(str(g.get("name", "")), version))
+                    listing = self.request("GET", api_path(str(g.get("name", "")), version), impersonate=False)
                 except (KubeApiError, ToolError) as exc:  # an aggregated API that is down must not break discovery
                     log.warning("discovery of %s/%s failed: %s", g["name"], version, exc)
                     continue
@@ -216,6 +223,19 @@ class Cluster:
 
 
 _SAFE_PATH = re.compile(r"^(/[A-Za-z0-9._~:@%-]+)+$")
+
+
+def impersonation_headers(headers: dict[str, str], who: Principal | None) -> Any:
+    """`headers` plus `Impersonate-User` and one `Impersonate-Group` per group (repeated, as the API wants)."""
+    if who is None or who.name is None:
+        return headers
+    from urllib3 import HTTPHeaderDict
+
+    out = HTTPHeaderDict(headers)
+    out["Impersonate-User"] = who.name
+    for group in who.groups:
+        out.add("Impersonate-Group", group)
+    return out
 
 
 def _check_path(path: str) -> None:
@@ -405,14 +425,11 @@ def load_clients(settings: KubernetesSettings) -> KubeClients:
 
 
 @dataclass
-class Kube:
+class Kube(BackendState[KubernetesSettings, "KubeClients"]):
     """What the kubernetes module's tools get from the lifespan."""
 
     settings: KubernetesSettings
     backend: Backend[KubeClients]
-
-    async def check(self, timeout: float = 2.0) -> Health:
-        return await self.backend.check(timeout)
 
     async def cluster(self, context: str | None) -> Cluster:
         clients = await self.backend.get()

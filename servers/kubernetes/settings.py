@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from servers._common.module import first_existing, first_set
+from servers._common.settings import BamSettings
 
 
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-class KubernetesSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_K8S_", extra="ignore", populate_by_name=True)
+class KubernetesSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_K8S_")
 
     kubeconfig: str | None = Field(
         default=None,
@@ -75,3 +80,16 @@ class KubernetesSettings(BaseSettings):
         if group:
             names |= {f"{kind.lower()}.{group}", f"{plural.lower()}.{group}"}
         return any(d.lower() in names for d in _csv(self.denied_kinds))
+
+
+IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+def configured(env: Mapping[str, str]) -> str | None:
+    """KUBECONFIG, an in-cluster service account, or ~/.kube/config, if any."""
+    var = first_set(env, ("KUBECONFIG", "BAM_K8S_KUBECONFIG"))
+    if var:
+        return var
+    if env.get("KUBERNETES_SERVICE_HOST") and os.path.exists(IN_CLUSTER_TOKEN):
+        return "in-cluster service account"
+    return first_existing([str(Path(env.get("HOME", "~")) / ".kube" / "config")])

@@ -6,7 +6,7 @@ kind), events, logs, apply (server-side apply and delete), workloads (scale and 
 
 from __future__ import annotations
 
-from servers._common import DELETE, DISRUPT, OVERWRITE, READ_OPEN, WRITE_IDEMPOTENT, ToolSpec
+from servers._common import DELETE, DISRUPT, OVERWRITE, READ_OPEN, WRITE_IDEMPOTENT, ToolCatalog, ToolSpec
 from servers._common.tools import open_world
 from servers.kubernetes.apply import k8s_apply, k8s_resource_delete
 from servers.kubernetes.discovery import k8s_api_resources, k8s_contexts_list, k8s_namespaces_list
@@ -45,3 +45,5 @@ TOOLSETS: dict[str, tuple[str, ...]] = {
 }
 """Named groups of the tools above, selectable with `--toolsets kubernetes.<name>`."""
 DEFAULT_TOOLSETS = ("discovery", "resources", "troubleshooting", "workloads", "nodes")
+
+CATALOG = ToolCatalog(TOOLS, TOOLSETS, DEFAULT_TOOLSETS)

@@ -13,7 +13,8 @@ import anyio
 import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, NotConfigured, lifespan_state, tool_error
+from servers._common import Backend, BackendState, NotConfigured, lifespan_state, tool_error
+from servers._common.identity import principal
 from servers.postgres.settings import PostgresSettings
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ async def fetch_page(
 
 
 @dataclass
-class Postgres:
+class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
     """What the postgres module's tools get from the lifespan: a read pool and a (lazy) write pool."""
 
     settings: PostgresSettings
@@ -87,12 +88,14 @@ class Postgres:
     writer: Backend[asyncpg.Pool] | None = None
     """The write pool, opened on the first write; its connections are fully reset when returned."""
 
-    async def check(self, timeout: float = 2.0) -> Health:
-        return await self.backend.check(timeout)
+    async def aclose(self) -> None:
+        if self.writer is not None:
+            await self.writer.aclose()
+        await self.backend.aclose()
 
     @asynccontextmanager
-    async def connection(self, *, write: bool = False) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection (read-only unless `write`); connection failures become an 'unreachable' error."""
+    async def _acquire(self, *, write: bool) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; one still inside a transaction when it comes back is closed, never reused."""
         import asyncpg
 
         backend = self.writer if write and self.writer is not None else self.backend
@@ -104,27 +107,58 @@ class Postgres:
             async with asyncio.timeout(timeout):
                 conn = await pool.acquire()
         except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-            raise backend._unavailable(exc) from exc
+            raise backend.unavailable(exc) from exc
         except asyncpg.PostgresError as exc:
             raise translate(exc, "connect") from exc
         try:
             yield conn
         finally:
+            if not conn.is_closed() and conn.is_in_transaction():
+                conn.terminate()  # its transaction (and any SET LOCAL ROLE) must not reach the next caller
             await pool.release(conn, timeout=timeout)
 
     @asynccontextmanager
+    async def connection(self, *, write: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection (read-only unless `write`); connection failures become an 'unreachable' error.
+
+        When the caller acts as a mapped role (`servers._common.identity`), a read connection runs inside
+        a transaction opened with `SET LOCAL ROLE` in the same round trip and rolled back afterwards, so the
+        role ends with the call; a write connection (migrations, which manage their own transactions)
+        takes the role for the session and drops it with `RESET ROLE` before it goes back to the pool.
+        """
+        role = pg_role()
+        async with self._acquire(write=write) as conn:
+            if role is None:
+                yield conn
+            elif write:
+                await conn.execute(f"SET ROLE {quote_ident(role)}")
+                try:
+                    yield conn
+                finally:
+                    await _end_role(conn, "RESET ROLE")
+            else:
+                await conn.execute(f"BEGIN READ ONLY; SET LOCAL ROLE {quote_ident(role)}")
+                try:
+                    yield conn
+                finally:
+                    await _end_role(conn, "ROLLBACK")
+
+    @asynccontextmanager
     async def transaction(self, *, read_only: bool, timeout_ms: int | None = None) -> AsyncIterator[Transaction]:
-        """A transaction with server-side statement/lock timeouts, opened in one round trip.
+        """A transaction with server-side statement/lock timeouts (and the caller's mapped role, if any),
+        opened in one round trip.
 
         Reads run on the read pool (READ ONLY twice over), writes on the write pool. It is rolled back on
         exit unless `commit()` was called.
         """
         ms = int(timeout_ms or self.settings.statement_timeout_ms)
         begin = "BEGIN READ ONLY" if read_only else "BEGIN READ WRITE"
-        async with self.connection(write=not read_only) as conn:
+        role = pg_role()
+        set_role = f"; SET LOCAL ROLE {quote_ident(role)}" if role is not None else ""
+        async with self._acquire(write=not read_only) as conn:
             await conn.execute(
                 f"{begin}; SET LOCAL statement_timeout = {ms}; "
-                f"SET LOCAL lock_timeout = {int(self.settings.lock_timeout_ms)}"
+                f"SET LOCAL lock_timeout = {int(self.settings.lock_timeout_ms)}{set_role}"
             )
             tx = Transaction(conn)
             try:
@@ -136,6 +170,31 @@ class Postgres:
                             await conn.execute("ROLLBACK")
                         except Exception as exc:  # a dead connection rolls back by itself
                             log.debug("rollback failed: %s", exc)
+
+
+def pg_role() -> str | None:
+    """The PostgreSQL role the current call acts as (None: the login role); raises when it is denied."""
+    p = principal("postgres")
+    return p.name if p is not None else None
+
+
+def quote_ident(name: str) -> str:
+    """A role name as a quoted SQL identifier."""
+    if not name or "\x00" in name or len(name.encode()) > 63:
+        raise ValueError(f"not a PostgreSQL role name: {name[:80]!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _end_role(conn: asyncpg.Connection, sql: str) -> None:
+    """Drop the call's role; a connection where that fails is closed so the role cannot leak."""
+    if conn.is_closed():
+        return
+    with anyio.CancelScope(shield=True):
+        try:
+            await conn.execute(sql)
+        except Exception as exc:
+            log.debug("%s failed (%s): closing the connection", sql, exc)
+            conn.terminate()
 
 
 @dataclass

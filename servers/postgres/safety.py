@@ -40,6 +40,8 @@ READ_STATEMENTS = {"SelectStmt", "VariableShowStmt"}
 EXPLAINABLE = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
 DATA_MODIFYING = {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
 TRANSACTION_CONTROL = {"TransactionStmt"}
+IDENTITY_SETTINGS = {"role", "session_authorization"}
+"""Settings that change whom the session acts as: a call must not leave the role the server set for it."""
 
 # Functions with side effects that a READ ONLY transaction still permits (or that reach outside
 # the database). Matched on the unqualified, lower-cased name, so `pg_catalog.x` is caught too.
@@ -271,6 +273,12 @@ def check_write(sql: str) -> Checked:
         )
     if kind == "CopyStmt" and (body.get("filename") or body.get("is_program")):
         raise tool_error("execute", "COPY to or from a server file or program is refused", hint="use INSERT/SELECT")
+    if kind == "VariableSetStmt" and body.get("name") in IDENTITY_SETTINGS:
+        raise tool_error(
+            "execute",
+            "changing the session's role or authorization is refused",
+            hint="the server decides whom a call acts as (BAM_PG_ROLE_CLAIM); qualify access with GRANTs instead",
+        )
     if kind in ("AlterSystemStmt", "LoadStmt"):
         raise tool_error("execute", f"{_statement_label(kind)} changes the server itself and is refused")
     return Checked(kind=kind, functions=_functions_only(stmt, "execute"))

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from servers._common.module import first_set
+from servers._common.settings import BamSettings
 
 PG_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 
 
-class PostgresSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_PG_", extra="ignore", populate_by_name=True)
+class PostgresSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_PG_")
 
     database_url: SecretStr | None = Field(
         default=None,
@@ -59,3 +63,8 @@ class PostgresSettings(BaseSettings):
         parts = urlsplit(dsn)
         host = parts.hostname or "localhost"
         return f"{host}:{parts.port or 5432}{parts.path or ''}"
+
+
+def configured(env: Mapping[str, str]) -> str | None:
+    """The variable that configures PostgreSQL (a URL or libpq's own variables), if any."""
+    return first_set(env, ("DATABASE_URL", "BAM_PG_DATABASE_URL", *PG_VARIABLES))

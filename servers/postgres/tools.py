@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servers._common import DESTRUCTIVE, DISRUPT, READ, WRITE_IDEMPOTENT, ToolSpec
+from servers._common import DESTRUCTIVE, DISRUPT, READ, WRITE_IDEMPOTENT, ToolCatalog, ToolSpec
 from servers.postgres.catalog import pg_schemas_list, pg_table_describe, pg_tables_list
 from servers.postgres.diagnostics import pg_activity, pg_health, pg_top_queries
 from servers.postgres.migrate import pg_migration_apply, pg_migration_rollback, pg_migrations_status
@@ -33,3 +33,5 @@ TOOLSETS: dict[str, tuple[str, ...]] = {
 }
 """Named groups of the tools above, selectable with `--toolsets postgres.<name>`."""
 DEFAULT_TOOLSETS = ("catalog", "query", "diagnostics", "migrations")
+
+CATALOG = ToolCatalog(TOOLS, TOOLSETS, DEFAULT_TOOLSETS)

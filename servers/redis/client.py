@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from servers._common import Backend, Health, NotConfigured, redact_text, tool_error
+from servers._common import Backend, BackendState, NotConfigured, redact_text, tool_error
 from servers.redis.settings import RedisSettings, parse_nodes
 
 log = logging.getLogger("backend_architect_mcp.redis")
@@ -155,7 +155,7 @@ def classify(name: str, flags: list[str], categories: list[str], *, blocks: bool
 
 
 @dataclass
-class Redis:
+class Redis(BackendState[RedisSettings, Any]):
     """What the redis module's tools get from the lifespan."""
 
     settings: RedisSettings
@@ -165,9 +165,6 @@ class Redis:
     _docs: dict[str, bool] = field(default_factory=dict)
     _raw: dict[str, Any] = field(default_factory=dict)
     _raw_owner: int = 0
-
-    async def check(self, timeout: float = 2.0) -> Health:
-        return await self.backend.check(timeout)
 
     @property
     def mode(self) -> str:
@@ -618,7 +615,7 @@ def translate(exc: BaseException, action: str, r: Redis | None = None) -> ToolEr
         )
     if isinstance(exc, rx.ConnectionError | OSError):
         if r is not None:
-            return r.backend._unavailable(exc)
+            return r.backend.unavailable(exc)
         return tool_error(action, f"{type(exc).__name__}: {exc}", hint="Redis connection problem; retry")
     if isinstance(exc, rx.ResponseError):
         msg = str(exc)

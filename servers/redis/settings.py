@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from servers._common.module import first_set
+from servers._common.settings import BamSettings
 
 
 def parse_nodes(value: str) -> list[tuple[str, int]]:
@@ -25,8 +29,8 @@ def parse_nodes(value: str) -> list[tuple[str, int]]:
     return out
 
 
-class RedisSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BAM_REDIS_", extra="ignore", populate_by_name=True)
+class RedisSettings(BamSettings):
+    model_config = SettingsConfigDict(env_prefix="BAM_REDIS_")
 
     url: SecretStr | None = Field(
         default=None,
@@ -106,3 +110,8 @@ class RedisSettings(BaseSettings):
             return f"unix:{parts.path}"
         where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
         return ("cluster " if mode == "cluster" else "") + where
+
+
+def configured(env: Mapping[str, str]) -> str | None:
+    """The variable that configures Redis (URL, cluster seeds or sentinels), if any."""
+    return first_set(env, ("REDIS_URL", "BAM_REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS"))

@@ -3,12 +3,22 @@ pub/sub, diagnostics (INFO, SLOWLOG, LATENCY, clients, memory, sampled key repor
 raw-command tool classified by Redis's own command metadata.
 
 The tools live in one file per concern; this module assembles `TOOLS` and the `redis_command` variants
-(`COMMAND_TOOLS`) that `servers.redis.register` adds.
+(`COMMAND_TOOLS`, of which the most capable one the policy permits is exposed).
 """
 
 from __future__ import annotations
 
-from servers._common import DELETE, DESTRUCTIVE, DISRUPT, OVERWRITE, READ, WRITE, WRITE_IDEMPOTENT, ToolSpec
+from servers._common import (
+    DELETE,
+    DESTRUCTIVE,
+    DISRUPT,
+    OVERWRITE,
+    READ,
+    WRITE,
+    WRITE_IDEMPOTENT,
+    ToolCatalog,
+    ToolSpec,
+)
 from servers._common.tools import ADMIN
 from servers.redis.command import make_command_tool
 from servers.redis.diagnostics import redis_clients_list, redis_info, redis_latency, redis_memory_doctor, redis_slowlog
@@ -73,7 +83,7 @@ COMMAND_TOOLS = [
     ToolSpec(make_command_tool("write"), "command", "Redis: run a read or write command", DESTRUCTIVE),
     ToolSpec(make_command_tool("read"), "command", "Redis: run a read-only command", READ),
 ]
-"""Variants of `redis_command`; `register` exposes the most capable one the policy permits."""
+"""Variants of `redis_command`, most capable first; only the first the policy permits is exposed."""
 
 TOOLSETS: dict[str, tuple[str, ...]] = {
     "keys": ("keys_scan", "key_info", "key_get", "key_set", "keys_delete", "key_expire"),
@@ -94,3 +104,5 @@ TOOLSETS: dict[str, tuple[str, ...]] = {
 }
 """Named groups of the tools above, selectable with `--toolsets redis.<name>`."""
 DEFAULT_TOOLSETS = ("keys", "structures", "diagnostics", "command")
+
+CATALOG = ToolCatalog(TOOLS, TOOLSETS, DEFAULT_TOOLSETS, variants=COMMAND_TOOLS)

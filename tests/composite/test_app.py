@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 from mcp import Client
+from pydantic_settings import BaseSettings
 
 from composite.app import PROMPT_NAME, PROMPT_URI, Runtime, build
 from composite.settings import AppSettings
@@ -87,6 +88,9 @@ async def test_runtime_opens_resources_once_for_many_sessions_and_closes_after_t
         async def check(self, timeout: float = 2.0) -> Health:
             return Health("fake", "up", "here", "ok", 0.1)
 
+        async def aclose(self) -> None:
+            events.append("aclose")
+
     @asynccontextmanager
     async def resources() -> Any:
         events.append("open")
@@ -95,7 +99,7 @@ async def test_runtime_opens_resources_once_for_many_sessions_and_closes_after_t
         finally:
             events.append("close")
 
-    info = ModuleInfo("fake", "fake_", "Fake", "nothing", resources, lambda *a: [])
+    info = ModuleInfo("fake", "fake_", "Fake", "nothing", BaseSettings, resources, "no.tools", lambda env: None)
     rt = Runtime([info])
     async with rt.attach() as s1:
         async with rt.attach() as s2:

@@ -20,6 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 from composite import modules as registry
 from composite.app import build, required_modules, selection_warnings
 from composite.settings import AppSettings
+from servers.registry import MODULES
 from tests.composite.conftest import start_server, stop_server
 from tests.conftest import error_text, ok
 
@@ -53,7 +54,7 @@ def only_env(tmp: Path, **extra: str) -> dict[str, str]:
 
 def test_detection_reads_variables_and_files_only(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "BAM_DOCKER_SOCKETS": ""}
-    assert registry.resolve_servers("auto", env)[0] == list(registry.MODULE_PACKAGES)  # none configured: all
+    assert registry.resolve_servers("auto", env)[0] == list(MODULES)  # none configured: all
     assert registry.resolve_servers("", {**env, "PGHOST": "127.0.0.1"}) == (["postgres"], {"postgres": "PGHOST"})
     assert registry.configured_reason("redis", {**env, "REDIS_URL": "redis://127.0.0.1"}) == "REDIS_URL"
     assert registry.configured_reason("kubernetes", env) is None
@@ -119,7 +120,7 @@ async def test_only_database_url_makes_readyz_200(database_url: str, tmp_path: P
 
 
 def test_every_tool_is_in_exactly_one_toolset_and_defaults_exist() -> None:
-    for key in registry.MODULE_PACKAGES:
+    for key in MODULES:
         mt = registry.module_tools(key)
         members = [n for ts in mt.toolsets.values() for n in ts]
         assert sorted(members) == sorted(set(members)), f"{key}: a tool is in two toolsets"

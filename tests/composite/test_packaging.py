@@ -7,6 +7,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from servers.registry import MODULES
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,7 +27,7 @@ def test_wheel_carries_entry_point_packages_and_prompt(tmp_path: Path) -> None:
         assert "backend-architect-mcp = composite.cli:main" in z.read(entry).decode()
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "composite/prompts/backend_architect.md" in names
-    for module in ("postgres", "redis", "kubernetes", "aws", "docker"):
+    for module in MODULES:
         assert f"servers/{module}/__main__.py" in names
     assert not any(n.startswith("tests/") or n.startswith("bench/") for n in names)
     assert "Requires-Dist: mcp<3,>=2.3" in metadata

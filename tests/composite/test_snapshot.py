@@ -12,6 +12,7 @@ import pytest
 
 from composite.app import build
 from composite.settings import AppSettings
+from servers.registry import MODULES, load
 
 pytestmark = pytest.mark.anyio
 HERE = Path(__file__).parent / "snapshots"
@@ -27,6 +28,7 @@ MODES = {
 }
 """Every way the tool list can be shaped: policy tiers, toolsets and discovery mode."""
 FULL_MODES = ("readonly", "writes", "admin", "default_toolsets", "toolsets_selected")
+PREFIXES = {load(m).prefix.rstrip("_") for m in MODULES}
 
 
 async def surface(settings: AppSettings) -> list[dict[str, Any]]:
@@ -53,7 +55,7 @@ async def test_every_tool_is_fully_annotated_typed_and_bounded(mode: str) -> Non
         assert t.get("description"), t["name"]
         if t["name"] not in ("tool_call", "tool_call_write"):  # those return the called tool's own result
             assert t.get("outputSchema"), f"{t['name']} has no structured output"
-        families = {"pg", "redis", "k8s", "aws", "docker"} if mode in FULL_MODES else {"tools", "tool"}
+        families = PREFIXES if mode in FULL_MODES else {"tools", "tool"}
         assert len(t["name"]) < 64 and t["name"].split("_")[0] in families
         for pname, prop in t["inputSchema"].get("properties", {}).items():
             assert prop.get("description"), f"{t['name']}.{pname} has no description"

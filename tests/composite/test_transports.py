@@ -115,8 +115,8 @@ async def test_bearer_token_auth_over_http_and_sse(database_url: str) -> None:
             assert r.status_code == 401 and "Bearer" in r.headers["www-authenticate"]
             assert (await h.get("/sse")).status_code == 401
             assert (await h.get("/healthz")).status_code == 200  # probes stay open
-            meta = await h.get("/.well-known/oauth-protected-resource/mcp")
-            assert meta.status_code == 200 and meta.json()["resource"].endswith("/mcp")
+            # Static tokens have no authorization server: no metadata sends clients into an OAuth flow.
+            assert (await h.get("/.well-known/oauth-protected-resource/mcp")).status_code == 404
         for token in ("tok-a", "tok-b"):
             async with (
                 httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as hc,

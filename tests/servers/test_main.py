@@ -10,11 +10,12 @@ from mcp import Client, StdioServerParameters
 
 from composite.app import build
 from composite.settings import AppSettings
+from servers.registry import MODULES
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.mark.parametrize("module", ["postgres", "redis", "kubernetes", "aws", "docker"])
+@pytest.mark.parametrize("module", MODULES)
 async def test_module_runs_alone_with_the_composites_tools(module: str) -> None:
     params = StdioServerParameters(command=sys.executable, args=["-m", f"servers.{module}"], env=dict(os.environ))
     async with Client(params) as c:

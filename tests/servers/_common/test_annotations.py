@@ -8,12 +8,10 @@ stop, flush, prune, arbitrary commands); deletes are idempotent.
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
-from composite.modules import MODULE_PACKAGES, load
 from servers._common.tools import Effect, ToolSpec, annotations_for, make_policy
+from servers.registry import MODULES, load
 
 R, A, S, OW, D, ST, DI, X = (
     Effect.READ,
@@ -155,12 +153,10 @@ EFFECTS: dict[str, Effect | tuple[Effect, ...]] = {
 def every_spec() -> list[tuple[str, str, ToolSpec]]:
     """(module, full tool name, spec) for every ToolSpec of every module: all tiers, every variant."""
     out: list[tuple[str, str, ToolSpec]] = []
-    for module in MODULE_PACKAGES:
-        prefix = load(module).prefix
-        tools = importlib.import_module(f"{MODULE_PACKAGES[module]}.tools")
-        for value in vars(tools).values():
-            if isinstance(value, list) and value and all(isinstance(v, ToolSpec) for v in value):
-                out += [(module, f"{prefix}{spec.name}", spec) for spec in value]
+    for module in MODULES:
+        info = load(module)
+        catalog = info.catalog()
+        out += [(module, f"{info.prefix}{spec.name}", spec) for spec in [*catalog.tools, *catalog.variants]]
     return out
 
 

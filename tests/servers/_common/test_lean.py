@@ -18,8 +18,7 @@ from servers._common.tools import (
     install_lean_results,
     lean_description,
     lean_schema,
-    make_policy,
-    register_tools,
+    make_tools,
     structured_result,
     wire_result,
 )
@@ -60,8 +59,8 @@ def walk(schema: Any, keys: list[str]) -> None:
 
 
 def server() -> MCPServer[Any]:
-    s: MCPServer[Any] = MCPServer("t")
-    register_tools(s, [ToolSpec(sample, "sample", "Sample", READ)], module="m", prefix="m_", policy=make_policy())
+    tools = make_tools([ToolSpec(sample, "sample", "Sample", READ)], module="m", prefix="m_")
+    s: MCPServer[Any] = MCPServer("t", tools=tools)
     install_lean_results(s)
     return s
 

@@ -33,8 +33,8 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from servers._common import ToolPolicy
-from servers.redis import build_server, resources
-from servers.redis.client import CLASS_RANK
+from servers.redis import build_server
+from servers.redis.client import CLASS_RANK, resources
 from servers.redis.command import mask_reply
 from servers.redis.settings import RedisSettings
 from tests.conftest import error_text, free_port, ok

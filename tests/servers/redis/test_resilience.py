@@ -10,7 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 from mcp import Client
 
-from servers.redis import build_server, resources
+from servers.redis import build_server
+from servers.redis.client import resources
 from servers.redis.settings import RedisSettings
 from tests.conftest import error_text, free_port, ok
 from tests.servers.redis.conftest import require_binary

@@ -8,7 +8,8 @@ import uuid
 import pytest
 from mcp import Client
 
-from servers.redis import build_server, resources
+from servers.redis import build_server
+from servers.redis.client import resources
 from servers.redis.settings import RedisSettings
 from tests.conftest import error_text, ok
 from tests.servers.redis.conftest import WRITES, TlsRedis, require_binary

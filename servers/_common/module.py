@@ -1,0 +1,140 @@
+"""The module contract: what a tool module declares, and the one generic way to mount it.
+
+A module is a package `servers/<name>/` with three declarations (see servers/README.md):
+
+- `settings.py`: a pydantic `BaseSettings` class (`BAM_<MODULE>_*` variables) and `configured(env)`,
+  which says from the environment alone (no client library, no network) why the backend counts as
+  configured, or None;
+- `tools.py`: `CATALOG`, a `ToolCatalog` of its `ToolSpec`s and toolsets;
+- `__init__.py`: `MODULE = ModuleInfo(...)`, naming the above and `resources`, the async context
+  manager that yields the module's `ModuleState` (a lazily connected `Backend` that never fails to start).
+
+Everything else (which tools a policy exposes, the standalone server, the composite's mounting, toolset
+selection, `--servers auto`) is done here and in `composite/`, the same way for every module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from mcp.server.mcpserver.tools import Tool
+from pydantic_settings import BaseSettings
+
+from servers._common.backend import Health
+from servers._common.tools import ToolPolicy, ToolSpec, make_tools
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+
+@runtime_checkable
+class ModuleState(Protocol):
+    """What a module's `resources()` yields: the tools' handle on the backend, probed by /readyz and `doctor`."""
+
+    async def check(self, timeout: float = 2.0) -> Health:
+        """Probe the backend within `timeout` seconds; never raises."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the backend's connections (idempotent)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ToolCatalog:
+    """A module's tools (unprefixed names) and its named groups of them."""
+
+    tools: Sequence[ToolSpec]
+    toolsets: Mapping[str, tuple[str, ...]]
+    """Named groups of tool names, selectable with `--toolsets <module>.<name>`."""
+    default_toolsets: tuple[str, ...]
+    """The toolsets exposed when `--toolsets` is not given."""
+    variants: Sequence[ToolSpec] = ()
+    """Alternatives of a tool under one name, most capable first: only the first the policy permits is exposed."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.name for s in [*self.tools, *self.variants]))
+
+    def toolset_of(self, name: str) -> str | None:
+        return next((ts for ts, members in self.toolsets.items() if name in members), None)
+
+    def permitted(self, module: str, prefix: str, policy: ToolPolicy) -> list[ToolSpec]:
+        """The specs `policy` exposes, in declaration order (one variant per name)."""
+        chosen = [s for s in self.tools if policy.permits(module, f"{prefix}{s.name}", s)]
+        for name in dict.fromkeys(v.name for v in self.variants):
+            options = [v for v in self.variants if v.name == name]
+            chosen += next(([v] for v in options if policy.permits(module, f"{prefix}{v.name}", v)), [])
+        return chosen
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """Everything the composite needs to know about a module, without importing its client library."""
+
+    key: str
+    """The module's name: `--servers`, `--allow-writes`, the lifespan state key, metrics labels."""
+    prefix: str
+    """Prefix of its tool names (`pg_`)."""
+    title: str
+    summary: str
+    """One sentence for the role prompt: what the tool family lets the model do."""
+    settings: type[BaseSettings]
+    resources: Callable[[], AbstractAsyncContextManager[ModuleState]]
+    catalog_module: str
+    """Dotted name of the module holding `CATALOG` (imported on first use: it imports every tool)."""
+    configured: Callable[[Mapping[str, str]], str | None]
+    """Why the backend counts as configured in this environment (a variable or file name), or None."""
+    client_env: tuple[str, ...] = ()
+    """The ecosystem's variables (besides `BAM_<MODULE>_*`) a client config passes on to the server."""
+
+    @property
+    def env_prefix(self) -> str:
+        """The prefix of the module's own variables (`BAM_PG_`)."""
+        return str(self.settings.model_config.get("env_prefix", ""))
+
+    def catalog(self) -> ToolCatalog:
+        catalog = importlib.import_module(self.catalog_module).CATALOG
+        if not isinstance(catalog, ToolCatalog):
+            raise TypeError(f"{self.catalog_module}.CATALOG is not a ToolCatalog")
+        return catalog
+
+    def tools(self, policy: ToolPolicy | None = None, prefix: str | None = None) -> list[Tool]:
+        """The tools `policy` (default: read-only) exposes, ready for `MCPServer(tools=...)`."""
+        pre = self.prefix if prefix is None else prefix
+        specs = self.catalog().permitted(self.key, pre, policy or ToolPolicy())
+        return make_tools(specs, module=self.key, prefix=pre)
+
+    def build_server(self, policy: ToolPolicy | None = None) -> MCPServer[Any]:
+        """The module as an MCP server of its own (policy default: `BAM_*` variables)."""
+        from servers._common.settings import PolicySettings
+        from servers._common.standalone import build_standalone
+
+        return build_standalone(self, self.tools(policy or PolicySettings().policy()))
+
+
+def client_resources(package: str) -> Callable[..., AbstractAsyncContextManager[ModuleState]]:
+    """`<package>.client.resources`, imported on first call: the client is a module's heaviest import, and
+    `--servers auto` reads every module's declaration to probe the environment."""
+
+    def resources(settings: BaseSettings | None = None) -> AbstractAsyncContextManager[ModuleState]:
+        open_state: Callable[[Any], AbstractAsyncContextManager[ModuleState]]
+        open_state = importlib.import_module(f"{package}.client").resources
+        return open_state(settings)
+
+    return resources
+
+
+def first_set(env: Mapping[str, str], names: Sequence[str]) -> str | None:
+    """The first of `names` set to a non-blank value in `env` (for `ModuleInfo.configured`)."""
+    return next((n for n in names if env.get(n, "").strip()), None)
+
+
+def first_existing(paths: Sequence[str]) -> str | None:
+    """The first of `paths` (`~` expanded) that exists (for `ModuleInfo.configured`)."""
+    return next((p for p in paths if p and os.path.exists(os.path.expanduser(p))), None)
