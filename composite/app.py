@@ -36,7 +36,7 @@ from composite.settings import AppSettings
 from composite.shutdown import InFlightCalls
 from servers._common import Health, ModuleInfo, ModuleState, ToolPolicy
 from servers._common.logs import ToolCallLog
-from servers._common.tools import CompactResults
+from servers._common.tools import install_lean_results
 from servers._common.version import VERSION
 from servers.registry import load
 
@@ -217,7 +217,7 @@ def _new_server(
         tools=tools,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults(), metrics, *guards, inflight],
+        middleware=[ToolCallLog(), metrics, *guards, inflight],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
         **auth.auth_kwargs(settings, verifier),
     )
@@ -250,6 +250,7 @@ def build(settings: AppSettings | None = None) -> Composite:
     inflight = InFlightCalls()
     server = _new_server(settings, runtime, metrics, instructions, served, verifier, guards, inflight)
     install_request_selection(server, index, meta, lambda request: auth.identity_for(auth.token_of(request), settings))
+    install_lean_results(server)
     for m in mounted:
         log.info(
             "mounted %s (%s): %d tools%s",

@@ -10,6 +10,8 @@ contract as the SDK's transport:
   invalid request; the SDK's session would drop it silently, leaving the client waiting), and one longer
   than `MAX_MESSAGE_BYTES` (4 MiB, the SDK's HTTP body limit) is discarded unread with -32600: bad input
   never costs more memory than one message, and the server keeps serving;
+- responses written with orjson (`encode`): the SDK's transport serialises each result through pydantic once
+  more;
 - EOF on stdin closes the read stream, so the server finishes its work and exits;
 - while serving, fd 0 reads /dev/null and fd 1 points at stderr, so stray output of handlers and child
   processes never corrupts the wire; both are restored on exit.
@@ -32,6 +34,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
+import orjson
 import pydantic_core
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
@@ -156,6 +159,20 @@ def parse_line(line: bytes) -> types.JSONRPCMessage | Rejected:
     return message
 
 
+def encode(message: types.JSONRPCMessage) -> bytes:
+    """One JSON-RPC message as a line. A response's `result` is already its wire dict (the SDK shaped it):
+    orjson writes it in one pass; anything orjson refuses (ints over 64 bits, non-string keys, lone
+    surrogates) and every other message go through the model, as in the SDK's transport."""
+    if type(message) is types.JSONRPCResponse and type(message.result) is dict:
+        try:
+            line: bytes = orjson.dumps({"jsonrpc": message.jsonrpc, "id": message.id, "result": message.result})
+            return line + b"\n"
+        except TypeError:
+            pass
+    text: str = message.model_dump_json(by_alias=True, exclude_unset=True)
+    return text.encode() + b"\n"
+
+
 @asynccontextmanager
 async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) -> AsyncIterator[tuple[Any, Any]]:
     """(read_stream, write_stream) for `Server.run`, served by asyncio pipes; the SDK's stdio_server interface.
@@ -198,8 +215,7 @@ async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) 
         try:
             async with write_stream_reader:
                 async for session_message in write_stream_reader:
-                    data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                    writer.write(data.encode() + b"\n")
+                    writer.write(encode(session_message.message))
                     await writer.drain()
         except (anyio.ClosedResourceError, ConnectionError):  # pragma: no cover - the client went away
             await anyio.lowlevel.checkpoint()

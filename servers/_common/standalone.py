@@ -11,7 +11,7 @@ from mcp.server.mcpserver.tools import Tool
 
 from servers._common.logs import ToolCallLog
 from servers._common.module import ModuleInfo
-from servers._common.tools import CompactResults
+from servers._common.tools import install_lean_results
 from servers._common.version import VERSION
 
 
@@ -36,7 +36,7 @@ def build_standalone(
         async with info.resources() as res:
             yield {info.key: res}
 
-    return MCPServer(
+    server: MCPServer[Any] = MCPServer(
         f"backend-architect-{info.key}",
         title=f"Backend Architect: {info.title}",
         instructions=info.summary,
@@ -44,8 +44,10 @@ def build_standalone(
         tools=tools,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), CompactResults(), *middleware],
+        middleware=[ToolCallLog(), *middleware],
     )
+    install_lean_results(server)
+    return server
 
 
 def run_standalone(info: ModuleInfo, argv: list[str] | None = None) -> None:

@@ -15,13 +15,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
 
 class Effect(StrEnum):
@@ -311,37 +311,59 @@ def _is_bare_type(schema: Any) -> bool:
     return isinstance(schema, dict) and list(schema) == ["type"] and isinstance(schema["type"], str)
 
 
-class CompactResults:
-    """Server middleware: the text content of a structured tool result as compact JSON.
+def structured_result(data: dict[str, Any]) -> CallToolResult:
+    """A structured tool result from JSON-ready `data`, its text block the compact JSON serialised once.
+
+    For tools with large results (row pages): declare the return type `Annotated[CallToolResult, Model]`, so
+    the output schema is still `Model`'s and the SDK checks `data` against it, without building a model
+    that is then dumped again.
+    """
+    text = orjson.dumps(data).decode()
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def install_lean_results(server: MCPServer[Any]) -> None:
+    """Answer `tools/call` with the wire form of the result (`wire_result`), through the public handler API."""
+    low = server._lowlevel_server
+    entry = low.get_request_handler("tools/call")
+    if entry is None:  # pragma: no cover - MCPServer always registers it
+        raise RuntimeError("the server has no tools/call handler")
+    handler = entry.handler
+
+    async def call_tool(ctx: Any, params: Any) -> Any:
+        result = await handler(ctx, params)
+        return wire_result(result) if isinstance(result, CallToolResult) else result
+
+    low.add_request_handler("tools/call", entry.params_type, call_tool)
+
+
+def wire_result(result: CallToolResult) -> dict[str, Any]:
+    """A tool result as its JSON-RPC result object, the text copy of structured content as compact JSON.
 
     The SDK pretty-prints the text copy of a structured result; the model reads that copy, so the
-    indentation costs tokens on every call. `structuredContent` stays the canonical result.
+    indentation costs tokens on every call. `structuredContent` stays the canonical result and goes out as
+    it is: the SDK's result surface check dumps it to JSON once more anyway, so dumping it here as well
+    (what returning the model would do) doubles the cost of a large result for nothing.
     """
-
-    async def __call__(self, ctx: Any, call_next: Any) -> Any:
-        result = await call_next(ctx)
-        if getattr(ctx, "method", None) != "tools/call" or not isinstance(result, dict):
-            return result
-        if result.get("structuredContent") is None:
-            return result
-        content = result.get("content")
-        if isinstance(content, list):
-            result = dict(result)
-            result["content"] = [_compact_block(b) for b in content]
-        return result
+    structured = result.structured_content
+    if structured is None:
+        return result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    content = [_compact_block(b) for b in result.content]
+    shell = result.model_copy(update={"content": content, "structured_content": None})
+    out = shell.model_dump(by_alias=True, mode="json", exclude_none=True)
+    out["structuredContent"] = structured
+    return out
 
 
 def _compact_block(block: Any) -> Any:
-    if not (isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)):
-        return block
-    text = cast(str, block["text"])
-    if "\n" not in text:
+    """A text block holding indented JSON as the same JSON without whitespace; any other block as it is."""
+    if not isinstance(block, TextContent) or "\n" not in block.text:
         return block
     try:
-        parsed = orjson.loads(text)
+        parsed = orjson.loads(block.text)
     except orjson.JSONDecodeError:
         return block
-    return {**block, "text": orjson.dumps(parsed).decode()}
+    return block.model_copy(update={"text": orjson.dumps(parsed).decode()})
 
 
 def lifespan_state(ctx: Context[Any, Any], key: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -101,8 +102,12 @@ class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
 
         backend = self.writer if write and self.writer is not None else self.backend
         pool = await backend.get()
+        timeout = self.settings.acquire_timeout_s
         try:
-            conn = await pool.acquire(timeout=self.settings.acquire_timeout_s)
+            # Not `acquire(timeout=)`, which on Python < 3.12 runs the wait in a task of its own, nor an anyio
+            # cancel scope: `asyncio.timeout` (what asyncpg uses itself) is the cheapest deadline per call.
+            async with asyncio.timeout(timeout):
+                conn = await pool.acquire()
         except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             raise backend.unavailable(exc) from exc
         except asyncpg.PostgresError as exc:
@@ -112,7 +117,7 @@ class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
         finally:
             if not conn.is_closed() and conn.is_in_transaction():
                 conn.terminate()  # its transaction (and any SET LOCAL ROLE) must not reach the next caller
-            await pool.release(conn)
+            await pool.release(conn, timeout=timeout)
 
     @asynccontextmanager
     async def connection(self, *, write: bool = False) -> AsyncIterator[asyncpg.Connection]:

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pglast.parser import ParseError, parse_sql_json, scan
 
 from servers._common import tool_error
-from servers.postgres.safety import check_write
+from servers.postgres.safety import check_write, parse_error, parse_sql_json
 from servers.postgres.settings import PostgresSettings
 
 MAX_FILE_BYTES = 1_000_000
@@ -175,6 +174,8 @@ def load_directory(s: PostgresSettings, directory: str | None) -> Directory:
 
 
 def _strip_concurrently(text: str) -> str:
+    from pglast.parser import scan
+
     raw = text.encode()
     for tok in scan(text):
         if tok.name == "CONCURRENTLY":
@@ -209,7 +210,7 @@ def parse_migration(sql: str, label: str) -> list[Statement]:
     """The statements of one migration file; a BEGIN ... COMMIT wrapping the whole file is dropped."""
     try:
         tree = orjson.loads(parse_sql_json(sql))
-    except ParseError as exc:
+    except parse_error() as exc:
         raise tool_error("read the migrations", f"{label}: syntax error: {exc.args[0] if exc.args else exc}") from exc
     stmts = tree.get("stmts", [])
     raw = sql.encode()

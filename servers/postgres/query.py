@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field, WithJsonSchema
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field, SkipValidation, WithJsonSchema
 
 from servers._common import cap_items, json_size, tool_error
+from servers._common.tools import structured_result
 from servers.postgres.client import fetch_page, state_of, translate
-from servers.postgres.safety import check_explain, check_index_definition, check_read_only, check_write
+from servers.postgres.safety import Checked, check_explain, check_index_definition, check_read_only, check_write
+from servers.postgres.settings import PostgresSettings
 from servers.postgres.values import RowShaper, coerce_param
 
 Params = Annotated[
@@ -30,8 +34,9 @@ class Column(BaseModel):
     type: str = Field(description="PostgreSQL type name")
 
 
-# No per-row schema: a client validating structured output checks one array, not every row.
-Rows = Annotated[list[dict[str, Any]], WithJsonSchema({"type": "array"})]
+# No per-row schema: a client validating structured output checks one array, not every row; and the server
+# does not re-validate the rows it has just built (the SDK checks a returned result against its model).
+Rows = Annotated[list[dict[str, Any]], SkipValidation, WithJsonSchema({"type": "array"})]
 
 
 class QueryResult(BaseModel):
@@ -60,6 +65,21 @@ async def _forbid_volatile_user_functions(conn: Any, names: set[str]) -> None:
             f"refused: user-defined volatile function(s) {', '.join(r['fn'] for r in rows)} may have side effects",
             hint="mark the function STABLE/IMMUTABLE if it only reads, or run it via pg_execute with writes allowed",
         )
+
+
+_CACHED_SQL_CHARS = 4096
+"""Statements up to this length keep their parse-gate verdict (a few hundred of them, a few MB at most)."""
+
+
+@functools.lru_cache(maxsize=512)
+def _checked_read_cached(sql: str) -> Checked:
+    return check_read_only(sql)
+
+
+def _checked_read(sql: str) -> Checked:
+    """`check_read_only` with the verdict of a repeated statement remembered: it depends on the text alone.
+    Refusals raise, so they are never cached; the result is shared, callers only read it."""
+    return _checked_read_cached(sql) if len(sql) <= _CACHED_SQL_CHARS else check_read_only(sql)
 
 
 def _binder(params: list[Any] | None) -> Callable[[list[str]], list[Any]]:
@@ -121,13 +141,13 @@ async def pg_query(
     limit: Annotated[int | None, Field(ge=1, description="Rows per page (default 200, capped by the server)")] = None,
     offset: Annotated[int, Field(ge=0)] = 0,
     timeout_ms: TimeoutMs = None,
-) -> QueryResult:
+) -> Annotated[CallToolResult, QueryResult]:
     """Run one read-only SQL statement with bind parameters; returns a page of typed rows.
 
     Add ORDER BY for stable paging.
     """
     pg = state_of(ctx)
-    checked = check_read_only(sql)
+    checked = _checked_read(sql)
     page = min(limit or pg.settings.max_rows, pg.settings.max_rows_limit)
     notes: list[str] = []
     if limit and limit > pg.settings.max_rows_limit:
@@ -136,21 +156,30 @@ async def pg_query(
         records, attributes = await _read_page(pg, sql, checked.functions, params, page, offset, timeout_ms)
     except Exception as exc:
         raise translate(exc, "run the query") from exc
+    return page_result(records, attributes, page, offset, notes, pg.settings)
+
+
+def page_result(
+    records: list[Any], attributes: list[Any], page: int, offset: int, notes: list[str], settings: PostgresSettings
+) -> CallToolResult:
+    """pg_query's result for up to page+1 fetched records: shaped rows cut to the byte cap, JSON-ready as it
+    is (serialised once for the text block, never re-dumped through a model)."""
     more = len(records) > page
-    shaper = RowShaper(attributes, reveal=pg.settings.reveal_secrets)
-    rows, byte_cut = fit_rows(shaper.rows(records[:page]), pg.settings.max_bytes)
+    shaper = RowShaper(attributes, reveal=settings.reveal_secrets)
+    rows, byte_cut = fit_rows(shaper.rows(records[:page]), settings.max_bytes)
     if byte_cut:
-        notes.append(f"page cut at the {pg.settings.max_bytes}-byte cap; select fewer or narrower columns")
+        notes.append(f"page cut at the {settings.max_bytes}-byte cap; select fewer or narrower columns")
     notes += shaper.note()
     truncated = more or byte_cut
-    # Built without re-validation: every field is already of its declared type.
-    return QueryResult.model_construct(
-        columns=[Column.model_construct(name=a.name, type=a.type.name) for a in attributes],
-        rows=rows,
-        row_count=len(rows),
-        truncated=truncated,
-        next_offset=offset + len(rows) if truncated else None,
-        notes=notes,
+    return structured_result(
+        {
+            "columns": [{"name": a.name, "type": a.type.name} for a in attributes],
+            "rows": rows,
+            "row_count": len(rows),
+            "truncated": truncated,
+            "next_offset": offset + len(rows) if truncated else None,
+            "notes": notes,
+        }
     )
 
 

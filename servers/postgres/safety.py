@@ -15,9 +15,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pglast.parser import ParseError, parse_sql_json
 
 from servers._common import tool_error
+
+
+def parse_sql_json(sql: str) -> str:
+    """libpg_query's parse tree of `sql` as JSON. pglast is imported on first use: importing its package
+    costs a tenth of a second of start-up for every server, most of which never parse SQL."""
+    from pglast import parser
+
+    tree: str = parser.parse_sql_json(sql)
+    return tree
+
+
+def parse_error() -> type[Exception]:
+    """pglast's syntax error class (for `except parse_error() as exc:` after `parse_sql_json`)."""
+    from pglast import parser
+
+    error: type[Exception] = parser.ParseError
+    return error
+
 
 READ_STATEMENTS = {"SelectStmt", "VariableShowStmt"}
 EXPLAINABLE = {"SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"}
@@ -139,7 +156,7 @@ def parse_one(sql: str) -> dict[str, Any]:
     """The single statement in `sql` as a JSON tree; refuse syntax errors and multiple statements."""
     try:
         tree = orjson.loads(parse_sql_json(sql))
-    except ParseError as exc:
+    except parse_error() as exc:
         pos = getattr(exc, "location", None)
         near = ""
         if isinstance(pos, int) and 0 <= pos < len(sql):
@@ -304,7 +321,7 @@ def split_script(sql: str, *, max_statements: int = 50) -> list[tuple[str, str]]
     """A migration script as (statement kind, statement text) pairs, each checked like pg_execute's."""
     try:
         tree = orjson.loads(parse_sql_json(sql))
-    except ParseError:
+    except parse_error():
         parse_one(sql)  # raises the located syntax error
         raise
     stmts = tree.get("stmts", [])

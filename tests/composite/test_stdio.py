@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,8 +11,11 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mcp.types import JSONRPCResponse
 
-from composite.stdio import lean_stdio_supported
+from composite.stdio import encode, lean_stdio_supported
 
 INIT = {
     "jsonrpc": "2.0",
@@ -117,3 +121,21 @@ def test_large_messages_both_ways_and_a_bad_line_is_survived(server: Server) -> 
     assert server.receive()["error"]["code"] == -32700
     server.send({"jsonrpc": "2.0", "id": 4, "method": "ping"})  # still serving after the bad line
     assert server.receive() == {"jsonrpc": "2.0", "id": 4, "result": {}}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON, request_id=st.integers(min_value=-(2**53), max_value=2**53) | st.text(max_size=8))
+def test_encode_writes_what_the_sdk_transport_writes(value: Any, request_id: Any) -> None:
+    """orjson for responses (ints beyond 64 bits, lone surrogates: the model's line), one line each."""
+    message = JSONRPCResponse(jsonrpc="2.0", id=request_id, result={"v": value})
+    ours = encode(message)
+    sdk = message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+    assert ours.endswith(b"\n") and b"\n" not in ours[:-1]
+    assert json.loads(ours) == json.loads(sdk)

@@ -9,16 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from servers._common.tools import (
     READ,
-    CompactResults,
     ToolSpec,
     inline_defs,
+    install_lean_results,
     lean_description,
     lean_schema,
     make_tools,
+    structured_result,
+    wire_result,
 )
 
 pytestmark = pytest.mark.anyio
@@ -71,8 +74,9 @@ def named(
 
 def server() -> MCPServer[Any]:
     specs = [ToolSpec(sample, "sample", "Sample", READ), ToolSpec(named, "named", "Named", READ)]
-    tools = make_tools(specs, module="m", prefix="m_")
-    return MCPServer("t", tools=tools, middleware=[CompactResults()])
+    s: MCPServer[Any] = MCPServer("t", tools=make_tools(specs, module="m", prefix="m_"))
+    install_lean_results(s)
+    return s
 
 
 async def test_registered_definition_is_lean() -> None:
@@ -202,3 +206,26 @@ def test_inline_defs_leaves_no_dangling_reference_and_is_idempotent(uses: dict[s
     assert kept == {n for n, k in uses.items() if k != 1}  # unused ones stay too: dropping is not this function's job
     for name, prop in out["properties"].items():
         assert prop.get("$ref", "").removeprefix("#/$defs/") in kept or prop == defs[name[0]]
+
+
+def test_wire_result_compacts_the_text_copy_and_passes_structured_content_through() -> None:
+    data = {"rows": [{"a": 1, "b": [1, 2]}], "note": None}
+    pretty = CallToolResult(
+        content=[TextContent(type="text", text='{\n  "rows": [{"a": 1, "b": [1, 2]}],\n  "note": null\n}')],
+        structured_content=data,
+    )
+    out = wire_result(pretty)
+    assert out["structuredContent"] is data  # not walked or copied: the SDK's surface check dumps it once
+    assert out["content"] == [{"type": "text", "text": '{"rows":[{"a":1,"b":[1,2]}],"note":null}'}]
+    assert out["isError"] is False
+    plain = CallToolResult(content=[TextContent(type="text", text="line one\nline two")])
+    assert wire_result(plain)["content"][0]["text"] == "line one\nline two"  # no structured result: as it is
+    not_json = CallToolResult(content=[TextContent(type="text", text="a\nb")], structured_content={"x": 1})
+    assert wire_result(not_json)["content"][0]["text"] == "a\nb"
+
+
+def test_structured_result_serialises_the_data_once_as_compact_json() -> None:
+    data = {"rows": [{"a": "x\ny", "n": 1.5}], "truncated": False}
+    r = structured_result(data)
+    assert r.structured_content is data
+    assert r.content == [TextContent(type="text", text='{"rows":[{"a":"x\\ny","n":1.5}],"truncated":false}')]

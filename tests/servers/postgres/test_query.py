@@ -280,3 +280,16 @@ async def test_secret_columns_can_be_revealed_explicitly(seeded: str, monkeypatc
     async with Client(build_server()) as c:
         row = ok(await c.call_tool("pg_query", {"sql": "SELECT 'x' AS password"}))
         assert row["rows"] == [{"password": "x"}] and row["notes"] == []
+
+
+async def test_a_page_is_serialised_once_its_text_block_the_compact_json_of_the_structured_rows(
+    ro_client: Client,
+) -> None:
+    r = await ro_client.call_tool("pg_query", {"sql": f"SELECT * FROM {S}.types"})
+    data = ok(r)
+    text = r.content[0].text  # type: ignore[union-attr]
+    assert "\n" not in text and ", " not in text and json.loads(text) == data  # compact, the same result
+    tools = {t.name: t for t in (await ro_client.list_tools()).tools}
+    schema = tools["pg_query"].output_schema
+    assert schema is not None and set(schema["required"]) >= {"columns", "rows", "row_count", "truncated"}
+    assert schema["properties"]["rows"] == {"type": "array"}  # no per-row schema for clients to check
