@@ -35,6 +35,8 @@ from servers._common.tools import (
     lifespan_state,
     make_tools,
     open_world,
+    spec_of,
+    tool,
 )
 
 __all__ = [
@@ -78,7 +80,9 @@ __all__ = [
     "redact_text",
     "run_sync",
     "secret_pair",
+    "spec_of",
     "to_jsonable",
+    "tool",
     "tool_error",
     "truncate_text",
 ]

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 from mcp.server.mcpserver import Context
@@ -104,6 +104,34 @@ class ToolSpec:
     @property
     def is_destructive(self) -> bool:
         return self.is_write and bool(self.annotations.destructive_hint)
+
+
+_DECLARATION = "__bam_tool__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tool(title: str, annotations: ToolAnnotations, *, level: str = "normal", name: str = "") -> Callable[[F], F]:
+    """Declare the decorated function a tool: its title, annotations and level, next to its definition.
+
+    The tool's name is the function's name without the module prefix (`pg_schemas_list` → `schemas_list`)
+    unless `name` is given. The module's `tools.py` lists the declared functions by toolset (`ToolCatalog.of`).
+    """
+
+    def declare(fn: F) -> F:
+        spec = ToolSpec(fn, name or fn.__name__.partition("_")[2], title, annotations, level)
+        setattr(fn, _DECLARATION, spec)
+        return fn
+
+    return declare
+
+
+def spec_of(fn: Callable[..., Any]) -> ToolSpec:
+    """The `ToolSpec` that `@tool` declared on `fn`."""
+    spec = getattr(fn, _DECLARATION, None)
+    if not isinstance(spec, ToolSpec) or spec.fn is not fn:
+        raise TypeError(f"{getattr(fn, '__qualname__', fn)!r} is not declared with @tool (outermost decorator)")
+    return spec
 
 
 def _matches(module: str, allowed: frozenset[str]) -> bool:

@@ -11,6 +11,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from servers._common import cap_items, json_size, tool_error
+from servers._common.tools import DESTRUCTIVE, READ, tool
 from servers.postgres.client import fetch_page, state_of, translate
 from servers.postgres.safety import check_explain, check_index_definition, check_read_only, check_write
 from servers.postgres.values import RowShaper, coerce_param
@@ -114,6 +115,7 @@ def fit_rows(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str,
     return cap_items(rows, max_items=None, max_bytes=max_bytes)
 
 
+@tool("PostgreSQL: run a read-only query", READ)
 async def pg_query(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="One SELECT, WITH, VALUES, TABLE or SHOW statement")],
@@ -299,6 +301,7 @@ async def _plan(
         return plan, baseline, [n for n in names if n in orjson.dumps(plan).decode()]
 
 
+@tool("PostgreSQL: explain a query plan", READ)
 async def pg_explain(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="The statement to plan, without EXPLAIN")],
@@ -364,6 +367,7 @@ class ExecuteResult(BaseModel):
 _TAG_COUNT = re.compile(r"^(?:INSERT \d+ |UPDATE |DELETE |MERGE |COPY |SELECT |MOVE |FETCH )(\d+)$")
 
 
+@tool("PostgreSQL: execute a write statement", DESTRUCTIVE)
 async def pg_execute(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="One statement: INSERT/UPDATE/DELETE/MERGE, DDL, ...")],
