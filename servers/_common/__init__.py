@@ -2,7 +2,7 @@
 
 from servers._common.backend import Backend, BackendState, BackendUnavailable, Health, NotConfigured, run_sync
 from servers._common.errors import ConnectionLost, Translate, backend_error, connection_lost, tool_error
-from servers._common.module import ModuleInfo, ModuleState, ToolCatalog
+from servers._common.module import ModuleInfo, ModuleState, ToolCatalog, Toolsets
 from servers._common.output import (
     CappedItems,
     cap_items,
@@ -63,6 +63,7 @@ __all__ = [
     "ToolCatalog",
     "ToolPolicy",
     "ToolSpec",
+    "Toolsets",
     "Translate",
     "annotations_for",
     "backend_error",

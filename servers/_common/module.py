@@ -45,6 +45,10 @@ class ModuleState(Protocol):
         ...
 
 
+Toolsets = Mapping[str, Sequence[Callable[..., Any]]]
+"""A module's `@tool` functions by toolset name (`TOOLSETS` in its `tools.py`)."""
+
+
 @dataclass(frozen=True)
 class ToolCatalog:
     """A module's tools (unprefixed names) and its named groups of them."""
@@ -60,7 +64,7 @@ class ToolCatalog:
     @classmethod
     def of(
         cls,
-        toolsets: Mapping[str, Sequence[Callable[..., Any]]],
+        toolsets: Toolsets,
         default: Sequence[str],
         *,
         order: Sequence[Callable[..., Any]] = (),

@@ -3,7 +3,7 @@ generic validated API access plus curated daily-work tools."""
 
 from __future__ import annotations
 
-from servers._common import ToolCatalog
+from servers._common import ToolCatalog, Toolsets
 from servers.aws.api import aws_call, aws_call_write, aws_operation_describe, aws_operations_list, aws_services_list
 from servers.aws.cost import aws_cost_by_service
 from servers.aws.curated import (
@@ -27,7 +27,7 @@ from servers.aws.inventory import (
 )
 from servers.aws.logs import aws_logs_events_filter, aws_logs_groups_list, aws_logs_insights_query
 
-TOOLSETS = {
+TOOLSETS: Toolsets = {
     "identity": (aws_caller_identity, aws_profiles_list),
     "api": (aws_services_list, aws_operations_list, aws_operation_describe, aws_call, aws_call_write),
     "s3": (

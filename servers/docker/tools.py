@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servers._common import ToolCatalog
+from servers._common import ToolCatalog, Toolsets
 from servers.docker.container_exec import docker_container_exec
 from servers.docker.containers import (
     docker_container_diff,
@@ -46,7 +46,7 @@ from servers.docker.objects import (
     docker_volumes_list,
 )
 
-TOOLSETS = {
+TOOLSETS: Toolsets = {
     "engine": (docker_engine_info, docker_engine_df),
     "containers": (
         docker_containers_list,

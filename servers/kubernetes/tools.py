@@ -6,7 +6,7 @@ kind), events, logs, apply (server-side apply and delete), workloads (scale and 
 
 from __future__ import annotations
 
-from servers._common import ToolCatalog
+from servers._common import ToolCatalog, Toolsets
 from servers.kubernetes.apply import k8s_apply, k8s_resource_delete
 from servers.kubernetes.discovery import k8s_api_resources, k8s_contexts_list, k8s_namespaces_list
 from servers.kubernetes.events import k8s_events_list
@@ -20,7 +20,7 @@ _TROUBLESHOOTING = (k8s_events_list, k8s_pod_logs)
 _WORKLOAD_WRITES = (k8s_scale, k8s_rollout_restart, k8s_rollout_undo)
 _NODES = (k8s_node_cordon, k8s_node_uncordon)
 
-TOOLSETS = {
+TOOLSETS: Toolsets = {
     "discovery": (k8s_contexts_list, k8s_api_resources, k8s_namespaces_list),
     "resources": (*_READ, k8s_apply, k8s_resource_delete),
     "troubleshooting": _TROUBLESHOOTING,

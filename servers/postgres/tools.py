@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servers._common import ToolCatalog
+from servers._common import ToolCatalog, Toolsets
 from servers.postgres.catalog import pg_schemas_list, pg_table_describe, pg_tables_list
 from servers.postgres.diagnostics import pg_activity, pg_health, pg_top_queries
 from servers.postgres.migrate import pg_migration_apply, pg_migration_rollback, pg_migrations_status
@@ -13,7 +13,7 @@ _CATALOG = (pg_schemas_list, pg_tables_list, pg_table_describe)
 _DIAGNOSTICS = (pg_activity, pg_health, pg_top_queries)
 _MIGRATIONS = (pg_migrations_status, pg_migration_plan, pg_migration_apply, pg_migration_rollback)
 
-TOOLSETS = {
+TOOLSETS: Toolsets = {
     "catalog": _CATALOG,
     "query": (pg_query, pg_explain, pg_execute),
     "diagnostics": _DIAGNOSTICS,

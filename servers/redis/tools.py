@@ -9,7 +9,7 @@ the policy permits is exposed).
 
 from __future__ import annotations
 
-from servers._common import ADMIN, DESTRUCTIVE, READ, ToolCatalog, tool
+from servers._common import ADMIN, DESTRUCTIVE, READ, ToolCatalog, Toolsets, tool
 from servers.redis.command import make_command_tool
 from servers.redis.diagnostics import redis_clients_list, redis_info, redis_latency, redis_memory_doctor, redis_slowlog
 from servers.redis.keys import redis_key_get, redis_key_info, redis_keys_scan
@@ -67,7 +67,7 @@ _DIAGNOSTICS = (
     redis_keyspace_report,
 )
 
-TOOLSETS = {
+TOOLSETS: Toolsets = {
     "keys": (*_KEY_READS, *_KEY_WRITES),
     "structures": _STRUCTURES,
     "streams": (*_STREAM_READS, *_STREAM_WRITES),
