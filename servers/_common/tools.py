@@ -380,7 +380,8 @@ def lifespan_state(ctx: Context[Any, Any], key: str) -> Any:
     raise ToolError(f"the {key} module is not mounted in this server (its resources were not opened)")
 
 
-def _csv(value: str) -> tuple[str, ...]:
+def csv_items(value: str) -> tuple[str, ...]:
+    """A comma-separated setting as its non-blank items."""
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
@@ -402,12 +403,12 @@ def make_policy(
             return frozenset({WILDCARD})
         if v.strip().lower() in ("", "false", "0", "no", "none"):
             return frozenset()
-        return frozenset(_csv(v))
+        return frozenset(csv_items(v))
 
     return ToolPolicy(
         allow_writes=modules(allow_writes),
         allow_admin=modules(allow_admin),
         allow_destructive=allow_destructive,
-        include=_csv(tools),
-        exclude=_csv(exclude_tools),
+        include=csv_items(tools),
+        exclude=csv_items(exclude_tools),
     )
