@@ -32,7 +32,7 @@ TOOLSETS: Toolsets = {
 CATALOG = ToolCatalog.of(
     TOOLSETS,
     default=("discovery", "resources", "troubleshooting", "workloads", "nodes"),
-    order=(
+    order=(  # the order clients have always seen (not toolset by toolset): reads first
         k8s_contexts_list,
         k8s_api_resources,
         *_READ,

@@ -80,7 +80,7 @@ TOOLSETS: Toolsets = {
 CATALOG = ToolCatalog.of(
     TOOLSETS,
     default=("keys", "structures", "diagnostics", "command"),
-    order=(
+    order=(  # reads first, then writes, each by toolset
         *_KEY_READS,
         *_STREAM_READS,
         redis_subscribe,
