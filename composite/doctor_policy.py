@@ -9,7 +9,6 @@ one, so a deployment check can insist on least-privilege credentials.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from dataclasses import asdict, dataclass, field
 from inspect import iscoroutinefunction as inspect_is_async
@@ -20,7 +19,6 @@ import orjson
 
 from servers._common.output import redact_text
 from servers._common.tools import ADMIN, ToolSpec
-from servers.registry import package
 
 INSPECT_TIMEOUT_S = 10.0
 TIERS = ("read", "write", "destructive", "admin")
@@ -61,8 +59,8 @@ def policy_report(app: Any) -> dict[str, Any]:
     exposed = {name: registered_tier(e.tool) for name, e in app.index.entries.items()}
     modules: dict[str, Any] = {}
     for m in app.mounted:
-        mod = importlib.import_module(f"{package(m.info.key)}.tools")
-        specs: list[ToolSpec] = [*mod.TOOLS, *getattr(mod, "COMMAND_TOOLS", [])]
+        catalog = m.info.catalog()
+        specs: list[ToolSpec] = [*catalog.tools, *catalog.variants]
         tiers: dict[str, dict[str, list[str]]] = {t: {"exposed": [], "hidden": []} for t in TIERS}
         for spec in specs:
             name = f"{m.info.prefix}{spec.name}"

@@ -2,7 +2,7 @@
 
 from servers._common.backend import Backend, BackendState, BackendUnavailable, Health, NotConfigured, run_sync
 from servers._common.errors import ConnectionLost, Translate, backend_error, connection_lost, tool_error
-from servers._common.module import ModuleInfo, ModuleState, ToolCatalog
+from servers._common.module import ModuleInfo, ModuleState, ToolCatalog, Toolsets
 from servers._common.output import (
     CappedItems,
     cap_items,
@@ -35,6 +35,8 @@ from servers._common.tools import (
     lifespan_state,
     make_tools,
     open_world,
+    spec_of,
+    tool,
 )
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "ToolCatalog",
     "ToolPolicy",
     "ToolSpec",
+    "Toolsets",
     "Translate",
     "annotations_for",
     "backend_error",
@@ -78,7 +81,9 @@ __all__ = [
     "redact_text",
     "run_sync",
     "secret_pair",
+    "spec_of",
     "to_jsonable",
+    "tool",
     "tool_error",
     "truncate_text",
 ]

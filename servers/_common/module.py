@@ -5,7 +5,7 @@ A module is a package `servers/<name>/` with three declarations (see servers/REA
 - `settings.py`: a pydantic `BaseSettings` class (`BAM_<MODULE>_*` variables) and `configured(env)`,
   which says from the environment alone (no client library, no network) why the backend counts as
   configured, or None;
-- `tools.py`: `CATALOG`, a `ToolCatalog` of its `ToolSpec`s and toolsets;
+- `tools.py`: `CATALOG = ToolCatalog.of(TOOLSETS, ...)`, its `@tool`-declared functions by toolset;
 - `__init__.py`: `MODULE = ModuleInfo(...)`, naming the above and `resources`, the async context
   manager that yields the module's `ModuleState` (a lazily connected `Backend` that never fails to start).
 
@@ -26,7 +26,7 @@ from mcp.server.mcpserver.tools import Tool
 from pydantic_settings import BaseSettings
 
 from servers._common.backend import Health
-from servers._common.tools import ToolPolicy, ToolSpec, make_tools
+from servers._common.tools import ToolPolicy, ToolSpec, make_tools, spec_of
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -45,6 +45,10 @@ class ModuleState(Protocol):
         ...
 
 
+Toolsets = Mapping[str, Sequence[Callable[..., Any]]]
+"""A module's `@tool` functions by toolset name (`TOOLSETS` in its `tools.py`)."""
+
+
 @dataclass(frozen=True)
 class ToolCatalog:
     """A module's tools (unprefixed names) and its named groups of them."""
@@ -56,6 +60,29 @@ class ToolCatalog:
     """The toolsets exposed when `--toolsets` is not given."""
     variants: Sequence[ToolSpec] = ()
     """Alternatives of a tool under one name, most capable first: only the first the policy permits is exposed."""
+
+    @classmethod
+    def of(
+        cls,
+        toolsets: Toolsets,
+        default: Sequence[str],
+        *,
+        order: Sequence[Callable[..., Any]] = (),
+        variants: Sequence[Callable[..., Any]] = (),
+    ) -> ToolCatalog:
+        """The catalog of the `@tool` functions grouped in `toolsets`, in the order clients see them.
+
+        The order is the toolsets' in turn unless `order` lists the same tools otherwise. `variants` are
+        alternatives of one tool (most capable first; see `permitted`); a toolset names them as members too.
+        """
+        members = [fn for fns in toolsets.values() for fn in fns if fn not in variants]
+        listed = list(order or members)
+        if len(set(listed)) != len(listed) or set(listed) != set(members):
+            raise ValueError("the order must list each toolset member exactly once")
+        if not set(default) <= set(toolsets):
+            raise ValueError(f"unknown default toolsets: {sorted(set(default) - set(toolsets))}")
+        names = {ts: tuple(dict.fromkeys(spec_of(fn).name for fn in fns)) for ts, fns in toolsets.items()}
+        return cls([spec_of(fn) for fn in listed], names, tuple(default), [spec_of(fn) for fn in variants])
 
     @property
     def names(self) -> tuple[str, ...]:

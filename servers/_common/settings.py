@@ -7,7 +7,7 @@ states what differs (another name, a bare-flag value, which subcommands have it)
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,16 @@ def flag(
     if sets is not None:
         spec["sets"] = sets
     return {"flag": spec}
+
+
+PageSize = Annotated[int, Field(ge=1, description="Default items per page of a list.")]
+"""`max_items` of a module's settings; the module states only its default (`max_items: PageSize = 50`)."""
+PageLimit = Annotated[int, Field(ge=1, description="Largest page a caller may ask for.")]
+"""`max_items_limit`: the largest `limit` a tool call may pass."""
+ResultBytes = Annotated[int, Field(ge=1_024, description="Byte cap of one tool result (JSON).")]
+"""`max_bytes`: what one tool result may weigh."""
+WorkerThreads = Annotated[int, Field(ge=1, le=64, description="Worker threads for blocking client calls (own pool).")]
+"""`max_threads` of a module whose client library blocks (run in the module's own bounded pool)."""
 
 
 class BamSettings(BaseSettings):

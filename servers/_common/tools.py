@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from mcp.server.mcpserver import Context, MCPServer
@@ -104,6 +104,34 @@ class ToolSpec:
     @property
     def is_destructive(self) -> bool:
         return self.is_write and bool(self.annotations.destructive_hint)
+
+
+_DECLARATION = "__bam_tool__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tool(title: str, annotations: ToolAnnotations, *, level: str = "normal", name: str = "") -> Callable[[F], F]:
+    """Declare the decorated function a tool: its title, annotations and level, next to its definition.
+
+    The tool's name is the function's name without the module prefix (`pg_schemas_list` → `schemas_list`)
+    unless `name` is given. The module's `tools.py` lists the declared functions by toolset (`ToolCatalog.of`).
+    """
+
+    def declare(fn: F) -> F:
+        spec = ToolSpec(fn, name or fn.__name__.partition("_")[2], title, annotations, level)
+        setattr(fn, _DECLARATION, spec)
+        return fn
+
+    return declare
+
+
+def spec_of(fn: Callable[..., Any]) -> ToolSpec:
+    """The `ToolSpec` that `@tool` declared on `fn`."""
+    spec = getattr(fn, _DECLARATION, None)
+    if not isinstance(spec, ToolSpec) or spec.fn is not fn:
+        raise TypeError(f"{getattr(fn, '__qualname__', fn)!r} is not declared with @tool (outermost decorator)")
+    return spec
 
 
 def _matches(module: str, allowed: frozenset[str]) -> bool:
@@ -374,7 +402,8 @@ def lifespan_state(ctx: Context[Any, Any], key: str) -> Any:
     raise ToolError(f"the {key} module is not mounted in this server (its resources were not opened)")
 
 
-def _csv(value: str) -> tuple[str, ...]:
+def csv_items(value: str) -> tuple[str, ...]:
+    """A comma-separated setting as its non-blank items."""
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
@@ -396,12 +425,12 @@ def make_policy(
             return frozenset({WILDCARD})
         if v.strip().lower() in ("", "false", "0", "no", "none"):
             return frozenset()
-        return frozenset(_csv(v))
+        return frozenset(csv_items(v))
 
     return ToolPolicy(
         allow_writes=modules(allow_writes),
         allow_admin=modules(allow_admin),
         allow_destructive=allow_destructive,
-        include=_csv(tools),
-        exclude=_csv(exclude_tools),
+        include=csv_items(tools),
+        exclude=csv_items(exclude_tools),
     )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import json_size, to_jsonable, tool_error, truncate_text
 from servers._common.paging import page_size
+from servers._common.tools import DESTRUCTIVE, READ, READ_OPEN, open_world, tool
 from servers.aws import catalog
 from servers.aws.common import Budget, Limit, Profile, Region, RoleArn, fit_pages, state_of, target
 from servers.aws.sensitive import mask_response, object_content
@@ -26,6 +27,7 @@ class ServiceList(BaseModel):
     next_offset: int | None = Field(default=None, description="Pass as `offset` for the next page")
 
 
+@tool("AWS: list callable services", READ)
 async def aws_services_list(
     ctx: Context[Any, Any],
     filter: Annotated[str | None, Field(description="Substring or glob, e.g. ec2*")] = None,
@@ -72,6 +74,7 @@ def _operations(service: str) -> tuple[Any, dict[str, dict[str, Any]]]:
     return model, catalog.paginators(model.service_name)
 
 
+@tool("AWS: list a service's operations", READ)
 async def aws_operations_list(
     ctx: Context[Any, Any],
     service: Annotated[str, Field(description="e.g. s3, ec2")],
@@ -132,6 +135,7 @@ class OperationDescription(BaseModel):
     truncated: bool = Field(description="True when nesting or docs were cut to fit the byte cap")
 
 
+@tool("AWS: describe an operation's input", READ)
 async def aws_operation_describe(
     ctx: Context[Any, Any],
     service: Annotated[str, Field(description="e.g. s3")],
@@ -404,6 +408,7 @@ async def _call(
     return CallResult(service=svc, operation=name, access=cls.access, region=used_region, **out)
 
 
+@tool("AWS: call a read-only API operation", READ_OPEN)
 async def aws_call(
     ctx: Context[Any, Any],
     service: Service,
@@ -435,6 +440,7 @@ async def aws_call(
     )
 
 
+@tool("AWS: call any API operation (writes)", open_world(DESTRUCTIVE))
 async def aws_call_write(
     ctx: Context[Any, Any],
     service: Service,

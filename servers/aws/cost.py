@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
+from servers._common.tools import READ_OPEN, tool
 from servers.aws.common import Profile, RoleArn, state_of, target
 
 
@@ -68,6 +69,7 @@ def _by_service(periods: list[dict[str, Any]], metric: str) -> tuple[dict[str, f
     return totals, unit, estimated
 
 
+@tool("AWS Cost Explorer: cost by service", READ_OPEN)
 async def aws_cost_by_service(
     ctx: Context[Any, Any],
     start: Annotated[str | None, Field(description="First day, YYYY-MM-DD (default: 30 days ago)")] = None,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
 from servers._common.paging import page_size
+from servers._common.tools import DELETE, OVERWRITE, READ, READ_OPEN, open_world, tool
 from servers.aws.common import (
     AwsPage,
     Limit,
@@ -37,6 +38,7 @@ class CallerIdentity(BaseModel):
     endpoint_url: str | None = Field(description="Custom endpoint (AWS_ENDPOINT_URL), if set")
 
 
+@tool("AWS: who am I (STS caller identity)", READ_OPEN)
 async def aws_caller_identity(
     ctx: Context[Any, Any], region: Region = None, profile: Profile = None, role_arn: RoleArn = None
 ) -> CallerIdentity:
@@ -73,6 +75,7 @@ class ProfileList(BaseModel):
     assumable_roles: list[str] = Field(description="Role ARN globs allowed for `role_arn`")
 
 
+@tool("AWS: list configured profiles", READ)
 async def aws_profiles_list(ctx: Context[Any, Any]) -> ProfileList:
     """List the AWS config profiles (region, credential kind; never keys) and the defaults."""
     aws = state_of(ctx)
@@ -117,6 +120,7 @@ class BucketPage(AwsPage):
     buckets: list[BucketInfo]
 
 
+@tool("AWS S3: list buckets", READ_OPEN)
 async def aws_s3_buckets_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Bucket name prefix")] = None,
@@ -161,6 +165,7 @@ class ObjectPage(AwsPage):
     common_prefixes: list[str] = Field(description="'Folders' under the prefix when a delimiter is used")
 
 
+@tool("AWS S3: list objects by prefix", READ_OPEN)
 async def aws_s3_objects_list(
     ctx: Context[Any, Any],
     bucket: Bucket,
@@ -221,6 +226,7 @@ class ObjectContent(BaseModel):
     etag: str | None = None
 
 
+@tool("AWS S3: read an object as text", READ_OPEN)
 async def aws_s3_object_read(
     ctx: Context[Any, Any],
     bucket: Bucket,
@@ -298,6 +304,7 @@ class PresignedUrl(BaseModel):
     expires_at: str
 
 
+@tool("AWS S3: presigned download URL", READ_OPEN)
 async def aws_s3_presign(
     ctx: Context[Any, Any],
     bucket: Bucket,
@@ -343,6 +350,7 @@ class PutResult(BaseModel):
     overwritten: bool
 
 
+@tool("AWS S3: upload an object", open_world(OVERWRITE))
 async def aws_s3_object_put(
     ctx: Context[Any, Any],
     bucket: Bucket,
@@ -404,6 +412,7 @@ class DeleteResult(BaseModel):
     delete_marker: bool
 
 
+@tool("AWS S3: delete an object", open_world(DELETE))
 async def aws_s3_object_delete(
     ctx: Context[Any, Any],
     bucket: Bucket,

@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common.paging import page_size
+from servers._common.tools import READ_OPEN, tool
 from servers.aws.common import (
     AwsPage,
     Limit,
@@ -53,6 +54,7 @@ class InstancePage(AwsPage):
     state_counts: dict[str, int] = Field(description="Instances in this page by state")
 
 
+@tool("AWS EC2: instance summary", READ_OPEN)
 async def aws_ec2_instances_list(
     ctx: Context[Any, Any],
     states: Annotated[
@@ -124,6 +126,7 @@ class LambdaPage(AwsPage):
     functions: list[LambdaFunction]
 
 
+@tool("AWS Lambda: function summary", READ_OPEN)
 async def aws_lambda_functions_list(
     ctx: Context[Any, Any],
     name_contains: Annotated[str | None, Field(description="Name contains this")] = None,
@@ -182,6 +185,7 @@ class EcsClusterPage(AwsPage):
     clusters: list[EcsCluster]
 
 
+@tool("AWS ECS: cluster summary", READ_OPEN)
 async def aws_ecs_clusters_list(
     ctx: Context[Any, Any],
     max_items: Limit = None,
@@ -238,6 +242,7 @@ class EksClusterPage(AwsPage):
     clusters: list[EksCluster]
 
 
+@tool("AWS EKS: cluster summary", READ_OPEN)
 async def aws_eks_clusters_list(
     ctx: Context[Any, Any],
     max_items: Limit = None,
@@ -295,6 +300,7 @@ class DbInstancePage(AwsPage):
     instances: list[DbInstance]
 
 
+@tool("AWS RDS: DB instance summary", READ_OPEN)
 async def aws_rds_instances_list(
     ctx: Context[Any, Any],
     engine: Annotated[str | None, Field(description="e.g. postgres, aurora-postgresql")] = None,
@@ -356,6 +362,7 @@ class DynamoTablePage(AwsPage):
     tables: list[DynamoTable]
 
 
+@tool("AWS DynamoDB: table summary", READ_OPEN)
 async def aws_dynamodb_tables_list(
     ctx: Context[Any, Any],
     max_items: Annotated[int | None, Field(ge=1, le=100)] = None,
@@ -411,6 +418,7 @@ class QueuePage(AwsPage):
     queues: list[Queue]
 
 
+@tool("AWS SQS: queue summary", READ_OPEN)
 async def aws_sqs_queues_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Only queues whose name starts with this")] = None,

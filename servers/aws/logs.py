@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error, truncate_text
 from servers._common.paging import page_size
+from servers._common.tools import READ_OPEN, tool
 from servers.aws.client import Aws, Target
 from servers.aws.common import (
     AwsPage,
@@ -62,6 +63,7 @@ class LogGroupPage(AwsPage):
     groups: list[LogGroupInfo]
 
 
+@tool("AWS Logs: list log groups", READ_OPEN)
 async def aws_logs_groups_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Group name prefix")] = None,
@@ -113,6 +115,7 @@ class LogEventPage(AwsPage):
     )
 
 
+@tool("AWS Logs: filter or tail log events", READ_OPEN)
 async def aws_logs_events_filter(
     ctx: Context[Any, Any],
     group: LogGroup,
@@ -234,6 +237,7 @@ def _row_size(row: dict[str, str]) -> int:
     return sum(len(k) + len(v) + 6 for k, v in row.items())
 
 
+@tool("AWS Logs: run a Logs Insights query", READ_OPEN)
 async def aws_logs_insights_query(
     ctx: Context[Any, Any],
     groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names")],

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
+from typing import Annotated
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_existing, first_set
-from servers._common.settings import BamSettings
-
-
-def csv(value: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in value.split(",") if p.strip())
+from servers._common.settings import BamSettings, PageLimit, PageSize, ResultBytes, WorkerThreads
+from servers._common.tools import csv_items
 
 
 class AwsSettings(BamSettings):
@@ -57,8 +55,8 @@ class AwsSettings(BamSettings):
         default="",
         description="Comma-separated `service:Operation` globs never executed, e.g. `iam:*,s3:DeleteBucket*`.",
     )
-    max_items: int = Field(default=50, ge=1, description="Default items per page of list results.")
-    max_items_limit: int = Field(default=1_000, ge=1, description="Largest page a caller may ask for.")
+    max_items: PageSize = 50
+    max_items_limit: PageLimit = 1_000
     max_pages: int = Field(
         default=20, ge=1, le=1_000, description="Most AWS pages one call fetches (per byte-cap attempt)."
     )
@@ -69,7 +67,7 @@ class AwsSettings(BamSettings):
         default=False,
         description="aws_call_write shows the values it would mask (sensitive members, secret-named keys, pairs).",
     )
-    max_bytes: int = Field(default=200_000, ge=2_048, description="Byte cap of one tool result (JSON).")
+    max_bytes: Annotated[ResultBytes, Field(ge=2_048)] = 200_000
     object_max_bytes: int = Field(default=65_536, ge=1, description="Default byte cap when reading an S3 object.")
     object_max_bytes_limit: int = Field(default=1_048_576, ge=1, description="Largest object read allowed.")
     presign_max_expires_s: int = Field(default=3_600, ge=1, description="Longest presigned URL lifetime.")
@@ -78,21 +76,21 @@ class AwsSettings(BamSettings):
     max_attempts: int = Field(default=3, ge=1, le=10, description="botocore retry attempts (standard mode).")
     insights_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for a Logs Insights query.")
     insights_poll_s: float = Field(default=1.0, gt=0, description="Poll interval of Logs Insights queries.")
-    max_threads: int = Field(default=8, ge=1, le=64, description="Worker threads for blocking boto3 calls.")
+    max_threads: WorkerThreads = 8
     max_sessions: int = Field(
         default=16, ge=1, le=256, description="(profile, region, role) sessions kept; the least recently used go."
     )
 
     def role_allowed(self, role_arn: str) -> bool:
-        return any(fnmatch.fnmatchcase(role_arn, g) for g in csv(self.allowed_role_arns))
+        return any(fnmatch.fnmatchcase(role_arn, g) for g in csv_items(self.allowed_role_arns))
 
     def profile_allowed(self, profile: str) -> bool:
-        return any(fnmatch.fnmatchcase(profile, g) for g in csv(self.allowed_profiles))
+        return any(fnmatch.fnmatchcase(profile, g) for g in csv_items(self.allowed_profiles))
 
     def denied(self, service: str, operation: str) -> str | None:
         """The deny-list glob matching `service:Operation`, if any."""
         name = f"{service}:{operation}"
-        for g in csv(self.deny):
+        for g in csv_items(self.deny):
             if fnmatch.fnmatch(name.lower(), g.lower()):
                 return g
         return None

@@ -23,6 +23,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact_output
+from servers._common.tools import ADMIN, DESTRUCTIVE, tool
 from servers.docker.common import ContainerRef, state_of
 from servers.docker.exec_stop import stop_exec
 
@@ -134,6 +135,7 @@ class ExecResult(BaseModel):
     truncated: bool = Field(description="True when output was cut to the byte cap (the tail is kept)")
 
 
+@tool("Docker: run a command in a container", DESTRUCTIVE, level=ADMIN)
 async def docker_container_exec(
     ctx: Context[Any, Any],
     container: ContainerRef,

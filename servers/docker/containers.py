@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from servers._common import newest_lines, redact, redact_output, tool_error
 from servers._common.lines import GrepArg, grep_filter
 from servers._common.paging import offset_page, page_size
+from servers._common.tools import READ, tool
 from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, label_filters, state_of
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import iso_from_epoch, parse_since, raw_if_fits, redact_inspect, short_id
@@ -54,6 +55,7 @@ def container_summary(c: dict[str, Any]) -> ContainerSummary:
     )
 
 
+@tool("Docker: list containers", READ)
 async def docker_containers_list(
     ctx: Context[Any, Any],
     all: Annotated[bool, Field(description="Include stopped containers (default true)")] = True,
@@ -123,6 +125,7 @@ class ContainerDetails(BaseModel):
     truncated: bool = Field(default=False, description="True when `raw` was left out for exceeding the byte cap")
 
 
+@tool("Docker: inspect a container", READ)
 async def docker_container_inspect(
     ctx: Context[Any, Any],
     container: ContainerRef,
@@ -188,6 +191,7 @@ class Logs(BaseModel):
     hint: str | None = Field(default=None, description="How to see more")
 
 
+@tool("Docker: container logs", READ)
 async def docker_container_logs(
     ctx: Context[Any, Any],
     container: ContainerRef,
@@ -260,6 +264,7 @@ class Stats(BaseModel):
     read_at: str | None
 
 
+@tool("Docker: container resource usage", READ)
 async def docker_container_stats(ctx: Context[Any, Any], container: ContainerRef) -> Stats:
     """Take a resource-usage snapshot of a container: CPU, memory, network, block I/O, PIDs."""
     d = state_of(ctx)
@@ -310,6 +315,7 @@ class Top(BaseModel):
     truncated: bool
 
 
+@tool("Docker: container processes", READ)
 async def docker_container_top(
     ctx: Context[Any, Any],
     container: ContainerRef,
@@ -345,6 +351,7 @@ class Diff(BaseModel):
 _KINDS: dict[int, Literal["modified", "added", "deleted"]] = {0: "modified", 1: "added", 2: "deleted"}
 
 
+@tool("Docker: container filesystem changes", READ)
 async def docker_container_diff(
     ctx: Context[Any, Any], container: ContainerRef, limit: Limit = None, offset: Offset = 0
 ) -> Diff:

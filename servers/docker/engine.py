@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import redact_output
+from servers._common.tools import READ, tool
 from servers.docker.common import state_of
 from servers.docker.values import short_id
 
@@ -37,6 +38,7 @@ class EngineInfo(BaseModel):
     swarm: str | None = Field(description="Swarm node state: inactive, active, ...")
 
 
+@tool("Docker: engine version and info", READ)
 async def docker_engine_info(ctx: Context[Any, Any]) -> EngineInfo:
     """Show the Docker engine's version, drivers, object counts and warnings."""
     d = state_of(ctx)
@@ -141,6 +143,7 @@ def _volume_used(v: Row) -> bool:
     return _volume_refs(v) > 0
 
 
+@tool("Docker: disk usage", READ)
 async def docker_engine_df(
     ctx: Context[Any, Any],
     top: Annotated[int, Field(ge=0, le=200, description="Largest items to list")] = 10,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import redact, redact_output, tool_error
 from servers._common.paging import offset_page, page_size
+from servers._common.tools import DELETE, OVERWRITE, READ, WRITE, WRITE_IDEMPOTENT, open_world, tool
 from servers.docker.client import Docker, last_stream_response, shutdown_response
 from servers.docker.common import (
     IMAGE_PATTERN,
@@ -79,6 +80,7 @@ def image_summary(i: dict[str, Any]) -> ImageSummary:
     )
 
 
+@tool("Docker: list images", READ)
 async def docker_images_list(
     ctx: Context[Any, Any],
     reference: Annotated[str | None, Field(description="Only this repository, e.g. 'busybox' or 'repo:tag'")] = None,
@@ -129,6 +131,7 @@ class ImageDetails(BaseModel):
     truncated: bool = Field(default=False, description="True when `raw` was left out for its size")
 
 
+@tool("Docker: inspect an image", READ)
 async def docker_image_inspect(
     ctx: Context[Any, Any],
     image: ImageRef,
@@ -181,6 +184,7 @@ class History(BaseModel):
     next_offset: int | None
 
 
+@tool("Docker: image layer history", READ)
 async def docker_image_history(
     ctx: Context[Any, Any], image: ImageRef, limit: Limit = None, offset: Offset = 0
 ) -> History:
@@ -350,6 +354,7 @@ def _inline_dockerfile(tmp: str, dockerfile: str, path: str | None) -> tuple[str
     return path, df_file  # outside the context: the SDK adds it to the context archive
 
 
+@tool("Docker: build an image", WRITE)
 async def docker_image_build(
     ctx: Context[Any, Any],
     tag: Annotated[str, Field(pattern=IMAGE_PATTERN, max_length=512, description="Tag for the result, e.g. myapp:dev")],
@@ -480,6 +485,7 @@ class PullResult(BaseModel):
     truncated: bool
 
 
+@tool("Docker: pull an image", open_world(WRITE_IDEMPOTENT))
 async def docker_image_pull(
     ctx: Context[Any, Any],
     reference: Annotated[str, Field(pattern=IMAGE_PATTERN, max_length=512, description="repo[:tag] or repo@digest")],
@@ -514,6 +520,7 @@ class PushResult(BaseModel):
     truncated: bool
 
 
+@tool("Docker: push an image", open_world(OVERWRITE))
 async def docker_image_push(
     ctx: Context[Any, Any],
     reference: Annotated[
@@ -538,6 +545,7 @@ class TagResult(BaseModel):
     image_id: str
 
 
+@tool("Docker: tag an image", WRITE_IDEMPOTENT)
 async def docker_image_tag(
     ctx: Context[Any, Any],
     image: ImageRef,
@@ -560,6 +568,7 @@ class RemoveImageResult(BaseModel):
     deleted: list[str]
 
 
+@tool("Docker: remove an image", DELETE)
 async def docker_image_remove(
     ctx: Context[Any, Any],
     image: ImageRef,
@@ -585,6 +594,7 @@ class PruneResult(BaseModel):
     truncated: bool
 
 
+@tool("Docker: prune unused images", DELETE)
 async def docker_images_prune(
     ctx: Context[Any, Any],
     all_unused: Annotated[bool, Field(description="Also remove unused tagged images")] = False,

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact, redact_output, tool_error
+from servers._common.tools import DELETE, DISRUPT, STOP, WRITE, WRITE_IDEMPOTENT, tool
 from servers.docker.client import Docker
 from servers.docker.common import ContainerRef, ImageRef, Labels, state_of
 from servers.docker.safety import (
@@ -221,6 +222,7 @@ async def run_container(d: Docker, spec: ContainerSpec, wait_s: float | None, re
     )
 
 
+@tool("Docker: run a container", WRITE)
 async def docker_container_run(
     ctx: Context[Any, Any],
     image: ImageRef,
@@ -336,11 +338,13 @@ async def _lifecycle(ctx: Context[Any, Any], container: str, action: str, **kwar
 StopTimeout = Annotated[int, Field(ge=0, le=600, description="Seconds to wait before SIGKILL")]
 
 
+@tool("Docker: start a container", WRITE_IDEMPOTENT)
 async def docker_container_start(ctx: Context[Any, Any], container: ContainerRef) -> ContainerState:
     """Start a created or stopped container."""
     return await _lifecycle(ctx, container, "start")
 
 
+@tool("Docker: stop a container", STOP)
 async def docker_container_stop(
     ctx: Context[Any, Any], container: ContainerRef, timeout: StopTimeout = 10
 ) -> ContainerState:
@@ -348,6 +352,7 @@ async def docker_container_stop(
     return await _lifecycle(ctx, container, "stop", timeout=timeout)
 
 
+@tool("Docker: restart a container", DISRUPT)
 async def docker_container_restart(
     ctx: Context[Any, Any], container: ContainerRef, timeout: StopTimeout = 10
 ) -> ContainerState:
@@ -355,16 +360,19 @@ async def docker_container_restart(
     return await _lifecycle(ctx, container, "restart", timeout=timeout)
 
 
+@tool("Docker: pause a container", STOP)
 async def docker_container_pause(ctx: Context[Any, Any], container: ContainerRef) -> ContainerState:
     """Freeze every process of a running container (cgroup freezer)."""
     return await _lifecycle(ctx, container, "pause")
 
 
+@tool("Docker: unpause a container", WRITE_IDEMPOTENT)
 async def docker_container_unpause(ctx: Context[Any, Any], container: ContainerRef) -> ContainerState:
     """Resume a paused container."""
     return await _lifecycle(ctx, container, "unpause")
 
 
+@tool("Docker: remove a container", DELETE)
 async def docker_container_remove(
     ctx: Context[Any, Any],
     container: ContainerRef,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, tool_error
 from servers._common.paging import offset_page, page_size
+from servers._common.tools import DELETE, READ, WRITE, tool
 from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, label_filters, state_of
 from servers.docker.safety import (
     check_network_create,
@@ -61,6 +62,7 @@ def volume_summary(v: dict[str, Any]) -> VolumeSummary:
     )
 
 
+@tool("Docker: list volumes", READ)
 async def docker_volumes_list(
     ctx: Context[Any, Any],
     name: Annotated[str | None, Field(description="Name contains this text")] = None,
@@ -113,6 +115,7 @@ def _capped(values: dict[str, Any], max_bytes: int) -> tuple[dict[str, Any], boo
     return dict(kept), cut
 
 
+@tool("Docker: inspect a volume", READ)
 async def docker_volume_inspect(
     ctx: Context[Any, Any],
     name: VolumeName,
@@ -159,6 +162,7 @@ async def docker_volume_inspect(
     )
 
 
+@tool("Docker: create a volume", WRITE)
 async def docker_volume_create(
     ctx: Context[Any, Any],
     name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)],
@@ -195,6 +199,7 @@ class Removed(BaseModel):
     removed: bool
 
 
+@tool("Docker: remove a volume", DELETE)
 async def docker_volume_remove(
     ctx: Context[Any, Any],
     name: VolumeName,
@@ -248,6 +253,7 @@ def network_summary(n: dict[str, Any]) -> NetworkSummary:
     )
 
 
+@tool("Docker: list networks", READ)
 async def docker_networks_list(
     ctx: Context[Any, Any],
     name: Annotated[str | None, Field(description="Name contains this text")] = None,
@@ -281,6 +287,7 @@ class NetworkDetails(NetworkSummary):
     truncated: bool = Field(description="True when the container map was cut to the server's item cap")
 
 
+@tool("Docker: inspect a network", READ)
 async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) -> NetworkDetails:
     """Inspect a network: driver, IPAM subnets and gateways, options and attached containers."""
     d = state_of(ctx)
@@ -302,6 +309,7 @@ async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) ->
     )
 
 
+@tool("Docker: create a network", WRITE)
 async def docker_network_create(
     ctx: Context[Any, Any],
     name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)],
@@ -338,6 +346,7 @@ async def docker_network_create(
     return network_summary(n)
 
 
+@tool("Docker: remove a network", DELETE)
 async def docker_network_remove(ctx: Context[Any, Any], network: NetworkRef) -> Removed:
     """Remove a network (no container may be attached)."""
     d = state_of(ctx)
@@ -424,6 +433,7 @@ ALL_KINDS: list[Kind] = ["container", "network", "volume", "image"]
 KindsParam = list[Kind] | None  # default: all
 
 
+@tool("Docker: list what this server created", READ)
 async def docker_managed_list(
     ctx: Context[Any, Any], kinds: KindsParam = None, limit: Limit = None, offset: Offset = 0
 ) -> ManagedList:
@@ -447,6 +457,7 @@ class CleanupResult(BaseModel):
     truncated: bool = Field(description="True when the item list was cut by the byte cap (all were processed)")
 
 
+@tool("Docker: remove what this server created", DELETE)
 async def docker_managed_cleanup(
     ctx: Context[Any, Any],
     kinds: KindsParam = None,

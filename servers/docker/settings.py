@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_existing, first_set
-from servers._common.settings import BamSettings
+from servers._common.settings import BamSettings, PageLimit, PageSize, ResultBytes, WorkerThreads
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 MANAGED_LABEL = "io.backend-architect-mcp.managed"
@@ -36,12 +37,10 @@ class DockerSettings(BamSettings):
         description="Upper bound of one docker_container_exec call: reading stops and the output so far is "
         "returned (default: `timeout_s`).",
     )
-    max_threads: int = Field(
-        default=8, ge=1, le=64, description="Worker threads for blocking engine calls (this module's own pool)."
-    )
-    max_items: int = Field(default=100, ge=1, le=5_000, description="Default items per page of a list.")
-    max_items_limit: int = Field(default=1_000, ge=1, description="Largest page a caller may ask for.")
-    max_bytes: int = Field(default=200_000, ge=1_024, description="Byte cap of one list or inspect result (JSON).")
+    max_threads: WorkerThreads = 8
+    max_items: Annotated[PageSize, Field(le=5_000)] = 100
+    max_items_limit: PageLimit = 1_000
+    max_bytes: ResultBytes = 200_000
     max_log_lines: int = Field(default=200, ge=1, description="Default number of log lines (tail).")
     max_log_lines_limit: int = Field(default=5_000, ge=1, description="Largest tail a caller may ask for.")
     max_log_bytes: int = Field(default=64_000, ge=1_024, description="Byte cap of log and exec output.")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import tool_error, truncate_text
 from servers._common.output import REDACTED
+from servers._common.tools import DELETE, OVERWRITE, open_world, tool
 from servers.kubernetes.client import ApiResource, Cluster, Kube, KubeApiError, translate
 from servers.kubernetes.common import (
     ApiVersionArg,
@@ -142,6 +143,7 @@ def _diff(kube: Kube, p: _Planned, live: dict[str, Any] | None, applied: dict[st
     return changed, diff
 
 
+@tool("Server-side apply manifests (dry run + diff first)", open_world(OVERWRITE))
 async def k8s_apply(
     ctx: Context[Any, Any],
     manifest: Annotated[str, Field(description="One or more YAML/JSON documents (--- separated), or a List")],
@@ -200,6 +202,7 @@ class DeleteResult(BaseModel):
     status: str = Field(description="Success, or Terminating when finalizers/propagation keep it for a while")
 
 
+@tool("Delete an object", open_world(DELETE))
 async def k8s_resource_delete(
     ctx: Context[Any, Any],
     kind: KindArg,

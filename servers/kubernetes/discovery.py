@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common.paging import offset_page, page_size
+from servers._common.tools import READ_OPEN, tool
 from servers.kubernetes.client import ApiResource
 from servers.kubernetes.common import ContextArg, ContinueArg, Limit, age_of, call, continue_of, state_of
 from servers.kubernetes.shaping import meta_of
@@ -32,6 +33,7 @@ class ContextList(BaseModel):
     next_offset: int | None
 
 
+@tool("List kubeconfig contexts", READ_OPEN)
 async def k8s_contexts_list(
     ctx: Context[Any, Any],
     search: Annotated[str | None, Field(description="Substring of name, cluster or user")] = None,
@@ -97,6 +99,7 @@ def _matches(r: ApiResource, search: str, group: str | None, namespaced: bool | 
     return not search or any(search in x.lower() for x in (r.kind, r.plural, r.group, *r.short_names))
 
 
+@tool("Discover API resource types (incl. CRDs)", READ_OPEN)
 async def k8s_api_resources(
     ctx: Context[Any, Any],
     context: ContextArg = None,
@@ -152,6 +155,7 @@ class NamespaceList(BaseModel):
     hidden_by_policy: int = 0
 
 
+@tool("List namespaces", READ_OPEN)
 async def k8s_namespaces_list(
     ctx: Context[Any, Any],
     label_selector: Annotated[str | None, Field(description="Label selector on namespaces")] = None,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import redact_output
 from servers._common.paging import page_size
+from servers._common.tools import READ_OPEN, tool
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     EVENTS,
@@ -108,6 +109,7 @@ class EventList(BaseModel):
     hidden_by_policy: int = 0
 
 
+@tool("List events", READ_OPEN)
 async def k8s_events_list(
     ctx: Context[Any, Any],
     namespace: NamespaceArg = None,

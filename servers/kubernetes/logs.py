@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import newest_lines, redact_output, tool_error
 from servers._common.lines import GrepArg, grep_filter
+from servers._common.tools import READ_OPEN, tool
 from servers.kubernetes.common import ContextArg, NamespaceArg, call, get_object, namespaced_target, state_of
 from servers.kubernetes.names import check_label
 from servers.kubernetes.shaping import meta_of, redact_log_manifests
@@ -58,6 +59,7 @@ def _refuse_api_object(data: bytes, action: str) -> None:
         raise tool_error(action, f"refused: the API server answered with a {doc.get('kind')} object, not log text")
 
 
+@tool("Read pod logs", READ_OPEN)
 async def k8s_pod_logs(
     ctx: Context[Any, Any],
     name: str,

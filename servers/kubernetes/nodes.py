@@ -7,6 +7,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel
 
+from servers._common.tools import WRITE_IDEMPOTENT, open_world, tool
 from servers.kubernetes.common import ContextArg, get_object, patch, state_of, target
 
 NodeArg = str
@@ -30,11 +31,13 @@ async def _cordon(ctx: Context[Any, Any], node: str, context: str | None, value:
     return CordonResult(node=node, unschedulable=value, changed=was != value)
 
 
+@tool("Cordon a node", open_world(WRITE_IDEMPOTENT))
 async def k8s_node_cordon(ctx: Context[Any, Any], node: NodeArg, context: ContextArg = None) -> CordonResult:
     """Mark a node unschedulable (cordon): running pods stay, new pods are not placed on it."""
     return await _cordon(ctx, node, context, True)
 
 
+@tool("Uncordon a node", open_world(WRITE_IDEMPOTENT))
 async def k8s_node_uncordon(ctx: Context[Any, Any], node: NodeArg, context: ContextArg = None) -> CordonResult:
     """Mark a node schedulable again (uncordon)."""
     return await _cordon(ctx, node, context, False)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import CappedItems, json_size, tool_error, truncate_text
 from servers._common.paging import page_size
+from servers._common.tools import READ_OPEN, tool
 from servers.kubernetes.client import ApiResource, Cluster, Kube
 from servers.kubernetes.common import (
     ApiVersionArg,
@@ -142,6 +143,7 @@ def _entries(
     return ["Name", "Age"], _item_entries(kube, cluster, res, items, output, ns)
 
 
+@tool("List objects of any kind", READ_OPEN)
 async def k8s_resources_list(
     ctx: Context[Any, Any],
     kind: KindArg,
@@ -218,6 +220,7 @@ class ResourceGetResult(BaseModel):
     truncated: bool = Field(description="True when the object exceeded the byte cap and `yaml` was cut")
 
 
+@tool("Get one object", READ_OPEN)
 async def k8s_resource_get(
     ctx: Context[Any, Any],
     kind: KindArg,
@@ -297,6 +300,7 @@ def _containers(pod: dict[str, Any]) -> list[ContainerInfo]:
     return out
 
 
+@tool("Describe an object with its events", READ_OPEN)
 async def k8s_resource_describe(
     ctx: Context[Any, Any],
     kind: KindArg,

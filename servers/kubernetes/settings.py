@@ -11,11 +11,8 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_existing, first_set
-from servers._common.settings import BamSettings
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in value.split(",") if p.strip())
+from servers._common.settings import BamSettings, PageLimit, PageSize, ResultBytes, WorkerThreads
+from servers._common.tools import csv_items
 
 
 class KubernetesSettings(BamSettings):
@@ -48,11 +45,11 @@ class KubernetesSettings(BamSettings):
     field_manager: str = Field(default="backend-architect-mcp", description="Field manager of server-side apply.")
     request_timeout_s: float = Field(default=20.0, gt=0, description="Timeout of one API request.")
     discovery_ttl_s: float = Field(default=300.0, ge=0, description="How long API discovery is cached per context.")
-    max_items: int = Field(default=50, ge=1, description="Default items per page of a list.")
-    max_items_limit: int = Field(default=500, ge=1, description="Largest page a caller may ask for.")
-    max_bytes: int = Field(default=200_000, ge=1_024, description="Byte cap of one tool result's payload (JSON).")
+    max_items: PageSize = 50
+    max_items_limit: PageLimit = 500
+    max_bytes: ResultBytes = 200_000
     log_max_bytes: int = Field(default=64_000, ge=256, description="Default byte cap of returned pod logs.")
-    max_threads: int = Field(default=8, ge=1, le=64, description="Worker threads for blocking API calls.")
+    max_threads: WorkerThreads = 8
 
     def kubeconfig_path(self) -> str:
         raw = self.kubeconfig or ""
@@ -60,26 +57,26 @@ class KubernetesSettings(BamSettings):
         return os.path.expanduser(first or "~/.kube/config")
 
     def contexts_allowed(self) -> tuple[str, ...]:
-        return _csv(self.allowed_contexts)
+        return csv_items(self.allowed_contexts)
 
     def context_allowed(self, name: str) -> bool:
         allowed = self.contexts_allowed()
         return not allowed or any(fnmatch.fnmatchcase(name, g) for g in allowed)
 
     def namespace_allowed(self, namespace: str) -> bool:
-        if any(fnmatch.fnmatchcase(namespace, g) for g in _csv(self.denied_namespaces)):
+        if any(fnmatch.fnmatchcase(namespace, g) for g in csv_items(self.denied_namespaces)):
             return False
-        allowed = _csv(self.allowed_namespaces)
+        allowed = csv_items(self.allowed_namespaces)
         return not allowed or any(fnmatch.fnmatchcase(namespace, g) for g in allowed)
 
     def namespaces_restricted(self) -> bool:
-        return bool(_csv(self.allowed_namespaces) or _csv(self.denied_namespaces))
+        return bool(csv_items(self.allowed_namespaces) or csv_items(self.denied_namespaces))
 
     def kind_denied(self, kind: str, plural: str, group: str) -> bool:
         names = {kind.lower(), plural.lower()}
         if group:
             names |= {f"{kind.lower()}.{group}", f"{plural.lower()}.{group}"}
-        return any(d.lower() in names for d in _csv(self.denied_kinds))
+        return any(d.lower() in names for d in csv_items(self.denied_kinds))
 
 
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"

@@ -1,4 +1,4 @@
-"""The kubernetes module's tool list: names, titles and annotations.
+"""The kubernetes tools by toolset, in the order clients see them (titles and annotations: `@tool`).
 
 The tools live by concern: discovery (contexts, API resources, namespaces), read (list/get/describe of any
 kind), events, logs, apply (server-side apply and delete), workloads (scale and rollouts) and nodes.
@@ -6,8 +6,7 @@ kind), events, logs, apply (server-side apply and delete), workloads (scale and 
 
 from __future__ import annotations
 
-from servers._common import DELETE, DISRUPT, OVERWRITE, READ_OPEN, WRITE_IDEMPOTENT, ToolCatalog, ToolSpec
-from servers._common.tools import open_world
+from servers._common import ToolCatalog, Toolsets
 from servers.kubernetes.apply import k8s_apply, k8s_resource_delete
 from servers.kubernetes.discovery import k8s_api_resources, k8s_contexts_list, k8s_namespaces_list
 from servers.kubernetes.events import k8s_events_list
@@ -16,34 +15,33 @@ from servers.kubernetes.nodes import k8s_node_cordon, k8s_node_uncordon
 from servers.kubernetes.read import k8s_resource_describe, k8s_resource_get, k8s_resources_list
 from servers.kubernetes.workloads import k8s_rollout_restart, k8s_rollout_status, k8s_rollout_undo, k8s_scale
 
-_RO = READ_OPEN
-TOOLS = [
-    ToolSpec(k8s_contexts_list, "contexts_list", "List kubeconfig contexts", _RO),
-    ToolSpec(k8s_api_resources, "api_resources", "Discover API resource types (incl. CRDs)", _RO),
-    ToolSpec(k8s_resources_list, "resources_list", "List objects of any kind", _RO),
-    ToolSpec(k8s_resource_get, "resource_get", "Get one object", _RO),
-    ToolSpec(k8s_resource_describe, "resource_describe", "Describe an object with its events", _RO),
-    ToolSpec(k8s_events_list, "events_list", "List events", _RO),
-    ToolSpec(k8s_pod_logs, "pod_logs", "Read pod logs", _RO),
-    ToolSpec(k8s_namespaces_list, "namespaces_list", "List namespaces", _RO),
-    ToolSpec(k8s_rollout_status, "rollout_status", "Rollout status and history", _RO),
-    ToolSpec(k8s_apply, "apply", "Server-side apply manifests (dry run + diff first)", open_world(OVERWRITE)),
-    ToolSpec(k8s_resource_delete, "resource_delete", "Delete an object", open_world(DELETE)),
-    ToolSpec(k8s_scale, "scale", "Scale a workload", open_world(OVERWRITE)),
-    ToolSpec(k8s_rollout_restart, "rollout_restart", "Restart a workload's pods", open_world(DISRUPT)),
-    ToolSpec(k8s_rollout_undo, "rollout_undo", "Roll a deployment back", open_world(DISRUPT)),
-    ToolSpec(k8s_node_cordon, "node_cordon", "Cordon a node", open_world(WRITE_IDEMPOTENT)),
-    ToolSpec(k8s_node_uncordon, "node_uncordon", "Uncordon a node", open_world(WRITE_IDEMPOTENT)),
-]
+_READ = (k8s_resources_list, k8s_resource_get, k8s_resource_describe)
+_TROUBLESHOOTING = (k8s_events_list, k8s_pod_logs)
+_WORKLOAD_WRITES = (k8s_scale, k8s_rollout_restart, k8s_rollout_undo)
+_NODES = (k8s_node_cordon, k8s_node_uncordon)
 
-TOOLSETS: dict[str, tuple[str, ...]] = {
-    "discovery": ("contexts_list", "api_resources", "namespaces_list"),
-    "resources": ("resources_list", "resource_get", "resource_describe", "apply", "resource_delete"),
-    "troubleshooting": ("events_list", "pod_logs"),
-    "workloads": ("rollout_status", "scale", "rollout_restart", "rollout_undo"),
-    "nodes": ("node_cordon", "node_uncordon"),
+TOOLSETS: Toolsets = {
+    "discovery": (k8s_contexts_list, k8s_api_resources, k8s_namespaces_list),
+    "resources": (*_READ, k8s_apply, k8s_resource_delete),
+    "troubleshooting": _TROUBLESHOOTING,
+    "workloads": (k8s_rollout_status, *_WORKLOAD_WRITES),
+    "nodes": _NODES,
 }
-"""Named groups of the tools above, selectable with `--toolsets kubernetes.<name>`."""
-DEFAULT_TOOLSETS = ("discovery", "resources", "troubleshooting", "workloads", "nodes")
+"""Named groups of tools, selectable with `--toolsets kubernetes.<name>`."""
 
-CATALOG = ToolCatalog(TOOLS, TOOLSETS, DEFAULT_TOOLSETS)
+CATALOG = ToolCatalog.of(
+    TOOLSETS,
+    default=("discovery", "resources", "troubleshooting", "workloads", "nodes"),
+    order=(  # the order clients have always seen (not toolset by toolset): reads first
+        k8s_contexts_list,
+        k8s_api_resources,
+        *_READ,
+        *_TROUBLESHOOTING,
+        k8s_namespaces_list,
+        k8s_rollout_status,
+        k8s_apply,
+        k8s_resource_delete,
+        *_WORKLOAD_WRITES,
+        *_NODES,
+    ),
+)

@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
+from servers._common.tools import DISRUPT, OVERWRITE, READ_OPEN, open_world, tool
 from servers.kubernetes.client import Cluster, Kube
 from servers.kubernetes.common import (
     ApiVersionArg,
@@ -58,6 +59,7 @@ class ScaleResult(BaseModel):
     replicas: int
 
 
+@tool("Scale a workload", open_world(OVERWRITE))
 async def k8s_scale(
     ctx: Context[Any, Any],
     name: NameArg,
@@ -201,6 +203,7 @@ async def _history(kube: Kube, cluster: Cluster, dep: dict[str, Any], ns: str) -
 _MAX_CONDITIONS = 20
 
 
+@tool("Rollout status and history", READ_OPEN)
 async def k8s_rollout_status(
     ctx: Context[Any, Any],
     name: WorkloadName,
@@ -254,6 +257,7 @@ class RestartResult(BaseModel):
     restarted_at: str
 
 
+@tool("Restart a workload's pods", open_world(DISRUPT))
 async def k8s_rollout_restart(
     ctx: Context[Any, Any],
     name: WorkloadName,
@@ -300,6 +304,7 @@ def _pick_revision(
     return found[0]
 
 
+@tool("Roll a deployment back", open_world(DISRUPT))
 async def k8s_rollout_undo(
     ctx: Context[Any, Any],
     name: str,

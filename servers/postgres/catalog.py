@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
+from servers._common.tools import READ, tool
 from servers.postgres.client import state_of, translate
 
 SchemaKind = Literal["user", "system", "all"]
@@ -28,6 +29,7 @@ class SchemaList(BaseModel):
     next_offset: int | None = Field(description="Pass as `offset` for the next page; null when done")
 
 
+@tool("PostgreSQL: list schemas", READ)
 async def pg_schemas_list(
     ctx: Context[Any, Any],
     kind: Annotated[SchemaKind, Field(description="Which schemas (default: user)")] = "user",
@@ -86,6 +88,7 @@ class TableList(BaseModel):
     next_offset: int | None
 
 
+@tool("PostgreSQL: list tables and views", READ)
 async def pg_tables_list(
     ctx: Context[Any, Any],
     schema: Annotated[str | None, Field(description="Only this schema (default: all user schemas)")] = None,
@@ -223,6 +226,7 @@ _DESCRIBE_SQL = {
 """The parts of a description, each read by the relation's oid."""
 
 
+@tool("PostgreSQL: describe a table", READ)
 async def pg_table_describe(
     ctx: Context[Any, Any],
     table: Annotated[str, Field(description="Table or view, optionally schema-qualified")],

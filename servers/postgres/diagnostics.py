@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error, truncate_text
+from servers._common.tools import READ, tool
 from servers.postgres import reliability
 from servers.postgres.client import state_of, translate
 from servers.postgres.reliability import Check
@@ -37,6 +38,7 @@ class ActivityResult(BaseModel):
     total_connections: int
 
 
+@tool("PostgreSQL: sessions, waits and blockers", READ)
 async def pg_activity(
     ctx: Context[Any, Any],
     include_idle: Annotated[bool, Field(description="Include idle sessions")] = False,
@@ -203,6 +205,7 @@ async def _long_transactions(conn: Any) -> Check:
     )
 
 
+@tool("PostgreSQL: health checks", READ)
 async def pg_health(
     ctx: Context[Any, Any],
     areas: Annotated[list[HealthArea] | None, Field(description="Checks to run (default: all)")] = None,
@@ -235,6 +238,7 @@ class TopQueries(BaseModel):
     sort_by: str
 
 
+@tool("PostgreSQL: heaviest statements", READ)
 async def pg_top_queries(
     ctx: Context[Any, Any],
     sort_by: Annotated[

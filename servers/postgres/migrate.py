@@ -23,6 +23,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
+from servers._common.tools import DESTRUCTIVE, DISRUPT, READ, tool
 from servers.postgres.client import Postgres, state_of, translate
 from servers.postgres.ledger import (
     SHAPE_SQL,
@@ -96,6 +97,7 @@ async def _schema_drift(conn: Any, pg: Postgres, rows: list[dict[str, Any]]) -> 
     return diff_shapes({k: v for k, v in expected.items() if v}, live)
 
 
+@tool("PostgreSQL: migrations applied, pending, drift", READ)
 async def pg_migrations_status(
     ctx: Context[Any, Any],
     directory: Directory_ = None,
@@ -342,6 +344,7 @@ def _failure(action: str, ran: list[RanMigration], f: _Failed) -> Exception:
     return err
 
 
+@tool("PostgreSQL: apply a planned migration", DESTRUCTIVE)
 async def pg_migration_apply(
     ctx: Context[Any, Any],
     plan_id: str,
@@ -475,6 +478,7 @@ async def _roll_back_one(r: _Runner, m: Migration, stmts: list[Statement]) -> tu
     return (time.perf_counter() - t0) * 1000, True
 
 
+@tool("PostgreSQL: undo the latest migrations", DISRUPT)
 async def pg_migration_rollback(
     ctx: Context[Any, Any],
     steps: Annotated[int, Field(ge=1, le=50, description="Latest applied migrations to undo")] = 1,

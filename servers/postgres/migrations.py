@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
+from servers._common.tools import WRITE_IDEMPOTENT, tool
 from servers.postgres.client import state_of, translate
 from servers.postgres.ledger import SHAPE_SQL, plan_state, resolve
 from servers.postgres.migration_files import (
@@ -285,6 +286,7 @@ def _script(sql: str) -> Scripts:
     return [(None, "the migration", [Statement(k, t, True, t, parse_one(t)) for k, t in split_script(sql)])]
 
 
+@tool("PostgreSQL: rehearse a migration (rolled back)", WRITE_IDEMPOTENT)
 async def pg_migration_plan(
     ctx: Context[Any, Any],
     sql: Annotated[

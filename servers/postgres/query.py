@@ -13,7 +13,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, SkipValidation, WithJsonSchema
 
 from servers._common import cap_items, json_size, tool_error
-from servers._common.tools import structured_result
+from servers._common.tools import DESTRUCTIVE, READ, structured_result, tool
 from servers.postgres.client import fetch_page, state_of, translate
 from servers.postgres.safety import Checked, check_explain, check_index_definition, check_read_only, check_write
 from servers.postgres.settings import PostgresSettings
@@ -134,6 +134,7 @@ def fit_rows(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str,
     return cap_items(rows, max_items=None, max_bytes=max_bytes)
 
 
+@tool("PostgreSQL: run a read-only query", READ)
 async def pg_query(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="One SELECT, WITH, VALUES, TABLE or SHOW statement")],
@@ -328,6 +329,7 @@ async def _plan(
         return plan, baseline, [n for n in names if n in orjson.dumps(plan).decode()]
 
 
+@tool("PostgreSQL: explain a query plan", READ)
 async def pg_explain(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="The statement to plan, without EXPLAIN")],
@@ -393,6 +395,7 @@ class ExecuteResult(BaseModel):
 _TAG_COUNT = re.compile(r"^(?:INSERT \d+ |UPDATE |DELETE |MERGE |COPY |SELECT |MOVE |FETCH )(\d+)$")
 
 
+@tool("PostgreSQL: execute a write statement", DESTRUCTIVE)
 async def pg_execute(
     ctx: Context[Any, Any],
     sql: Annotated[str, Field(description="One statement: INSERT/UPDATE/DELETE/MERGE, DDL, ...")],

@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_set
-from servers._common.settings import BamSettings
+from servers._common.settings import BamSettings, ResultBytes
 
 PG_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 
@@ -34,7 +34,7 @@ class PostgresSettings(BamSettings):
     )
     max_rows: int = Field(default=200, ge=1, description="Default rows per page of a query result.")
     max_rows_limit: int = Field(default=5_000, ge=1, description="Largest page a caller may ask for.")
-    max_bytes: int = Field(default=256_000, ge=1_024, description="Byte cap of the rows in one result (JSON).")
+    max_bytes: ResultBytes = 256_000
     reveal_secrets: bool = Field(
         default=False,
         description="Show values of secret-named columns (password, token, api_key, ...) instead of masking them.",

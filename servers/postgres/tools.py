@@ -1,37 +1,28 @@
-"""The PostgreSQL tool list, in the order clients see it."""
+"""The PostgreSQL tools by toolset, in the order clients see them (titles and annotations: `@tool`)."""
 
 from __future__ import annotations
 
-from servers._common import DESTRUCTIVE, DISRUPT, READ, WRITE_IDEMPOTENT, ToolCatalog, ToolSpec
+from servers._common import ToolCatalog, Toolsets
 from servers.postgres.catalog import pg_schemas_list, pg_table_describe, pg_tables_list
 from servers.postgres.diagnostics import pg_activity, pg_health, pg_top_queries
 from servers.postgres.migrate import pg_migration_apply, pg_migration_rollback, pg_migrations_status
 from servers.postgres.migrations import pg_migration_plan
 from servers.postgres.query import pg_execute, pg_explain, pg_query
 
-TOOLS = [
-    ToolSpec(pg_schemas_list, "schemas_list", "PostgreSQL: list schemas", READ),
-    ToolSpec(pg_tables_list, "tables_list", "PostgreSQL: list tables and views", READ),
-    ToolSpec(pg_table_describe, "table_describe", "PostgreSQL: describe a table", READ),
-    ToolSpec(pg_query, "query", "PostgreSQL: run a read-only query", READ),
-    ToolSpec(pg_explain, "explain", "PostgreSQL: explain a query plan", READ),
-    ToolSpec(pg_activity, "activity", "PostgreSQL: sessions, waits and blockers", READ),
-    ToolSpec(pg_health, "health", "PostgreSQL: health checks", READ),
-    ToolSpec(pg_top_queries, "top_queries", "PostgreSQL: heaviest statements", READ),
-    ToolSpec(pg_migrations_status, "migrations_status", "PostgreSQL: migrations applied, pending, drift", READ),
-    ToolSpec(pg_migration_plan, "migration_plan", "PostgreSQL: rehearse a migration (rolled back)", WRITE_IDEMPOTENT),
-    ToolSpec(pg_migration_apply, "migration_apply", "PostgreSQL: apply a planned migration", DESTRUCTIVE),
-    ToolSpec(pg_migration_rollback, "migration_rollback", "PostgreSQL: undo the latest migrations", DISRUPT),
-    ToolSpec(pg_execute, "execute", "PostgreSQL: execute a write statement", DESTRUCTIVE),
-]
+_CATALOG = (pg_schemas_list, pg_tables_list, pg_table_describe)
+_DIAGNOSTICS = (pg_activity, pg_health, pg_top_queries)
+_MIGRATIONS = (pg_migrations_status, pg_migration_plan, pg_migration_apply, pg_migration_rollback)
 
-TOOLSETS: dict[str, tuple[str, ...]] = {
-    "catalog": ("schemas_list", "tables_list", "table_describe"),
-    "query": ("query", "explain", "execute"),
-    "diagnostics": ("activity", "health", "top_queries"),
-    "migrations": ("migrations_status", "migration_plan", "migration_apply", "migration_rollback"),
+TOOLSETS: Toolsets = {
+    "catalog": _CATALOG,
+    "query": (pg_query, pg_explain, pg_execute),
+    "diagnostics": _DIAGNOSTICS,
+    "migrations": _MIGRATIONS,
 }
-"""Named groups of the tools above, selectable with `--toolsets postgres.<name>`."""
-DEFAULT_TOOLSETS = ("catalog", "query", "diagnostics", "migrations")
+"""Named groups of tools, selectable with `--toolsets postgres.<name>`."""
 
-CATALOG = ToolCatalog(TOOLS, TOOLSETS, DEFAULT_TOOLSETS)
+CATALOG = ToolCatalog.of(
+    TOOLSETS,
+    default=("catalog", "query", "diagnostics", "migrations"),
+    order=(*_CATALOG, pg_query, pg_explain, *_DIAGNOSTICS, *_MIGRATIONS, pg_execute),  # the raw write last
+)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from servers._common import cap_items, redact, redact_output, tool_error, truncate_text
 from servers._common.lines import alternatives, matches
 from servers._common.paging import offset_page, page_size
+from servers._common.tools import READ, tool
 from servers.redis.base import Limit, Node, collector, pairs, state_of
 from servers.redis.client import text
 
@@ -128,6 +129,7 @@ def _summary(s: dict[str, dict[str, Any]]) -> InfoSummary:
 _SUMMARY_SECTIONS = ("server", "clients", "memory", "stats", "replication", "keyspace")
 
 
+@tool("Redis: INFO and cache figures", READ)
 async def redis_info(
     ctx: Context[Any, Any],
     sections: Annotated[
@@ -186,6 +188,7 @@ class SlowlogResult(BaseModel):
     truncated: bool
 
 
+@tool("Redis: slow commands", READ)
 async def redis_slowlog(
     ctx: Context[Any, Any],
     limit: Annotated[int, Field(ge=1, le=128)] = 25,
@@ -256,6 +259,7 @@ class LatencyResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+@tool("Redis: latency monitor", READ)
 async def redis_latency(
     ctx: Context[Any, Any],
     event: Annotated[str | None, Field(description="LATENCY HISTORY event, e.g. command")] = None,
@@ -312,6 +316,7 @@ def _parse_client_line(line: str) -> dict[str, Any]:
     return out
 
 
+@tool("Redis: connected clients", READ)
 async def redis_clients_list(
     ctx: Context[Any, Any],
     type: Annotated[
@@ -359,6 +364,7 @@ class MemoryReport(BaseModel):
     )
 
 
+@tool("Redis: memory diagnosis", READ)
 async def redis_memory_doctor(ctx: Context[Any, Any], node: Node = None) -> MemoryReport:
     """Diagnose memory use: MEMORY DOCTOR advice plus MEMORY STATS."""
     r = state_of(ctx)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import CappedItems, json_size, tool_error
 from servers._common.paging import page_size
+from servers._common.tools import READ, tool
 from servers.redis.base import (
     LENGTH_CMD,
     Cursor,
@@ -44,6 +45,7 @@ class KeyPage(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
+@tool("Redis: list keys (SCAN)", READ)
 async def redis_keys_scan(
     ctx: Context[Any, Any],
     pattern: Annotated[str, Field(description="Glob, e.g. user:* (default all)")] = "*",
@@ -137,6 +139,7 @@ async def _optional(coro: Awaitable[Any]) -> Any:
         return None
 
 
+@tool("Redis: key type, TTL, memory, encoding", READ)
 async def redis_key_info(ctx: Context[Any, Any], key: Key) -> KeyInfo:
     """Get one key's type, TTL, memory usage, encoding and length (cheap)."""
     r = state_of(ctx)
@@ -325,6 +328,7 @@ async def _first_round(client: Any, key: str, offset: int, cap: int) -> list[Any
     return first
 
 
+@tool("Redis: read a value by type", READ)
 async def redis_key_get(
     ctx: Context[Any, Any],
     key: Key,

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import tool_error
+from servers._common.tools import READ, WRITE, tool
 from servers.redis.base import call, collector, state_of
 from servers.redis.client import text, value_json
 
@@ -28,6 +29,7 @@ class SubscribeResult(BaseModel):
     truncated: bool = Field(description="True when the call stopped at max_messages or the byte cap")
 
 
+@tool("Redis: listen on channels (bounded)", READ)
 async def redis_subscribe(
     ctx: Context[Any, Any],
     channels: Annotated[list[str] | None, Field(description="Channels to SUBSCRIBE to")] = None,
@@ -90,6 +92,7 @@ class PublishResult(BaseModel):
     receivers: int = Field(description="Subscribers that received the message (this node / shard)")
 
 
+@tool("Redis: publish a message", WRITE)
 async def redis_publish(
     ctx: Context[Any, Any],
     channel: Annotated[str, Field(min_length=1)],

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+from servers._common.tools import READ, tool
 from servers.redis.base import LENGTH_CMD, Cursor, parse_scan_cursor, state_of
 from servers.redis.client import Redis, text, value_json
 
@@ -159,6 +160,7 @@ def _advice(big: list[BigKey], pstats: list[PrefixStat], next_cursor: str | None
     return advice[:20]
 
 
+@tool("Redis: sampled big-key and prefix report", READ)
 async def redis_keyspace_report(
     ctx: Context[Any, Any],
     pattern: Annotated[str, Field(description="Only keys matching this glob")] = "*",

@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from servers._common.module import first_set
-from servers._common.settings import BamSettings
+from servers._common.settings import BamSettings, PageLimit, PageSize, ResultBytes
 
 
 def parse_nodes(value: str) -> list[tuple[str, int]]:
@@ -73,9 +73,9 @@ class RedisSettings(BamSettings):
     pool_timeout_s: float = Field(
         default=10.0, gt=0, description="How long a call waits for a free pooled connection under load."
     )
-    max_items: int = Field(default=100, ge=1, description="Default items per page (keys, members, entries).")
-    max_items_limit: int = Field(default=2_000, ge=1, description="Largest page a caller may ask for.")
-    max_bytes: int = Field(default=256_000, ge=1_024, description="Byte cap of the values in one result (JSON).")
+    max_items: PageSize = 100
+    max_items_limit: PageLimit = 2_000
+    max_bytes: ResultBytes = 256_000
     scan_count: int = Field(default=500, ge=10, description="COUNT hint of each SCAN/HSCAN/SSCAN/ZSCAN step.")
     report_max_keys: int = Field(default=20_000, ge=100, description="Keys the key report samples at most.")
     report_max_seconds: float = Field(default=5.0, gt=0, description="Time budget of one key report call.")

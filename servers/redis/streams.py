@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, truncate_text
 from servers._common.paging import offset_page, page_size
+from servers._common.tools import DELETE, READ, WRITE, tool
 from servers.redis.base import Key, Limit, WriteResult, call, collect_entries, collector, pairs, state_of
 from servers.redis.client import text
 
@@ -29,6 +30,7 @@ class StreamPage(BaseModel):
     )
 
 
+@tool("Redis: read stream entries", READ)
 async def redis_stream_range(
     ctx: Context[Any, Any],
     key: Key,
@@ -108,6 +110,7 @@ def _shorten_entry(entry: dict[str, Any], value_cap: int, max_bytes: int) -> tup
     return {"id": entry["id"], "fields": dict(kept), "fields_total": len(fields)}, cut or c3
 
 
+@tool("Redis: stream, groups and consumers", READ)
 async def redis_stream_info(
     ctx: Context[Any, Any],
     key: Key,
@@ -179,6 +182,7 @@ class PendingReport(BaseModel):
     next_cursor: str | None = Field(description="Pass as `start` for the next page")
 
 
+@tool("Redis: pending stream entries", READ)
 async def redis_stream_pending(
     ctx: Context[Any, Any],
     key: Key,
@@ -225,6 +229,7 @@ async def redis_stream_pending(
 # ---------------------------------------------------------------------------------------- writes
 
 
+@tool("Redis: append a stream entry", WRITE)
 async def redis_stream_add(
     ctx: Context[Any, Any],
     key: Key,
@@ -236,6 +241,7 @@ async def redis_stream_add(
     return WriteResult(key=key, applied=True, changed=1, length=int(ln), id=text(eid))
 
 
+@tool("Redis: create a consumer group", WRITE)
 async def redis_stream_group_create(
     ctx: Context[Any, Any],
     key: Key,
@@ -248,6 +254,7 @@ async def redis_stream_group_create(
     return WriteResult(key=key, applied=True)
 
 
+@tool("Redis: acknowledge stream entries", DELETE)
 async def redis_stream_ack(
     ctx: Context[Any, Any],
     key: Key,

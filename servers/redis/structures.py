@@ -12,6 +12,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from servers._common import tool_error
+from servers._common.tools import DELETE, DISRUPT, OVERWRITE, WRITE, WRITE_IDEMPOTENT, tool
 from servers.redis.base import Key, WriteResult, call, counted, ttl_or_none
 from servers.redis.client import value_json
 
@@ -22,6 +23,7 @@ End = Annotated[Literal["left", "right"], Field(description="Head (left) or tail
 # ------------------------------------------------------------------------------------ keys, TTLs
 
 
+@tool("Redis: set a string", OVERWRITE)
 async def redis_key_set(
     ctx: Context[Any, Any],
     key: Key,
@@ -43,6 +45,7 @@ async def redis_key_set(
     return WriteResult(key=key, applied=bool(ok), ttl_ms=ttl_or_none(ttl))
 
 
+@tool("Redis: delete keys", DELETE)
 async def redis_keys_delete(
     ctx: Context[Any, Any],
     keys: Annotated[list[str], Field(min_length=1, max_length=1000)],
@@ -53,6 +56,7 @@ async def redis_keys_delete(
     return WriteResult(key=keys[0] if len(keys) == 1 else f"{len(keys)} keys", applied=deleted > 0, changed=deleted)
 
 
+@tool("Redis: set or remove a TTL", OVERWRITE)
 async def redis_key_expire(
     ctx: Context[Any, Any],
     key: Key,
@@ -74,6 +78,7 @@ async def redis_key_expire(
 # ---------------------------------------------------------------------------------------- hashes
 
 
+@tool("Redis: set hash fields", OVERWRITE)
 async def redis_hash_set(
     ctx: Context[Any, Any],
     key: Key,
@@ -84,6 +89,7 @@ async def redis_hash_set(
     return WriteResult(key=key, applied=True, changed=int(n), length=int(ln))
 
 
+@tool("Redis: delete hash fields", DELETE)
 async def redis_hash_delete(
     ctx: Context[Any, Any],
     key: Key,
@@ -96,6 +102,7 @@ async def redis_hash_delete(
 # ----------------------------------------------------------------------------------------- lists
 
 
+@tool("Redis: push to a list", WRITE)
 async def redis_list_push(
     ctx: Context[Any, Any],
     key: Key,
@@ -109,6 +116,7 @@ async def redis_list_push(
     return WriteResult(key=key, applied=True, changed=len(values), length=int(ln))
 
 
+@tool("Redis: pop from a list", DISRUPT)
 async def redis_list_pop(
     ctx: Context[Any, Any],
     key: Key,
@@ -129,6 +137,7 @@ async def redis_list_pop(
 # ------------------------------------------------------------------------------ sets, sorted sets
 
 
+@tool("Redis: add set members", WRITE_IDEMPOTENT)
 async def redis_set_add(
     ctx: Context[Any, Any],
     key: Key,
@@ -138,6 +147,7 @@ async def redis_set_add(
     return await counted(ctx, "add set members", key, lambda c: c.sadd(key, *members), lambda c: c.scard(key))
 
 
+@tool("Redis: remove set members", DELETE)
 async def redis_set_remove(
     ctx: Context[Any, Any],
     key: Key,
@@ -147,6 +157,7 @@ async def redis_set_remove(
     return await counted(ctx, "remove set members", key, lambda c: c.srem(key, *members), lambda c: c.scard(key))
 
 
+@tool("Redis: add sorted-set members", OVERWRITE)
 async def redis_zset_add(
     ctx: Context[Any, Any],
     key: Key,
@@ -172,6 +183,7 @@ async def redis_zset_add(
     return await counted(ctx, "add sorted-set members", key, zadd, lambda c: c.zcard(key))
 
 
+@tool("Redis: remove sorted-set members", DELETE)
 async def redis_zset_remove(
     ctx: Context[Any, Any],
     key: Key,

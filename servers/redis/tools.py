@@ -2,24 +2,14 @@
 pub/sub, diagnostics (INFO, SLOWLOG, LATENCY, clients, memory, sampled key report), guarded writes and a
 raw-command tool classified by Redis's own command metadata.
 
-The tools live in one file per concern; this module assembles `TOOLS` and the `redis_command` variants
-(`COMMAND_TOOLS`, of which the most capable one the policy permits is exposed).
+The tools live in one file per concern (titles and annotations: `@tool`); this module groups them by
+toolset, reads first, with the `redis_command` variants (`COMMAND_VARIANTS`, of which the most capable one
+the policy permits is exposed).
 """
 
 from __future__ import annotations
 
-from servers._common import (
-    DELETE,
-    DESTRUCTIVE,
-    DISRUPT,
-    OVERWRITE,
-    READ,
-    WRITE,
-    WRITE_IDEMPOTENT,
-    ToolCatalog,
-    ToolSpec,
-)
-from servers._common.tools import ADMIN
+from servers._common import ADMIN, DESTRUCTIVE, READ, ToolCatalog, Toolsets, tool
 from servers.redis.command import make_command_tool
 from servers.redis.diagnostics import redis_clients_list, redis_info, redis_latency, redis_memory_doctor, redis_slowlog
 from servers.redis.keys import redis_key_get, redis_key_info, redis_keys_scan
@@ -47,62 +37,58 @@ from servers.redis.structures import (
     redis_zset_remove,
 )
 
-TOOLS = [
-    ToolSpec(redis_keys_scan, "keys_scan", "Redis: list keys (SCAN)", READ),
-    ToolSpec(redis_key_info, "key_info", "Redis: key type, TTL, memory, encoding", READ),
-    ToolSpec(redis_key_get, "key_get", "Redis: read a value by type", READ),
-    ToolSpec(redis_stream_range, "stream_range", "Redis: read stream entries", READ),
-    ToolSpec(redis_stream_info, "stream_info", "Redis: stream, groups and consumers", READ),
-    ToolSpec(redis_stream_pending, "stream_pending", "Redis: pending stream entries", READ),
-    ToolSpec(redis_subscribe, "subscribe", "Redis: listen on channels (bounded)", READ),
-    ToolSpec(redis_info, "info", "Redis: INFO and cache figures", READ),
-    ToolSpec(redis_slowlog, "slowlog", "Redis: slow commands", READ),
-    ToolSpec(redis_latency, "latency", "Redis: latency monitor", READ),
-    ToolSpec(redis_clients_list, "clients_list", "Redis: connected clients", READ),
-    ToolSpec(redis_memory_doctor, "memory_doctor", "Redis: memory diagnosis", READ),
-    ToolSpec(redis_keyspace_report, "keyspace_report", "Redis: sampled big-key and prefix report", READ),
-    ToolSpec(redis_key_set, "key_set", "Redis: set a string", OVERWRITE),
-    ToolSpec(redis_keys_delete, "keys_delete", "Redis: delete keys", DELETE),
-    ToolSpec(redis_key_expire, "key_expire", "Redis: set or remove a TTL", OVERWRITE),
-    ToolSpec(redis_hash_set, "hash_set", "Redis: set hash fields", OVERWRITE),
-    ToolSpec(redis_hash_delete, "hash_delete", "Redis: delete hash fields", DELETE),
-    ToolSpec(redis_list_push, "list_push", "Redis: push to a list", WRITE),
-    ToolSpec(redis_list_pop, "list_pop", "Redis: pop from a list", DISRUPT),
-    ToolSpec(redis_set_add, "set_add", "Redis: add set members", WRITE_IDEMPOTENT),
-    ToolSpec(redis_set_remove, "set_remove", "Redis: remove set members", DELETE),
-    ToolSpec(redis_zset_add, "zset_add", "Redis: add sorted-set members", OVERWRITE),
-    ToolSpec(redis_zset_remove, "zset_remove", "Redis: remove sorted-set members", DELETE),
-    ToolSpec(redis_stream_add, "stream_add", "Redis: append a stream entry", WRITE),
-    ToolSpec(redis_stream_group_create, "stream_group_create", "Redis: create a consumer group", WRITE),
-    ToolSpec(redis_stream_ack, "stream_ack", "Redis: acknowledge stream entries", DELETE),
-    ToolSpec(redis_publish, "publish", "Redis: publish a message", WRITE),
-]
-
-COMMAND_TOOLS = [
-    ToolSpec(make_command_tool("admin"), "command", "Redis: run any command (admin)", DESTRUCTIVE, level=ADMIN),
-    ToolSpec(make_command_tool("write"), "command", "Redis: run a read or write command", DESTRUCTIVE),
-    ToolSpec(make_command_tool("read"), "command", "Redis: run a read-only command", READ),
-]
+COMMAND_VARIANTS = (
+    tool("Redis: run any command (admin)", DESTRUCTIVE, level=ADMIN)(make_command_tool("admin")),
+    tool("Redis: run a read or write command", DESTRUCTIVE)(make_command_tool("write")),
+    tool("Redis: run a read-only command", READ)(make_command_tool("read")),
+)
 """Variants of `redis_command`, most capable first; only the first the policy permits is exposed."""
 
-TOOLSETS: dict[str, tuple[str, ...]] = {
-    "keys": ("keys_scan", "key_info", "key_get", "key_set", "keys_delete", "key_expire"),
-    "structures": (
-        "hash_set",
-        "hash_delete",
-        "list_push",
-        "list_pop",
-        "set_add",
-        "set_remove",
-        "zset_add",
-        "zset_remove",
-    ),
-    "streams": ("stream_range", "stream_info", "stream_pending", "stream_add", "stream_group_create", "stream_ack"),
-    "pubsub": ("subscribe", "publish"),
-    "diagnostics": ("info", "slowlog", "latency", "clients_list", "memory_doctor", "keyspace_report"),
-    "command": ("command",),
-}
-"""Named groups of the tools above, selectable with `--toolsets redis.<name>`."""
-DEFAULT_TOOLSETS = ("keys", "structures", "diagnostics", "command")
+_KEY_READS = (redis_keys_scan, redis_key_info, redis_key_get)
+_KEY_WRITES = (redis_key_set, redis_keys_delete, redis_key_expire)
+_STRUCTURES = (
+    redis_hash_set,
+    redis_hash_delete,
+    redis_list_push,
+    redis_list_pop,
+    redis_set_add,
+    redis_set_remove,
+    redis_zset_add,
+    redis_zset_remove,
+)
+_STREAM_READS = (redis_stream_range, redis_stream_info, redis_stream_pending)
+_STREAM_WRITES = (redis_stream_add, redis_stream_group_create, redis_stream_ack)
+_DIAGNOSTICS = (
+    redis_info,
+    redis_slowlog,
+    redis_latency,
+    redis_clients_list,
+    redis_memory_doctor,
+    redis_keyspace_report,
+)
 
-CATALOG = ToolCatalog(TOOLS, TOOLSETS, DEFAULT_TOOLSETS, variants=COMMAND_TOOLS)
+TOOLSETS: Toolsets = {
+    "keys": (*_KEY_READS, *_KEY_WRITES),
+    "structures": _STRUCTURES,
+    "streams": (*_STREAM_READS, *_STREAM_WRITES),
+    "pubsub": (redis_subscribe, redis_publish),
+    "diagnostics": _DIAGNOSTICS,
+    "command": COMMAND_VARIANTS,
+}
+"""Named groups of tools, selectable with `--toolsets redis.<name>`."""
+
+CATALOG = ToolCatalog.of(
+    TOOLSETS,
+    default=("keys", "structures", "diagnostics", "command"),
+    order=(  # reads first, then writes, each by toolset
+        *_KEY_READS,
+        *_STREAM_READS,
+        redis_subscribe,
+        *_DIAGNOSTICS,
+        *_KEY_WRITES,
+        *_STRUCTURES,
+        *_STREAM_WRITES,
+        redis_publish,
+    ),
+    variants=COMMAND_VARIANTS,
+)

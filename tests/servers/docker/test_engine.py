@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 
 from servers.docker import MODULE, build_server
-from servers.docker.tools import TOOLS
+from servers.docker.tools import CATALOG
 from tests.conftest import error_text, ok
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_read_only_by_default_exposes_only_read_tools(ro: Client) -> None:
     names = {t.name for t in (await ro.list_tools()).tools}
-    reads = {f"docker_{s.name}" for s in TOOLS if not s.is_write}
+    reads = {f"docker_{s.name}" for s in CATALOG.tools if not s.is_write}
     assert names == reads
     assert "docker_container_run" not in names and "docker_container_exec" not in names
     for t in (await ro.list_tools()).tools:
@@ -30,7 +30,7 @@ async def test_exec_needs_admin(client: Client, admin: Client) -> None:
     writes = {t.name for t in (await client.list_tools()).tools}
     assert "docker_container_run" in writes and "docker_container_exec" not in writes
     tools = {t.name: t for t in (await admin.list_tools()).tools}
-    assert len(tools) == len(TOOLS)
+    assert len(tools) == len(CATALOG.tools)
     exec_tool = tools["docker_container_exec"]
     assert exec_tool.annotations is not None and exec_tool.annotations.destructive_hint is True
     pull = tools["docker_image_pull"]
