@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from servers._common.backend import Backend
 
@@ -68,11 +67,22 @@ def blocking_backend(
     return backend
 
 
-@asynccontextmanager
-async def serving(state: S, *backends: Backend[Any]) -> AsyncIterator[S]:
-    """Yield a module's state for the server's lifetime; its backends are closed afterwards, last first."""
-    try:
-        yield state
-    finally:
-        for backend in reversed(backends):
+class serving(Generic[S]):
+    """`async with serving(state, *backends) as state:` yields a module's state for the server's lifetime; its
+    backends are closed afterwards, last first.
+
+    A class, not an `@asynccontextmanager` generator: at interpreter or loop shutdown asyncio closes every live
+    async generator in no particular order, and an inner generator closed before the `resources()` generator
+    around it made that one fail with "generator didn't stop after athrow()".
+    """
+
+    def __init__(self, state: S, *backends: Backend[Any]) -> None:
+        self._state = state
+        self._backends = backends
+
+    async def __aenter__(self) -> S:
+        return self._state
+
+    async def __aexit__(self, *exc: object) -> None:
+        for backend in reversed(self._backends):
             await backend.aclose()
