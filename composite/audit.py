@@ -90,19 +90,8 @@ class AuditLog(ToolCallObserver):
         self.sink = sink
 
     def begin(self, ctx: Any, params: Mapping[str, Any]) -> Started:
-        subject, client_id = caller_identity()
-        tool, arguments, via = target_of(params)
         transport = "http" if isinstance(getattr(ctx, "request", None), Request) else "stdio"
-        return Started(
-            _now(),
-            _field(ctx.request_id),
-            subject,
-            client_id,
-            _field(tool),
-            via,
-            arguments_digest(arguments),
-            transport,
-        )
+        return started(ctx.request_id, params, transport)
 
     def finish(self, begun: Any, name: object, seconds: float, outcome: str, code: str | None) -> None:
         if code in REFUSAL_CODES:
@@ -130,16 +119,14 @@ class AuditLog(ToolCallObserver):
     def refused(self, message: Mapping[str, Any], code: str, transport: str = "http") -> None:
         """Audit a tools/call refused before it reached the server (HTTP-level limit)."""
         params = message.get("params")
-        tool, arguments, via = target_of(params if isinstance(params, Mapping) else {})
-        subject, client_id = caller_identity()
-        started = Started(
-            _now(),
-            _field(message.get("id")),
-            subject,
-            client_id,
-            _field(tool),
-            via,
-            arguments_digest(arguments),
-            transport,
-        )
-        self.write(started, "refused", code, 0.0)
+        begun = started(message.get("id"), params if isinstance(params, Mapping) else {}, transport)
+        self.write(begun, "refused", code, 0.0)
+
+
+def started(request_id: Any, params: Mapping[str, Any], transport: str) -> Started:
+    """What the audit line of a call knows when it starts: who, which tool, a digest of the arguments."""
+    subject, client_id = caller_identity()
+    tool, arguments, via = target_of(params)
+    return Started(
+        _now(), _field(request_id), subject, client_id, _field(tool), via, arguments_digest(arguments), transport
+    )
