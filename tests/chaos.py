@@ -250,9 +250,13 @@ class PrivateRedisCluster:
         r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args], capture_output=True, text=True)
         return r.stdout.strip()
 
-    def state(self) -> str:
-        info = self._cli(self.ports[0], "cluster", "info")
+    def state(self, port: int) -> str:
+        info = self._cli(port, "cluster", "info")
         return next((line.split(":")[1].strip() for line in info.splitlines() if line.startswith("cluster_state")), "")
+
+    def states(self) -> dict[int, str]:
+        """Each node's own `cluster_state` (a client may ask any of them)."""
+        return {p: self.state(p) for p in self.ports}
 
     def start(self) -> None:
         if shutil.which("redis-server") is None:
@@ -268,10 +272,11 @@ class PrivateRedisCluster:
         self.wait_ok()
 
     def wait_ok(self) -> None:
+        """Until every node says `cluster_state:ok` (the one `--cluster create` was run on is not enough)."""
         deadline = time.monotonic() + 30
-        while self.state() != "ok":
+        while set(self.states().values()) != {"ok"}:
             if time.monotonic() > deadline:
-                pytest.fail(f"private Redis Cluster state {self.state()!r}")
+                pytest.fail(f"private Redis Cluster states {self.states()!r}")
             time.sleep(0.1)
 
     def client_count(self) -> int:
