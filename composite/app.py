@@ -193,15 +193,43 @@ def selection_warnings(settings: AppSettings, catalog: list[registry.ModuleTools
     return out
 
 
+@dataclass
+class CallGuards:
+    """What every served server checks and tracks a call with, for the composite and `python -m servers.<name>`
+    alike: bearer authentication, the audit log, call limits, and the calls in flight (graceful shutdown)."""
+
+    settings: AppSettings
+    """The settings, with static tokens replaced by their digests."""
+    verifier: auth.Verifiers | None
+    audit: AuditLog | None
+    limits: CallLimits | None
+    inflight: InFlightCalls
+
+    def middleware(self, metrics: ToolMetrics) -> list[Any]:
+        """The server middleware after the call log: metrics, audit, limits, in-flight tracking."""
+        return [metrics, *(g for g in (self.audit, self.limits) if g is not None), self.inflight]
+
+    def server_kwargs(self) -> dict[str, Any]:
+        """`MCPServer` arguments of the bearer authentication (none without it)."""
+        return auth.auth_kwargs(self.settings, self.verifier)
+
+    def scopes(self, keys: list[str], policy: ToolPolicy) -> list[str]:
+        """The scopes that mean something for the modules `keys` under `policy`."""
+        writes = {k: policy.writes_allowed(k) for k in keys}
+        return auth.scopes_supported(keys, writes, {k: policy.admin_allowed(k) for k in keys})
+
+
+def call_guards(settings: AppSettings) -> CallGuards:
+    """The `CallGuards` of `settings` (errors: settings that cannot be applied)."""
+    verifier = auth.build_verifier(settings)
+    if verifier is not None and verifier.static is not None:  # from here on, only the tokens' digests
+        settings = settings.model_copy(update={"auth_tokens": SecretStr(auth.hashed_spec(verifier.static.entries))})
+    audit, limits = server_guards(settings)
+    return CallGuards(settings, verifier, audit, limits, InFlightCalls())
+
+
 def _new_server(
-    settings: AppSettings,
-    runtime: Runtime,
-    metrics: ToolMetrics,
-    instructions: str,
-    tools: list[Tool],
-    verifier: auth.Verifiers | None,
-    guards: list[Any],
-    inflight: InFlightCalls,
+    runtime: Runtime, metrics: ToolMetrics, instructions: str, tools: list[Tool], guards: CallGuards
 ) -> MCPServer[Any]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
@@ -217,9 +245,9 @@ def _new_server(
         tools=tools,
         lifespan=lifespan,
         log_level="WARNING",
-        middleware=[ToolCallLog(), metrics, *guards, inflight],
+        middleware=[ToolCallLog(), *guards.middleware(metrics)],
         cache_hints={"tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT},
-        **auth.auth_kwargs(settings, verifier),
+        **guards.server_kwargs(),
     )
 
 
@@ -242,13 +270,9 @@ def build(settings: AppSettings | None = None) -> Composite:
     instructions = system_prompt(mounted, discovery=settings.discovery)
     runtime = Runtime(infos)
     metrics = ToolMetrics()
-    verifier = auth.build_verifier(settings)
-    if verifier is not None and verifier.static is not None:  # from here on, only the tokens' digests
-        settings = settings.model_copy(update={"auth_tokens": SecretStr(auth.hashed_spec(verifier.static.entries))})
-    audit, limits = server_guards(settings)
-    guards = [g for g in (audit, limits) if g is not None]
-    inflight = InFlightCalls()
-    server = _new_server(settings, runtime, metrics, instructions, served, verifier, guards, inflight)
+    guards = call_guards(settings)
+    settings = guards.settings
+    server = _new_server(runtime, metrics, instructions, served, guards)
     install_request_selection(server, index, meta, lambda request: auth.identity_for(auth.token_of(request), settings))
     install_lean_results(server)
     for m in mounted:
@@ -264,9 +288,6 @@ def build(settings: AppSettings | None = None) -> Composite:
     metrics.set_tools({**{t: m.info.key for m in mounted for t in m.tools}, **dict.fromkeys(meta, "discovery")})
     _add_prompt(server, mounted, instructions, settings.discovery)
     required = required_modules(settings.required, keys)
-    scopes = auth.scopes_supported(
-        keys, {k: policy.writes_allowed(k) for k in keys}, {k: policy.admin_allowed(k) for k in keys}
-    )
     return Composite(
         server,
         runtime,
@@ -276,12 +297,12 @@ def build(settings: AppSettings | None = None) -> Composite:
         reasons,
         required,
         metrics,
-        verifier,
-        scopes,
+        guards.verifier,
+        guards.scopes(keys, policy),
         meta,
-        audit,
-        limits,
-        inflight,
+        guards.audit,
+        guards.limits,
+        guards.inflight,
     )
 
 

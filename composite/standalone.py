@@ -7,7 +7,7 @@ import sys
 
 from composite import cli
 from composite import modules as registry
-from composite.app import Composite, MountedModule, Runtime, tool_policy
+from composite.app import Composite, MountedModule, Runtime, call_guards, tool_policy
 from composite.metrics import ToolMetrics, configure_tracing
 from composite.selection import ToolIndex
 from composite.settings import AppSettings
@@ -29,17 +29,35 @@ def serve_parser(info: ModuleInfo) -> argparse.ArgumentParser:
 
 
 def build_module(info: ModuleInfo, settings: AppSettings) -> Composite:
-    """One module's server with the composite's HTTP app pieces: shared runtime, metrics, health."""
+    """One module's server with the composite's pieces: shared runtime, metrics, health, and the same call
+    guards (authentication, audit, limits, in-flight tracking for the graceful shutdown)."""
     policy = tool_policy(settings)
     runtime = Runtime([info])
     metrics = ToolMetrics()
+    guards = call_guards(settings)
     tools = info.tools(policy)
-    server = build_standalone(info, tools, attach=runtime.attach, middleware=[metrics])
+    server = build_standalone(
+        info, tools, attach=runtime.attach, middleware=guards.middleware(metrics), **guards.server_kwargs()
+    )
     names = [t.name for t in tools]
     metrics.set_tools(dict.fromkeys(names, info.key))
     index = ToolIndex([registry.module_tools(info.key)], tools)
     mounted = [MountedModule(info, names, policy.writes_allowed(info.key))]
-    return Composite(server, runtime, mounted, settings, index, {info.key: "this entry point"}, [info.key], metrics)
+    return Composite(
+        server,
+        runtime,
+        mounted,
+        guards.settings,
+        index,
+        {info.key: "this entry point"},
+        [info.key],
+        metrics,
+        guards.verifier,
+        guards.scopes([info.key], policy),
+        audit=guards.audit,
+        limits=guards.limits,
+        inflight=guards.inflight,
+    )
 
 
 def main(info: ModuleInfo, argv: list[str] | None = None) -> None:
@@ -49,9 +67,10 @@ def main(info: ModuleInfo, argv: list[str] | None = None) -> None:
         if args.servers is not None and registry.normalize(args.servers) != [info.key]:
             raise ValueError(f"this entry point serves only {info.key}; use `backend-architect-mcp serve --servers`")
         settings = settings.model_copy(update={"servers": info.key})
+        configure_logging(settings.log_level)
+        configure_tracing()
+        app = build_module(info, settings)
     except ValueError as exc:
         sys.stderr.write(f"python -m servers.{info.key}: {exc}\n")
         raise SystemExit(2) from None
-    configure_logging(settings.log_level)
-    configure_tracing()
-    cli.serve_app(build_module(info, settings))
+    cli.serve_app(app)

@@ -21,10 +21,12 @@ def build_standalone(
     *,
     attach: Callable[[], AbstractAsyncContextManager[dict[str, Any]]] | None = None,
     middleware: Sequence[Any] = (),
+    **server_kwargs: Any,
 ) -> MCPServer[Any]:
     """The module's `tools` (`info.tools(policy)`) on a server of its own, as named and run in the composite.
 
     `attach` shares resources opened elsewhere (the HTTP app's runtime); by default the server opens its own.
+    `server_kwargs` go to `MCPServer` (the composite's bearer authentication).
     """
 
     @asynccontextmanager
@@ -45,6 +47,7 @@ def build_standalone(
         lifespan=lifespan,
         log_level="WARNING",
         middleware=[ToolCallLog(), *middleware],
+        **server_kwargs,
     )
     install_lean_results(server)
     return server

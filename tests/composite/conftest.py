@@ -32,17 +32,22 @@ class ServerProcess:
 
 
 def start_server(
-    *args: str, env: dict[str, str] | None = None, whole_env: bool = False, ready_timeout: float = 60
+    *args: str,
+    env: dict[str, str] | None = None,
+    whole_env: bool = False,
+    ready_timeout: float = 60,
+    entry: tuple[str, ...] = ("composite", "serve"),
 ) -> ServerProcess:
     """`backend-architect-mcp serve --transport http ...` on a free loopback port, ready to answer.
 
-    `env` is added to this process's environment, or is the whole environment with `whole_env`.
+    `env` is added to this process's environment, or is the whole environment with `whole_env`; `entry` is
+    the module run with `python -m` and its arguments (`("servers.postgres",)`: the standalone entry point).
     """
     port = free_port()
     fd, log_path = tempfile.mkstemp(prefix="bam-server-", suffix=".log")
     with os.fdopen(fd, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "composite", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            [sys.executable, "-m", *entry, "--host", "127.0.0.1", "--port", str(port), *args],
             stdout=subprocess.DEVNULL,
             stderr=log,
             env=dict(env or {}) if whole_env else {**os.environ, **(env or {})},

@@ -73,13 +73,13 @@ class RawSession:
         return r.text
 
 
-async def pg_backends(marker: str) -> list[dict[str, Any]]:
-    """Our sessions (application_name) whose current query contains `marker`, with their state."""
+async def pg_backends(marker: str, app_name: str = APP_NAME) -> list[dict[str, Any]]:
+    """Our sessions (`app_name`) whose current query contains `marker`, with their state."""
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
     try:
         rows = await conn.fetch(
             "SELECT pid, state, query FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
-            APP_NAME,
+            app_name,
             f"%{marker}%",
         )
     finally:
@@ -87,8 +87,8 @@ async def pg_backends(marker: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def pg_active(marker: str) -> int:
-    return sum(1 for r in await pg_backends(marker) if r["state"] == "active")
+async def pg_active(marker: str, app_name: str = APP_NAME) -> int:
+    return sum(1 for r in await pg_backends(marker, app_name) if r["state"] == "active")
 
 
 async def within(seconds: float, probe: Callable[[], Awaitable[bool]], step: float = 0.05) -> float:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Awaitable
+from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
 
-from tests.conftest import free_port, ok
+from tests.composite.conftest import start_server, stop_server
+from tests.composite.rawhttp import RawSession, pg_active, pg_backends, within
+from tests.conftest import error_text, free_port, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -71,3 +78,42 @@ async def test_serves_http_with_policy_health_and_metrics(database_url: str) -> 
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+async def test_http_cancels_on_disconnect_and_drains_on_sigterm(database_url: str) -> None:
+    """The composite's HTTP code path: a client that leaves cancels its query, SIGTERM waits the grace,
+    cancels the call still running (a tool error), closes the pool and exits 0."""
+    name = f"bam-standalone-{uuid.uuid4().hex[:10]}"
+    env = {"BAM_PG_APPLICATION_NAME": name, "BAM_SHUTDOWN_GRACE_S": "1"}
+    sp = start_server("--transport", "http", env=env, entry=("servers.postgres",))
+    try:
+        sleep = "SELECT pg_sleep(30) AS slept, '{}' AS marker"
+        async with httpx2.AsyncClient(base_url=sp.base, timeout=60) as http:
+            s = await RawSession(http).open()
+            left = uuid.uuid4().hex
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(s.call_and_leave, "pg_query", {"sql": sleep.format(left)}, 2.0)
+                await within(1.9, lambda: _eq(pg_active(left, name), 1))  # it did run on the server
+            await within(2.0, lambda: _eq(pg_active(left, name), 0))  # and was cancelled when the client left
+        got: dict[str, Any] = {}
+        async with Client(f"{sp.base}/mcp") as c:
+
+            async def slow() -> None:
+                got["r"] = await c.call_tool("pg_query", {"sql": sleep.format(uuid.uuid4().hex)})
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(slow)
+                await anyio.sleep(0.7)
+                signalled = time.monotonic()
+                sp.proc.send_signal(signal.SIGTERM)
+        assert "shutting down" in error_text(got["r"])
+        assert 0.9 < time.monotonic() - signalled < 4  # the grace (1 s), then the cancel
+        assert await anyio.to_thread.run_sync(lambda: sp.proc.wait(15)) == 0, sp.log()[-3000:]
+        assert await _eq(pg_active("", name), 0) and not await pg_backends("", name)  # pool closed
+        assert "Traceback" not in sp.log()
+    finally:
+        stop_server(sp)
+
+
+async def _eq(count: Awaitable[int], want: int) -> bool:
+    return await count == want
