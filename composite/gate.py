@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import anyio
 import orjson
@@ -29,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from composite.audit import AuditLog
 from composite.identity import caller_identity
 from composite.limits import ADMITTED, CallLimits, Refusal
+from composite.stdio import invalid_body
 
 log = logging.getLogger("backend_architect_mcp.gate")
 
@@ -111,8 +113,11 @@ class RequestGate:
         self.mcp_path, self.sse_path, self.messages_path = mcp_path, sse_path, messages_path
         self.sse_open = 0
         self.sse_sessions: dict[str, SseConnection] = {}
+        self.sse_app = LoggedRejections(app)
         # This gate logs each Host/Origin rejection itself (one line); the SDK's check then always passes.
         logging.getLogger("mcp.server.transport_security").setLevel(logging.ERROR)
+        # ... and each rejection of the SSE transport (its warnings would be a second line for the same one).
+        logging.getLogger("mcp.server.sse").setLevel(logging.ERROR)
 
     def _guarded(self, path: str) -> bool:
         return path in (self.mcp_path, self.sse_path) or path.startswith(self.messages_path.rstrip("/"))
@@ -128,12 +133,20 @@ class RequestGate:
         if method == "GET" and path == self.sse_path:
             await self._sse(scope, receive, send)
             return
+        app = self.app
+        if path != self.mcp_path:  # the SSE transport: its rejections logged once each, never a traceback
+            app = self.sse_app
+            if method == "POST" and path != self.sse_path:
+                checked = await _checked_message(scope, receive, send)
+                if checked is None:
+                    return
+                receive = checked
         if method == "POST" and path != self.sse_path:
             self._touch_sse(scope)
             if self.limits is not None and self._identified(scope):
-                await self._limited(scope, receive, send)
+                await self._limited(app, scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        await app(scope, receive, send)
 
     async def _bad_host_or_origin(self, scope: Scope, send: Send) -> bool:
         if self.security is None:
@@ -163,11 +176,11 @@ class RequestGate:
         """Whether the request has a caller to count against (unauthenticated ones are refused 401 later)."""
         return not self.auth_required or isinstance(scope.get("user"), AuthenticatedUser)
 
-    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _limited(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         body, receive = await _buffer(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
         calls = tool_calls(body) if body is not None else []
         if not calls:
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         assert self.limits is not None
         subject, _ = caller_identity()
@@ -177,7 +190,7 @@ class RequestGate:
             return
         token = ADMITTED.set(True)
         try:
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
         finally:
             ADMITTED.reset(token)
 
@@ -246,6 +259,64 @@ class RequestGate:
                 scope.cancel()
                 return
             await anyio.sleep(left)
+
+
+SSE_REJECTIONS = {404: "unknown_session", 405: "method_not_allowed", 413: "body_too_large"}
+"""The reasons of the SDK's own SSE rejections that reach it (`_checked_message` answers the others)."""
+
+
+class LoggedRejections:
+    """The SDK's SSE endpoints, with each client error they answer logged as one `request_rejected` line
+    (401/403 are the bearer layer's, logged by `RequestGate._watch_auth`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if 400 <= status < 500 and status not in (401, 403):
+                    rejection(scope, SSE_REJECTIONS.get(status, "bad_request"), status)
+            await send(message)
+
+        await self.app(scope, receive, logged)
+
+
+async def _checked_message(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    """A POST to the SSE message endpoint checked before the SDK sees it (the SDK logs a traceback for a
+    body it cannot parse): a bad one is answered 4xx and logged once here (None); else a `receive` that
+    replays the body. The SDK's own checks (the session exists and is the caller's) come after."""
+    refusal = _bad_message_post(Request(scope))
+    body, replay = (None, receive) if refusal else await _buffer(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
+    if refusal is None and body is None:
+        refusal = ("body_too_large", 413, f"the body is larger than {DEFAULT_MAX_REQUEST_BODY_SIZE} bytes")
+    if refusal is not None:
+        reason, status, message = refusal
+        rejection(scope, reason, status)
+        await respond(send, status, {"error": reason, "message": message})
+        return None
+    assert body is not None
+    error = invalid_body(body)
+    if error is not None:
+        rejection(scope, "invalid_message", 400, code=error.error.code)
+        await respond(send, 400, error.model_dump(mode="json", by_alias=True, exclude_none=True))
+        return None
+    return replay
+
+
+def _bad_message_post(request: Request) -> tuple[str, int, str] | None:
+    """(reason, status, message) when the headers or the session id of a message POST are wrong."""
+    if not request.headers.get("content-type", "").lower().startswith("application/json"):
+        return "unsupported_content_type", 415, "Content-Type must be application/json"
+    sid = request.query_params.get("session_id")
+    if sid is None:
+        return "missing_session_id", 400, "the session_id query parameter is required"
+    try:
+        UUID(hex=sid)
+    except ValueError:
+        return "invalid_session_id", 400, "session_id is not a session id"
+    return None
 
 
 class _suppress_disconnect:

@@ -140,7 +140,11 @@ def parse_line(line: bytes) -> types.JSONRPCMessage | Rejected:
         return Rejected(
             _error(types.INVALID_REQUEST, f"Invalid request: message larger than {MAX_MESSAGE_BYTES} bytes")
         )
-    text = line.decode("utf-8", errors="replace")
+    return parse_message(line.decode("utf-8", errors="replace"))
+
+
+def parse_message(text: str) -> types.JSONRPCMessage | Rejected:
+    """`parse_line` of a decoded line."""
     try:
         raw = pydantic_core.from_json(text)
     except ValueError as exc:
@@ -157,6 +161,19 @@ def parse_line(line: bytes) -> types.JSONRPCMessage | Rejected:
         reason = f"Invalid request: {where}: {first['msg']}"[:300]
         return Rejected(_error(types.INVALID_REQUEST, reason, rid if _valid_id(rid) else None))
     return message
+
+
+def invalid_body(body: bytes) -> types.JSONRPCError | None:
+    """Why the SDK's HTTP transports would refuse the message `body` (their check: the same adapter, bytes
+    in, so invalid UTF-8 too), as the error this transport answers such a line with; None if they take it."""
+    try:
+        types.jsonrpc_message_adapter.validate_json(body, by_name=False)
+    except pydantic_core.ValidationError:
+        parsed = parse_message(body.decode("utf-8", errors="replace"))
+        if isinstance(parsed, Rejected):
+            return parsed.error
+        return _error(types.PARSE_ERROR, "Parse error: the body is not valid UTF-8")
+    return None
 
 
 def encode(message: types.JSONRPCMessage) -> bytes:

@@ -148,7 +148,7 @@ def test_http_random_bodies_never_500(http_session: tuple[ServerProcess, HttpSes
 def test_http_still_serves_after_the_fuzz(http_session: tuple[ServerProcess, HttpSession]) -> None:
     sp, s = http_session
     s.works()
-    assert "Traceback" not in sp.log()  # (the SSE test below runs last: the SDK logs its parse failures)
+    assert "Traceback" not in sp.log()
 
 
 def test_sse_messages_endpoint_rejects_malformed_and_oversized_bodies(
