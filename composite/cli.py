@@ -178,7 +178,7 @@ def serve_app(app: Any) -> None:
     if settings.transport == "stdio":
         from composite.stdio import run_stdio
 
-        run_stdio(app.server)
+        run_stdio(app.server, app.inflight, settings.shutdown_grace_s)
         return
     import logging
 

@@ -1,4 +1,4 @@
-"""Graceful shutdown of the HTTP server: drain in-flight tool calls, cancel the rest, close every pool.
+"""Graceful shutdown: drain in-flight tool calls, cancel the rest, close every pool.
 
 On SIGTERM or SIGINT (uvicorn's handlers) `GracefulServer.shutdown`
 1. stops accepting: the listening sockets close, new connections are refused;
@@ -8,6 +8,10 @@ On SIGTERM or SIGINT (uvicorn's handlers) `GracefulServer.shutdown`
    the Insights query stopped);
 4. lets the responses go out, closes the remaining connections (idle sessions, GET streams) and runs the
    lifespan's exit, which closes every module's pools and clients. The process then exits 0.
+
+Over stdio (`composite/stdio.py: serve_stdio`) SIGTERM/SIGINT take the same steps through `drain`: stdin is
+no longer read, the grace runs until every request read has been answered, the rest are cancelled, then the
+input ends as at EOF, so the server closes its pools and exits 0.
 
 `InFlightCalls` is the server middleware that knows the calls in flight and can cancel them.
 """
@@ -31,6 +35,8 @@ SHUTDOWN_MESSAGE = (
 )
 FLUSH_S = 1
 """Time left, after the last call ended, for responses to reach their clients before connections close."""
+CANCEL_WAIT_S = 10.0
+"""How long cancelled calls get to stop their backend work and answer before the server stops anyway."""
 
 
 class InFlightCalls:
@@ -64,12 +70,30 @@ class InFlightCalls:
             scope.cancel()
         return len(scopes)
 
-    async def wait_idle(self, seconds: float, give_up: Callable[[], bool] = lambda: False) -> bool:
-        """Wait until no call is in flight, at most `seconds` (or until `give_up()`); whether that happened."""
-        with anyio.move_on_after(seconds):
-            while self._scopes and not give_up():
-                await anyio.sleep(0.05)
-        return not self._scopes
+
+async def wait_until(done: Callable[[], bool], seconds: float) -> bool:
+    """Wait until `done()`, at most `seconds`; whether it happened."""
+    with anyio.move_on_after(seconds):
+        while not done():
+            await anyio.sleep(0.05)
+    return done()
+
+
+async def drain(
+    inflight: InFlightCalls,
+    grace_s: float,
+    busy: Callable[[], int] | None = None,
+    forced: Callable[[], bool] = lambda: False,
+) -> None:
+    """Steps 2 and 3 of the module docstring, for HTTP and stdio alike: wait until nothing is `busy()` (the
+    tool calls in flight by default), at most `grace_s` or until `forced()` (a second signal), then cancel
+    the tool calls still running and wait for them to answer (they stop their backend work first)."""
+    count = busy or (lambda: inflight.count)
+    log.info("shutting down: %d tool call(s) in flight, grace %gs", inflight.count, grace_s)
+    if await wait_until(lambda: not count() or forced(), grace_s) and not count():
+        return
+    log.warning("grace period over: cancelled %d tool call(s)", inflight.cancel_all())
+    await wait_until(lambda: not count(), CANCEL_WAIT_S)
 
 
 class GracefulServer(uvicorn.Server):
@@ -88,13 +112,7 @@ class GracefulServer(uvicorn.Server):
         started = time.monotonic()
         for server in self.servers:
             server.close()  # stop accepting at once; uvicorn closes them again harmlessly
-        busy = self.inflight.count
-        log.info("shutting down: %d tool call(s) in flight, grace %gs", busy, self.grace_s)
-        forced = lambda: self.force_exit  # noqa: E731 - a second Ctrl-C skips the grace period
-        if not await self.inflight.wait_idle(self.grace_s, forced):
-            n = self.inflight.cancel_all()
-            log.warning("grace period over: cancelled %d tool call(s)", n)
-            await self.inflight.wait_idle(10.0)  # the cancelled calls stop their backend work, then answer
+        await drain(self.inflight, self.grace_s, forced=lambda: self.force_exit)  # a second Ctrl-C: no grace
         self.config.timeout_graceful_shutdown = FLUSH_S  # idle connections (GET streams) do not hold the exit
         await super().shutdown(sockets)
         log.info("shut down in %.2fs", time.monotonic() - started)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import stat
 import sys
 from collections.abc import AsyncIterator
@@ -40,6 +41,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
+
+from composite.shutdown import InFlightCalls, drain
 
 log = logging.getLogger("backend_architect_mcp.stdio")
 
@@ -190,11 +193,43 @@ def encode(message: types.JSONRPCMessage) -> bytes:
     return text.encode() + b"\n"
 
 
+class Intake:
+    """The requests read and not yet answered, and the stop of a graceful shutdown: `stop_reading()` leaves
+    stdin unread while the server runs on; `release()` then ends the input as EOF does."""
+
+    def __init__(self) -> None:
+        self.reading = anyio.CancelScope()
+        self.released = anyio.Event()
+        self.pending: set[types.RequestId] = set()
+
+    def taken(self, message: types.JSONRPCMessage) -> None:
+        if isinstance(message, types.JSONRPCRequest):
+            self.pending.add(message.id)
+        elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
+            self.pending.discard((message.params or {}).get("requestId"))  # the SDK answers nothing then
+
+    def answered(self, message: types.JSONRPCMessage) -> None:
+        if isinstance(message, types.JSONRPCResponse | types.JSONRPCError) and message.id is not None:
+            self.pending.discard(message.id)
+
+    def unanswered(self) -> int:
+        return len(self.pending)
+
+    def stop_reading(self) -> None:
+        self.reading.cancel()
+
+    def release(self) -> None:
+        self.released.set()
+
+
 @asynccontextmanager
-async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) -> AsyncIterator[tuple[Any, Any]]:
+async def pipe_stdio(
+    stdin_fd: int | None = None, stdout_fd: int | None = None, intake: Intake | None = None
+) -> AsyncIterator[tuple[Any, Any]]:
     """(read_stream, write_stream) for `Server.run`, served by asyncio pipes; the SDK's stdio_server interface.
 
-    With no descriptors given, the process's stdin/stdout are claimed (and restored on exit).
+    With no descriptors given, the process's stdin/stdout are claimed (and restored on exit). `intake`
+    follows the requests and stops the reading for a graceful shutdown.
     """
     loop = asyncio.get_running_loop()
     claim = _Claim() if stdin_fd is None and stdout_fd is None else None
@@ -212,19 +247,24 @@ async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) 
 
     read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
     write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
+    intake = intake or Intake()
 
     async def stdin_reader() -> None:
         try:
             async with read_stream_writer:
-                while (line := await read_line(reader)) is not None:
-                    if not line.strip():
-                        continue  # blank lines (and what is left of a discarded one) are not messages
-                    parsed = parse_line(line)
-                    if isinstance(parsed, Rejected):
-                        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                            await write_stream.send(SessionMessage(parsed.error))
-                        continue
-                    await read_stream_writer.send(SessionMessage(parsed))
+                with intake.reading:
+                    while (line := await read_line(reader)) is not None:
+                        if not line.strip():
+                            continue  # blank lines (and what is left of a discarded one) are not messages
+                        parsed = parse_line(line)
+                        if isinstance(parsed, Rejected):
+                            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                                await write_stream.send(SessionMessage(parsed.error))
+                            continue
+                        await read_stream_writer.send(SessionMessage(parsed))
+                        intake.taken(parsed)
+                if intake.reading.cancel_called:  # a graceful shutdown: the input ends once it is drained
+                    await intake.released.wait()
         except anyio.ClosedResourceError:  # pragma: no cover - the server stopped reading
             await anyio.lowlevel.checkpoint()
 
@@ -234,6 +274,7 @@ async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) 
                 async for session_message in write_stream_reader:
                     writer.write(encode(session_message.message))
                     await writer.drain()
+                    intake.answered(session_message.message)
         except (anyio.ClosedResourceError, ConnectionError):  # pragma: no cover - the client went away
             await anyio.lowlevel.checkpoint()
 
@@ -255,17 +296,43 @@ async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) 
             claim.release()
 
 
-async def serve_stdio(server: MCPServer[Any]) -> None:
-    """Serve `server` over stdio: asyncio pipes where supported, else the SDK's transport."""
+async def serve_stdio(server: MCPServer[Any], inflight: InFlightCalls | None = None, grace_s: float = 20) -> None:
+    """Serve `server` over stdio: asyncio pipes where supported, else the SDK's transport.
+
+    On the pipes, SIGTERM/SIGINT shut down gracefully (`composite/shutdown.py`): `inflight` is the server's
+    middleware that cancels the tool calls still running after `grace_s`."""
     if not lean_stdio_supported():
         log.debug("stdin/stdout are not pipes: using the SDK's stdio transport")
         await server.run_stdio_async()
         return
     lowlevel = server._lowlevel_server
-    async with pipe_stdio() as (read_stream, write_stream):
+    intake = Intake()
+    async with pipe_stdio(intake=intake) as (read_stream, write_stream), anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_signal, intake, inflight or InFlightCalls(), grace_s)
         await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        tg.cancel_scope.cancel()
 
 
-def run_stdio(server: MCPServer[Any]) -> None:
+async def _stop_on_signal(intake: Intake, inflight: InFlightCalls, grace_s: float) -> None:
+    """On SIGTERM/SIGINT: stop reading, drain (a second signal ends the grace), then end the input."""
+    forced = anyio.Event()
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for sig in signals:
+            log.info("%s received: stopping", signal.Signals(sig).name)
+            break
+        intake.stop_reading()
+        async with anyio.create_task_group() as tg:
+
+            async def second_signal() -> None:
+                async for _ in signals:
+                    forced.set()
+
+            tg.start_soon(second_signal)
+            await drain(inflight, grace_s, intake.unanswered, forced.is_set)
+            tg.cancel_scope.cancel()
+    intake.release()
+
+
+def run_stdio(server: MCPServer[Any], inflight: InFlightCalls | None = None, grace_s: float = 20) -> None:
     """Blocking entry point of `serve --transport stdio` and `python -m servers.<module>`."""
-    anyio.run(serve_stdio, server)
+    anyio.run(serve_stdio, server, inflight, grace_s)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ import redis.asyncio as aioredis
 from mcp import Client
 
 from tests.composite.conftest import ServerProcess, start_server
-from tests.composite.rawhttp import within
+from tests.composite.rawhttp import pg_active, within
 from tests.conftest import error_text, ok
 
 pytestmark = pytest.mark.anyio
@@ -195,3 +196,91 @@ def _cmdline(pid: str) -> bytes:
             return f.read()
     except OSError:
         return b""
+
+
+class _StdioServer:
+    """`serve` over stdio; every stdout line kept with the time it arrived (a reader thread)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "composite", "serve", "--servers", "postgres,redis"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **env},
+        )
+        self.lines: list[tuple[float, dict[str, Any]]] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), json.loads(line)))  # stdout: JSON-RPC only
+
+    def send(self, rid: int | None, method: str, params: dict[str, Any] | None = None) -> None:
+        assert self.proc.stdin is not None
+        message = {"jsonrpc": "2.0", "method": method, **({"id": rid} if rid is not None else {})}
+        self.proc.stdin.write(json.dumps({**message, "params": params or {}}).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def call(self, rid: int, tool: str, arguments: dict[str, Any]) -> None:
+        self.send(rid, "tools/call", {"name": tool, "arguments": arguments})
+
+    def answer(self, rid: int) -> tuple[float, dict[str, Any]] | None:
+        return next(((t, m) for t, m in self.lines if m.get("id") == rid), None)
+
+    async def wait_answer(self, rid: int, seconds: float = 15) -> tuple[float, dict[str, Any]]:
+        await within(seconds, lambda: _true(self.answer(rid) is not None))
+        got = self.answer(rid)
+        assert got is not None
+        return got
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_stdio_signal_drains_cancels_and_closes_the_pools(
+    database_url: str, redis_url: str, sig: signal.Signals
+) -> None:
+    """Over stdio a signal takes the HTTP path: reading stops, calls within the grace finish, the rest get
+    the shutting-down tool error (their query cancelled on the server), every pool closes, exit 0."""
+    name, env = _names()
+    s = _StdioServer({**env, "BAM_SHUTDOWN_GRACE_S": "2"})
+    try:
+        init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+        s.send(1, "initialize", init)
+        s.send(None, "notifications/initialized")
+        s.call(2, "redis_key_get", {"key": name})
+        await s.wait_answer(2, 30)
+        marker = uuid.uuid4().hex
+        s.call(3, "pg_query", {"sql": f"SELECT pg_sleep(30) AS slept, '{marker}' AS m"})
+        await within(10, lambda: _eq(pg_active(marker, name), 1))
+        s.call(4, "pg_query", {"sql": "SELECT pg_sleep(1) AS slept, 'drained' AS v"})
+        await within(10, lambda: _eq(pg_active("drained", name), 1))
+        signalled = time.monotonic()
+        s.proc.send_signal(sig)
+        await anyio.sleep(0.3)
+        s.send(5, "ping")  # after the signal: not read any more
+        _, drained = await s.wait_answer(4)
+        assert drained["result"]["structuredContent"]["rows"][0]["v"] == "drained"  # finished within the grace
+        at, cancelled = await s.wait_answer(3)
+        assert cancelled["result"]["isError"] and "shutting down" in cancelled["result"]["content"][0]["text"]
+        assert 1.9 < at - signalled < 5  # the grace (2 s), then the cancel
+        code = await anyio.to_thread.run_sync(lambda: s.proc.wait(15))
+        assert code == 0 and time.monotonic() - signalled < 8
+        assert s.answer(5) is None
+        assert await _nothing_left(name)  # the query was cancelled on the server, the pools closed
+        assert s.proc.stderr is not None
+        stderr = s.proc.stderr.read().decode()
+        assert "Traceback" not in stderr and all(json.loads(line) for line in stderr.splitlines())
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait(10)
+
+
+async def _eq(count: Any, want: int) -> bool:
+    return bool(await count == want)
