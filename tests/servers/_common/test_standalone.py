@@ -16,6 +16,7 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.composite.conftest import start_server, stop_server
 from tests.composite.rawhttp import RawSession, pg_active, pg_backends, within
@@ -117,3 +118,20 @@ async def test_http_cancels_on_disconnect_and_drains_on_sigterm(database_url: st
 
 async def _eq(count: Awaitable[int], want: int) -> bool:
     return await count == want
+
+
+async def test_http_requires_the_configured_token(database_url: str) -> None:
+    """`--auth-tokens` is enforced as by `serve` (the same call guards), not silently ignored."""
+    sp = start_server("--transport", "http", env={"BAM_AUTH_TOKENS": "tok-0123456789"}, entry=("servers.postgres",))
+    try:
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        async with httpx2.AsyncClient(base_url=sp.base, timeout=30) as http:
+            assert (await http.post("/mcp", json=ping)).status_code == 401
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": "Bearer tok-0123456789"}) as hc,
+            Client(streamable_http_client(f"{sp.base}/mcp", http_client=hc)) as c,
+        ):
+            assert ok(await c.call_tool("pg_query", {"sql": "SELECT 3 AS three"}))["rows"] == [{"three": 3}]
+        assert "tok-0123456789" not in sp.log()
+    finally:
+        stop_server(sp)
