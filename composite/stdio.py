@@ -277,6 +277,8 @@ async def pipe_stdio(
                     intake.answered(session_message.message)
         except (anyio.ClosedResourceError, ConnectionError):  # pragma: no cover - the client went away
             await anyio.lowlevel.checkpoint()
+        finally:
+            intake.pending.clear()  # nothing more can be answered: a shutdown need not wait for it
 
     try:
         async with anyio.create_task_group() as tg:
