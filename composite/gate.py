@@ -11,22 +11,19 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import orjson
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.transport_security import (
-    DEFAULT_MAX_REQUEST_BODY_SIZE,
-    TransportSecurityMiddleware,
-    TransportSecuritySettings,
-)
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from composite.audit import AuditLog
+from composite.body import read_body
 from composite.identity import caller_identity
 from composite.limits import ADMITTED, CallLimits, Refusal
 
@@ -77,16 +74,6 @@ async def respond(send: Send, status: int, body: Mapping[str, Any], headers: Map
     await send({"type": "http.response.body", "body": data})
 
 
-def tool_calls(body: bytes) -> list[Mapping[str, Any]]:
-    """The tools/call requests in a JSON-RPC body (one message or a batch); none when it does not parse."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return []
-    messages = data if isinstance(data, list) else [data]
-    return [m for m in messages if isinstance(m, dict) and m.get("method") == "tools/call"]
-
-
 class RequestGate:
     """ASGI middleware; see the module docstring."""
 
@@ -123,13 +110,15 @@ class RequestGate:
             return
         if await self._bad_host_or_origin(scope, send):
             return
-        send = self._watch_auth(scope, send)
+        if self.auth_required:  # only the bearer-token layers answer 401/403
+            send = self._watch_auth(scope, send)
         method, path = scope.get("method"), scope.get("path", "")
         if method == "GET" and path == self.sse_path:
             await self._sse(scope, receive, send)
             return
         if method == "POST" and path != self.sse_path:
-            self._touch_sse(scope)
+            if self.sse_sessions:
+                self._touch_sse(scope)
             if self.limits is not None and self._identified(scope):
                 await self._limited(scope, receive, send)
                 return
@@ -164,8 +153,8 @@ class RequestGate:
         return not self.auth_required or isinstance(scope.get("user"), AuthenticatedUser)
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body, receive = await _buffer(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
-        calls = tool_calls(body) if body is not None else []
+        body, receive = await read_body(scope, receive)
+        calls = body.tool_calls()
         if not calls:
             await self.app(scope, receive, send)
             return
@@ -181,7 +170,7 @@ class RequestGate:
         finally:
             ADMITTED.reset(token)
 
-    async def _refuse(self, scope: Scope, send: Send, refusal: Refusal, calls: list[Mapping[str, Any]]) -> None:
+    async def _refuse(self, scope: Scope, send: Send, refusal: Refusal, calls: Sequence[Mapping[str, Any]]) -> None:
         if self.audit is not None:
             for call in calls:
                 self.audit.refused(call, refusal.code)
@@ -254,27 +243,6 @@ class _suppress_disconnect:
 
     def __exit__(self, *exc: object) -> bool:
         return exc[0] is not None and issubclass(exc[0], (OSError, RuntimeError))  # type: ignore[arg-type]
-
-
-async def _buffer(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
-    """Read the request body (up to `limit` bytes) and a `receive` that replays it; None when larger."""
-    chunks: list[Message] = []
-    size, complete = 0, False
-    while not complete:
-        message = await receive()
-        chunks.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        complete = not message.get("more_body", False)
-        if size > limit:
-            break
-
-    async def replay() -> Message:
-        return chunks.pop(0) if chunks else await receive()
-
-    body = b"".join(m.get("body", b"") for m in chunks if m["type"] == "http.request")
-    return (body if complete and size <= limit else None), replay
 
 
 def server_guards(settings: Any) -> tuple[AuditLog | None, CallLimits | None]:
