@@ -18,8 +18,7 @@ from typing import Any
 import anyio
 import orjson
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from starlette.requests import Request
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from composite.audit import AuditLog
@@ -43,6 +42,38 @@ def effective_security(security: TransportSecuritySettings | None, host: str) ->
             allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
         )
     return security
+
+
+class HostRules:
+    """The SDK's Host/Origin rules (`TransportSecurityMiddleware`), checked on the raw ASGI headers.
+
+    Same verdicts as the SDK's own check, which runs again inside the transport: a Host that is missing or
+    not allowed is 421, an Origin that is present and not allowed is 403. An allowed value matches exactly
+    or, for an entry `base:*`, starts with `base:`.
+    """
+
+    def __init__(self, security: TransportSecuritySettings) -> None:
+        self.hosts, self.host_prefixes = _rules(security.allowed_hosts)
+        self.origins, self.origin_prefixes = _rules(security.allowed_origins)
+
+    def refusal(self, scope: Scope) -> tuple[str, int, str] | None:
+        """`(reason, status, offending value)` for a request the SDK would refuse; None when it passes."""
+        host = origin = None
+        for key, value in scope.get("headers", ()):
+            if key == b"host" and host is None:
+                host = value.decode("latin-1")
+            elif key == b"origin" and origin is None:
+                origin = value.decode("latin-1")
+        if not host or not (host in self.hosts or host.startswith(self.host_prefixes)):
+            return "invalid_host", 421, host or ""
+        if origin and not (origin in self.origins or origin.startswith(self.origin_prefixes)):
+            return "invalid_origin", 403, origin
+        return None
+
+
+def _rules(allowed: list[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Exact values, and the `base:` prefixes of the `base:*` entries."""
+    return frozenset(allowed), tuple(a[:-1] for a in allowed if a.endswith(":*"))
 
 
 @dataclass
@@ -92,7 +123,7 @@ class RequestGate:
         messages_path: str = "/messages/",
     ) -> None:
         self.app = app
-        self.security = TransportSecurityMiddleware(security) if security else None
+        self.security = HostRules(security) if security and security.enable_dns_rebinding_protection else None
         self.limits, self.audit, self.auth_required = limits, audit, auth_required
         self.max_sse, self.sse_idle_s = max_sse, sse_idle_s
         self.mcp_path, self.sse_path, self.messages_path = mcp_path, sse_path, messages_path
@@ -127,14 +158,12 @@ class RequestGate:
     async def _bad_host_or_origin(self, scope: Scope, send: Send) -> bool:
         if self.security is None:
             return False
-        error = await self.security.validate_request(Request(scope), is_post=False)
-        if error is None:
+        bad = self.security.refusal(scope)
+        if bad is None:
             return False
-        reason = "invalid_host" if error.status_code == 421 else "invalid_origin"
-        headers = dict(Request(scope).headers)
-        value = headers.get("host" if reason == "invalid_host" else "origin", "")
-        rejection(scope, reason, error.status_code, value=value[:100])
-        await respond(send, error.status_code, {"error": reason})
+        reason, status, value = bad
+        rejection(scope, reason, status, value=value[:100])
+        await respond(send, status, {"error": reason})
         return True
 
     def _watch_auth(self, scope: Scope, send: Send) -> Send:
