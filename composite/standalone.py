@@ -54,4 +54,6 @@ def main(info: ModuleInfo, argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
     configure_tracing()
-    cli.serve_app(build_module(info, settings))
+    app = build_module(info, settings)
+    cli.settle_gc()
+    cli.serve_app(app)
