@@ -460,9 +460,9 @@ class ScopeGate:
     (RFC 6750 `WWW-Authenticate` with the missing scope) and a JSON-RPC error body naming it; nothing runs.
 
     `needed(name, arguments, grants)` returns the missing scope, or None. Only POSTs of an authenticated
-    caller are read (the body is replayed to the app unchanged); anything unparsable is left to the app,
-    whose own call-time check (composite.selection) refuses it the same way as a tool error. The legacy SSE
-    transport answers its POSTs with 202 and the result on the stream, so there the tool error is the answer.
+    caller are read (by `composite.body`: once per request, replayed unchanged); anything unparsable is left to
+    the app, whose own call-time check (composite.selection) refuses it the same way as a tool error. The legacy
+    SSE transport answers its POSTs with 202 and the result on the stream, so there the tool error is the answer.
     """
 
     def __init__(self, app: ASGIApp, needed: Any, metadata_url: str | None, path: str = "/mcp") -> None:

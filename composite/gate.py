@@ -1,9 +1,11 @@
 """The ASGI gate in front of `/mcp`, `/sse` and `/messages/`: rejections as one JSON line each, call limits
 decided before anything runs (429 + Retry-After), and a cap and idle timeout for SSE connections.
 
-Host and Origin are checked with the SDK's own `TransportSecurityMiddleware` rules before the SDK sees the
-request, so a bad Host on `/sse` is answered 421 and logged once instead of raising a traceback. Answers
-401/403 of the bearer-token layer (bad or missing token, missing scope) are logged once each too.
+Host and Origin are checked with the rules of the SDK's `TransportSecurityMiddleware` (`HostRules`, on the raw
+headers) before the SDK sees the request, so a bad Host on `/sse` is answered 421 and logged once instead of
+raising a traceback. Answers 401/403 of the bearer-token layer (bad or missing token, missing scope) are
+logged once each too. The call limits look into the POSTed message as `composite.body` read it (once per
+request, shared with the scope gate and the disconnect watcher).
 """
 
 from __future__ import annotations
