@@ -392,7 +392,7 @@ def http_app(app: Composite, *, sse: bool = True, streamable: bool = True) -> St
             max_sessions=settings.max_sessions,
             session_idle_timeout=settings.session_idle_s,
         )
-        routes.extend(cancel_on_disconnect(mcp_app.routes))
+        routes[:0] = cancel_on_disconnect(mcp_app.routes)  # first: `/mcp` is what nearly every request asks for
         middleware = list(mcp_app.user_middleware)  # bearer authentication, when configured
     if sse:
         sse_app = app.server.sse_app(transport_security=security, host=settings.host)

@@ -36,8 +36,9 @@ from mcp.server.auth.provider import AccessToken
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from composite.body import Body, read_body
 from servers._common.identity import BackendIdentity, Principal
 from servers.registry import MODULES
 
@@ -459,19 +460,16 @@ class ScopeGate:
     (RFC 6750 `WWW-Authenticate` with the missing scope) and a JSON-RPC error body naming it; nothing runs.
 
     `needed(name, arguments, grants)` returns the missing scope, or None. Only POSTs of an authenticated
-    caller are read (the body is replayed to the app unchanged); anything unparsable is left to the app,
-    whose own call-time check (composite.selection) refuses it the same way as a tool error. The legacy SSE
-    transport answers its POSTs with 202 and the result on the stream, so there the tool error is the answer.
+    caller are read (by `composite.body`: once per request, replayed unchanged); anything unparsable is left to
+    the app, whose own call-time check (composite.selection) refuses it the same way as a tool error. The legacy
+    SSE transport answers its POSTs with 202 and the result on the stream, so there the tool error is the answer.
     """
 
-    def __init__(
-        self, app: ASGIApp, needed: Any, metadata_url: str | None, path: str = "/mcp", max_body: int = 4 << 20
-    ) -> None:
+    def __init__(self, app: ASGIApp, needed: Any, metadata_url: str | None, path: str = "/mcp") -> None:
         self.app = app
         self.needed = needed
         self.metadata_url = metadata_url
         self.path = path
-        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gated = scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == self.path
@@ -479,29 +477,16 @@ class ScopeGate:
         if grants is None:
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more and size <= self.max_body:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        refused = None if more else self._missing(body, grants)
+        body, receive = await read_body(scope, receive)
+        refused = self._missing(body, grants) if body.complete else None
         if refused is not None:
             await self._refuse(*refused, send)
             return
-        await self.app(scope, _replay(body, more, receive), send)
+        await self.app(scope, receive, send)
 
-    def _missing(self, body: bytes, grants: Grants) -> tuple[str, Any] | None:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        for msg in data if isinstance(data, list) else [data]:
-            if isinstance(msg, dict) and msg.get("method") == "tools/call" and isinstance(msg.get("params"), dict):
+    def _missing(self, body: Body, grants: Grants) -> tuple[str, Any] | None:
+        for msg in body.tool_calls():
+            if isinstance(msg.get("params"), dict):
                 params = msg["params"]
                 args = params.get("arguments")
                 missing = self.needed(params.get("name"), args if isinstance(args, dict) else {}, grants)
@@ -523,16 +508,3 @@ class ScopeGate:
         ]
         await send({"type": "http.response.start", "status": 403, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return replay

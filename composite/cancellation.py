@@ -7,9 +7,9 @@ leaves a stateless JSON response: the handler runs on and its backend work (a qu
 This server keeps no event store, so a response nobody reads can never be resumed: such a request is
 cancelled as if the client had sent `notifications/cancelled`.
 
-`CancelOnDisconnect` wraps the streamable HTTP endpoint. It reads the POST body as the app asks for it,
-notes the JSON-RPC request id, then watches the connection; when the client disconnects before the
-response is complete it
+`CancelOnDisconnect` wraps the streamable HTTP endpoint. It takes the POST body as `composite.body` read
+it (once per request, shared with the gates) and watches the connection while the app runs; when the
+client disconnects before the response is complete it
 - posts a `notifications/cancelled` for that id into the same session (same headers, so the same
   credential and session id), which the SDK applies as a client cancel, and
 - cancels the request's own ASGI task (a stateless request's server ends with it).
@@ -17,6 +17,7 @@ response is complete it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -25,52 +26,35 @@ import orjson
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from composite.body import BODY_KEY, Body, read_body
+
 log = logging.getLogger("backend_architect_mcp.composite")
 
 SESSION_HEADER = b"mcp-session-id"
 VERSION_HEADER = b"mcp-protocol-version"
-MAX_PARSED_BODY = 1 << 20
-"""Bodies larger than this are passed on without looking for a request id (a tool call is far smaller)."""
-
-
-def _request_id(body: bytes) -> str | int | None:
-    """The id of a JSON-RPC request (not a notification or a response); None otherwise."""
-    try:
-        message = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(message, dict) or "method" not in message:
-        return None
-    rid = message.get("id")
-    return rid if isinstance(rid, str | int) and not isinstance(rid, bool) else None
 
 
 class _Exchange:
-    """One POST: its body as read so far, whether the response is complete, and the disconnect signal."""
+    """One POST whose body was read: the response's progress and the client's disconnect, as they happen."""
 
-    def __init__(self, receive: Receive, send: Send) -> None:
-        self.real_receive = receive
+    __slots__ = ("_disconnected", "disconnect_seen", "real_send", "response_done")
+
+    def __init__(self, send: Send) -> None:
         self.real_send = send
-        self.body = bytearray()
-        self.body_done = False
         self.response_done = False
-        self.disconnected = anyio.Event()
-        self.body_complete = anyio.Event()
+        self.disconnect_seen = False
+        self._disconnected: asyncio.Event | None = None
 
-    async def receive(self) -> Message:
-        if self.body_done:  # the app waits for a disconnect only: the watcher owns the real `receive`
-            await self.disconnected.wait()
-            return {"type": "http.disconnect"}
-        message = await self.real_receive()
-        if message["type"] == "http.request":
-            if len(self.body) <= MAX_PARSED_BODY:
-                self.body += message.get("body", b"")
-            self.body_done = not message.get("more_body", False)
-            if self.body_done:
-                self.body_complete.set()
-        elif message["type"] == "http.disconnect":
-            self.disconnected.set()
-        return message
+    @property
+    def disconnected(self) -> asyncio.Event:
+        if self._disconnected is None:  # made on first use: most requests never wait for it
+            self._disconnected = asyncio.Event()
+        return self._disconnected
+
+    async def after_body(self) -> Message:
+        """What the app receives once the body is replayed: the watcher owns the real `receive`."""
+        await self.disconnected.wait()
+        return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.body" and not message.get("more_body", False):
@@ -79,38 +63,52 @@ class _Exchange:
 
 
 class CancelOnDisconnect:
-    """ASGI middleware for the streamable HTTP endpoint (see the module docstring)."""
+    """ASGI middleware for the streamable HTTP endpoint (see the module docstring).
+
+    The watcher is a plain asyncio task (the server runs on uvicorn, so asyncio): much cheaper per request
+    than a task group, and it is only awaited when it is cancelling something.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST" or not _handshake_era(scope):
+        if scope["type"] != "http" or scope.get("method") != "POST" or not _handshake_era(scope) or _anonymous(scope):
             await self.app(scope, receive, send)
             return
-        ex = _Exchange(receive, send)
+        body, receive = await read_body(scope, receive)
+        if not body.complete:  # too large or cut short: the transport answers it at once
+            await self.app(scope, receive, send)
+            return
+        ex = _Exchange(send)
         app_scope = anyio.CancelScope()
+        watcher = asyncio.get_running_loop().create_task(self._watch(scope, body, ex, app_scope))
+        try:
+            with app_scope:
+                await self.app(scope, body.replay(ex.after_body), ex.send)
+        finally:
+            if ex.disconnect_seen:  # it may be posting the cancel: let it finish (it bounds itself)
+                with anyio.CancelScope(shield=True):
+                    await watcher
+            else:
+                watcher.cancel()
 
-        async def watch() -> None:
-            await ex.body_complete.wait()  # the app reads the body first; then this task owns `receive`
-            while True:
-                message = await ex.real_receive()
-                if message["type"] == "http.disconnect":
-                    break
+    async def _watch(self, scope: Scope, body: Body, ex: _Exchange, app_scope: anyio.CancelScope) -> None:
+        """Wait for the client to go away; before the response is complete, cancel the request."""
+        try:
+            while (await body.source())["type"] != "http.disconnect":
+                pass
+            ex.disconnect_seen = True
             ex.disconnected.set()
             if ex.response_done:
                 return
-            rid = _request_id(bytes(ex.body)) if len(ex.body) <= MAX_PARSED_BODY else None
+            rid = body.request_id()
             if rid is not None:
                 log.info("client disconnected: cancelling request %r", rid)
                 await self._cancel(scope, rid)
             app_scope.cancel()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(watch)
-            with app_scope:
-                await self.app(scope, ex.receive, ex.send)
-            tg.cancel_scope.cancel()
+        except Exception as exc:  # pragma: no cover - a watcher never takes the request down
+            log.debug("disconnect watcher failed: %s", type(exc).__name__)
 
     async def _cancel(self, scope: Scope, rid: str | int) -> None:
         """Post `notifications/cancelled` for `rid` with the original request's headers (session, token)."""
@@ -124,6 +122,7 @@ class CancelOnDisconnect:
             }
         )
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", b"content-type")]
+        inner = {k: v for k, v in scope.items() if k != BODY_KEY}  # the cancel is a request of its own
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         sent = False
 
@@ -140,9 +139,15 @@ class CancelOnDisconnect:
 
         with anyio.CancelScope(shield=True), anyio.move_on_after(5):
             try:
-                await self.app({**scope, "headers": headers}, receive, discard)
+                await self.app({**inner, "headers": headers}, receive, discard)
             except Exception as exc:  # the cancel is best effort; the session may be gone already
                 log.debug("cancel after disconnect failed: %s", type(exc).__name__)
+
+
+def _anonymous(scope: Scope) -> bool:
+    """Whether authentication is on and found no caller (the app answers 401; its body is not read)."""
+    user = scope.get("user")
+    return user is not None and not getattr(user, "is_authenticated", True)
 
 
 def _handshake_era(scope: Scope) -> bool:

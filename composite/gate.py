@@ -1,9 +1,11 @@
 """The ASGI gate in front of `/mcp`, `/sse` and `/messages/`: rejections as one JSON line each, call limits
 decided before anything runs (429 + Retry-After), and a cap and idle timeout for SSE connections.
 
-Host and Origin are checked with the SDK's own `TransportSecurityMiddleware` rules before the SDK sees the
-request, so a bad Host on `/sse` is answered 421 and logged once instead of raising a traceback. Answers
-401/403 of the bearer-token layer (bad or missing token, missing scope) are logged once each too.
+Host and Origin are checked with the rules of the SDK's `TransportSecurityMiddleware` (`HostRules`, on the raw
+headers) before the SDK sees the request, so a bad Host on `/sse` is answered 421 and logged once instead of
+raising a traceback. Answers 401/403 of the bearer-token layer (bad or missing token, missing scope) are
+logged once each too. The call limits look into the POSTed message as `composite.body` read it (once per
+request, shared with the scope gate and the disconnect watcher).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -19,15 +21,12 @@ from uuid import UUID
 import anyio
 import orjson
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.server.transport_security import (
-    DEFAULT_MAX_REQUEST_BODY_SIZE,
-    TransportSecurityMiddleware,
-    TransportSecuritySettings,
-)
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from composite.audit import AuditLog
+from composite.body import MAX_BODY, read_body
 from composite.identity import caller_identity
 from composite.limits import ADMITTED, CallLimits, Refusal
 from composite.stdio import invalid_body
@@ -48,6 +47,38 @@ def effective_security(security: TransportSecuritySettings | None, host: str) ->
             allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
         )
     return security
+
+
+class HostRules:
+    """The SDK's Host/Origin rules (`TransportSecurityMiddleware`), checked on the raw ASGI headers.
+
+    Same verdicts as the SDK's own check, which runs again inside the transport: a Host that is missing or
+    not allowed is 421, an Origin that is present and not allowed is 403. An allowed value matches exactly
+    or, for an entry `base:*`, starts with `base:`.
+    """
+
+    def __init__(self, security: TransportSecuritySettings) -> None:
+        self.hosts, self.host_prefixes = _rules(security.allowed_hosts)
+        self.origins, self.origin_prefixes = _rules(security.allowed_origins)
+
+    def refusal(self, scope: Scope) -> tuple[str, int, str] | None:
+        """`(reason, status, offending value)` for a request the SDK would refuse; None when it passes."""
+        host = origin = None
+        for key, value in scope.get("headers", ()):
+            if key == b"host" and host is None:
+                host = value.decode("latin-1")
+            elif key == b"origin" and origin is None:
+                origin = value.decode("latin-1")
+        if not host or not (host in self.hosts or host.startswith(self.host_prefixes)):
+            return "invalid_host", 421, host or ""
+        if origin and not (origin in self.origins or origin.startswith(self.origin_prefixes)):
+            return "invalid_origin", 403, origin
+        return None
+
+
+def _rules(allowed: list[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Exact values, and the `base:` prefixes of the `base:*` entries."""
+    return frozenset(allowed), tuple(a[:-1] for a in allowed if a.endswith(":*"))
 
 
 @dataclass
@@ -79,16 +110,6 @@ async def respond(send: Send, status: int, body: Mapping[str, Any], headers: Map
     await send({"type": "http.response.body", "body": data})
 
 
-def tool_calls(body: bytes) -> list[Mapping[str, Any]]:
-    """The tools/call requests in a JSON-RPC body (one message or a batch); none when it does not parse."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return []
-    messages = data if isinstance(data, list) else [data]
-    return [m for m in messages if isinstance(m, dict) and m.get("method") == "tools/call"]
-
-
 class RequestGate:
     """ASGI middleware; see the module docstring."""
 
@@ -107,7 +128,7 @@ class RequestGate:
         messages_path: str = "/messages/",
     ) -> None:
         self.app = app
-        self.security = TransportSecurityMiddleware(security) if security else None
+        self.security = HostRules(security) if security and security.enable_dns_rebinding_protection else None
         self.limits, self.audit, self.auth_required = limits, audit, auth_required
         self.max_sse, self.sse_idle_s = max_sse, sse_idle_s
         self.mcp_path, self.sse_path, self.messages_path = mcp_path, sse_path, messages_path
@@ -128,7 +149,8 @@ class RequestGate:
             return
         if await self._bad_host_or_origin(scope, send):
             return
-        send = self._watch_auth(scope, send)
+        if self.auth_required:  # only the bearer-token layers answer 401/403
+            send = self._watch_auth(scope, send)
         method, path = scope.get("method"), scope.get("path", "")
         if method == "GET" and path == self.sse_path:
             await self._sse(scope, receive, send)
@@ -142,7 +164,8 @@ class RequestGate:
                     return
                 receive = checked
         if method == "POST" and path != self.sse_path:
-            self._touch_sse(scope)
+            if self.sse_sessions:
+                self._touch_sse(scope)
             if self.limits is not None and self._identified(scope):
                 await self._limited(app, scope, receive, send)
                 return
@@ -151,14 +174,12 @@ class RequestGate:
     async def _bad_host_or_origin(self, scope: Scope, send: Send) -> bool:
         if self.security is None:
             return False
-        error = await self.security.validate_request(Request(scope), is_post=False)
-        if error is None:
+        bad = self.security.refusal(scope)
+        if bad is None:
             return False
-        reason = "invalid_host" if error.status_code == 421 else "invalid_origin"
-        headers = dict(Request(scope).headers)
-        value = headers.get("host" if reason == "invalid_host" else "origin", "")
-        rejection(scope, reason, error.status_code, value=value[:100])
-        await respond(send, error.status_code, {"error": reason})
+        reason, status, value = bad
+        rejection(scope, reason, status, value=value[:100])
+        await respond(send, status, {"error": reason})
         return True
 
     def _watch_auth(self, scope: Scope, send: Send) -> Send:
@@ -177,8 +198,8 @@ class RequestGate:
         return not self.auth_required or isinstance(scope.get("user"), AuthenticatedUser)
 
     async def _limited(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-        body, receive = await _buffer(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
-        calls = tool_calls(body) if body is not None else []
+        body, receive = await read_body(scope, receive)
+        calls = body.tool_calls()
         if not calls:
             await app(scope, receive, send)
             return
@@ -194,7 +215,7 @@ class RequestGate:
         finally:
             ADMITTED.reset(token)
 
-    async def _refuse(self, scope: Scope, send: Send, refusal: Refusal, calls: list[Mapping[str, Any]]) -> None:
+    async def _refuse(self, scope: Scope, send: Send, refusal: Refusal, calls: Sequence[Mapping[str, Any]]) -> None:
         if self.audit is not None:
             for call in calls:
                 self.audit.refused(call, refusal.code)
@@ -288,16 +309,19 @@ async def _checked_message(scope: Scope, receive: Receive, send: Send) -> Receiv
     body it cannot parse): a bad one is answered 4xx and logged once here (None); else a `receive` that
     replays the body. The SDK's own checks (the session exists and is the caller's) come after."""
     refusal = _bad_message_post(Request(scope))
-    body, replay = (None, receive) if refusal else await _buffer(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
-    if refusal is None and body is None:
-        refusal = ("body_too_large", 413, f"the body is larger than {DEFAULT_MAX_REQUEST_BODY_SIZE} bytes")
+    raw, replay = None, receive
+    if refusal is None:
+        body, replay = await read_body(scope, receive)
+        raw = body.raw
+        if raw is None:
+            refusal = ("body_too_large", 413, f"the body is larger than {MAX_BODY} bytes")
     if refusal is not None:
         reason, status, message = refusal
         rejection(scope, reason, status)
         await respond(send, status, {"error": reason, "message": message})
         return None
-    assert body is not None
-    error = invalid_body(body)
+    assert raw is not None
+    error = invalid_body(raw)
     if error is not None:
         rejection(scope, "invalid_message", 400, code=error.error.code)
         await respond(send, 400, error.model_dump(mode="json", by_alias=True, exclude_none=True))
@@ -325,27 +349,6 @@ class _suppress_disconnect:
 
     def __exit__(self, *exc: object) -> bool:
         return exc[0] is not None and issubclass(exc[0], (OSError, RuntimeError))  # type: ignore[arg-type]
-
-
-async def _buffer(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
-    """Read the request body (up to `limit` bytes) and a `receive` that replays it; None when larger."""
-    chunks: list[Message] = []
-    size, complete = 0, False
-    while not complete:
-        message = await receive()
-        chunks.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        complete = not message.get("more_body", False)
-        if size > limit:
-            break
-
-    async def replay() -> Message:
-        return chunks.pop(0) if chunks else await receive()
-
-    body = b"".join(m.get("body", b"") for m in chunks if m["type"] == "http.request")
-    return (body if complete and size <= limit else None), replay
 
 
 def server_guards(settings: Any) -> tuple[AuditLog | None, CallLimits | None]:

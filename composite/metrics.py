@@ -41,6 +41,8 @@ class ToolMetrics(ToolCallObserver):
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._tools: dict[str, str] = {}
+        self._series: dict[tuple[str | None, str], tuple[Any, Any, Any]] = {}
+        """The label children per (registered tool name, outcome); every other name shares the key of None."""
         self.calls = Counter(
             "bam_tool_calls",
             "Tool calls by outcome (ok, tool_error: the tool answered with an error, error: protocol failure).",
@@ -63,6 +65,7 @@ class ToolMetrics(ToolCallObserver):
     def set_tools(self, tools: Mapping[str, str]) -> None:
         """The registered tool names and their modules: the only label values ever used."""
         self._tools = dict(tools)
+        self._series.clear()
 
     def labels(self, name: object) -> tuple[str, str]:
         if isinstance(name, str) and name in self._tools:
@@ -70,11 +73,18 @@ class ToolMetrics(ToolCallObserver):
         return UNKNOWN, UNKNOWN
 
     def observe(self, name: object, seconds: float, outcome: str) -> None:
-        tool, module = self.labels(name)
-        self.latency.labels(tool, module).observe(seconds)
-        self.calls.labels(tool, module, outcome).inc()
-        if outcome != "ok":
-            self.errors.labels(tool, module).inc()
+        key = (name if isinstance(name, str) and name in self._tools else None, outcome)
+        series = self._series.get(key)
+        if series is None:  # once per tool and outcome: `labels()` validates and locks on every use
+            tool, module = self.labels(name)
+            errors = self.errors.labels(tool, module) if outcome != "ok" else None
+            series = (self.latency.labels(tool, module), self.calls.labels(tool, module, outcome), errors)
+            self._series[key] = series
+        latency, calls, errors = series
+        latency.observe(seconds)
+        calls.inc()
+        if errors is not None:
+            errors.inc()
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -34,6 +34,8 @@ HEADER_TOOLSETS = "x-bam-toolsets"
 HEADER_READ_ONLY = "x-bam-read-only"
 PARAM_TOOLSETS = "toolsets"
 PARAM_READ_ONLY = "read_only"
+_RAW_TOOLSETS = HEADER_TOOLSETS.encode()
+_RAW_READ_ONLY = HEADER_READ_ONLY.encode()
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -119,10 +121,8 @@ class ToolIndex:
         if request is None:
             return None
         grants = grants_of(request)
-        headers = getattr(request, "headers", {})
-        params = getattr(request, "query_params", {})
-        toolsets = headers.get(HEADER_TOOLSETS) or params.get(PARAM_TOOLSETS)
-        flag = (headers.get(HEADER_READ_ONLY) or params.get(PARAM_READ_ONLY) or "").strip().lower()
+        toolsets, flag = _asked(request)
+        flag = flag.strip().lower()
         if flag not in _TRUE + _FALSE:
             raise ValueError(f"{HEADER_READ_ONLY} / {PARAM_READ_ONLY} must be true or false, not {flag[:40]!r}")
         if not toolsets and flag in _FALSE and grants is None:
@@ -146,6 +146,26 @@ class ToolIndex:
         if entry is None:
             return None
         return Narrowing(grants=grants).missing(entry)
+
+
+def _asked(request: Any) -> tuple[str | None, str]:
+    """The toolsets and read-only flag a request asks for: its header, else its URL parameter.
+
+    An ASGI request without a query string is read from its raw headers (no header or parameter objects are
+    built for what is almost always nothing)."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict) and not scope.get("query_string") and "headers" in scope:
+        toolsets = flag = None
+        for key, value in scope["headers"]:
+            if key == _RAW_TOOLSETS and toolsets is None:
+                toolsets = value.decode("latin-1")
+            elif key == _RAW_READ_ONLY and flag is None:
+                flag = value.decode("latin-1")
+        return toolsets or None, flag or ""
+    headers = getattr(request, "headers", {})
+    params = getattr(request, "query_params", {})
+    toolsets = headers.get(HEADER_TOOLSETS) or params.get(PARAM_TOOLSETS)
+    return toolsets, headers.get(HEADER_READ_ONLY) or params.get(PARAM_READ_ONLY) or ""
 
 
 def unknown_tool(name: str) -> CallToolResult:

@@ -73,4 +73,5 @@ def main(info: ModuleInfo, argv: list[str] | None = None) -> None:
     except ValueError as exc:
         sys.stderr.write(f"python -m servers.{info.key}: {exc}\n")
         raise SystemExit(2) from None
+    cli.settle_gc()
     cli.serve_app(app)

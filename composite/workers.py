@@ -41,11 +41,14 @@ def _dump(settings: AppSettings) -> str:
 def app() -> Any:
     """The ASGI app of one worker process (uvicorn app factory)."""
     from composite.app import build, http_app
+    from composite.cli import settle_gc
     from servers._common.logs import configure_logging
 
     settings = AppSettings(**orjson.loads(os.environ[ENV]))
     configure_logging(settings.log_level)
-    return http_app(build(settings), sse=False, streamable=True)
+    app = http_app(build(settings), sse=False, streamable=True)
+    settle_gc()
+    return app
 
 
 def serve_workers(settings: AppSettings) -> None:

@@ -129,5 +129,7 @@ class ToolCallLog(ToolCallObserver):
         self.log = logging.getLogger("backend_architect_mcp.calls")
 
     def observe(self, name: object, seconds: float, outcome: str) -> None:
+        if not self.log.isEnabledFor(logging.INFO):  # the usual serving level (WARNING): build nothing
+            return
         fields = {"tool": str(name if name is not None else "?"), "ms": round(seconds * 1000, 2), "outcome": outcome}
         self.log.info("tool call", extra={"fields": fields})

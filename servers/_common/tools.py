@@ -377,8 +377,9 @@ def wire_result(result: CallToolResult) -> dict[str, Any]:
     if structured is None:
         return result.model_dump(by_alias=True, mode="json", exclude_none=True)
     content = [_compact_block(b) for b in result.content]
-    shell = result.model_copy(update={"content": content, "structured_content": None})
-    out = shell.model_dump(by_alias=True, mode="json", exclude_none=True)
+    if any(new is not old for new, old in zip(content, result.content, strict=True)):
+        result = result.model_copy(update={"content": content})
+    out = result.model_dump(by_alias=True, mode="json", exclude_none=True, exclude={"structured_content"})
     out["structuredContent"] = structured
     return out
 

@@ -99,3 +99,41 @@ async def test_bad_tokens_are_one_json_line_each_without_the_token(database_url:
         assert "tok-gate" not in sp.log() and "Traceback" not in sp.log()
     finally:
         stop_server(sp)
+
+
+HOST_PARTS = st.sampled_from(["127.0.0.1", "localhost", "[::1]", "example.com", "10.0.0.5", "", ":", "*"])
+HOST_VALUES = st.one_of(
+    st.tuples(HOST_PARTS, st.sampled_from(["", ":8000", ":", ":*", "x", ":80:80"])).map("".join),
+    st.text(max_size=30),
+)
+ORIGIN_VALUES = st.one_of(st.none(), st.tuples(st.sampled_from(["http://", "https://", ""]), HOST_VALUES).map("".join))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    host=st.one_of(st.none(), HOST_VALUES),
+    origin=ORIGIN_VALUES,
+    extra=st.lists(st.sampled_from(["example.com", "example.com:*", "10.0.0.5:8000", "*"]), max_size=3),
+)
+async def test_the_gate_refuses_exactly_what_the_sdk_check_refuses(
+    host: str | None, origin: str | None, extra: list[str]
+) -> None:
+    """The gate's Host/Origin check on raw headers gives the verdict of the SDK's own, which runs after it."""
+    from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+    from starlette.requests import Request
+
+    from composite.gate import HostRules, effective_security
+
+    security = effective_security(None, "127.0.0.1")
+    assert security is not None
+    security = TransportSecuritySettings(
+        allowed_hosts=[*security.allowed_hosts, *extra],
+        allowed_origins=[*security.allowed_origins, *(f"http://{h}" for h in extra)],
+    )
+    headers = [
+        (k.encode(), v.encode("latin-1", "replace")) for k, v in (("host", host), ("origin", origin)) if v is not None
+    ]
+    scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": headers, "query_string": b""}
+    sdk = await TransportSecurityMiddleware(security).validate_request(Request(scope), is_post=False)
+    ours = HostRules(security).refusal(scope)
+    assert (ours[1] if ours else None) == (sdk.status_code if sdk else None)
