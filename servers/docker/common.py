@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -42,9 +42,11 @@ state_of = StateOf(KEY, Docker)
 """The module's lifespan object for a tool call."""
 
 
-def label_filters(label: list[str] | None, managed_only: bool) -> list[str]:
-    """The `label` filter of a list call: the caller's filters, plus the provenance label with `managed_only`."""
-    labels = list(label or [])
-    if managed_only:
-        labels.append(f"{MANAGED_LABEL}=true")
-    return labels
+def list_filters(label: list[str] | None, managed_only: bool, **given: Any) -> dict[str, Any] | None:
+    """The `filters` of a list call: those `given` (None and empty ones left out, False kept), the caller's
+    `label` filters plus the provenance label with `managed_only`; None when there are none."""
+    filters = {k: v for k, v in given.items() if v or v is False}
+    labels = [*(label or []), *([f"{MANAGED_LABEL}=true"] if managed_only else [])]
+    if labels:
+        filters["label"] = labels
+    return filters or None

@@ -8,9 +8,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, tool_error
-from servers._common.paging import offset_page, page_size
+from servers._common.paging import items_page, offset_page, page_size
 from servers._common.tools import DELETE, READ, WRITE, tool
-from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, label_filters, state_of
+from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, list_filters, state_of
 from servers.docker.safety import (
     check_network_create,
     host_policy,
@@ -75,25 +75,11 @@ async def docker_volumes_list(
     """List volumes with driver, labels and options; filter by name, label or dangling."""
     d = state_of(ctx)
     api = await d.api()
-    filters: dict[str, Any] = {}
-    if name:
-        filters["name"] = name
-    labels = label_filters(label, managed_only)
-    if labels:
-        filters["label"] = labels
-    if dangling is not None:
-        filters["dangling"] = dangling
-    res = await d.call("list volumes", api.volumes, filters=filters or None) or {}
+    filters = list_filters(label, managed_only, name=name, dangling=dangling)
+    res = await d.call("list volumes", api.volumes, filters=filters) or {}
     items = sorted((volume_summary(v) for v in res.get("Volumes") or []), key=lambda v: v.name)
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return VolumeList(
-        volumes=kept,
-        count=len(kept),
-        total=len(items),
-        truncated=truncated,
-        next_offset=nxt,
-        warnings=list(res.get("Warnings") or []),
-    )
+    kept, page = items_page(d.settings, items, offset, limit)
+    return VolumeList(volumes=kept, **page, warnings=list(res.get("Warnings") or []))
 
 
 class VolumeDetails(VolumeSummary):
@@ -266,18 +252,11 @@ async def docker_networks_list(
     """List networks with driver, scope, subnets and labels."""
     d = state_of(ctx)
     api = await d.api()
-    filters: dict[str, Any] = {}
-    if name:
-        filters["name"] = name
-    if driver:
-        filters["driver"] = driver
-    labels = label_filters(label, managed_only)
-    if labels:
-        filters["label"] = labels
-    res = await d.call("list networks", api.networks, filters=filters or None) or []
+    filters = list_filters(label, managed_only, name=name, driver=driver)
+    res = await d.call("list networks", api.networks, filters=filters) or []
     items = sorted((network_summary(n) for n in res), key=lambda n: n.name)
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return NetworkList(networks=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+    kept, page = items_page(d.settings, items, offset, limit)
+    return NetworkList(networks=kept, **page)
 
 
 class NetworkDetails(NetworkSummary):
@@ -440,8 +419,8 @@ async def docker_managed_list(
     """List the containers, networks, volumes and images this server created (by its provenance label)."""
     d = state_of(ctx)
     items = await _managed(ctx, list(kinds or ALL_KINDS))
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return ManagedList(items=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+    kept, page = items_page(d.settings, items, offset, limit)
+    return ManagedList(items=kept, **page)
 
 
 class CleanupItem(ManagedItem):
