@@ -36,8 +36,9 @@ from mcp.server.auth.provider import AccessToken
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from composite.body import read_body
 from servers._common.identity import BackendIdentity, Principal
 from servers.registry import MODULES
 
@@ -479,21 +480,12 @@ class ScopeGate:
         if grants is None:
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more and size <= self.max_body:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        refused = None if more else self._missing(body, grants)
+        body, replay = await read_body(receive, self.max_body)
+        refused = None if body is None else self._missing(body, grants)
         if refused is not None:
             await self._refuse(*refused, send)
             return
-        await self.app(scope, _replay(body, more, receive), send)
+        await self.app(scope, replay, send)
 
     def _missing(self, body: bytes, grants: Grants) -> tuple[str, Any] | None:
         try:
@@ -523,16 +515,3 @@ class ScopeGate:
         ]
         await send({"type": "http.response.start", "status": 403, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return replay

@@ -25,6 +25,8 @@ import orjson
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from composite.body import replaying
+
 log = logging.getLogger("backend_architect_mcp.composite")
 
 SESSION_HEADER = b"mcp-session-id"
@@ -125,15 +127,7 @@ class CancelOnDisconnect:
         )
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", b"content-type")]
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        sent = False
-
-        async def receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await anyio.sleep_forever()
-            raise AssertionError("unreachable")  # pragma: no cover
+        receive = replaying([{"type": "http.request", "body": body, "more_body": False}], _never)
 
         async def discard(_: Message) -> None:
             return None
@@ -143,6 +137,12 @@ class CancelOnDisconnect:
                 await self.app({**scope, "headers": headers}, receive, discard)
             except Exception as exc:  # the cancel is best effort; the session may be gone already
                 log.debug("cancel after disconnect failed: %s", type(exc).__name__)
+
+
+async def _never() -> Message:
+    """A `receive` with nothing more to say: the request's body was all sent."""
+    await anyio.sleep_forever()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _handshake_era(scope: Scope) -> bool:

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from composite.audit import AuditLog
+from composite.body import read_body
 from composite.identity import caller_identity
 from composite.limits import ADMITTED, CallLimits, Refusal
 
@@ -164,7 +165,7 @@ class RequestGate:
         return not self.auth_required or isinstance(scope.get("user"), AuthenticatedUser)
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body, receive = await _buffer(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
+        body, receive = await read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
         calls = tool_calls(body) if body is not None else []
         if not calls:
             await self.app(scope, receive, send)
@@ -254,27 +255,6 @@ class _suppress_disconnect:
 
     def __exit__(self, *exc: object) -> bool:
         return exc[0] is not None and issubclass(exc[0], (OSError, RuntimeError))  # type: ignore[arg-type]
-
-
-async def _buffer(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
-    """Read the request body (up to `limit` bytes) and a `receive` that replays it; None when larger."""
-    chunks: list[Message] = []
-    size, complete = 0, False
-    while not complete:
-        message = await receive()
-        chunks.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        complete = not message.get("more_body", False)
-        if size > limit:
-            break
-
-    async def replay() -> Message:
-        return chunks.pop(0) if chunks else await receive()
-
-    body = b"".join(m.get("body", b"") for m in chunks if m["type"] == "http.request")
-    return (body if complete and size <= limit else None), replay
 
 
 def server_guards(settings: Any) -> tuple[AuditLog | None, CallLimits | None]:
