@@ -7,12 +7,11 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import newest_lines, redact, redact_output, tool_error
+from servers._common import newest_lines, redact_output, tool_error
 from servers._common.lines import GrepArg, grep_filter
 from servers._common.paging import items_page, offset_page, page_size
 from servers._common.tools import READ, tool
-from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, list_filters, state_of
-from servers.docker.settings import MANAGED_LABEL
+from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, list_filters, provenance, state_of
 from servers.docker.values import iso_from_epoch, parse_since, raw_if_fits, redact_inspect, short_id
 
 ContainerStatus = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
@@ -40,7 +39,6 @@ class ContainerList(BaseModel):
 
 
 def container_summary(c: dict[str, Any]) -> ContainerSummary:
-    labels = c.get("Labels") or {}
     return ContainerSummary(
         id=short_id(c.get("Id")),
         name=(c.get("Names") or ["/"])[0].lstrip("/"),
@@ -50,8 +48,7 @@ def container_summary(c: dict[str, Any]) -> ContainerSummary:
         status=c.get("Status", ""),
         created=iso_from_epoch(c.get("Created")),
         networks=sorted(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
-        labels=redact(labels),
-        managed=labels.get(MANAGED_LABEL) == "true",
+        **provenance(c),
     )
 
 

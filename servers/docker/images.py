@@ -27,6 +27,7 @@ from servers.docker.common import (
     Limit,
     Offset,
     list_filters,
+    provenance,
     state_of,
 )
 from servers.docker.safety import (
@@ -39,7 +40,6 @@ from servers.docker.safety import (
     resolve_host_path,
     scrub_file_text,
 )
-from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import iso_from_epoch, raw_if_fits, redact_inspect, short_id
 
 _END = object()
@@ -66,7 +66,6 @@ class ImageList(BaseModel):
 
 
 def image_summary(i: dict[str, Any]) -> ImageSummary:
-    labels = i.get("Labels") or {}
     tags = [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"]
     return ImageSummary(
         id=short_id(i.get("Id")),
@@ -75,8 +74,7 @@ def image_summary(i: dict[str, Any]) -> ImageSummary:
         created=iso_from_epoch(i.get("Created")),
         size_bytes=int(i.get("Size") or 0),
         containers=i.get("Containers") if (i.get("Containers") or 0) >= 0 else None,
-        labels=redact(labels),
-        managed=labels.get(MANAGED_LABEL) == "true",
+        **provenance(i),
     )
 
 

@@ -10,7 +10,17 @@ from pydantic import BaseModel, Field
 from servers._common import cap_items, redact, tool_error
 from servers._common.paging import items_page, offset_page, page_size
 from servers._common.tools import DELETE, READ, WRITE, tool
-from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, list_filters, state_of
+from servers.docker.common import (
+    LabelFilter,
+    Labels,
+    Limit,
+    NewName,
+    ObjectRef,
+    Offset,
+    list_filters,
+    provenance,
+    state_of,
+)
 from servers.docker.safety import (
     check_network_create,
     host_policy,
@@ -21,8 +31,8 @@ from servers.docker.safety import (
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import short_id
 
-VolumeName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255)]
-NetworkRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255)]  # a name or an id
+VolumeName = ObjectRef
+NetworkRef = ObjectRef
 
 
 # -------------------------------------------------------------------------------------------- volumes
@@ -49,16 +59,14 @@ class VolumeList(BaseModel):
 
 
 def volume_summary(v: dict[str, Any]) -> VolumeSummary:
-    labels = v.get("Labels") or {}
     return VolumeSummary(
         name=v.get("Name", ""),
         driver=v.get("Driver", ""),
         mountpoint=v.get("Mountpoint"),
         created=v.get("CreatedAt"),
         scope=v.get("Scope"),
-        labels=redact(labels),
         options=redact(v.get("Options") or {}),
-        managed=labels.get(MANAGED_LABEL) == "true",
+        **provenance(v),
     )
 
 
@@ -151,7 +159,7 @@ async def docker_volume_inspect(
 @tool("Docker: create a volume", WRITE)
 async def docker_volume_create(
     ctx: Context[Any, Any],
-    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)],
+    name: NewName,
     driver: str = "local",
     driver_opts: Annotated[dict[str, str] | None, Field(description="Driver options")] = None,
     labels: Labels = None,
@@ -223,7 +231,6 @@ class NetworkList(BaseModel):
 
 
 def network_summary(n: dict[str, Any]) -> NetworkSummary:
-    labels = n.get("Labels") or {}
     cfg = (n.get("IPAM") or {}).get("Config") or []
     return NetworkSummary(
         id=short_id(n.get("Id")),
@@ -234,8 +241,7 @@ def network_summary(n: dict[str, Any]) -> NetworkSummary:
         attachable=bool(n.get("Attachable")),
         subnets=[c["Subnet"] for c in cfg if isinstance(c, dict) and c.get("Subnet")],
         created=n.get("Created"),
-        labels=redact(labels),
-        managed=labels.get(MANAGED_LABEL) == "true",
+        **provenance(n),
     )
 
 
@@ -291,7 +297,7 @@ async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) ->
 @tool("Docker: create a network", WRITE)
 async def docker_network_create(
     ctx: Context[Any, Any],
-    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)],
+    name: NewName,
     driver: str = "bridge",
     internal: Annotated[bool, Field(description="No route to outside networks")] = False,
     subnet: Annotated[str | None, Field(description="IPv4 subnet (CIDR)")] = None,

@@ -27,6 +27,7 @@ from servers.kubernetes.common import (
     call,
     conditions_of,
     get_object,
+    named_target,
     shape,
     state_of,
     target,
@@ -214,8 +215,7 @@ async def _read_one(
     kube: Kube, verb: str, kind: str, name: str, namespace: str | None, api_version: str | None, context: str | None
 ) -> tuple[Cluster, ApiResource, str | None, dict[str, Any]]:
     """One object by the tool's arguments, shaped for output, and where it was read (`action`: verb kind name)."""
-    action = f"{verb} {kind} {name}"
-    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
+    action, cluster, res, ns = await named_target(kube, verb, kind, name, namespace, api_version, context)
     return cluster, res, ns, shape(kube, await get_object(kube, cluster, res, name, ns, action))
 
 
