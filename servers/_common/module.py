@@ -6,8 +6,9 @@ A module is a package `servers/<name>/` with three declarations (see servers/REA
   which says from the environment alone (no client library, no network) why the backend counts as
   configured, or None;
 - `tools.py`: `CATALOG = ToolCatalog.of(TOOLSETS, ...)`, its `@tool`-declared functions by toolset;
-- `__init__.py`: `MODULE = ModuleInfo(...)`, naming the above and `resources`, the async context
-  manager that yields the module's `ModuleState` (a lazily connected `Backend` that never fails to start).
+- `__init__.py`: `MODULE = ModuleInfo.of(__name__, ...)`, naming the above; `resources` (`<package>.client`)
+  is the async context manager that yields the module's `ModuleState` (a lazily connected `Backend` that
+  never fails to start).
 
 Everything else (which tools a policy exposes, the standalone server, the composite's mounting, toolset
 selection, `--servers auto`) is done here and in `composite/`, the same way for every module.
@@ -119,6 +120,32 @@ class ModuleInfo:
     """Why the backend counts as configured in this environment (a variable or file name), or None."""
     client_env: tuple[str, ...] = ()
     """The ecosystem's variables (besides `BAM_<MODULE>_*`) a client config passes on to the server."""
+
+    @classmethod
+    def of(
+        cls,
+        package: str,
+        settings: type[BaseSettings],
+        configured: Callable[[Mapping[str, str]], str | None],
+        *,
+        prefix: str,
+        title: str,
+        summary: str,
+        client_env: tuple[str, ...] = (),
+    ) -> ModuleInfo:
+        """The declaration of the module package `package` (its `__name__`, `servers.<key>`): the resources are
+        `<package>.client.resources` and the catalog `<package>.tools.CATALOG`, both imported when used."""
+        return cls(
+            key=package.rpartition(".")[2],
+            prefix=prefix,
+            title=title,
+            summary=summary,
+            settings=settings,
+            resources=client_resources(package),
+            catalog_module=f"{package}.tools",
+            configured=configured,
+            client_env=client_env,
+        )
 
     @property
     def env_prefix(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Protocol, TypedDict, TypeVar
 
 from pydantic import Field
 from pydantic.fields import FieldInfo
@@ -39,3 +39,25 @@ def offset_page(items: list[T], offset: int, limit: int, max_bytes: int) -> tupl
     end = offset + len(kept)
     more = end < len(items)
     return kept, more, end if more else None
+
+
+class ListSettings(PageSettings, Protocol):
+    """The page settings plus the byte cap of one result."""
+
+    @property
+    def max_bytes(self) -> int: ...
+
+
+class PageFields(TypedDict):
+    """The paging fields of a list result: `Result(items=kept, **fields)`."""
+
+    count: int
+    total: int
+    truncated: bool
+    next_offset: int | None
+
+
+def items_page(s: ListSettings, items: list[T], offset: int, limit: int | None) -> tuple[list[T], PageFields]:
+    """The page of `items` a list tool returns: `page_size` items from `offset`, cut at the byte cap."""
+    kept, more, nxt = offset_page(items, offset, page_size(s, limit), s.max_bytes)
+    return kept, PageFields(count=len(kept), total=len(items), truncated=more, next_offset=nxt)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from servers._common import redact
 from servers._common.paging import page_limit
 from servers._common.state import StateOf
 from servers.docker.client import Docker
@@ -27,10 +28,9 @@ IMAGE_PATTERN = (
 )
 """The distribution reference grammar (`[registry/]path[:tag][@digest]`); image ids (`sha256:<hex>`) match too."""
 
-ContainerRef = Annotated[
-    str,
-    Field(pattern=NAME_PATTERN, max_length=255),  # a name, an id or an id prefix
-]
+ObjectRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255)]  # a name, an id or an id prefix
+ContainerRef = ObjectRef
+NewName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)]  # the name of an object to create
 ImageRef = Annotated[
     str, Field(pattern=IMAGE_PATTERN, max_length=512)  # repo:tag, repo@digest or an image id
 ]
@@ -42,9 +42,17 @@ state_of = StateOf(KEY, Docker)
 """The module's lifespan object for a tool call."""
 
 
-def label_filters(label: list[str] | None, managed_only: bool) -> list[str]:
-    """The `label` filter of a list call: the caller's filters, plus the provenance label with `managed_only`."""
-    labels = list(label or [])
-    if managed_only:
-        labels.append(f"{MANAGED_LABEL}=true")
-    return labels
+def provenance(doc: dict[str, Any]) -> dict[str, Any]:
+    """The `labels` (redacted) and `managed` (carries this server's provenance label) fields of a summary."""
+    labels = doc.get("Labels") or {}
+    return {"labels": redact(labels), "managed": labels.get(MANAGED_LABEL) == "true"}
+
+
+def list_filters(label: list[str] | None, managed_only: bool, **given: Any) -> dict[str, Any] | None:
+    """The `filters` of a list call: those `given` (None and empty ones left out, False kept), the caller's
+    `label` filters plus the provenance label with `managed_only`; None when there are none."""
+    filters = {k: v for k, v in given.items() if v or v is False}
+    labels = [*(label or []), *([f"{MANAGED_LABEL}=true"] if managed_only else [])]
+    if labels:
+        filters["label"] = labels
+    return filters or None

@@ -7,12 +7,11 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common import newest_lines, redact, redact_output, tool_error
+from servers._common import newest_lines, redact_output, tool_error
 from servers._common.lines import GrepArg, grep_filter
-from servers._common.paging import offset_page, page_size
+from servers._common.paging import items_page, offset_page, page_size
 from servers._common.tools import READ, tool
-from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, label_filters, state_of
-from servers.docker.settings import MANAGED_LABEL
+from servers.docker.common import ContainerRef, LabelFilter, Limit, Offset, list_filters, provenance, state_of
 from servers.docker.values import iso_from_epoch, parse_since, raw_if_fits, redact_inspect, short_id
 
 ContainerStatus = Literal["created", "restarting", "running", "removing", "paused", "exited", "dead"]
@@ -40,7 +39,6 @@ class ContainerList(BaseModel):
 
 
 def container_summary(c: dict[str, Any]) -> ContainerSummary:
-    labels = c.get("Labels") or {}
     return ContainerSummary(
         id=short_id(c.get("Id")),
         name=(c.get("Names") or ["/"])[0].lstrip("/"),
@@ -50,8 +48,7 @@ def container_summary(c: dict[str, Any]) -> ContainerSummary:
         status=c.get("Status", ""),
         created=iso_from_epoch(c.get("Created")),
         networks=sorted(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
-        labels=redact(labels),
-        managed=labels.get(MANAGED_LABEL) == "true",
+        **provenance(c),
     )
 
 
@@ -70,20 +67,11 @@ async def docker_containers_list(
     """List containers, newest first, with state, image, networks and labels."""
     d = state_of(ctx)
     api = await d.api()
-    filters: dict[str, Any] = {}
-    if status:
-        filters["status"] = list(status)
-    labels = label_filters(label, managed_only)
-    if labels:
-        filters["label"] = labels
-    if name:
-        filters["name"] = name
-    if image:
-        filters["ancestor"] = image
-    raw = await d.call("list containers", api.containers, all=all, filters=filters or None)
+    filters = list_filters(label, managed_only, status=status, name=name, ancestor=image)
+    raw = await d.call("list containers", api.containers, all=all, filters=filters)
     items = [container_summary(c) for c in raw]
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return ContainerList(containers=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+    kept, page = items_page(d.settings, items, offset, limit)
+    return ContainerList(containers=kept, **page)
 
 
 class MountInfo(BaseModel):
@@ -360,7 +348,5 @@ async def docker_container_diff(
     api = await d.api()
     res = await d.call("diff the container filesystem", api.diff, container) or []
     items = [Change(path=c.get("Path", ""), kind=_KINDS.get(int(c.get("Kind", 0)), "modified")) for c in res]
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return Diff(
-        container=container, changes=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt
-    )
+    kept, page = items_page(d.settings, items, offset, limit)
+    return Diff(container=container, changes=kept, **page)

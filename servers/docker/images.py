@@ -16,7 +16,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from servers._common import redact, redact_output, tool_error
-from servers._common.paging import offset_page, page_size
+from servers._common.paging import items_page, offset_page
 from servers._common.tools import DELETE, OVERWRITE, READ, WRITE, WRITE_IDEMPOTENT, open_world, tool
 from servers.docker.client import Docker, last_stream_response, shutdown_response
 from servers.docker.common import (
@@ -26,7 +26,8 @@ from servers.docker.common import (
     Labels,
     Limit,
     Offset,
-    label_filters,
+    list_filters,
+    provenance,
     state_of,
 )
 from servers.docker.safety import (
@@ -39,7 +40,6 @@ from servers.docker.safety import (
     resolve_host_path,
     scrub_file_text,
 )
-from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import iso_from_epoch, raw_if_fits, redact_inspect, short_id
 
 _END = object()
@@ -66,7 +66,6 @@ class ImageList(BaseModel):
 
 
 def image_summary(i: dict[str, Any]) -> ImageSummary:
-    labels = i.get("Labels") or {}
     tags = [t for t in i.get("RepoTags") or [] if t != "<none>:<none>"]
     return ImageSummary(
         id=short_id(i.get("Id")),
@@ -75,8 +74,7 @@ def image_summary(i: dict[str, Any]) -> ImageSummary:
         created=iso_from_epoch(i.get("Created")),
         size_bytes=int(i.get("Size") or 0),
         containers=i.get("Containers") if (i.get("Containers") or 0) >= 0 else None,
-        labels=redact(labels),
-        managed=labels.get(MANAGED_LABEL) == "true",
+        **provenance(i),
     )
 
 
@@ -94,19 +92,12 @@ async def docker_images_list(
     """List local images with tags, size and creation time; newest first, paged."""
     d = state_of(ctx)
     api = await d.api()
-    filters: dict[str, Any] = {}
-    if dangling is not None:
-        filters["dangling"] = dangling
-    labels = label_filters(label, managed_only)
-    if labels:
-        filters["label"] = labels
-    if reference:
-        filters["reference"] = reference
-    raw = await d.call("list images", api.images, all=all, filters=filters or None)
+    filters = list_filters(label, managed_only, dangling=dangling, reference=reference)
+    raw = await d.call("list images", api.images, all=all, filters=filters)
     raw.sort(key=lambda i: i.get("Created") or 0, reverse=True)
     items = [image_summary(i) for i in raw]
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return ImageList(images=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+    kept, page = items_page(d.settings, items, offset, limit)
+    return ImageList(images=kept, **page)
 
 
 class ImageDetails(BaseModel):
@@ -203,8 +194,8 @@ async def docker_image_history(
         )
         for h in raw
     ]
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return History(image=image, layers=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+    kept, page = items_page(d.settings, items, offset, limit)
+    return History(image=image, layers=kept, **page)
 
 
 # ------------------------------------------------------------------------------------------- streams
@@ -604,10 +595,7 @@ async def docker_images_prune(
     """Delete unused images: dangling ones by default, or all unused; limited to this server's by default."""
     d = state_of(ctx)
     api = await d.api()
-    filters: dict[str, Any] = {"dangling": not all_unused}
-    labels = label_filters(label, managed_only)
-    if labels:
-        filters["label"] = labels
+    filters = list_filters(label, managed_only, dangling=not all_unused)
     res = await d.call("prune images", api.prune_images, filters=filters) or {}
     deleted = [r.get("Deleted") or r.get("Untagged") or "" for r in res.get("ImagesDeleted") or []]
     kept, truncated, _ = offset_page(deleted, 0, d.settings.max_items_limit, d.settings.max_bytes)

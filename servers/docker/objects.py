@@ -8,9 +8,19 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, redact, tool_error
-from servers._common.paging import offset_page, page_size
+from servers._common.paging import items_page, offset_page, page_size
 from servers._common.tools import DELETE, READ, WRITE, tool
-from servers.docker.common import NAME_PATTERN, LabelFilter, Labels, Limit, Offset, label_filters, state_of
+from servers.docker.common import (
+    LabelFilter,
+    Labels,
+    Limit,
+    NewName,
+    ObjectRef,
+    Offset,
+    list_filters,
+    provenance,
+    state_of,
+)
 from servers.docker.safety import (
     check_network_create,
     host_policy,
@@ -21,8 +31,8 @@ from servers.docker.safety import (
 from servers.docker.settings import MANAGED_LABEL
 from servers.docker.values import short_id
 
-VolumeName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255)]
-NetworkRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255)]  # a name or an id
+VolumeName = ObjectRef
+NetworkRef = ObjectRef
 
 
 # -------------------------------------------------------------------------------------------- volumes
@@ -49,16 +59,14 @@ class VolumeList(BaseModel):
 
 
 def volume_summary(v: dict[str, Any]) -> VolumeSummary:
-    labels = v.get("Labels") or {}
     return VolumeSummary(
         name=v.get("Name", ""),
         driver=v.get("Driver", ""),
         mountpoint=v.get("Mountpoint"),
         created=v.get("CreatedAt"),
         scope=v.get("Scope"),
-        labels=redact(labels),
         options=redact(v.get("Options") or {}),
-        managed=labels.get(MANAGED_LABEL) == "true",
+        **provenance(v),
     )
 
 
@@ -75,25 +83,11 @@ async def docker_volumes_list(
     """List volumes with driver, labels and options; filter by name, label or dangling."""
     d = state_of(ctx)
     api = await d.api()
-    filters: dict[str, Any] = {}
-    if name:
-        filters["name"] = name
-    labels = label_filters(label, managed_only)
-    if labels:
-        filters["label"] = labels
-    if dangling is not None:
-        filters["dangling"] = dangling
-    res = await d.call("list volumes", api.volumes, filters=filters or None) or {}
+    filters = list_filters(label, managed_only, name=name, dangling=dangling)
+    res = await d.call("list volumes", api.volumes, filters=filters) or {}
     items = sorted((volume_summary(v) for v in res.get("Volumes") or []), key=lambda v: v.name)
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return VolumeList(
-        volumes=kept,
-        count=len(kept),
-        total=len(items),
-        truncated=truncated,
-        next_offset=nxt,
-        warnings=list(res.get("Warnings") or []),
-    )
+    kept, page = items_page(d.settings, items, offset, limit)
+    return VolumeList(volumes=kept, **page, warnings=list(res.get("Warnings") or []))
 
 
 class VolumeDetails(VolumeSummary):
@@ -165,7 +159,7 @@ async def docker_volume_inspect(
 @tool("Docker: create a volume", WRITE)
 async def docker_volume_create(
     ctx: Context[Any, Any],
-    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)],
+    name: NewName,
     driver: str = "local",
     driver_opts: Annotated[dict[str, str] | None, Field(description="Driver options")] = None,
     labels: Labels = None,
@@ -237,7 +231,6 @@ class NetworkList(BaseModel):
 
 
 def network_summary(n: dict[str, Any]) -> NetworkSummary:
-    labels = n.get("Labels") or {}
     cfg = (n.get("IPAM") or {}).get("Config") or []
     return NetworkSummary(
         id=short_id(n.get("Id")),
@@ -248,8 +241,7 @@ def network_summary(n: dict[str, Any]) -> NetworkSummary:
         attachable=bool(n.get("Attachable")),
         subnets=[c["Subnet"] for c in cfg if isinstance(c, dict) and c.get("Subnet")],
         created=n.get("Created"),
-        labels=redact(labels),
-        managed=labels.get(MANAGED_LABEL) == "true",
+        **provenance(n),
     )
 
 
@@ -266,18 +258,11 @@ async def docker_networks_list(
     """List networks with driver, scope, subnets and labels."""
     d = state_of(ctx)
     api = await d.api()
-    filters: dict[str, Any] = {}
-    if name:
-        filters["name"] = name
-    if driver:
-        filters["driver"] = driver
-    labels = label_filters(label, managed_only)
-    if labels:
-        filters["label"] = labels
-    res = await d.call("list networks", api.networks, filters=filters or None) or []
+    filters = list_filters(label, managed_only, name=name, driver=driver)
+    res = await d.call("list networks", api.networks, filters=filters) or []
     items = sorted((network_summary(n) for n in res), key=lambda n: n.name)
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return NetworkList(networks=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+    kept, page = items_page(d.settings, items, offset, limit)
+    return NetworkList(networks=kept, **page)
 
 
 class NetworkDetails(NetworkSummary):
@@ -312,7 +297,7 @@ async def docker_network_inspect(ctx: Context[Any, Any], network: NetworkRef) ->
 @tool("Docker: create a network", WRITE)
 async def docker_network_create(
     ctx: Context[Any, Any],
-    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)],
+    name: NewName,
     driver: str = "bridge",
     internal: Annotated[bool, Field(description="No route to outside networks")] = False,
     subnet: Annotated[str | None, Field(description="IPv4 subnet (CIDR)")] = None,
@@ -440,8 +425,8 @@ async def docker_managed_list(
     """List the containers, networks, volumes and images this server created (by its provenance label)."""
     d = state_of(ctx)
     items = await _managed(ctx, list(kinds or ALL_KINDS))
-    kept, truncated, nxt = offset_page(items, offset, page_size(d.settings, limit), d.settings.max_bytes)
-    return ManagedList(items=kept, count=len(kept), total=len(items), truncated=truncated, next_offset=nxt)
+    kept, page = items_page(d.settings, items, offset, limit)
+    return ManagedList(items=kept, **page)
 
 
 class CleanupItem(ManagedItem):

@@ -1,10 +1,12 @@
 """Kubernetes module (prefix `k8s_`): any resource (CRDs too), logs, events, apply, scale and rollouts."""
 
-from servers._common.module import ModuleInfo, client_resources
+from servers._common.module import ModuleInfo
 from servers.kubernetes.settings import KubernetesSettings, configured
 
-MODULE = ModuleInfo(
-    key="kubernetes",
+MODULE = ModuleInfo.of(
+    __name__,
+    KubernetesSettings,
+    configured,
     prefix="k8s_",
     title="Kubernetes",
     summary=(
@@ -12,10 +14,6 @@ MODULE = ModuleInfo(
         "events and pod logs; when allowed, server-side apply with dry run and diff, delete, scale, rollout "
         "restart/status/undo and cordon nodes"
     ),
-    settings=KubernetesSettings,
-    resources=client_resources(__name__),
-    catalog_module=f"{__name__}.tools",
-    configured=configured,
     client_env=("KUBECONFIG",),
 )
 build_server = MODULE.build_server

@@ -22,8 +22,8 @@ from servers.kubernetes.common import (
     guard_kind,
     guard_namespace,
     is_namespace_kind,
+    named_target,
     state_of,
-    target,
 )
 from servers.kubernetes.names import check_namespace
 from servers.kubernetes.shaping import comparable, meta_of, redact_pair, unified_diff
@@ -219,8 +219,7 @@ async def k8s_resource_delete(
 ) -> DeleteResult:
     """Delete one object of any kind by name (destructive)."""
     kube = state_of(ctx)
-    action = f"delete {kind} {name}"
-    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
+    action, cluster, res, ns = await named_target(kube, "delete", kind, name, namespace, api_version, context)
     body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
     if grace_period_seconds is not None:
         body["gracePeriodSeconds"] = grace_period_seconds

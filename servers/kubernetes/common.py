@@ -172,6 +172,15 @@ async def target(
     return cluster, res, ns
 
 
+async def named_target(
+    kube: Kube, verb: str, kind: str, name: str, namespace: str | None, api_version: str | None, context: str | None
+) -> tuple[str, Cluster, ApiResource, str | None]:
+    """`target` for the one object a tool's arguments name, with the action "<verb> <kind> <name>"."""
+    action = f"{verb} {kind} {name}"
+    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
+    return action, cluster, res, ns
+
+
 async def namespaced_target(
     kube: Kube,
     context: str | None,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common.paging import offset_page, page_size
+from servers._common.paging import items_page, page_size
 from servers._common.tools import READ_OPEN, tool
 from servers.kubernetes.client import ApiResource
 from servers.kubernetes.common import ContextArg, ContinueArg, Limit, age_of, call, continue_of, state_of
@@ -59,16 +59,8 @@ async def k8s_contexts_list(
         if needle and not any(needle in (v or "").lower() for v in (info.name, info.cluster, info.user)):
             continue
         out.append(info)
-    kept, more, next_offset = offset_page(out, offset, page_size(kube.settings, limit), kube.settings.max_bytes)
-    return ContextList(
-        contexts=kept,
-        current=current,
-        in_cluster=clients.in_cluster,
-        count=len(kept),
-        total=len(out),
-        truncated=more,
-        next_offset=next_offset,
-    )
+    kept, page = items_page(kube.settings, out, offset, limit)
+    return ContextList(contexts=kept, current=current, in_cluster=clients.in_cluster, **page)
 
 
 class ApiResourceInfo(BaseModel):

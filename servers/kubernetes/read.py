@@ -27,6 +27,7 @@ from servers.kubernetes.common import (
     call,
     conditions_of,
     get_object,
+    named_target,
     shape,
     state_of,
     target,
@@ -210,6 +211,19 @@ async def k8s_resources_list(
     return result
 
 
+async def _read_one(
+    kube: Kube, verb: str, kind: str, name: str, namespace: str | None, api_version: str | None, context: str | None
+) -> tuple[Cluster, ApiResource, str | None, dict[str, Any]]:
+    """One object by the tool's arguments, shaped for output, and where it was read (`action`: verb kind name)."""
+    action, cluster, res, ns = await named_target(kube, verb, kind, name, namespace, api_version, context)
+    return cluster, res, ns, shape(kube, await get_object(kube, cluster, res, name, ns, action))
+
+
+def _identity(res: ApiResource, name: str, ns: str | None) -> dict[str, Any]:
+    """The fields that name the object in a result: kind, api_version, name, namespace."""
+    return {"kind": res.kind, "api_version": res.api_version, "name": name, "namespace": ns}
+
+
 class ResourceGetResult(BaseModel):
     kind: str
     api_version: str
@@ -232,19 +246,14 @@ async def k8s_resource_get(
 ) -> ResourceGetResult:
     """Get one object of any kind as JSON or YAML (Secret values redacted)."""
     kube = state_of(ctx)
-    action = f"get {kind} {name}"
-    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
-    obj = shape(kube, await get_object(kube, cluster, res, name, ns, action))
+    _, res, ns, obj = await _read_one(kube, "get", kind, name, namespace, api_version, context)
     as_text = output == "yaml" or json_size(obj) > kube.settings.max_bytes
     text: str | None = None
     truncated = False
     if as_text:
         text, truncated = truncate_text(to_yaml(obj), kube.settings.max_bytes, keep="head")
     return ResourceGetResult(
-        kind=res.kind,
-        api_version=res.api_version,
-        name=name,
-        namespace=ns,
+        **_identity(res, name, ns),
         object=None if as_text else obj,
         yaml=text,
         truncated=truncated,
@@ -312,9 +321,7 @@ async def k8s_resource_describe(
 ) -> DescribeResult:
     """Describe an object like `kubectl describe`: owners, conditions, containers, status, events."""
     kube = state_of(ctx)
-    action = f"describe {kind} {name}"
-    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
-    obj = shape(kube, await get_object(kube, cluster, res, name, ns, action))
+    cluster, res, ns, obj = await _read_one(kube, "describe", kind, name, namespace, api_version, context)
     m = meta_of(obj)
     events: list[EventInfo] = []
     ev_trunc = False
@@ -326,10 +333,7 @@ async def k8s_resource_describe(
         spec = {k: obj[k] for k in ("data", "stringData", "binaryData", "type") if k in obj}
     truncated = json_size(spec) + json_size(status) > kube.settings.max_bytes
     return DescribeResult(
-        kind=res.kind,
-        api_version=res.api_version,
-        name=name,
-        namespace=ns,
+        **_identity(res, name, ns),
         uid=m.get("uid"),
         created=m.get("creationTimestamp"),
         age=age_of(m.get("creationTimestamp")),

@@ -23,10 +23,10 @@ from servers.kubernetes.common import (
     call,
     conditions_of,
     get_object,
+    named_target,
     namespaced_target,
     patch,
     state_of,
-    target,
 )
 from servers.kubernetes.names import api_path
 from servers.kubernetes.shaping import meta_of
@@ -71,8 +71,7 @@ async def k8s_scale(
 ) -> ScaleResult:
     """Set the replica count through the scale subresource; follow with k8s_rollout_status to watch it converge."""
     kube = state_of(ctx)
-    action = f"scale {kind} {name}"
-    cluster, res, ns = await target(kube, context, kind, api_version, namespace, action, name=name)
+    action, cluster, res, ns = await named_target(kube, "scale", kind, name, namespace, api_version, context)
     if "scale" not in res.subresources:
         raise tool_error(action, f"{res.qualified} has no scale subresource", code="MethodNotSupported")
     path = res.path(name=name, namespace=ns, subresource="scale")

@@ -1,10 +1,12 @@
 """PostgreSQL module (prefix `pg_`): schemas, tables, read-only queries, EXPLAIN and guarded writes."""
 
-from servers._common.module import ModuleInfo, client_resources
+from servers._common.module import ModuleInfo
 from servers.postgres.settings import PostgresSettings, configured
 
-MODULE = ModuleInfo(
-    key="postgres",
+MODULE = ModuleInfo.of(
+    __name__,
+    PostgresSettings,
+    configured,
     prefix="pg_",
     title="PostgreSQL",
     summary=(
@@ -14,10 +16,6 @@ MODULE = ModuleInfo(
         "see versioned migrations and their drift; rehearse, apply and roll back migrations (locks, rewrites, "
         "schema diff, lint) when writes are allowed"
     ),
-    settings=PostgresSettings,
-    resources=client_resources(__name__),
-    catalog_module=f"{__name__}.tools",
-    configured=configured,
     client_env=("DATABASE_URL",),
 )
 build_server = MODULE.build_server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -149,20 +150,6 @@ async def _check(conn: Any, area: str) -> Check:
             summary=f"{len(invalid)} invalid, {len(unused)} never-scanned non-unique indexes",
             details=details[:20],
         )
-    if area == "vacuum":
-        rows = await conn.fetch(
-            """SELECT schemaname || '.' || relname AS table, n_dead_tup AS dead, n_live_tup AS live,
-                      last_autovacuum::text AS last_autovacuum
-                 FROM pg_stat_user_tables
-                WHERE n_dead_tup > 1000 AND n_dead_tup > 0.2 * greatest(n_live_tup, 1)
-                ORDER BY n_dead_tup DESC LIMIT 20"""
-        )
-        return Check(
-            name="vacuum",
-            status="warning" if rows else "ok",
-            summary=f"{len(rows)} tables with more than 20% dead tuples",
-            details=[dict(r) for r in rows],
-        )
     if area == "wraparound":
         r = await conn.fetchrow("SELECT datname, age(datfrozenxid) AS xid_age FROM pg_database ORDER BY 2 DESC LIMIT 1")
         frac = r["xid_age"] / 2_000_000_000
@@ -172,36 +159,58 @@ async def _check(conn: Any, area: str) -> Check:
             status=st2,
             summary=f"oldest database {r['datname']!r} at {frac:.1%} of transaction ID wraparound",
         )
-    if area == "sequences":
-        rows = await conn.fetch(
-            """SELECT schemaname || '.' || sequencename AS sequence, last_value, max_value,
-                      round(100.0 * last_value / max_value, 2)::float8 AS pct
-                 FROM pg_sequences WHERE last_value IS NOT NULL AND last_value > 0.75 * max_value
-                 ORDER BY pct DESC LIMIT 20"""
-        )
-        return Check(
-            name="sequences",
-            status="critical" if rows else "ok",
-            summary=f"{len(rows)} sequences past 75% of their maximum",
-            details=[dict(r) for r in rows],
-        )
-    return await _long_transactions(conn)
+    return await _offenders(conn, area, *_OFFENDERS[area])
 
 
-async def _long_transactions(conn: Any) -> Check:
-    rows = await conn.fetch(
+_Offenders = tuple[Literal["warning", "critical"], str, str, Callable[[Any], dict[str, Any]]]
+_OFFENDERS: dict[str, _Offenders] = {
+    "vacuum": (
+        "warning",
+        "{} tables with more than 20% dead tuples",
+        """SELECT schemaname || '.' || relname AS table, n_dead_tup AS dead, n_live_tup AS live,
+                  last_autovacuum::text AS last_autovacuum
+             FROM pg_stat_user_tables
+            WHERE n_dead_tup > 1000 AND n_dead_tup > 0.2 * greatest(n_live_tup, 1)
+            ORDER BY n_dead_tup DESC LIMIT 20""",
+        dict,
+    ),
+    "sequences": (
+        "critical",
+        "{} sequences past 75% of their maximum",
+        """SELECT schemaname || '.' || sequencename AS sequence, last_value, max_value,
+                  round(100.0 * last_value / max_value, 2)::float8 AS pct
+             FROM pg_sequences WHERE last_value IS NOT NULL AND last_value > 0.75 * max_value
+             ORDER BY pct DESC LIMIT 20""",
+        dict,
+    ),
+    "long_transactions": (
+        "warning",
+        "{} transactions open for more than 5 minutes",
         """SELECT pid, state, extract(epoch FROM now() - xact_start)::float8 AS seconds,
                   left(query, 200) AS query
              FROM pg_stat_activity
             WHERE xact_start IS NOT NULL AND now() - xact_start > interval '5 minutes'
               AND pid <> pg_backend_pid()
-            ORDER BY xact_start LIMIT 20"""
-    )
+            ORDER BY xact_start LIMIT 20""",
+        lambda r: {**dict(r), "query": redact_sql(r["query"] or "")},
+    ),
+}
+"""The checks whose query returns the offending rows: status when there are any, summary, query, detail of a row."""
+
+
+async def _offenders(
+    conn: Any,
+    name: str,
+    status: Literal["warning", "critical"],
+    summary: str,
+    sql: str,
+    detail: Callable[[Any], dict[str, Any]],
+) -> Check:
+    """A check whose query returns the offending rows: `status` when there are any, else ok; `summary` is
+    formatted with their count."""
+    rows = await conn.fetch(sql)
     return Check(
-        name="long_transactions",
-        status="warning" if rows else "ok",
-        summary=f"{len(rows)} transactions open for more than 5 minutes",
-        details=[{**dict(r), "query": redact_sql(r["query"] or "")} for r in rows],
+        name=name, status=status if rows else "ok", summary=summary.format(len(rows)), details=[detail(r) for r in rows]
     )
 
 

@@ -337,6 +337,57 @@ def _runner(ctx: Any, conn: Any, pg: Postgres, lock: int | None, retries: int | 
     )
 
 
+@dataclass(frozen=True)
+class _Step:
+    """One migration to run (or undo): the file its statements come from, and the first one to run."""
+
+    m: Migration
+    file: str
+    stmts: list[Statement]
+    resume: int = 0
+
+
+_Limits = tuple[int | None, int | None, int | None]
+"""The caller's lock_timeout_ms, retries and timeout_ms (None: the settings')."""
+
+
+async def _run_steps(
+    ctx: Any,
+    pg: Postgres,
+    action: tuple[str, str],
+    limits: _Limits,
+    plan: Callable[[Any], Awaitable[list[_Step]]],
+    run: Callable[[_Runner, _Step], Awaitable[tuple[float, bool]]],
+) -> ApplyResult:
+    """Apply or roll back: under the migration lock, `run` each step `plan(conn)` gives, in order; a failure names
+    what ran before it. `action` is the action and its verb ("apply the migrations", "apply")."""
+    ran: list[RanMigration] = []
+    async with pg.connection(write=True) as conn:  # the write pool resets the session when it is returned
+        try:
+            await _locked(conn, pg, action[0])
+            steps = await plan(conn)
+            r = _runner(ctx, conn, pg, *limits, sum(len(s.stmts) - s.resume for s in steps))
+            for s in steps:
+                r.attempts = 1
+                took, stepwise = await run(r, s)
+                ran.append(
+                    RanMigration(
+                        version=s.m.version,
+                        file=s.file,
+                        statements=len(s.stmts) - s.resume,
+                        attempts=r.attempts,
+                        duration_ms=round(took, 2),
+                        outside_transaction=stepwise,
+                    )
+                )
+            current = await _latest_applied(conn, r.ledger)
+        except _Failed as f:
+            raise _failure(action[1], ran, f) from f.exc
+        except Exception as exc:
+            raise translate(exc, action[0]) from exc
+    return _result(ran, current, pg)
+
+
 def _failure(action: str, ran: list[RanMigration], f: _Failed) -> Exception:
     done = ", ".join(x.version for x in ran) or "none"
     cleaned = f"; dropped the invalid index(es) it left: {', '.join(f.cleaned)}" if f.cleaned else ""
@@ -361,40 +412,23 @@ async def pg_migration_apply(
     if not _PLAN_ID.match(plan_id):
         raise tool_error(action, "`plan_id` is not one pg_migration_plan returns", hint="run pg_migration_plan")
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
-    ran: list[RanMigration] = []
-    async with pg.connection(write=True) as conn:  # the write pool resets the session when it is returned
-        try:
-            await _locked(conn, pg, action)
-            await ensure_ledger(conn, pg.settings)
-            ps = await plan_state(conn, pg.settings, d)
-            if ps.plan_id != plan_id:
-                what = "the schema" if ps.plan_id[:16] == plan_id[:16] else "the migration files or the ledger"
-                raise tool_error(action, f"refused: {what} changed since the plan", hint="run pg_migration_plan again")
-            work = [(m, resume, parse_migration(m.sql, m.file)) for m, resume in ps.todo]
-            r = _runner(ctx, conn, pg, lock_timeout_ms, retries, timeout_ms, sum(len(s) - k for _, k, s in work))
-            for m, resume, stmts in work:
-                r.attempts = 1
-                stepwise = resume > 0 or any(not st.transactional for st in stmts)
-                if stepwise:
-                    took = await _apply_stepwise(r, m, stmts, resume)
-                else:
-                    took = await _apply_in_transaction(r, m, stmts)
-                ran.append(
-                    RanMigration(
-                        version=m.version,
-                        file=m.file,
-                        statements=len(stmts) - resume,
-                        attempts=r.attempts,
-                        duration_ms=round(took, 2),
-                        outside_transaction=stepwise,
-                    )
-                )
-            current = await _latest_applied(conn, r.ledger)
-        except _Failed as f:
-            raise _failure("apply", ran, f) from f.exc
-        except Exception as exc:
-            raise translate(exc, action) from exc
-    return _result(ran, current, pg)
+
+    async def plan(conn: Any) -> list[_Step]:
+        await ensure_ledger(conn, pg.settings)
+        ps = await plan_state(conn, pg.settings, d)
+        if ps.plan_id != plan_id:
+            what = "the schema" if ps.plan_id[:16] == plan_id[:16] else "the migration files or the ledger"
+            raise tool_error(action, f"refused: {what} changed since the plan", hint="run pg_migration_plan again")
+        return [_Step(m, m.file, parse_migration(m.sql, m.file), resume) for m, resume in ps.todo]
+
+    return await _run_steps(ctx, pg, (action, "apply"), (lock_timeout_ms, retries, timeout_ms), plan, _apply_one)
+
+
+async def _apply_one(r: _Runner, s: _Step) -> tuple[float, bool]:
+    """Apply one migration: in one transaction when every statement (still to run) can run in one."""
+    if s.resume > 0 or any(not st.transactional for st in s.stmts):
+        return await _apply_stepwise(r, s.m, s.stmts, s.resume), True
+    return await _apply_in_transaction(r, s.m, s.stmts), False
 
 
 async def _latest_applied(conn: Any, ledger: str) -> str | None:
@@ -493,32 +527,13 @@ async def pg_migration_rollback(
     pg = state_of(ctx)
     action = "roll back the migrations"
     d = await anyio.to_thread.run_sync(load_directory, pg.settings, directory)
-    ran: list[RanMigration] = []
-    async with pg.connection(write=True) as conn:  # the write pool resets the session when it is returned
-        try:
-            await _locked(conn, pg, action)
-            rows = await read_ledger(conn, pg.settings)
-            work = [
-                (m, parse_migration(m.down_sql or "", m.down_file or ""))
-                for m in _down_targets(rows, d.by_version(), steps)
-            ]
-            r = _runner(ctx, conn, pg, lock_timeout_ms, retries, timeout_ms, sum(len(s) for _, s in work))
-            for m, stmts in work:
-                r.attempts = 1
-                took, stepwise = await _roll_back_one(r, m, stmts)
-                ran.append(
-                    RanMigration(
-                        version=m.version,
-                        file=m.down_file or "",
-                        statements=len(stmts),
-                        attempts=r.attempts,
-                        duration_ms=round(took, 2),
-                        outside_transaction=stepwise,
-                    )
-                )
-            current = await _latest_applied(conn, r.ledger)
-        except _Failed as f:
-            raise _failure("roll back", ran, f) from f.exc
-        except Exception as exc:
-            raise translate(exc, action) from exc
-    return _result(ran, current, pg)
+
+    async def plan(conn: Any) -> list[_Step]:
+        rows = await read_ledger(conn, pg.settings)
+        targets = _down_targets(rows, d.by_version(), steps)
+        return [_Step(m, m.down_file or "", parse_migration(m.down_sql or "", m.down_file or "")) for m in targets]
+
+    async def run(r: _Runner, s: _Step) -> tuple[float, bool]:
+        return await _roll_back_one(r, s.m, s.stmts)
+
+    return await _run_steps(ctx, pg, (action, "roll back"), (lock_timeout_ms, retries, timeout_ms), plan, run)

@@ -186,28 +186,47 @@ def _refuse(reason: str, hint: str) -> Exception:
     return tool_error("run the statement read-only", f"refused: {reason}", hint=hint)
 
 
-def check_functions(stmt: dict[str, Any]) -> set[str]:
-    """Collect called functions; refuse denied ones and data-modifying sub-statements."""
+def check_functions(
+    stmt: dict[str, Any], *, read: bool = True, action: str = "run the statement read-only"
+) -> set[str]:
+    """Collect called functions and refuse denied ones; with `read` (a statement that must only read), refuse
+    data-modifying sub-statements, SELECT INTO and row locks too."""
     names: set[str] = set()
     for kind, body in _walk(stmt):
         if kind == "FuncCall":
             name, qualified = _func_name(body)
             if denied_function(name):
-                raise _refuse(
-                    f"function {qualified}() has side effects outside a read-only transaction",
-                    "read tools cannot call it; ask a human to run it if it is really needed",
-                )
+                raise _denied(qualified, read, action)
             names.add(name)
-        elif kind in DATA_MODIFYING:
-            raise _refuse(
-                f"{kind.removesuffix('Stmt').upper()} inside the statement modifies data",
-                "use pg_execute (needs writes allowed for postgres) for data changes",
-            )
-        elif kind == "IntoClause":
-            raise _refuse("SELECT INTO creates a table", "drop the INTO clause to read the rows")
-        elif kind == "LockingClause":
-            raise _refuse("FOR UPDATE/SHARE takes row locks", "drop the locking clause for a plain read")
+        elif read:
+            _refuse_writing(kind)
     return names
+
+
+def _denied(qualified: str, read: bool, action: str) -> Exception:
+    if read:
+        return _refuse(
+            f"function {qualified}() has side effects outside a read-only transaction",
+            "read tools cannot call it; ask a human to run it if it is really needed",
+        )
+    return tool_error(
+        action,
+        f"refused: function {qualified}() acts on the server or other sessions, not on data",
+        hint="the tools never call it; ask a DBA to run it if it is really needed",
+    )
+
+
+def _refuse_writing(kind: str) -> None:
+    """Refuse a part of a read that writes: a data-modifying sub-statement, SELECT INTO, a row lock."""
+    if kind in DATA_MODIFYING:
+        raise _refuse(
+            f"{kind.removesuffix('Stmt').upper()} inside the statement modifies data",
+            "use pg_execute (needs writes allowed for postgres) for data changes",
+        )
+    if kind == "IntoClause":
+        raise _refuse("SELECT INTO creates a table", "drop the INTO clause to read the rows")
+    if kind == "LockingClause":
+        raise _refuse("FOR UPDATE/SHARE takes row locks", "drop the locking clause for a plain read")
 
 
 def check_read_only(sql: str) -> Checked:
@@ -241,23 +260,8 @@ def check_explain(sql: str, *, analyze: bool) -> Checked:
             "run without analyze for the estimated plan, or measure it with pg_execute(dry_run=true) "
             "where writes are allowed",
         )
-    functions = check_functions(stmt) if kind not in DATA_MODIFYING else _functions_only(stmt)
+    functions = check_functions(stmt, read=kind not in DATA_MODIFYING)
     return Checked(kind="ExplainStmt", functions=functions, inner_kind=kind, analyze=analyze)
-
-
-def _functions_only(stmt: dict[str, Any], action: str = "run the statement read-only") -> set[str]:
-    names: set[str] = set()
-    for kind, body in _walk(stmt):
-        if kind == "FuncCall":
-            name, qualified = _func_name(body)
-            if denied_function(name):
-                raise tool_error(
-                    action,
-                    f"refused: function {qualified}() acts on the server or other sessions, not on data",
-                    hint="the tools never call it; ask a DBA to run it if it is really needed",
-                )
-            names.add(name)
-    return names
 
 
 def check_write(sql: str) -> Checked:
@@ -281,7 +285,7 @@ def check_write(sql: str) -> Checked:
         )
     if kind in ("AlterSystemStmt", "LoadStmt"):
         raise tool_error("execute", f"{_statement_label(kind)} changes the server itself and is refused")
-    return Checked(kind=kind, functions=_functions_only(stmt, "execute"))
+    return Checked(kind=kind, functions=check_functions(stmt, read=False, action="execute"))
 
 
 _LABEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -301,7 +305,7 @@ def check_index_definition(sql: str) -> str:
             f"expected CREATE INDEX, got {_statement_label(kind)}",
             hint="pass statements like: CREATE INDEX ON schema.table (column)",
         )
-    _functions_only(stmt)
+    check_functions(stmt, read=False)
     return sql
 
 

@@ -1,10 +1,12 @@
 """Redis module (prefix `redis_`): keys, typed values, streams, pub/sub, diagnostics and guarded writes."""
 
-from servers._common.module import ModuleInfo, client_resources
+from servers._common.module import ModuleInfo
 from servers.redis.settings import RedisSettings, configured
 
-MODULE = ModuleInfo(
-    key="redis",
+MODULE = ModuleInfo.of(
+    __name__,
+    RedisSettings,
+    configured,
     prefix="redis_",
     title="Redis",
     summary=(
@@ -13,10 +15,6 @@ MODULE = ModuleInfo(
         "memory doctor and a sampled big-key/prefix report; run other commands classified by Redis's own "
         "command metadata"
     ),
-    settings=RedisSettings,
-    resources=client_resources(__name__),
-    catalog_module=f"{__name__}.tools",
-    configured=configured,
     client_env=("REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_SENTINEL_SERVICE"),
 )
 build_server = MODULE.build_server

@@ -18,6 +18,7 @@ from servers.redis.client import value_json
 
 TtlMs = Annotated[int | None, Field(ge=1, description="TTL in ms")]
 End = Annotated[Literal["left", "right"], Field(description="Head (left) or tail (right)")]
+Names = Annotated[list[str], Field(min_length=1)]  # the hash fields or set members a command takes
 
 
 # ------------------------------------------------------------------------------------ keys, TTLs
@@ -93,7 +94,7 @@ async def redis_hash_set(
 async def redis_hash_delete(
     ctx: Context[Any, Any],
     key: Key,
-    fields: Annotated[list[str], Field(min_length=1)],
+    fields: Names,
 ) -> WriteResult:
     """Remove hash fields (HDEL)."""
     return await counted(ctx, "delete hash fields", key, lambda c: c.hdel(key, *fields), lambda c: c.hlen(key))
@@ -141,7 +142,7 @@ async def redis_list_pop(
 async def redis_set_add(
     ctx: Context[Any, Any],
     key: Key,
-    members: Annotated[list[str], Field(min_length=1)],
+    members: Names,
 ) -> WriteResult:
     """Add members to a set (SADD)."""
     return await counted(ctx, "add set members", key, lambda c: c.sadd(key, *members), lambda c: c.scard(key))
@@ -151,7 +152,7 @@ async def redis_set_add(
 async def redis_set_remove(
     ctx: Context[Any, Any],
     key: Key,
-    members: Annotated[list[str], Field(min_length=1)],
+    members: Names,
 ) -> WriteResult:
     """Remove members from a set (SREM)."""
     return await counted(ctx, "remove set members", key, lambda c: c.srem(key, *members), lambda c: c.scard(key))
@@ -187,7 +188,7 @@ async def redis_zset_add(
 async def redis_zset_remove(
     ctx: Context[Any, Any],
     key: Key,
-    members: Annotated[list[str], Field(min_length=1)],
+    members: Names,
 ) -> WriteResult:
     """Remove members from a sorted set (ZREM)."""
     return await counted(ctx, "remove sorted-set members", key, lambda c: c.zrem(key, *members), lambda c: c.zcard(key))

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx2
 import pytest
@@ -137,3 +139,25 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         with contextlib.suppress(subprocess.CalledProcessError):
             pg.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def sleeper(docker_host: str) -> Iterator[Any]:
+    """A running container (busybox `sleep 300`) owned by this test."""
+    import docker
+
+    client = docker.from_env()
+    uid = "bamt" + uuid.uuid4().hex[:10]
+    c = client.containers.run(
+        os.environ.get("MCP_TEST_IMAGE", "busybox:local"),
+        ["sleep", "300"],
+        name=f"{uid}-sleeper",
+        labels={"bam-test": uid},
+        detach=True,
+    )
+    try:
+        yield c
+    finally:
+        with contextlib.suppress(Exception):
+            c.remove(force=True)
+        client.close()

@@ -172,28 +172,6 @@ DOCKER_ADMIN = (
 )
 
 
-@pytest.fixture
-def sleeper(docker_host: str) -> Iterator[Any]:
-    """A running container (busybox `sleep 300`) owned by this test."""
-    import docker
-
-    client = docker.from_env()
-    uid = "bamt" + uuid.uuid4().hex[:10]
-    c = client.containers.run(
-        os.environ.get("MCP_TEST_IMAGE", "busybox:local"),
-        ["sleep", "300"],
-        name=f"{uid}-sleeper",
-        labels={"bam-test": uid},
-        detach=True,
-    )
-    try:
-        yield c
-    finally:
-        with contextlib.suppress(Exception):
-            c.remove(force=True)
-        client.close()
-
-
 def _top_has(container: Any, needle: str) -> bool:
     procs = container.top(ps_args="-eo pid,args").get("Processes") or []
     return any(needle in " ".join(p) for p in procs)

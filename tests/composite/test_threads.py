@@ -5,11 +5,9 @@ other thread-using modules."""
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -98,18 +96,10 @@ async def test_hung_docker_engine_does_not_delay_postgres_or_aws(database_url: s
             stop_server(sp)
 
 
-async def test_saturated_docker_pool_is_bounded_and_isolated(database_url: str, aws_endpoint: str) -> None:
-    import docker
-
-    client = docker.from_env()
-    uid = "bamt" + uuid.uuid4().hex[:10]
-    box = client.containers.run(
-        os.environ.get("MCP_TEST_IMAGE", "busybox:local"),
-        ["sleep", "300"],
-        name=f"{uid}-threads",
-        labels={"bam-test": uid},
-        detach=True,
-    )
+async def test_saturated_docker_pool_is_bounded_and_isolated(
+    database_url: str, aws_endpoint: str, sleeper: Any
+) -> None:
+    box = sleeper
     args = ("--servers", "docker,postgres,aws", "--allow-writes", "docker", "--allow-admin", "docker")
     sp: ServerProcess | None = None
     try:
@@ -138,5 +128,3 @@ async def test_saturated_docker_pool_is_bounded_and_isolated(database_url: str, 
     finally:
         if sp is not None:
             stop_server(sp)
-        box.remove(force=True)
-        client.close()
