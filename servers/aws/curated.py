@@ -9,20 +9,8 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
-from servers._common.paging import page_size
 from servers._common.tools import DELETE, OVERWRITE, READ, READ_OPEN, open_world, tool
-from servers.aws.common import (
-    AwsPage,
-    Limit,
-    NextToken,
-    Profile,
-    Region,
-    RoleArn,
-    iso,
-    list_page,
-    state_of,
-    target,
-)
+from servers.aws.common import AwsPage, Listing, On, grouped, iso, list_page, state_of
 from servers.aws.sensitive import LOOK_BACK, object_content
 
 # --- identity and profiles -----------------------------------------------------------------------------
@@ -39,21 +27,19 @@ class CallerIdentity(BaseModel):
 
 
 @tool("AWS: who am I (STS caller identity)", READ_OPEN)
-async def aws_caller_identity(
-    ctx: Context[Any, Any], region: Region = None, profile: Profile = None, role_arn: RoleArn = None
-) -> CallerIdentity:
+@grouped
+async def aws_caller_identity(ctx: Context[Any, Any], *, on: On) -> CallerIdentity:
     """Show the account, ARN and user id the credentials of a profile or role resolve to (STS)."""
     aws = state_of(ctx)
-    where = target(profile, region, role_arn)
-    res, used = await aws.call("sts", where, lambda c: c.get_caller_identity(), action="get the caller identity")
+    res, used = await aws.call("sts", on.where, lambda c: c.get_caller_identity(), action="get the caller identity")
     sessions = await aws.sessions()
     return CallerIdentity(
         account=res["Account"],
         arn=res["Arn"],
         user_id=res["UserId"],
         region=used,
-        profile=profile or sessions.settings.profile,
-        role_arn=role_arn,
+        profile=on.profile or sessions.settings.profile,
+        role_arn=on.role_arn,
         endpoint_url=aws.settings.endpoint_url,
     )
 
@@ -121,21 +107,19 @@ class BucketPage(AwsPage):
 
 
 @tool("AWS S3: list buckets", READ_OPEN)
+@grouped
 async def aws_s3_buckets_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Bucket name prefix")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> BucketPage:
     """List the account's S3 buckets (name, creation time)."""
     aws = state_of(ctx)
     page = await list_page(
         aws,
+        ask,
         "s3",
-        target(profile, region, role_arn),
         "list_buckets",
         lambda r: [
             BucketInfo(name=b["Name"], created=iso(b.get("CreationDate")))
@@ -143,8 +127,6 @@ async def aws_s3_buckets_list(
             if not prefix or b["Name"].startswith(prefix)
         ],
         params={"Prefix": prefix} if prefix else None,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
         action="list S3 buckets",
     )
     return BucketPage(buckets=page.items, **page.fields())
@@ -166,16 +148,14 @@ class ObjectPage(AwsPage):
 
 
 @tool("AWS S3: list objects by prefix", READ_OPEN)
+@grouped
 async def aws_s3_objects_list(
     ctx: Context[Any, Any],
     bucket: Bucket,
     prefix: Annotated[str, Field(description="Key prefix, e.g. logs/2026/")] = "",
     delimiter: Annotated[str | None, Field(description="e.g. / to list one folder level")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> ObjectPage:
     """List objects in an S3 bucket (key, size, last modified)."""
     aws = state_of(ctx)
@@ -198,15 +178,7 @@ async def aws_s3_objects_list(
         ]
 
     page = await list_page(
-        aws,
-        "s3",
-        target(profile, region, role_arn),
-        "list_objects_v2",
-        convert,
-        params=params,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
-        action=f"list objects in s3://{bucket}/{prefix}",
+        aws, ask, "s3", "list_objects_v2", convert, params=params, action=f"list objects in s3://{bucket}/{prefix}"
     )
     return ObjectPage(bucket=bucket, prefix=prefix, objects=page.items, common_prefixes=prefixes, **page.fields())
 
@@ -227,15 +199,15 @@ class ObjectContent(BaseModel):
 
 
 @tool("AWS S3: read an object as text", READ_OPEN)
+@grouped
 async def aws_s3_object_read(
     ctx: Context[Any, Any],
     bucket: Bucket,
     key: ObjectKey,
     max_bytes: Annotated[int | None, Field(ge=1, description="Bytes to read (default 64 KiB, capped)")] = None,
     offset: Annotated[int, Field(ge=0, description="Byte offset: a previous read's next_offset")] = 0,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> ObjectContent:
     """Read an S3 object as text (UTF-8, else base64), up to a byte cap."""
     aws = state_of(ctx)
@@ -266,7 +238,7 @@ async def aws_s3_object_read(
         return out
 
     try:
-        res, _ = await aws.call("s3", target(profile, region, role_arn), run, action=f"read s3://{bucket}/{key}")
+        res, _ = await aws.call("s3", on.where, run, action=f"read s3://{bucket}/{key}")
     except Exception as exc:
         if "InvalidRange" in str(exc):
             raise tool_error(
@@ -305,14 +277,14 @@ class PresignedUrl(BaseModel):
 
 
 @tool("AWS S3: presigned download URL", READ_OPEN)
+@grouped
 async def aws_s3_presign(
     ctx: Context[Any, Any],
     bucket: Bucket,
     key: ObjectKey,
     expires_in_s: Annotated[int, Field(ge=1, description="Lifetime in seconds")] = 900,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> PresignedUrl:
     """Create an expiring presigned GET URL for an existing S3 object."""
     aws = state_of(ctx)
@@ -323,7 +295,7 @@ async def aws_s3_presign(
         url: str = c.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl)
         return url
 
-    url, _ = await aws.call("s3", target(profile, region, role_arn), run, action=f"presign s3://{bucket}/{key}")
+    url, _ = await aws.call("s3", on.where, run, action=f"presign s3://{bucket}/{key}")
     until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
     return PresignedUrl(url=url, method="GET", expires_in_s=ttl, expires_at=until.isoformat(timespec="seconds"))
 
@@ -351,6 +323,7 @@ class PutResult(BaseModel):
 
 
 @tool("AWS S3: upload an object", open_world(OVERWRITE))
+@grouped
 async def aws_s3_object_put(
     ctx: Context[Any, Any],
     bucket: Bucket,
@@ -359,9 +332,8 @@ async def aws_s3_object_put(
     encoding: Annotated[Literal["utf-8", "base64"], Field(description="How `content` is encoded")] = "utf-8",
     content_type: Annotated[str | None, Field(description="Content-Type, e.g. application/json")] = None,
     overwrite: Annotated[bool, Field(description="Replace an existing object (refused by default)")] = False,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> PutResult:
     """Upload a small object (text or base64). Refuses to replace an existing key unless `overwrite`."""
     import base64
@@ -391,9 +363,7 @@ async def aws_s3_object_put(
         extra = {"ContentType": content_type} if content_type else {}
         return c.put_object(Bucket=bucket, Key=key, Body=body, **extra), exists
 
-    (res, existed), _ = await aws.call(
-        "s3", target(profile, region, role_arn), run, action=f"upload s3://{bucket}/{key}"
-    )
+    (res, existed), _ = await aws.call("s3", on.where, run, action=f"upload s3://{bucket}/{key}")
     return PutResult(
         bucket=bucket,
         key=key,
@@ -413,14 +383,14 @@ class DeleteResult(BaseModel):
 
 
 @tool("AWS S3: delete an object", open_world(DELETE))
+@grouped
 async def aws_s3_object_delete(
     ctx: Context[Any, Any],
     bucket: Bucket,
     key: ObjectKey,
     version_id: Annotated[str | None, Field(description="Delete this version (versioned buckets)")] = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> DeleteResult:
     """Delete one object (or one version of it). Irreversible on unversioned buckets."""
     aws = state_of(ctx)
@@ -430,9 +400,7 @@ async def aws_s3_object_delete(
         existed = _exists(c, bucket, key, **extra)
         return c.delete_object(Bucket=bucket, Key=key, **extra), existed
 
-    (res, existed), _ = await aws.call(
-        "s3", target(profile, region, role_arn), run, action=f"delete s3://{bucket}/{key}"
-    )
+    (res, existed), _ = await aws.call("s3", on.where, run, action=f"delete s3://{bucket}/{key}")
     return DeleteResult(
         bucket=bucket,
         key=key,

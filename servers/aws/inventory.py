@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common.paging import page_size
 from servers._common.tools import READ_OPEN, tool
-from servers.aws.common import (
-    AwsPage,
-    Limit,
-    NextToken,
-    Profile,
-    Region,
-    RoleArn,
-    iso,
-    list_page,
-    state_of,
-    target,
-)
+from servers.aws.common import AwsPage, Listing, ShortListing, each, grouped, iso, list_page, state_of
 
 
 def _tag(tags: list[dict[str, Any]] | None, key: str) -> str | None:
@@ -55,6 +44,7 @@ class InstancePage(AwsPage):
 
 
 @tool("AWS EC2: instance summary", READ_OPEN)
+@grouped
 async def aws_ec2_instances_list(
     ctx: Context[Any, Any],
     states: Annotated[
@@ -62,14 +52,10 @@ async def aws_ec2_instances_list(
         Field(description="Only instances in these states"),
     ] = None,
     filters: Filters = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> InstancePage:
     """Summarize EC2 instances (id, Name tag, type, state, AZ, IPs, launch time) with filters."""
-    aws = state_of(ctx)
     flt = [{"Name": k, "Values": v} for k, v in (filters or {}).items()]
     if states:
         flt.append({"Name": "instance-state-name", "Values": list(states)})
@@ -94,15 +80,7 @@ async def aws_ec2_instances_list(
         ]
 
     page = await list_page(
-        aws,
-        "ec2",
-        target(profile, region, role_arn),
-        "describe_instances",
-        convert,
-        params=params,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
-        action="describe EC2 instances",
+        state_of(ctx), ask, "ec2", "describe_instances", convert, params=params, action="describe EC2 instances"
     )
     counts: dict[str, int] = {}
     for i in page.items:
@@ -127,17 +105,14 @@ class LambdaPage(AwsPage):
 
 
 @tool("AWS Lambda: function summary", READ_OPEN)
+@grouped
 async def aws_lambda_functions_list(
     ctx: Context[Any, Any],
     name_contains: Annotated[str | None, Field(description="Name contains this")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> LambdaPage:
     """Summarize Lambda functions (runtime, handler, memory, timeout, code size, last modified)."""
-    aws = state_of(ctx)
 
     def convert(r: dict[str, Any]) -> list[Any]:
         return [
@@ -156,16 +131,7 @@ async def aws_lambda_functions_list(
             if not name_contains or name_contains.lower() in f["FunctionName"].lower()
         ]
 
-    page = await list_page(
-        aws,
-        "lambda",
-        target(profile, region, role_arn),
-        "list_functions",
-        convert,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
-        action="list Lambda functions",
-    )
+    page = await list_page(state_of(ctx), ask, "lambda", "list_functions", convert, action="list Lambda functions")
     return LambdaPage(functions=page.items, **page.fields())
 
 
@@ -185,44 +151,36 @@ class EcsClusterPage(AwsPage):
     clusters: list[EcsCluster]
 
 
+def _ecs_clusters(c: Any, arns: list[str]) -> dict[str, EcsCluster]:
+    out = {}
+    for cl in c.describe_clusters(clusters=arns).get("clusters", []):
+        svc = c.list_services(cluster=cl["clusterArn"], maxResults=20)
+        out[cl["clusterArn"]] = EcsCluster(
+            name=cl["clusterName"],
+            arn=cl["clusterArn"],
+            status=cl.get("status"),
+            active_services=cl.get("activeServicesCount"),
+            running_tasks=cl.get("runningTasksCount"),
+            pending_tasks=cl.get("pendingTasksCount"),
+            container_instances=cl.get("registeredContainerInstancesCount"),
+            services=[a.rsplit("/", 1)[-1] for a in svc.get("serviceArns", [])],
+            services_truncated=bool(svc.get("nextToken")),
+        )
+    return out
+
+
 @tool("AWS ECS: cluster summary", READ_OPEN)
-async def aws_ecs_clusters_list(
-    ctx: Context[Any, Any],
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
-) -> EcsClusterPage:
+@grouped
+async def aws_ecs_clusters_list(ctx: Context[Any, Any], *, ask: Listing) -> EcsClusterPage:
     """Summarize ECS clusters: status, running/pending tasks, services (names) and container instances."""
-    aws = state_of(ctx)
-
-    def describe(c: Any, arns: list[str]) -> dict[str, EcsCluster]:
-        out = {}
-        for cl in c.describe_clusters(clusters=arns).get("clusters", []):
-            svc = c.list_services(cluster=cl["clusterArn"], maxResults=20)
-            out[cl["clusterArn"]] = EcsCluster(
-                name=cl["clusterName"],
-                arn=cl["clusterArn"],
-                status=cl.get("status"),
-                active_services=cl.get("activeServicesCount"),
-                running_tasks=cl.get("runningTasksCount"),
-                pending_tasks=cl.get("pendingTasksCount"),
-                container_instances=cl.get("registeredContainerInstancesCount"),
-                services=[a.rsplit("/", 1)[-1] for a in svc.get("serviceArns", [])],
-                services_truncated=bool(svc.get("nextToken")),
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "ecs",
-        target(profile, region, role_arn),
         "list_clusters",
         lambda r: list(r.get("clusterArns", [])),
-        expand=describe,
-        size=min(page_size(aws.settings, max_items), 100),
-        token=next_token,
+        expand=_ecs_clusters,
+        most=100,
         action="list ECS clusters",
     )
     return EcsClusterPage(clusters=page.items, **page.fields())
@@ -242,42 +200,31 @@ class EksClusterPage(AwsPage):
     clusters: list[EksCluster]
 
 
+def _eks_cluster(c: Any, name: str) -> EksCluster:
+    cl = c.describe_cluster(name=name)["cluster"]
+    return EksCluster(
+        name=name,
+        status=cl.get("status"),
+        version=cl.get("version"),
+        platform_version=cl.get("platformVersion"),
+        endpoint=cl.get("endpoint"),
+        created=iso(cl.get("createdAt")),
+        nodegroups=c.list_nodegroups(clusterName=name, maxResults=50).get("nodegroups", []),
+    )
+
+
 @tool("AWS EKS: cluster summary", READ_OPEN)
-async def aws_eks_clusters_list(
-    ctx: Context[Any, Any],
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
-) -> EksClusterPage:
+@grouped
+async def aws_eks_clusters_list(ctx: Context[Any, Any], *, ask: Listing) -> EksClusterPage:
     """Summarize EKS clusters: status, Kubernetes version, endpoint, creation time and node groups."""
-    aws = state_of(ctx)
-
-    def describe(c: Any, names: list[str]) -> dict[str, EksCluster]:
-        out = {}
-        for n in names:
-            cl = c.describe_cluster(name=n)["cluster"]
-            out[n] = EksCluster(
-                name=n,
-                status=cl.get("status"),
-                version=cl.get("version"),
-                platform_version=cl.get("platformVersion"),
-                endpoint=cl.get("endpoint"),
-                created=iso(cl.get("createdAt")),
-                nodegroups=c.list_nodegroups(clusterName=n, maxResults=50).get("nodegroups", []),
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "eks",
-        target(profile, region, role_arn),
         "list_clusters",
         lambda r: list(r.get("clusters", [])),
-        expand=describe,
-        size=min(page_size(aws.settings, max_items), 100),
-        token=next_token,
+        expand=each(_eks_cluster),
+        most=100,
         action="list EKS clusters",
     )
     return EksClusterPage(clusters=page.items, **page.fields())
@@ -301,17 +248,14 @@ class DbInstancePage(AwsPage):
 
 
 @tool("AWS RDS: DB instance summary", READ_OPEN)
+@grouped
 async def aws_rds_instances_list(
     ctx: Context[Any, Any],
     engine: Annotated[str | None, Field(description="e.g. postgres, aurora-postgresql")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> DbInstancePage:
     """Summarize RDS DB instances: engine/version, class, status, endpoint, Multi-AZ, storage."""
-    aws = state_of(ctx)
     params: dict[str, Any] = {"Filters": [{"Name": "engine", "Values": [engine]}]} if engine else {}
 
     def convert(r: dict[str, Any]) -> list[Any]:
@@ -335,15 +279,7 @@ async def aws_rds_instances_list(
         return out
 
     page = await list_page(
-        aws,
-        "rds",
-        target(profile, region, role_arn),
-        "describe_db_instances",
-        convert,
-        params=params,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
-        action="describe RDS instances",
+        state_of(ctx), ask, "rds", "describe_db_instances", convert, params=params, action="describe RDS instances"
     )
     return DbInstancePage(instances=page.items, **page.fields())
 
@@ -362,43 +298,30 @@ class DynamoTablePage(AwsPage):
     tables: list[DynamoTable]
 
 
+def _dynamo_table(c: Any, name: str) -> DynamoTable:
+    t = c.describe_table(TableName=name)["Table"]
+    return DynamoTable(
+        name=name,
+        status=t.get("TableStatus"),
+        item_count=t.get("ItemCount"),
+        size_bytes=t.get("TableSizeBytes"),
+        keys={k["AttributeName"]: k["KeyType"] for k in t.get("KeySchema", [])},
+        billing_mode=(t.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
+        indexes=[i["IndexName"] for i in t.get("GlobalSecondaryIndexes", []) + t.get("LocalSecondaryIndexes", [])],
+    )
+
+
 @tool("AWS DynamoDB: table summary", READ_OPEN)
-async def aws_dynamodb_tables_list(
-    ctx: Context[Any, Any],
-    max_items: Annotated[int | None, Field(ge=1, le=100)] = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
-) -> DynamoTablePage:
+@grouped
+async def aws_dynamodb_tables_list(ctx: Context[Any, Any], *, ask: ShortListing) -> DynamoTablePage:
     """Summarize DynamoDB tables: status, item count, size, key schema, billing mode, indexes."""
-    aws = state_of(ctx)
-
-    def describe(c: Any, names: list[str]) -> dict[str, DynamoTable]:
-        out = {}
-        for n in names:
-            t = c.describe_table(TableName=n)["Table"]
-            idx = [i["IndexName"] for i in t.get("GlobalSecondaryIndexes", []) + t.get("LocalSecondaryIndexes", [])]
-            out[n] = DynamoTable(
-                name=n,
-                status=t.get("TableStatus"),
-                item_count=t.get("ItemCount"),
-                size_bytes=t.get("TableSizeBytes"),
-                keys={k["AttributeName"]: k["KeyType"] for k in t.get("KeySchema", [])},
-                billing_mode=(t.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
-                indexes=idx,
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "dynamodb",
-        target(profile, region, role_arn),
         "list_tables",
         lambda r: list(r.get("TableNames", [])),
-        expand=describe,
-        size=max_items or 20,
-        token=next_token,
+        expand=each(_dynamo_table),
         action="list DynamoDB tables",
     )
     return DynamoTablePage(tables=page.items, **page.fields())
@@ -418,51 +341,41 @@ class QueuePage(AwsPage):
     queues: list[Queue]
 
 
+def _queue(c: Any, url: str) -> Queue:
+    a = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
+    redrive = a.get("RedrivePolicy")
+
+    def num(k: str) -> int | None:
+        return int(a[k]) if k in a else None
+
+    return Queue(
+        name=url.rsplit("/", 1)[-1],
+        url=url,
+        fifo=a.get("FifoQueue") == "true",
+        messages_visible=num("ApproximateNumberOfMessages"),
+        messages_in_flight=num("ApproximateNumberOfMessagesNotVisible"),
+        messages_delayed=num("ApproximateNumberOfMessagesDelayed"),
+        dead_letter_target=json.loads(redrive).get("deadLetterTargetArn") if redrive else None,
+    )
+
+
 @tool("AWS SQS: queue summary", READ_OPEN)
+@grouped
 async def aws_sqs_queues_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Only queues whose name starts with this")] = None,
-    max_items: Annotated[int | None, Field(ge=1, le=100)] = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: ShortListing,
 ) -> QueuePage:
     """Summarize SQS queues: approximate visible / in-flight / delayed messages, FIFO, dead-letter target."""
-    import json
-
-    aws = state_of(ctx)
-
-    def describe(c: Any, urls: list[str]) -> dict[str, Queue]:
-        out = {}
-        for u in urls:
-            a = c.get_queue_attributes(QueueUrl=u, AttributeNames=["All"]).get("Attributes", {})
-            redrive = a.get("RedrivePolicy")
-
-            def num(k: str, attrs: dict[str, Any] = a) -> int | None:
-                return int(attrs[k]) if k in attrs else None
-
-            out[u] = Queue(
-                name=u.rsplit("/", 1)[-1],
-                url=u,
-                fifo=a.get("FifoQueue") == "true",
-                messages_visible=num("ApproximateNumberOfMessages"),
-                messages_in_flight=num("ApproximateNumberOfMessagesNotVisible"),
-                messages_delayed=num("ApproximateNumberOfMessagesDelayed"),
-                dead_letter_target=json.loads(redrive).get("deadLetterTargetArn") if redrive else None,
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "sqs",
-        target(profile, region, role_arn),
         "list_queues",
         lambda r: list(r.get("QueueUrls", [])),
         params={"QueueNamePrefix": prefix} if prefix else None,
-        expand=describe,
-        size=max_items or 20,
-        token=next_token,
+        expand=each(_queue),
         action="list SQS queues",
     )
     return QueuePage(queues=page.items, **page.fields())
