@@ -350,6 +350,40 @@ async def list_page(
     return Paged(items=items, next_token=next_token, region=region)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+class From:
+    """Where a model field's value stands in an AWS answer (`Annotated[str | None, From("State", "Name")]`):
+    a path of keys, and `then` applied to a value found (see `from_aws`)."""
+
+    def __init__(self, *path: str, then: Callable[[Any], Any] | None = None) -> None:
+        self.path = path
+        self.then = then
+
+    def pick(self, answer: Any) -> Any:
+        value = answer
+        for key in self.path:
+            value = (value or {}).get(key)
+        return self.then(value) if self.then is not None and value is not None else value
+
+
+def from_aws(model: type[M], answer: Any, **given: Any) -> M:
+    """`model` filled from an AWS answer: the fields marked `From` from there, the others from `given`.
+
+    A value that is missing leaves a field with a default at its default, and is null otherwise.
+    """
+    values = dict(given)
+    for name, field in model.model_fields.items():
+        src = next((m for m in field.metadata if isinstance(m, From)), None)
+        if src is None or name in given:
+            continue
+        value = src.pick(answer)
+        if value is not None or field.is_required():
+            values[name] = value
+    return model(**values)
+
+
 def iso(value: Any) -> str | None:
     """A datetime/date as ISO 8601 (other values as text, empty as null)."""
     return value.isoformat() if isinstance(value, dt.datetime | dt.date) else (str(value) if value else None)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
 from servers._common.tools import DELETE, OVERWRITE, READ, READ_OPEN, open_world, tool
-from servers.aws.common import AwsPage, Listing, On, grouped, iso, list_page, state_of
+from servers.aws.common import AwsPage, From, Listing, On, from_aws, grouped, iso, list_page, state_of
 from servers.aws.sensitive import LOOK_BACK, object_content
 
 # --- identity and profiles -----------------------------------------------------------------------------
@@ -98,8 +98,8 @@ ObjectKey = str
 
 
 class BucketInfo(BaseModel):
-    name: str
-    created: str | None
+    name: Annotated[str, From("Name")]
+    created: Annotated[str | None, From("CreationDate", then=iso)]
 
 
 class BucketPage(AwsPage):
@@ -121,23 +121,23 @@ async def aws_s3_buckets_list(
         ask,
         "s3",
         "list_buckets",
-        lambda r: [
-            BucketInfo(name=b["Name"], created=iso(b.get("CreationDate")))
-            for b in r.get("Buckets", [])
-            if not prefix or b["Name"].startswith(prefix)
-        ],
+        lambda r: [from_aws(BucketInfo, b) for b in r.get("Buckets", []) if not prefix or b["Name"].startswith(prefix)],
         params={"Prefix": prefix} if prefix else None,
         action="list S3 buckets",
     )
     return BucketPage(buckets=page.items, **page.fields())
 
 
+def _etag(value: str | None) -> str | None:
+    return (value or "").strip('"') or None
+
+
 class ObjectInfo(BaseModel):
-    key: str
+    key: Annotated[str, From("Key")]
     size: int
-    last_modified: str | None
-    storage_class: str | None = None
-    etag: str | None = None
+    last_modified: Annotated[str | None, From("LastModified", then=iso)]
+    storage_class: Annotated[str | None, From("StorageClass")] = None
+    etag: Annotated[str | None, From("ETag", then=_etag)] = None
 
 
 class ObjectPage(AwsPage):
@@ -166,16 +166,7 @@ async def aws_s3_objects_list(
 
     def convert(r: dict[str, Any]) -> list[Any]:
         prefixes[:] = [p["Prefix"] for p in r.get("CommonPrefixes", [])]
-        return [
-            ObjectInfo(
-                key=o["Key"],
-                size=o.get("Size", 0),
-                last_modified=iso(o.get("LastModified")),
-                storage_class=o.get("StorageClass"),
-                etag=(o.get("ETag") or "").strip('"') or None,
-            )
-            for o in r.get("Contents", [])
-        ]
+        return [from_aws(ObjectInfo, o, size=o.get("Size", 0)) for o in r.get("Contents", [])]
 
     page = await list_page(
         aws, ask, "s3", "list_objects_v2", convert, params=params, action=f"list objects in s3://{bucket}/{prefix}"
@@ -265,7 +256,7 @@ async def aws_s3_object_read(
         truncated=more,
         next_offset=end if more else None,
         last_modified=iso(res.get("LastModified")),
-        etag=(res.get("ETag") or "").strip('"') or None,
+        etag=_etag(res.get("ETag")),
     )
 
 
@@ -368,7 +359,7 @@ async def aws_s3_object_put(
         bucket=bucket,
         key=key,
         size=len(body),
-        etag=(res.get("ETag") or "").strip('"') or None,
+        etag=_etag(res.get("ETag")),
         version_id=res.get("VersionId"),
         overwritten=existed,
     )

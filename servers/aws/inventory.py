@@ -9,7 +9,18 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common.tools import READ_OPEN, tool
-from servers.aws.common import AwsPage, Listing, ShortListing, each, grouped, iso, list_page, state_of
+from servers.aws.common import (
+    AwsPage,
+    From,
+    Listing,
+    ShortListing,
+    each,
+    from_aws,
+    grouped,
+    iso,
+    list_page,
+    state_of,
+)
 
 
 def _tag(tags: list[dict[str, Any]] | None, key: str) -> str | None:
@@ -26,16 +37,16 @@ Filters = Annotated[
 
 
 class Instance(BaseModel):
-    id: str
-    name: str | None
-    type: str | None
-    state: str | None
-    availability_zone: str | None
-    private_ip: str | None
-    public_ip: str | None
-    image_id: str | None
-    vpc_id: str | None
-    launch_time: str | None
+    id: Annotated[str, From("InstanceId")]
+    name: str | None  # the Name tag
+    type: Annotated[str | None, From("InstanceType")]
+    state: Annotated[str | None, From("State", "Name")]
+    availability_zone: Annotated[str | None, From("Placement", "AvailabilityZone")]
+    private_ip: Annotated[str | None, From("PrivateIpAddress")]
+    public_ip: Annotated[str | None, From("PublicIpAddress")]
+    image_id: Annotated[str | None, From("ImageId")]
+    vpc_id: Annotated[str | None, From("VpcId")]
+    launch_time: Annotated[str | None, From("LaunchTime", then=iso)]
 
 
 class InstancePage(AwsPage):
@@ -63,18 +74,7 @@ async def aws_ec2_instances_list(
 
     def convert(r: dict[str, Any]) -> list[Any]:
         return [
-            Instance(
-                id=i["InstanceId"],
-                name=_tag(i.get("Tags"), "Name"),
-                type=i.get("InstanceType"),
-                state=(i.get("State") or {}).get("Name"),
-                availability_zone=(i.get("Placement") or {}).get("AvailabilityZone"),
-                private_ip=i.get("PrivateIpAddress"),
-                public_ip=i.get("PublicIpAddress"),
-                image_id=i.get("ImageId"),
-                vpc_id=i.get("VpcId"),
-                launch_time=iso(i.get("LaunchTime")),
-            )
+            from_aws(Instance, i, name=_tag(i.get("Tags"), "Name"))
             for res in r.get("Reservations", [])
             for i in res.get("Instances", [])
         ]
@@ -89,15 +89,15 @@ async def aws_ec2_instances_list(
 
 
 class LambdaFunction(BaseModel):
-    name: str
-    runtime: str | None
-    handler: str | None
-    memory_mb: int | None
-    timeout_s: int | None
-    code_size: int | None
-    last_modified: str | None
-    state: str | None = None
-    architectures: list[str] = Field(default_factory=list)
+    name: Annotated[str, From("FunctionName")]
+    runtime: Annotated[str | None, From("Runtime")]
+    handler: Annotated[str | None, From("Handler")]
+    memory_mb: Annotated[int | None, From("MemorySize")]
+    timeout_s: Annotated[int | None, From("Timeout")]
+    code_size: Annotated[int | None, From("CodeSize")]
+    last_modified: Annotated[str | None, From("LastModified")]
+    state: Annotated[str | None, From("State")] = None
+    architectures: Annotated[list[str], From("Architectures")] = Field(default_factory=list)
 
 
 class LambdaPage(AwsPage):
@@ -116,17 +116,7 @@ async def aws_lambda_functions_list(
 
     def convert(r: dict[str, Any]) -> list[Any]:
         return [
-            LambdaFunction(
-                name=f["FunctionName"],
-                runtime=f.get("Runtime"),
-                handler=f.get("Handler"),
-                memory_mb=f.get("MemorySize"),
-                timeout_s=f.get("Timeout"),
-                code_size=f.get("CodeSize"),
-                last_modified=f.get("LastModified"),
-                state=f.get("State"),
-                architectures=f.get("Architectures", []),
-            )
+            from_aws(LambdaFunction, f)
             for f in r.get("Functions", [])
             if not name_contains or name_contains.lower() in f["FunctionName"].lower()
         ]
@@ -136,13 +126,13 @@ async def aws_lambda_functions_list(
 
 
 class EcsCluster(BaseModel):
-    name: str
-    arn: str
-    status: str | None
-    active_services: int | None
-    running_tasks: int | None
-    pending_tasks: int | None
-    container_instances: int | None
+    name: Annotated[str, From("clusterName")]
+    arn: Annotated[str, From("clusterArn")]
+    status: Annotated[str | None, From("status")]
+    active_services: Annotated[int | None, From("activeServicesCount")]
+    running_tasks: Annotated[int | None, From("runningTasksCount")]
+    pending_tasks: Annotated[int | None, From("pendingTasksCount")]
+    container_instances: Annotated[int | None, From("registeredContainerInstancesCount")]
     services: list[str] = Field(description="Service names (first 20)")
     services_truncated: bool
 
@@ -155,14 +145,9 @@ def _ecs_clusters(c: Any, arns: list[str]) -> dict[str, EcsCluster]:
     out = {}
     for cl in c.describe_clusters(clusters=arns).get("clusters", []):
         svc = c.list_services(cluster=cl["clusterArn"], maxResults=20)
-        out[cl["clusterArn"]] = EcsCluster(
-            name=cl["clusterName"],
-            arn=cl["clusterArn"],
-            status=cl.get("status"),
-            active_services=cl.get("activeServicesCount"),
-            running_tasks=cl.get("runningTasksCount"),
-            pending_tasks=cl.get("pendingTasksCount"),
-            container_instances=cl.get("registeredContainerInstancesCount"),
+        out[cl["clusterArn"]] = from_aws(
+            EcsCluster,
+            cl,
             services=[a.rsplit("/", 1)[-1] for a in svc.get("serviceArns", [])],
             services_truncated=bool(svc.get("nextToken")),
         )
@@ -188,11 +173,11 @@ async def aws_ecs_clusters_list(ctx: Context[Any, Any], *, ask: Listing) -> EcsC
 
 class EksCluster(BaseModel):
     name: str
-    status: str | None
-    version: str | None
-    platform_version: str | None
-    endpoint: str | None
-    created: str | None
+    status: Annotated[str | None, From("status")]
+    version: Annotated[str | None, From("version")]
+    platform_version: Annotated[str | None, From("platformVersion")]
+    endpoint: Annotated[str | None, From("endpoint")]
+    created: Annotated[str | None, From("createdAt", then=iso)]
     nodegroups: list[str]
 
 
@@ -201,16 +186,8 @@ class EksClusterPage(AwsPage):
 
 
 def _eks_cluster(c: Any, name: str) -> EksCluster:
-    cl = c.describe_cluster(name=name)["cluster"]
-    return EksCluster(
-        name=name,
-        status=cl.get("status"),
-        version=cl.get("version"),
-        platform_version=cl.get("platformVersion"),
-        endpoint=cl.get("endpoint"),
-        created=iso(cl.get("createdAt")),
-        nodegroups=c.list_nodegroups(clusterName=name, maxResults=50).get("nodegroups", []),
-    )
+    nodegroups = c.list_nodegroups(clusterName=name, maxResults=50).get("nodegroups", [])
+    return from_aws(EksCluster, c.describe_cluster(name=name)["cluster"], name=name, nodegroups=nodegroups)
 
 
 @tool("AWS EKS: cluster summary", READ_OPEN)
@@ -230,17 +207,21 @@ async def aws_eks_clusters_list(ctx: Context[Any, Any], *, ask: Listing) -> EksC
     return EksClusterPage(clusters=page.items, **page.fields())
 
 
+def _address(endpoint: dict[str, Any]) -> str | None:
+    return f"{endpoint['Address']}:{endpoint.get('Port')}" if endpoint.get("Address") else None
+
+
 class DbInstance(BaseModel):
-    id: str
-    engine: str | None
-    engine_version: str | None
-    instance_class: str | None
-    status: str | None
-    endpoint: str | None
-    multi_az: bool | None
-    storage_gb: int | None
-    availability_zone: str | None
-    publicly_accessible: bool | None
+    id: Annotated[str, From("DBInstanceIdentifier")]
+    engine: Annotated[str | None, From("Engine")]
+    engine_version: Annotated[str | None, From("EngineVersion")]
+    instance_class: Annotated[str | None, From("DBInstanceClass")]
+    status: Annotated[str | None, From("DBInstanceStatus")]
+    endpoint: Annotated[str | None, From("Endpoint", then=_address)]
+    multi_az: Annotated[bool | None, From("MultiAZ")]
+    storage_gb: Annotated[int | None, From("AllocatedStorage")]
+    availability_zone: Annotated[str | None, From("AvailabilityZone")]
+    publicly_accessible: Annotated[bool | None, From("PubliclyAccessible")]
 
 
 class DbInstancePage(AwsPage):
@@ -258,37 +239,23 @@ async def aws_rds_instances_list(
     """Summarize RDS DB instances: engine/version, class, status, endpoint, Multi-AZ, storage."""
     params: dict[str, Any] = {"Filters": [{"Name": "engine", "Values": [engine]}]} if engine else {}
 
-    def convert(r: dict[str, Any]) -> list[Any]:
-        out = []
-        for d in r.get("DBInstances", []):
-            ep = d.get("Endpoint") or {}
-            out.append(
-                DbInstance(
-                    id=d["DBInstanceIdentifier"],
-                    engine=d.get("Engine"),
-                    engine_version=d.get("EngineVersion"),
-                    instance_class=d.get("DBInstanceClass"),
-                    status=d.get("DBInstanceStatus"),
-                    endpoint=f"{ep['Address']}:{ep.get('Port')}" if ep.get("Address") else None,
-                    multi_az=d.get("MultiAZ"),
-                    storage_gb=d.get("AllocatedStorage"),
-                    availability_zone=d.get("AvailabilityZone"),
-                    publicly_accessible=d.get("PubliclyAccessible"),
-                )
-            )
-        return out
-
     page = await list_page(
-        state_of(ctx), ask, "rds", "describe_db_instances", convert, params=params, action="describe RDS instances"
+        state_of(ctx),
+        ask,
+        "rds",
+        "describe_db_instances",
+        lambda r: [from_aws(DbInstance, d) for d in r.get("DBInstances", [])],
+        params=params,
+        action="describe RDS instances",
     )
     return DbInstancePage(instances=page.items, **page.fields())
 
 
 class DynamoTable(BaseModel):
     name: str
-    status: str | None
-    item_count: int | None
-    size_bytes: int | None
+    status: Annotated[str | None, From("TableStatus")]
+    item_count: Annotated[int | None, From("ItemCount")]
+    size_bytes: Annotated[int | None, From("TableSizeBytes")]
     keys: dict[str, str] = Field(description="Key attribute -> HASH/RANGE")
     billing_mode: str | None
     indexes: list[str] = Field(description="Global and local secondary index names")
@@ -300,11 +267,10 @@ class DynamoTablePage(AwsPage):
 
 def _dynamo_table(c: Any, name: str) -> DynamoTable:
     t = c.describe_table(TableName=name)["Table"]
-    return DynamoTable(
+    return from_aws(
+        DynamoTable,
+        t,
         name=name,
-        status=t.get("TableStatus"),
-        item_count=t.get("ItemCount"),
-        size_bytes=t.get("TableSizeBytes"),
         keys={k["AttributeName"]: k["KeyType"] for k in t.get("KeySchema", [])},
         billing_mode=(t.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
         indexes=[i["IndexName"] for i in t.get("GlobalSecondaryIndexes", []) + t.get("LocalSecondaryIndexes", [])],
@@ -331,9 +297,9 @@ class Queue(BaseModel):
     name: str
     url: str
     fifo: bool
-    messages_visible: int | None
-    messages_in_flight: int | None
-    messages_delayed: int | None
+    messages_visible: Annotated[int | None, From("ApproximateNumberOfMessages", then=int)]
+    messages_in_flight: Annotated[int | None, From("ApproximateNumberOfMessagesNotVisible", then=int)]
+    messages_delayed: Annotated[int | None, From("ApproximateNumberOfMessagesDelayed", then=int)]
     dead_letter_target: str | None = None
 
 
@@ -344,17 +310,12 @@ class QueuePage(AwsPage):
 def _queue(c: Any, url: str) -> Queue:
     a = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
     redrive = a.get("RedrivePolicy")
-
-    def num(k: str) -> int | None:
-        return int(a[k]) if k in a else None
-
-    return Queue(
+    return from_aws(
+        Queue,
+        a,
         name=url.rsplit("/", 1)[-1],
         url=url,
         fifo=a.get("FifoQueue") == "true",
-        messages_visible=num("ApproximateNumberOfMessages"),
-        messages_in_flight=num("ApproximateNumberOfMessagesNotVisible"),
-        messages_delayed=num("ApproximateNumberOfMessagesDelayed"),
         dead_letter_target=json.loads(redrive).get("deadLetterTargetArn") if redrive else None,
     )
 

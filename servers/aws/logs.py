@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from servers._common import cap_items, tool_error, truncate_text
 from servers._common.tools import READ_OPEN, tool
 from servers.aws.client import Aws, Target
-from servers.aws.common import AwsPage, Listing, On, grouped, list_page, state_of
+from servers.aws.common import AwsPage, From, Listing, On, from_aws, grouped, list_page, state_of
 from servers.aws.sensitive import mask_field, mask_text
 
 MESSAGE_CAP = 4_096
@@ -41,11 +41,11 @@ def _parse_time(value: str | None, name: str) -> int | None:
 
 
 class LogGroupInfo(BaseModel):
-    name: str
-    stored_bytes: int | None
-    retention_days: int | None = Field(description="null: never expire")
-    created: str | None
-    log_class: str | None = None
+    name: Annotated[str, From("logGroupName")]
+    stored_bytes: Annotated[int | None, From("storedBytes")]
+    retention_days: Annotated[int | None, From("retentionInDays")] = Field(description="null: never expire")
+    created: Annotated[str | None, From("creationTime", then=_ms)]
+    log_class: Annotated[str | None, From("logGroupClass")] = None
 
 
 class LogGroupPage(AwsPage):
@@ -67,16 +67,7 @@ async def aws_logs_groups_list(
         ask,
         "logs",
         "describe_log_groups",
-        lambda r: [
-            LogGroupInfo(
-                name=g["logGroupName"],
-                stored_bytes=g.get("storedBytes"),
-                retention_days=g.get("retentionInDays"),
-                created=_ms(g.get("creationTime")),
-                log_class=g.get("logGroupClass"),
-            )
-            for g in r.get("logGroups", [])
-        ],
+        lambda r: [from_aws(LogGroupInfo, g) for g in r.get("logGroups", [])],
         params={"logGroupNamePrefix": prefix} if prefix else None,
         action="list log groups",
     )
