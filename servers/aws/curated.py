@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
 from servers._common.tools import DELETE, OVERWRITE, READ, READ_OPEN, open_world, tool
-from servers.aws.common import AwsPage, From, Listing, On, from_aws, grouped, iso, list_page, state_of
+from servers.aws.common import AwsPage, From, Listing, On, Params, from_aws, grouped, iso, list_page, state_of
 from servers.aws.sensitive import LOOK_BACK, object_content
 
 # --- identity and profiles -----------------------------------------------------------------------------
@@ -95,6 +96,23 @@ async def aws_profiles_list(ctx: Context[Any, Any]) -> ProfileList:
 
 Bucket = str
 ObjectKey = str
+
+
+@dataclass(frozen=True)
+class ObjectAt(Params):
+    """The `bucket` and `key` parameters of the tools on one S3 object."""
+
+    bucket: Bucket
+    key: ObjectKey
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The object's names as AWS's parameters."""
+        return {"Bucket": self.bucket, "Key": self.key}
 
 
 class BucketInfo(BaseModel):
@@ -193,8 +211,7 @@ class ObjectContent(BaseModel):
 @grouped
 async def aws_s3_object_read(
     ctx: Context[Any, Any],
-    bucket: Bucket,
-    key: ObjectKey,
+    obj: ObjectAt,
     max_bytes: Annotated[int | None, Field(ge=1, description="Bytes to read (default 64 KiB, capped)")] = None,
     offset: Annotated[int, Field(ge=0, description="Byte offset: a previous read's next_offset")] = 0,
     *,
@@ -209,11 +226,11 @@ async def aws_s3_object_read(
 
         start = max(offset - LOOK_BACK, 0)  # the bytes before `offset` show the line the chunk continues
         try:
-            res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{offset + cap - 1}")
+            res = c.get_object(**obj.names, Range=f"bytes={start}-{offset + cap - 1}")
         except ClientError as err:
             if offset or err.response.get("Error", {}).get("Code") != "InvalidRange":
                 raise
-            res = c.get_object(Bucket=bucket, Key=key)  # an empty object has no byte range to ask for
+            res = c.get_object(**obj.names)  # an empty object has no byte range to ask for
         body = res["Body"]
         data = body.read(cap + offset - start)
         body.close()
@@ -229,11 +246,11 @@ async def aws_s3_object_read(
         return out
 
     try:
-        res, _ = await aws.call("s3", on.where, run, action=f"read s3://{bucket}/{key}")
+        res, _ = await aws.call("s3", on.where, run, action=f"read {obj.url}")
     except Exception as exc:
         if "InvalidRange" in str(exc):
             raise tool_error(
-                f"read s3://{bucket}/{key}",
+                f"read {obj.url}",
                 f"offset {offset} is past the end of the object",
                 code="InvalidRange",
                 hint="use an offset below the object size",
@@ -245,8 +262,8 @@ async def aws_s3_object_read(
     end = offset + used
     more = end < total
     return ObjectContent(
-        bucket=bucket,
-        key=key,
+        bucket=obj.bucket,
+        key=obj.key,
         content_type=res.get("ContentType"),
         size=total,
         offset=offset,
@@ -271,8 +288,7 @@ class PresignedUrl(BaseModel):
 @grouped
 async def aws_s3_presign(
     ctx: Context[Any, Any],
-    bucket: Bucket,
-    key: ObjectKey,
+    obj: ObjectAt,
     expires_in_s: Annotated[int, Field(ge=1, description="Lifetime in seconds")] = 900,
     *,
     on: On,
@@ -282,21 +298,21 @@ async def aws_s3_presign(
     ttl = min(expires_in_s, aws.settings.presign_max_expires_s)
 
     def run(c: Any) -> str:
-        c.head_object(Bucket=bucket, Key=key)
-        url: str = c.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl)
+        c.head_object(**obj.names)
+        url: str = c.generate_presigned_url("get_object", Params=obj.names, ExpiresIn=ttl)
         return url
 
-    url, _ = await aws.call("s3", on.where, run, action=f"presign s3://{bucket}/{key}")
+    url, _ = await aws.call("s3", on.where, run, action=f"presign {obj.url}")
     until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
     return PresignedUrl(url=url, method="GET", expires_in_s=ttl, expires_at=until.isoformat(timespec="seconds"))
 
 
-def _exists(c: Any, bucket: str, key: str, **extra: Any) -> bool:
+def _exists(c: Any, obj: ObjectAt, **extra: Any) -> bool:
     """Whether the object (or the version in `extra`) exists; other errors are raised."""
     from botocore.exceptions import ClientError
 
     try:
-        c.head_object(Bucket=bucket, Key=key, **extra)
+        c.head_object(**obj.names, **extra)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
@@ -317,8 +333,7 @@ class PutResult(BaseModel):
 @grouped
 async def aws_s3_object_put(
     ctx: Context[Any, Any],
-    bucket: Bucket,
-    key: ObjectKey,
+    obj: ObjectAt,
     content: Annotated[str, Field(description="Object content: text, or base64 when `encoding` is base64")],
     encoding: Annotated[Literal["utf-8", "base64"], Field(description="How `content` is encoded")] = "utf-8",
     content_type: Annotated[str | None, Field(description="Content-Type, e.g. application/json")] = None,
@@ -343,21 +358,21 @@ async def aws_s3_object_put(
         )
 
     def run(c: Any) -> tuple[dict[str, Any], bool]:
-        exists = _exists(c, bucket, key)
+        exists = _exists(c, obj)
         if exists and not overwrite:
             raise tool_error(
-                f"upload s3://{bucket}/{key}",
+                f"upload {obj.url}",
                 "the object already exists",
                 code="ObjectExists",
                 hint="pass overwrite=true to replace it",
             )
         extra = {"ContentType": content_type} if content_type else {}
-        return c.put_object(Bucket=bucket, Key=key, Body=body, **extra), exists
+        return c.put_object(**obj.names, Body=body, **extra), exists
 
-    (res, existed), _ = await aws.call("s3", on.where, run, action=f"upload s3://{bucket}/{key}")
+    (res, existed), _ = await aws.call("s3", on.where, run, action=f"upload {obj.url}")
     return PutResult(
-        bucket=bucket,
-        key=key,
+        bucket=obj.bucket,
+        key=obj.key,
         size=len(body),
         etag=_etag(res.get("ETag")),
         version_id=res.get("VersionId"),
@@ -377,8 +392,7 @@ class DeleteResult(BaseModel):
 @grouped
 async def aws_s3_object_delete(
     ctx: Context[Any, Any],
-    bucket: Bucket,
-    key: ObjectKey,
+    obj: ObjectAt,
     version_id: Annotated[str | None, Field(description="Delete this version (versioned buckets)")] = None,
     *,
     on: On,
@@ -388,13 +402,13 @@ async def aws_s3_object_delete(
 
     def run(c: Any) -> tuple[dict[str, Any], bool]:
         extra = {"VersionId": version_id} if version_id else {}
-        existed = _exists(c, bucket, key, **extra)
-        return c.delete_object(Bucket=bucket, Key=key, **extra), existed
+        existed = _exists(c, obj, **extra)
+        return c.delete_object(**obj.names, **extra), existed
 
-    (res, existed), _ = await aws.call("s3", on.where, run, action=f"delete s3://{bucket}/{key}")
+    (res, existed), _ = await aws.call("s3", on.where, run, action=f"delete {obj.url}")
     return DeleteResult(
-        bucket=bucket,
-        key=key,
+        bucket=obj.bucket,
+        key=obj.key,
         existed=existed,
         version_id=res.get("VersionId"),
         delete_marker=bool(res.get("DeleteMarker")),
