@@ -159,9 +159,9 @@ class InsightsResult(BaseModel):
     rows: list[dict[str, str]] = Field(description="Result rows as field -> value (@ptr dropped)")
     count: int
     truncated: bool = Field(description="True when rows were cut by `limit`/the byte cap or the query timed out")
-    records_matched: float | None = None
-    records_scanned: float | None = None
-    bytes_scanned: float | None = None
+    records_matched: Annotated[float | None, From("recordsMatched")] = None
+    records_scanned: Annotated[float | None, From("recordsScanned")] = None
+    bytes_scanned: Annotated[float | None, From("bytesScanned")] = None
     elapsed_s: float
 
 
@@ -258,15 +258,14 @@ async def aws_logs_insights_query(
     stats = res.get("statistics") or {}
     if float(stats.get("recordsMatched") or 0) > len(rows):  # AWS stops at `limit`; more rows matched
         cut = True
-    return InsightsResult(
+    return from_aws(
+        InsightsResult,
+        stats,
         region=used,
         query_id=qid,
         status=status,
         rows=rows,
         count=len(rows),
         truncated=cut,
-        records_matched=stats.get("recordsMatched"),
-        records_scanned=stats.get("recordsScanned"),
-        bytes_scanned=stats.get("bytesScanned"),
         elapsed_s=round(time.monotonic() - t0, 3),
     )
