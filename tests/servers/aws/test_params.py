@@ -1,15 +1,16 @@
-"""Parameter groups: `@grouped` puts a group's fields in a tool's signature and hands the tool the group."""
+"""Shared pieces of the aws tools: parameter groups (`@grouped`) and result models filled by `from_aws`."""
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
 
 from servers.aws.client import Target
-from servers.aws.common import Listing, On, ShortListing, grouped
+from servers.aws.common import From, Listing, On, ShortListing, from_aws, grouped
 
 pytestmark = pytest.mark.anyio
 
@@ -56,3 +57,18 @@ def test_a_tool_without_a_group_or_with_clashing_groups_is_refused() -> None:
         grouped(_plain)
     with pytest.raises(ValueError, match="duplicate parameter name"):
         grouped(_overlapping)
+
+
+class _Thing(BaseModel):
+    id: Annotated[str, From("Id")]
+    state: Annotated[str | None, From("State", "Name")]
+    size: Annotated[int | None, From("Size", then=int)]
+    tags: Annotated[list[str], From("Tags")] = Field(default_factory=list)
+    note: str
+
+
+def test_from_aws_follows_paths_converts_values_and_keeps_defaults() -> None:
+    t = from_aws(_Thing, {"Id": "a", "State": {"Name": "up"}, "Size": "3", "Tags": ["x"]}, note="n")
+    assert t == _Thing(id="a", state="up", size=3, tags=["x"], note="n")
+    bare = from_aws(_Thing, {"Id": "b", "State": None}, note="m", size=7)  # given values win over the answer
+    assert bare == _Thing(id="b", state=None, size=7, tags=[], note="m")
