@@ -15,7 +15,17 @@ from servers._common import json_size, to_jsonable, tool_error, truncate_text
 from servers._common.paging import page_size
 from servers._common.tools import DESTRUCTIVE, READ, READ_OPEN, open_world, tool
 from servers.aws import catalog
-from servers.aws.common import Budget, Limit, Profile, Region, RoleArn, fit_pages, state_of, target
+from servers.aws.common import (
+    Budget,
+    Limit,
+    Profile,
+    Region,
+    RoleArn,
+    Targeted,
+    fit_pages,
+    grouped,
+    state_of,
+)
 from servers.aws.sensitive import mask_response, object_content
 
 
@@ -207,6 +217,21 @@ Paginate = Annotated[bool, Field(description="Merge pages up to max_items")]
 ResumeToken = str | None  # the previous call's resume_token
 
 
+@dataclass(frozen=True)
+class CallArgs(Targeted):
+    """The parameters of aws_call and aws_call_write."""
+
+    service: Service
+    operation: Operation
+    parameters: Parameters = None
+    region: Region = None
+    profile: Profile = None
+    role_arn: RoleArn = None
+    paginate: Paginate = True
+    max_items: Limit = None
+    resume_token: ResumeToken = None
+
+
 def _read_body(body: Any, cap: int, content_range: Any) -> tuple[dict[str, Any], bool]:
     data = body.read(cap + 1)
     body.close()
@@ -344,26 +369,13 @@ def _execute_pages(
     }
 
 
-async def _call(
-    ctx: Context[Any, Any],
-    service: str,
-    operation: str,
-    parameters: dict[str, Any] | None,
-    *,
-    allow: frozenset[str],
-    region: str | None,
-    profile: str | None,
-    role_arn: str | None,
-    paginate: bool,
-    max_items: int | None,
-    resume_token: str | None,
-) -> CallResult:
+async def _call(ctx: Context[Any, Any], call: CallArgs, *, allow: frozenset[str]) -> CallResult:
     aws = state_of(ctx)
-    params = dict(parameters or {})
+    params = dict(call.parameters or {})
 
     def prepare() -> tuple[str, str, catalog.Classification, Any]:
-        model = catalog.service_model(service)
-        name = catalog.operation_name(model, operation)
+        model = catalog.service_model(call.service)
+        name = catalog.operation_name(model, call.operation)
         shape = model.operation_model(name).output_shape
         return model.service_name, name, catalog.classify(model.service_name, name), shape
 
@@ -386,19 +398,19 @@ async def _call(
             "(--allow-writes aws / BAM_ALLOW_WRITES=aws)",
         )
     await aws.backend.run_sync(lambda: catalog.validate(catalog.service_model(svc), name, params))
-    size = page_size(aws.settings, max_items)
+    size = page_size(aws.settings, call.max_items)
     shaping = _Shaping(svc, shape, reveal=aws.settings.reveal_secrets and "write" in allow)
     out, used_region = await aws.call(
         svc,
-        target(profile, region, role_arn),
+        call.where,
         lambda c: _execute(
             c,
             name,
             params,
             shaping,
-            paginate=paginate,
+            paginate=call.paginate,
             max_items=size,
-            resume_token=resume_token,
+            resume_token=call.resume_token,
             max_bytes=aws.settings.max_bytes,
             body_cap=aws.settings.object_max_bytes,
             budget=Budget.of(aws.settings),
@@ -409,65 +421,21 @@ async def _call(
 
 
 @tool("AWS: call a read-only API operation", READ_OPEN)
-async def aws_call(
-    ctx: Context[Any, Any],
-    service: Service,
-    operation: Operation,
-    parameters: Parameters = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
-    paginate: Paginate = True,
-    max_items: Limit = None,
-    resume_token: ResumeToken = None,
-) -> CallResult:
+@grouped
+async def aws_call(ctx: Context[Any, Any], *, call: CallArgs) -> CallResult:
     """Call any read-only AWS API operation (Describe/List/Get/...), validated against botocore's model.
 
     Writes and secret-returning reads are refused; secrets in results are masked.
     """
-    return await _call(
-        ctx,
-        service,
-        operation,
-        parameters,
-        allow=frozenset({"read"}),
-        region=region,
-        profile=profile,
-        role_arn=role_arn,
-        paginate=paginate,
-        max_items=max_items,
-        resume_token=resume_token,
-    )
+    return await _call(ctx, call, allow=frozenset({"read"}))
 
 
 @tool("AWS: call any API operation (writes)", open_world(DESTRUCTIVE))
-async def aws_call_write(
-    ctx: Context[Any, Any],
-    service: Service,
-    operation: Operation,
-    parameters: Parameters = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
-    paginate: Paginate = True,
-    max_items: Limit = None,
-    resume_token: ResumeToken = None,
-) -> CallResult:
+@grouped
+async def aws_call_write(ctx: Context[Any, Any], *, call: CallArgs) -> CallResult:
     """Call any AWS API operation, including writes and sensitive reads (e.g. GetSecretValue); changes are real, so
     check region and profile first.
 
     Validated against botocore's model; secrets in results are masked; denied operations are refused.
     """
-    return await _call(
-        ctx,
-        service,
-        operation,
-        parameters,
-        allow=frozenset({"read", "write", "sensitive"}),
-        region=region,
-        profile=profile,
-        role_arn=role_arn,
-        paginate=paginate,
-        max_items=max_items,
-        resume_token=resume_token,
-    )
+    return await _call(ctx, call, allow=frozenset({"read", "write", "sensitive"}))

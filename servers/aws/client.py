@@ -367,6 +367,43 @@ def _client_error(exc: Any, action: str) -> ToolError:
     return tool_error(action, message, code=code, hint=hint, detail=detail)
 
 
+BOTOCORE_ERRORS: tuple[tuple[str, str | None, str], ...] = (
+    # (botocore exception classes, code (None: the class's name), hint), the first that matches applies
+    ("ParamValidationError", "ParamValidationError", "check the parameter names and types with aws_operation_describe"),
+    (
+        "NoCredentialsError",
+        "NoCredentials",
+        "set AWS_PROFILE (or pass `profile`), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`",
+    ),
+    ("ProfileNotFound", "ProfileNotFound", "pick a profile from aws_profiles_list or set AWS_CONFIG_FILE"),
+    (
+        "TokenRetrievalError SSOError",
+        None,
+        "the SSO session expired; run `aws sso login --profile <profile>` and retry",
+    ),
+    ("NoRegionError", "NoRegion", "pass `region` or set AWS_REGION"),
+    ("UnknownServiceError", "UnknownService", "list valid names with aws_services_list"),
+    (
+        "ReadTimeoutError",
+        "ReadTimeout",
+        "AWS did not answer in time; narrow the request or raise BAM_AWS_READ_TIMEOUT_S",
+    ),
+)
+
+
+def _message(exc: Any) -> str:
+    """What a botocore error says, without what tells the model nothing."""
+    from botocore import exceptions as be
+
+    if isinstance(exc, be.ParamValidationError):
+        return str(exc.kwargs.get("report", exc))
+    if isinstance(exc, be.NoCredentialsError):
+        return "no AWS credentials were found"
+    if isinstance(exc, be.UnknownServiceError):
+        return str(exc).split(" Valid service names")[0]
+    return str(exc)
+
+
 def translate(exc: BaseException, action: str) -> ToolError:
     """botocore errors as tool errors carrying AWS's error code, message, request id and a hint."""
     from botocore import exceptions as be
@@ -375,52 +412,11 @@ def translate(exc: BaseException, action: str) -> ToolError:
         return exc
     if isinstance(exc, be.ClientError):
         return _client_error(exc, action)
-    if isinstance(exc, be.ParamValidationError):
-        return tool_error(
-            action,
-            str(exc.kwargs.get("report", exc)),
-            code="ParamValidationError",
-            hint="check the parameter names and types with aws_operation_describe",
-        )
-    if isinstance(exc, be.NoCredentialsError):
-        return tool_error(
-            action,
-            "no AWS credentials were found",
-            code="NoCredentials",
-            hint="set AWS_PROFILE (or pass `profile`), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws sso login`",
-        )
-    if isinstance(exc, be.ProfileNotFound):
-        return tool_error(
-            action,
-            str(exc),
-            code="ProfileNotFound",
-            hint="pick a profile from aws_profiles_list or set AWS_CONFIG_FILE",
-        )
-    if isinstance(exc, be.TokenRetrievalError | be.SSOError):
-        return tool_error(
-            action,
-            str(exc),
-            code=type(exc).__name__,
-            hint="the SSO session expired; run `aws sso login --profile <profile>` and retry",
-        )
-    if isinstance(exc, be.NoRegionError):
-        return tool_error(action, str(exc), code="NoRegion", hint="pass `region` or set AWS_REGION")
-    if isinstance(exc, be.UnknownServiceError):
-        return tool_error(
-            action,
-            str(exc).split(" Valid service names")[0],
-            code="UnknownService",
-            hint="list valid names with aws_services_list",
-        )
     if isinstance(exc, be.EndpointConnectionError | be.ConnectTimeoutError | be.ConnectionClosedError):
         return connection_lost(action, str(exc), code="EndpointConnectionError", hint="check AWS_ENDPOINT_URL")
-    if isinstance(exc, be.ReadTimeoutError):
-        return tool_error(
-            action,
-            str(exc),
-            code="ReadTimeout",
-            hint="AWS did not answer in time; narrow the request or raise BAM_AWS_READ_TIMEOUT_S",
-        )
+    for names, code, hint in BOTOCORE_ERRORS:
+        if isinstance(exc, tuple(getattr(be, n) for n in names.split())):
+            return tool_error(action, _message(exc), code=code or type(exc).__name__, hint=hint)
     if isinstance(exc, be.BotoCoreError):
         return tool_error(action, str(exc), code=type(exc).__name__)
     return tool_error(action, f"{type(exc).__name__}: {exc}")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
+import functools
+import inspect
 import time
-from collections.abc import Callable
+import typing
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -13,9 +17,10 @@ import orjson
 from pydantic import BaseModel, Field
 
 from servers._common import json_size, to_jsonable, tool_error
-from servers._common.paging import page_limit
+from servers._common.paging import page_limit, page_size
 from servers._common.state import StateOf
 from servers.aws.client import Aws, Target
+from servers.aws.settings import AwsSettings
 
 KEY = "aws"
 T = TypeVar("T")
@@ -33,6 +38,103 @@ state_of = StateOf(KEY, Aws)
 
 def target(profile: str | None, region: str | None, role_arn: str | None) -> Target:
     return Target(profile=profile or None, region=region or None, role_arn=role_arn or None)
+
+
+class Params:
+    """A group of tool parameters, declared once as a frozen dataclass: see `grouped`."""
+
+
+class Targeted(Params):
+    """A group with the `region`, `profile` and `role_arn` parameters (each subclass places them)."""
+
+    region: str | None
+    profile: str | None
+    role_arn: str | None
+
+    @property
+    def where(self) -> Target:
+        """Where the tool's AWS calls go."""
+        return target(self.profile, self.region, self.role_arn)
+
+
+@dataclass(frozen=True)
+class On(Targeted):
+    """The parameters that say where a tool's AWS calls go."""
+
+    region: Region = None
+    profile: Profile = None
+    role_arn: RoleArn = None
+
+
+@dataclass(frozen=True)
+class Listing(Targeted):
+    """The parameters of a list tool: the page asked for and where the calls go."""
+
+    max_items: Limit = None
+    next_token: NextToken = None
+    region: Region = None
+    profile: Profile = None
+    role_arn: RoleArn = None
+
+    def size(self, settings: AwsSettings) -> int:
+        """Items to ask AWS for."""
+        return page_size(settings, self.max_items)
+
+
+@dataclass(frozen=True)
+class ShortListing(Listing):
+    """A listing whose items each cost further calls: pages of at most 100 items, 20 by default."""
+
+    max_items: Annotated[int | None, Field(ge=1, le=100)] = None
+
+    def size(self, settings: AwsSettings) -> int:
+        return self.max_items or 20
+
+
+def _expansion(kind: Any) -> list[tuple[str, Any, Any]] | None:
+    """(name, type, default) of the fields of a `Params` group, or None for another type."""
+    if not (isinstance(kind, type) and issubclass(kind, Params)):
+        return None
+    hints = typing.get_type_hints(kind, include_extras=True)
+    empty = inspect.Parameter.empty
+    return [
+        (f.name, hints[f.name], empty if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(kind)  # type: ignore[arg-type]
+    ]
+
+
+def grouped(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """The tool `fn` with each parameter typed as a `Params` group replaced by the group's fields.
+
+    Clients see the fields as parameters (same names, types and defaults, in place of the group); `fn`
+    gets the group built from them. Put it under `@tool`.
+    """
+    sig = inspect.signature(fn, eval_str=True)
+    groups: dict[str, tuple[type[Params], list[str]]] = {}
+    params: list[inspect.Parameter] = []
+    for p in sig.parameters.values():
+        fields = _expansion(p.annotation)
+        if fields is None:
+            params.append(p)
+            continue
+        groups[p.name] = (p.annotation, [name for name, _, _ in fields])
+        params += [inspect.Parameter(n, p.kind, default=d, annotation=t) for n, t, d in fields]
+    if not groups:
+        raise TypeError(f"{fn.__qualname__} has no parameter typed as a `Params` group")
+    outer = sig.replace(parameters=params)
+
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> T:
+        given = outer.bind(*args, **kwargs)
+        given.apply_defaults()
+        values = dict(given.arguments)
+        for name, (kind, names) in groups.items():
+            values[name] = kind(**{n: values.pop(n) for n in names})
+        return await fn(**values)
+
+    call.__signature__ = outer  # type: ignore[attr-defined]
+    call.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
+    return call
 
 
 class AwsPage(BaseModel):
@@ -193,20 +295,24 @@ class Paged:
         }
 
 
+def each(describe: Callable[[Any, Any], Any]) -> Callable[[Any, list[Any]], dict[Any, Any]]:
+    """An `expand` for `list_page` that describes the keys one by one with `describe(client, key)`."""
+    return lambda client, keys: {k: describe(client, k) for k in keys}
+
+
 async def list_page(
     aws: Aws,
+    ask: Listing,
     service: str,
-    where: Target,
     operation: str,
     convert: Callable[[dict[str, Any]], list[Any]],
     *,
-    size: int,
-    token: str | None,
     action: str,
     params: dict[str, Any] | None = None,
     expand: Callable[[Any, list[Any]], dict[Any, Any]] | None = None,
+    most: int | None = None,
 ) -> Paged:
-    """A page of `operation` through its paginator, at most `size` items and `max_bytes` of JSON.
+    """A page of `operation` through its paginator, at most `ask.size` (and `most`) items and `max_bytes` of JSON.
 
     `convert` turns a merged AWS result into items. With `expand(client, keys)`, those items are keys
     (names, ARNs, URLs) that `expand` describes with further calls, returning key -> item (a key left
@@ -214,6 +320,9 @@ async def list_page(
     even when the page is fetched again with fewer items.
     """
     described: dict[Any, Any] = {}
+    size = ask.size(aws.settings)
+    if most is not None:
+        size = min(size, most)
 
     def run(client: Any) -> tuple[list[Any], str | None]:
         def items(res: dict[str, Any]) -> list[Any]:
@@ -232,13 +341,47 @@ async def list_page(
             params or {},
             items,
             max_items=size,
-            token=token,
+            token=ask.next_token,
             max_bytes=aws.settings.max_bytes,
             budget=Budget.of(aws.settings),
         )
 
-    (items, next_token), region = await aws.call(service, where, run, action=action)
+    (items, next_token), region = await aws.call(service, ask.where, run, action=action)
     return Paged(items=items, next_token=next_token, region=region)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class From:
+    """Where a model field's value stands in an AWS answer (`Annotated[str | None, From("State", "Name")]`):
+    a path of keys, and `then` applied to a value found (see `from_aws`)."""
+
+    def __init__(self, *path: str, then: Callable[[Any], Any] | None = None) -> None:
+        self.path = path
+        self.then = then
+
+    def pick(self, answer: Any) -> Any:
+        value = answer
+        for key in self.path:
+            value = (value or {}).get(key)
+        return self.then(value) if self.then is not None and value is not None else value
+
+
+def from_aws(model: type[M], answer: Any, **given: Any) -> M:
+    """`model` filled from an AWS answer: the fields marked `From` from there, the others from `given`.
+
+    A value that is missing leaves a field with a default at its default, and is null otherwise.
+    """
+    values = dict(given)
+    for name, field in model.model_fields.items():
+        src = next((m for m in field.metadata if isinstance(m, From)), None)
+        if src is None or name in given:
+            continue
+        value = src.pick(answer)
+        if value is not None or field.is_required():
+            values[name] = value
+    return model(**values)
 
 
 def iso(value: Any) -> str | None:

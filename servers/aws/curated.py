@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error
-from servers._common.paging import page_size
 from servers._common.tools import DELETE, OVERWRITE, READ, READ_OPEN, open_world, tool
-from servers.aws.common import (
-    AwsPage,
-    Limit,
-    NextToken,
-    Profile,
-    Region,
-    RoleArn,
-    iso,
-    list_page,
-    state_of,
-    target,
-)
+from servers.aws.common import AwsPage, From, Listing, On, Params, from_aws, grouped, iso, list_page, state_of
 from servers.aws.sensitive import LOOK_BACK, object_content
 
 # --- identity and profiles -----------------------------------------------------------------------------
@@ -39,21 +28,19 @@ class CallerIdentity(BaseModel):
 
 
 @tool("AWS: who am I (STS caller identity)", READ_OPEN)
-async def aws_caller_identity(
-    ctx: Context[Any, Any], region: Region = None, profile: Profile = None, role_arn: RoleArn = None
-) -> CallerIdentity:
+@grouped
+async def aws_caller_identity(ctx: Context[Any, Any], *, on: On) -> CallerIdentity:
     """Show the account, ARN and user id the credentials of a profile or role resolve to (STS)."""
     aws = state_of(ctx)
-    where = target(profile, region, role_arn)
-    res, used = await aws.call("sts", where, lambda c: c.get_caller_identity(), action="get the caller identity")
+    res, used = await aws.call("sts", on.where, lambda c: c.get_caller_identity(), action="get the caller identity")
     sessions = await aws.sessions()
     return CallerIdentity(
         account=res["Account"],
         arn=res["Arn"],
         user_id=res["UserId"],
         region=used,
-        profile=profile or sessions.settings.profile,
-        role_arn=role_arn,
+        profile=on.profile or sessions.settings.profile,
+        role_arn=on.role_arn,
         endpoint_url=aws.settings.endpoint_url,
     )
 
@@ -111,9 +98,26 @@ Bucket = str
 ObjectKey = str
 
 
+@dataclass(frozen=True)
+class ObjectAt(Params):
+    """The `bucket` and `key` parameters of the tools on one S3 object."""
+
+    bucket: Bucket
+    key: ObjectKey
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The object's names as AWS's parameters."""
+        return {"Bucket": self.bucket, "Key": self.key}
+
+
 class BucketInfo(BaseModel):
-    name: str
-    created: str | None
+    name: Annotated[str, From("Name")]
+    created: Annotated[str | None, From("CreationDate", then=iso)]
 
 
 class BucketPage(AwsPage):
@@ -121,41 +125,37 @@ class BucketPage(AwsPage):
 
 
 @tool("AWS S3: list buckets", READ_OPEN)
+@grouped
 async def aws_s3_buckets_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Bucket name prefix")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> BucketPage:
     """List the account's S3 buckets (name, creation time)."""
     aws = state_of(ctx)
     page = await list_page(
         aws,
+        ask,
         "s3",
-        target(profile, region, role_arn),
         "list_buckets",
-        lambda r: [
-            BucketInfo(name=b["Name"], created=iso(b.get("CreationDate")))
-            for b in r.get("Buckets", [])
-            if not prefix or b["Name"].startswith(prefix)
-        ],
+        lambda r: [from_aws(BucketInfo, b) for b in r.get("Buckets", []) if not prefix or b["Name"].startswith(prefix)],
         params={"Prefix": prefix} if prefix else None,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
         action="list S3 buckets",
     )
     return BucketPage(buckets=page.items, **page.fields())
 
 
+def _etag(value: str | None) -> str | None:
+    return (value or "").strip('"') or None
+
+
 class ObjectInfo(BaseModel):
-    key: str
+    key: Annotated[str, From("Key")]
     size: int
-    last_modified: str | None
-    storage_class: str | None = None
-    etag: str | None = None
+    last_modified: Annotated[str | None, From("LastModified", then=iso)]
+    storage_class: Annotated[str | None, From("StorageClass")] = None
+    etag: Annotated[str | None, From("ETag", then=_etag)] = None
 
 
 class ObjectPage(AwsPage):
@@ -166,16 +166,14 @@ class ObjectPage(AwsPage):
 
 
 @tool("AWS S3: list objects by prefix", READ_OPEN)
+@grouped
 async def aws_s3_objects_list(
     ctx: Context[Any, Any],
     bucket: Bucket,
     prefix: Annotated[str, Field(description="Key prefix, e.g. logs/2026/")] = "",
     delimiter: Annotated[str | None, Field(description="e.g. / to list one folder level")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> ObjectPage:
     """List objects in an S3 bucket (key, size, last modified)."""
     aws = state_of(ctx)
@@ -186,27 +184,10 @@ async def aws_s3_objects_list(
 
     def convert(r: dict[str, Any]) -> list[Any]:
         prefixes[:] = [p["Prefix"] for p in r.get("CommonPrefixes", [])]
-        return [
-            ObjectInfo(
-                key=o["Key"],
-                size=o.get("Size", 0),
-                last_modified=iso(o.get("LastModified")),
-                storage_class=o.get("StorageClass"),
-                etag=(o.get("ETag") or "").strip('"') or None,
-            )
-            for o in r.get("Contents", [])
-        ]
+        return [from_aws(ObjectInfo, o, size=o.get("Size", 0)) for o in r.get("Contents", [])]
 
     page = await list_page(
-        aws,
-        "s3",
-        target(profile, region, role_arn),
-        "list_objects_v2",
-        convert,
-        params=params,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
-        action=f"list objects in s3://{bucket}/{prefix}",
+        aws, ask, "s3", "list_objects_v2", convert, params=params, action=f"list objects in s3://{bucket}/{prefix}"
     )
     return ObjectPage(bucket=bucket, prefix=prefix, objects=page.items, common_prefixes=prefixes, **page.fields())
 
@@ -227,15 +208,14 @@ class ObjectContent(BaseModel):
 
 
 @tool("AWS S3: read an object as text", READ_OPEN)
+@grouped
 async def aws_s3_object_read(
     ctx: Context[Any, Any],
-    bucket: Bucket,
-    key: ObjectKey,
+    obj: ObjectAt,
     max_bytes: Annotated[int | None, Field(ge=1, description="Bytes to read (default 64 KiB, capped)")] = None,
     offset: Annotated[int, Field(ge=0, description="Byte offset: a previous read's next_offset")] = 0,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> ObjectContent:
     """Read an S3 object as text (UTF-8, else base64), up to a byte cap."""
     aws = state_of(ctx)
@@ -246,11 +226,11 @@ async def aws_s3_object_read(
 
         start = max(offset - LOOK_BACK, 0)  # the bytes before `offset` show the line the chunk continues
         try:
-            res = c.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{offset + cap - 1}")
+            res = c.get_object(**obj.names, Range=f"bytes={start}-{offset + cap - 1}")
         except ClientError as err:
             if offset or err.response.get("Error", {}).get("Code") != "InvalidRange":
                 raise
-            res = c.get_object(Bucket=bucket, Key=key)  # an empty object has no byte range to ask for
+            res = c.get_object(**obj.names)  # an empty object has no byte range to ask for
         body = res["Body"]
         data = body.read(cap + offset - start)
         body.close()
@@ -266,11 +246,11 @@ async def aws_s3_object_read(
         return out
 
     try:
-        res, _ = await aws.call("s3", target(profile, region, role_arn), run, action=f"read s3://{bucket}/{key}")
+        res, _ = await aws.call("s3", on.where, run, action=f"read {obj.url}")
     except Exception as exc:
         if "InvalidRange" in str(exc):
             raise tool_error(
-                f"read s3://{bucket}/{key}",
+                f"read {obj.url}",
                 f"offset {offset} is past the end of the object",
                 code="InvalidRange",
                 hint="use an offset below the object size",
@@ -282,8 +262,8 @@ async def aws_s3_object_read(
     end = offset + used
     more = end < total
     return ObjectContent(
-        bucket=bucket,
-        key=key,
+        bucket=obj.bucket,
+        key=obj.key,
         content_type=res.get("ContentType"),
         size=total,
         offset=offset,
@@ -293,7 +273,7 @@ async def aws_s3_object_read(
         truncated=more,
         next_offset=end if more else None,
         last_modified=iso(res.get("LastModified")),
-        etag=(res.get("ETag") or "").strip('"') or None,
+        etag=_etag(res.get("ETag")),
     )
 
 
@@ -305,35 +285,34 @@ class PresignedUrl(BaseModel):
 
 
 @tool("AWS S3: presigned download URL", READ_OPEN)
+@grouped
 async def aws_s3_presign(
     ctx: Context[Any, Any],
-    bucket: Bucket,
-    key: ObjectKey,
+    obj: ObjectAt,
     expires_in_s: Annotated[int, Field(ge=1, description="Lifetime in seconds")] = 900,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> PresignedUrl:
     """Create an expiring presigned GET URL for an existing S3 object."""
     aws = state_of(ctx)
     ttl = min(expires_in_s, aws.settings.presign_max_expires_s)
 
     def run(c: Any) -> str:
-        c.head_object(Bucket=bucket, Key=key)
-        url: str = c.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl)
+        c.head_object(**obj.names)
+        url: str = c.generate_presigned_url("get_object", Params=obj.names, ExpiresIn=ttl)
         return url
 
-    url, _ = await aws.call("s3", target(profile, region, role_arn), run, action=f"presign s3://{bucket}/{key}")
+    url, _ = await aws.call("s3", on.where, run, action=f"presign {obj.url}")
     until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl)
     return PresignedUrl(url=url, method="GET", expires_in_s=ttl, expires_at=until.isoformat(timespec="seconds"))
 
 
-def _exists(c: Any, bucket: str, key: str, **extra: Any) -> bool:
+def _exists(c: Any, obj: ObjectAt, **extra: Any) -> bool:
     """Whether the object (or the version in `extra`) exists; other errors are raised."""
     from botocore.exceptions import ClientError
 
     try:
-        c.head_object(Bucket=bucket, Key=key, **extra)
+        c.head_object(**obj.names, **extra)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
@@ -351,17 +330,16 @@ class PutResult(BaseModel):
 
 
 @tool("AWS S3: upload an object", open_world(OVERWRITE))
+@grouped
 async def aws_s3_object_put(
     ctx: Context[Any, Any],
-    bucket: Bucket,
-    key: ObjectKey,
+    obj: ObjectAt,
     content: Annotated[str, Field(description="Object content: text, or base64 when `encoding` is base64")],
     encoding: Annotated[Literal["utf-8", "base64"], Field(description="How `content` is encoded")] = "utf-8",
     content_type: Annotated[str | None, Field(description="Content-Type, e.g. application/json")] = None,
     overwrite: Annotated[bool, Field(description="Replace an existing object (refused by default)")] = False,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> PutResult:
     """Upload a small object (text or base64). Refuses to replace an existing key unless `overwrite`."""
     import base64
@@ -380,25 +358,23 @@ async def aws_s3_object_put(
         )
 
     def run(c: Any) -> tuple[dict[str, Any], bool]:
-        exists = _exists(c, bucket, key)
+        exists = _exists(c, obj)
         if exists and not overwrite:
             raise tool_error(
-                f"upload s3://{bucket}/{key}",
+                f"upload {obj.url}",
                 "the object already exists",
                 code="ObjectExists",
                 hint="pass overwrite=true to replace it",
             )
         extra = {"ContentType": content_type} if content_type else {}
-        return c.put_object(Bucket=bucket, Key=key, Body=body, **extra), exists
+        return c.put_object(**obj.names, Body=body, **extra), exists
 
-    (res, existed), _ = await aws.call(
-        "s3", target(profile, region, role_arn), run, action=f"upload s3://{bucket}/{key}"
-    )
+    (res, existed), _ = await aws.call("s3", on.where, run, action=f"upload {obj.url}")
     return PutResult(
-        bucket=bucket,
-        key=key,
+        bucket=obj.bucket,
+        key=obj.key,
         size=len(body),
-        etag=(res.get("ETag") or "").strip('"') or None,
+        etag=_etag(res.get("ETag")),
         version_id=res.get("VersionId"),
         overwritten=existed,
     )
@@ -413,29 +389,26 @@ class DeleteResult(BaseModel):
 
 
 @tool("AWS S3: delete an object", open_world(DELETE))
+@grouped
 async def aws_s3_object_delete(
     ctx: Context[Any, Any],
-    bucket: Bucket,
-    key: ObjectKey,
+    obj: ObjectAt,
     version_id: Annotated[str | None, Field(description="Delete this version (versioned buckets)")] = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> DeleteResult:
     """Delete one object (or one version of it). Irreversible on unversioned buckets."""
     aws = state_of(ctx)
 
     def run(c: Any) -> tuple[dict[str, Any], bool]:
         extra = {"VersionId": version_id} if version_id else {}
-        existed = _exists(c, bucket, key, **extra)
-        return c.delete_object(Bucket=bucket, Key=key, **extra), existed
+        existed = _exists(c, obj, **extra)
+        return c.delete_object(**obj.names, **extra), existed
 
-    (res, existed), _ = await aws.call(
-        "s3", target(profile, region, role_arn), run, action=f"delete s3://{bucket}/{key}"
-    )
+    (res, existed), _ = await aws.call("s3", on.where, run, action=f"delete {obj.url}")
     return DeleteResult(
-        bucket=bucket,
-        key=key,
+        bucket=obj.bucket,
+        key=obj.key,
         existed=existed,
         version_id=res.get("VersionId"),
         delete_marker=bool(res.get("DeleteMarker")),

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
-from servers._common.paging import page_size
 from servers._common.tools import READ_OPEN, tool
 from servers.aws.common import (
     AwsPage,
-    Limit,
-    NextToken,
-    Profile,
-    Region,
-    RoleArn,
+    From,
+    Listing,
+    ShortListing,
+    each,
+    from_aws,
+    grouped,
     iso,
     list_page,
     state_of,
-    target,
 )
 
 
@@ -37,16 +37,16 @@ Filters = Annotated[
 
 
 class Instance(BaseModel):
-    id: str
-    name: str | None
-    type: str | None
-    state: str | None
-    availability_zone: str | None
-    private_ip: str | None
-    public_ip: str | None
-    image_id: str | None
-    vpc_id: str | None
-    launch_time: str | None
+    id: Annotated[str, From("InstanceId")]
+    name: str | None  # the Name tag
+    type: Annotated[str | None, From("InstanceType")]
+    state: Annotated[str | None, From("State", "Name")]
+    availability_zone: Annotated[str | None, From("Placement", "AvailabilityZone")]
+    private_ip: Annotated[str | None, From("PrivateIpAddress")]
+    public_ip: Annotated[str | None, From("PublicIpAddress")]
+    image_id: Annotated[str | None, From("ImageId")]
+    vpc_id: Annotated[str | None, From("VpcId")]
+    launch_time: Annotated[str | None, From("LaunchTime", then=iso)]
 
 
 class InstancePage(AwsPage):
@@ -55,6 +55,7 @@ class InstancePage(AwsPage):
 
 
 @tool("AWS EC2: instance summary", READ_OPEN)
+@grouped
 async def aws_ec2_instances_list(
     ctx: Context[Any, Any],
     states: Annotated[
@@ -62,14 +63,10 @@ async def aws_ec2_instances_list(
         Field(description="Only instances in these states"),
     ] = None,
     filters: Filters = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> InstancePage:
     """Summarize EC2 instances (id, Name tag, type, state, AZ, IPs, launch time) with filters."""
-    aws = state_of(ctx)
     flt = [{"Name": k, "Values": v} for k, v in (filters or {}).items()]
     if states:
         flt.append({"Name": "instance-state-name", "Values": list(states)})
@@ -77,32 +74,13 @@ async def aws_ec2_instances_list(
 
     def convert(r: dict[str, Any]) -> list[Any]:
         return [
-            Instance(
-                id=i["InstanceId"],
-                name=_tag(i.get("Tags"), "Name"),
-                type=i.get("InstanceType"),
-                state=(i.get("State") or {}).get("Name"),
-                availability_zone=(i.get("Placement") or {}).get("AvailabilityZone"),
-                private_ip=i.get("PrivateIpAddress"),
-                public_ip=i.get("PublicIpAddress"),
-                image_id=i.get("ImageId"),
-                vpc_id=i.get("VpcId"),
-                launch_time=iso(i.get("LaunchTime")),
-            )
+            from_aws(Instance, i, name=_tag(i.get("Tags"), "Name"))
             for res in r.get("Reservations", [])
             for i in res.get("Instances", [])
         ]
 
     page = await list_page(
-        aws,
-        "ec2",
-        target(profile, region, role_arn),
-        "describe_instances",
-        convert,
-        params=params,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
-        action="describe EC2 instances",
+        state_of(ctx), ask, "ec2", "describe_instances", convert, params=params, action="describe EC2 instances"
     )
     counts: dict[str, int] = {}
     for i in page.items:
@@ -111,15 +89,15 @@ async def aws_ec2_instances_list(
 
 
 class LambdaFunction(BaseModel):
-    name: str
-    runtime: str | None
-    handler: str | None
-    memory_mb: int | None
-    timeout_s: int | None
-    code_size: int | None
-    last_modified: str | None
-    state: str | None = None
-    architectures: list[str] = Field(default_factory=list)
+    name: Annotated[str, From("FunctionName")]
+    runtime: Annotated[str | None, From("Runtime")]
+    handler: Annotated[str | None, From("Handler")]
+    memory_mb: Annotated[int | None, From("MemorySize")]
+    timeout_s: Annotated[int | None, From("Timeout")]
+    code_size: Annotated[int | None, From("CodeSize")]
+    last_modified: Annotated[str | None, From("LastModified")]
+    state: Annotated[str | None, From("State")] = None
+    architectures: Annotated[list[str], From("Architectures")] = Field(default_factory=list)
 
 
 class LambdaPage(AwsPage):
@@ -127,56 +105,34 @@ class LambdaPage(AwsPage):
 
 
 @tool("AWS Lambda: function summary", READ_OPEN)
+@grouped
 async def aws_lambda_functions_list(
     ctx: Context[Any, Any],
     name_contains: Annotated[str | None, Field(description="Name contains this")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> LambdaPage:
     """Summarize Lambda functions (runtime, handler, memory, timeout, code size, last modified)."""
-    aws = state_of(ctx)
 
     def convert(r: dict[str, Any]) -> list[Any]:
         return [
-            LambdaFunction(
-                name=f["FunctionName"],
-                runtime=f.get("Runtime"),
-                handler=f.get("Handler"),
-                memory_mb=f.get("MemorySize"),
-                timeout_s=f.get("Timeout"),
-                code_size=f.get("CodeSize"),
-                last_modified=f.get("LastModified"),
-                state=f.get("State"),
-                architectures=f.get("Architectures", []),
-            )
+            from_aws(LambdaFunction, f)
             for f in r.get("Functions", [])
             if not name_contains or name_contains.lower() in f["FunctionName"].lower()
         ]
 
-    page = await list_page(
-        aws,
-        "lambda",
-        target(profile, region, role_arn),
-        "list_functions",
-        convert,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
-        action="list Lambda functions",
-    )
+    page = await list_page(state_of(ctx), ask, "lambda", "list_functions", convert, action="list Lambda functions")
     return LambdaPage(functions=page.items, **page.fields())
 
 
 class EcsCluster(BaseModel):
-    name: str
-    arn: str
-    status: str | None
-    active_services: int | None
-    running_tasks: int | None
-    pending_tasks: int | None
-    container_instances: int | None
+    name: Annotated[str, From("clusterName")]
+    arn: Annotated[str, From("clusterArn")]
+    status: Annotated[str | None, From("status")]
+    active_services: Annotated[int | None, From("activeServicesCount")]
+    running_tasks: Annotated[int | None, From("runningTasksCount")]
+    pending_tasks: Annotated[int | None, From("pendingTasksCount")]
+    container_instances: Annotated[int | None, From("registeredContainerInstancesCount")]
     services: list[str] = Field(description="Service names (first 20)")
     services_truncated: bool
 
@@ -185,44 +141,31 @@ class EcsClusterPage(AwsPage):
     clusters: list[EcsCluster]
 
 
+def _ecs_clusters(c: Any, arns: list[str]) -> dict[str, EcsCluster]:
+    out = {}
+    for cl in c.describe_clusters(clusters=arns).get("clusters", []):
+        svc = c.list_services(cluster=cl["clusterArn"], maxResults=20)
+        out[cl["clusterArn"]] = from_aws(
+            EcsCluster,
+            cl,
+            services=[a.rsplit("/", 1)[-1] for a in svc.get("serviceArns", [])],
+            services_truncated=bool(svc.get("nextToken")),
+        )
+    return out
+
+
 @tool("AWS ECS: cluster summary", READ_OPEN)
-async def aws_ecs_clusters_list(
-    ctx: Context[Any, Any],
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
-) -> EcsClusterPage:
+@grouped
+async def aws_ecs_clusters_list(ctx: Context[Any, Any], *, ask: Listing) -> EcsClusterPage:
     """Summarize ECS clusters: status, running/pending tasks, services (names) and container instances."""
-    aws = state_of(ctx)
-
-    def describe(c: Any, arns: list[str]) -> dict[str, EcsCluster]:
-        out = {}
-        for cl in c.describe_clusters(clusters=arns).get("clusters", []):
-            svc = c.list_services(cluster=cl["clusterArn"], maxResults=20)
-            out[cl["clusterArn"]] = EcsCluster(
-                name=cl["clusterName"],
-                arn=cl["clusterArn"],
-                status=cl.get("status"),
-                active_services=cl.get("activeServicesCount"),
-                running_tasks=cl.get("runningTasksCount"),
-                pending_tasks=cl.get("pendingTasksCount"),
-                container_instances=cl.get("registeredContainerInstancesCount"),
-                services=[a.rsplit("/", 1)[-1] for a in svc.get("serviceArns", [])],
-                services_truncated=bool(svc.get("nextToken")),
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "ecs",
-        target(profile, region, role_arn),
         "list_clusters",
         lambda r: list(r.get("clusterArns", [])),
-        expand=describe,
-        size=min(page_size(aws.settings, max_items), 100),
-        token=next_token,
+        expand=_ecs_clusters,
+        most=100,
         action="list ECS clusters",
     )
     return EcsClusterPage(clusters=page.items, **page.fields())
@@ -230,11 +173,11 @@ async def aws_ecs_clusters_list(
 
 class EksCluster(BaseModel):
     name: str
-    status: str | None
-    version: str | None
-    platform_version: str | None
-    endpoint: str | None
-    created: str | None
+    status: Annotated[str | None, From("status")]
+    version: Annotated[str | None, From("version")]
+    platform_version: Annotated[str | None, From("platformVersion")]
+    endpoint: Annotated[str | None, From("endpoint")]
+    created: Annotated[str | None, From("createdAt", then=iso)]
     nodegroups: list[str]
 
 
@@ -242,58 +185,43 @@ class EksClusterPage(AwsPage):
     clusters: list[EksCluster]
 
 
+def _eks_cluster(c: Any, name: str) -> EksCluster:
+    nodegroups = c.list_nodegroups(clusterName=name, maxResults=50).get("nodegroups", [])
+    return from_aws(EksCluster, c.describe_cluster(name=name)["cluster"], name=name, nodegroups=nodegroups)
+
+
 @tool("AWS EKS: cluster summary", READ_OPEN)
-async def aws_eks_clusters_list(
-    ctx: Context[Any, Any],
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
-) -> EksClusterPage:
+@grouped
+async def aws_eks_clusters_list(ctx: Context[Any, Any], *, ask: Listing) -> EksClusterPage:
     """Summarize EKS clusters: status, Kubernetes version, endpoint, creation time and node groups."""
-    aws = state_of(ctx)
-
-    def describe(c: Any, names: list[str]) -> dict[str, EksCluster]:
-        out = {}
-        for n in names:
-            cl = c.describe_cluster(name=n)["cluster"]
-            out[n] = EksCluster(
-                name=n,
-                status=cl.get("status"),
-                version=cl.get("version"),
-                platform_version=cl.get("platformVersion"),
-                endpoint=cl.get("endpoint"),
-                created=iso(cl.get("createdAt")),
-                nodegroups=c.list_nodegroups(clusterName=n, maxResults=50).get("nodegroups", []),
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "eks",
-        target(profile, region, role_arn),
         "list_clusters",
         lambda r: list(r.get("clusters", [])),
-        expand=describe,
-        size=min(page_size(aws.settings, max_items), 100),
-        token=next_token,
+        expand=each(_eks_cluster),
+        most=100,
         action="list EKS clusters",
     )
     return EksClusterPage(clusters=page.items, **page.fields())
 
 
+def _address(endpoint: dict[str, Any]) -> str | None:
+    return f"{endpoint['Address']}:{endpoint.get('Port')}" if endpoint.get("Address") else None
+
+
 class DbInstance(BaseModel):
-    id: str
-    engine: str | None
-    engine_version: str | None
-    instance_class: str | None
-    status: str | None
-    endpoint: str | None
-    multi_az: bool | None
-    storage_gb: int | None
-    availability_zone: str | None
-    publicly_accessible: bool | None
+    id: Annotated[str, From("DBInstanceIdentifier")]
+    engine: Annotated[str | None, From("Engine")]
+    engine_version: Annotated[str | None, From("EngineVersion")]
+    instance_class: Annotated[str | None, From("DBInstanceClass")]
+    status: Annotated[str | None, From("DBInstanceStatus")]
+    endpoint: Annotated[str | None, From("Endpoint", then=_address)]
+    multi_az: Annotated[bool | None, From("MultiAZ")]
+    storage_gb: Annotated[int | None, From("AllocatedStorage")]
+    availability_zone: Annotated[str | None, From("AvailabilityZone")]
+    publicly_accessible: Annotated[bool | None, From("PubliclyAccessible")]
 
 
 class DbInstancePage(AwsPage):
@@ -301,48 +229,23 @@ class DbInstancePage(AwsPage):
 
 
 @tool("AWS RDS: DB instance summary", READ_OPEN)
+@grouped
 async def aws_rds_instances_list(
     ctx: Context[Any, Any],
     engine: Annotated[str | None, Field(description="e.g. postgres, aurora-postgresql")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> DbInstancePage:
     """Summarize RDS DB instances: engine/version, class, status, endpoint, Multi-AZ, storage."""
-    aws = state_of(ctx)
     params: dict[str, Any] = {"Filters": [{"Name": "engine", "Values": [engine]}]} if engine else {}
 
-    def convert(r: dict[str, Any]) -> list[Any]:
-        out = []
-        for d in r.get("DBInstances", []):
-            ep = d.get("Endpoint") or {}
-            out.append(
-                DbInstance(
-                    id=d["DBInstanceIdentifier"],
-                    engine=d.get("Engine"),
-                    engine_version=d.get("EngineVersion"),
-                    instance_class=d.get("DBInstanceClass"),
-                    status=d.get("DBInstanceStatus"),
-                    endpoint=f"{ep['Address']}:{ep.get('Port')}" if ep.get("Address") else None,
-                    multi_az=d.get("MultiAZ"),
-                    storage_gb=d.get("AllocatedStorage"),
-                    availability_zone=d.get("AvailabilityZone"),
-                    publicly_accessible=d.get("PubliclyAccessible"),
-                )
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "rds",
-        target(profile, region, role_arn),
         "describe_db_instances",
-        convert,
+        lambda r: [from_aws(DbInstance, d) for d in r.get("DBInstances", [])],
         params=params,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
         action="describe RDS instances",
     )
     return DbInstancePage(instances=page.items, **page.fields())
@@ -350,9 +253,9 @@ async def aws_rds_instances_list(
 
 class DynamoTable(BaseModel):
     name: str
-    status: str | None
-    item_count: int | None
-    size_bytes: int | None
+    status: Annotated[str | None, From("TableStatus")]
+    item_count: Annotated[int | None, From("ItemCount")]
+    size_bytes: Annotated[int | None, From("TableSizeBytes")]
     keys: dict[str, str] = Field(description="Key attribute -> HASH/RANGE")
     billing_mode: str | None
     indexes: list[str] = Field(description="Global and local secondary index names")
@@ -362,43 +265,29 @@ class DynamoTablePage(AwsPage):
     tables: list[DynamoTable]
 
 
+def _dynamo_table(c: Any, name: str) -> DynamoTable:
+    t = c.describe_table(TableName=name)["Table"]
+    return from_aws(
+        DynamoTable,
+        t,
+        name=name,
+        keys={k["AttributeName"]: k["KeyType"] for k in t.get("KeySchema", [])},
+        billing_mode=(t.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
+        indexes=[i["IndexName"] for i in t.get("GlobalSecondaryIndexes", []) + t.get("LocalSecondaryIndexes", [])],
+    )
+
+
 @tool("AWS DynamoDB: table summary", READ_OPEN)
-async def aws_dynamodb_tables_list(
-    ctx: Context[Any, Any],
-    max_items: Annotated[int | None, Field(ge=1, le=100)] = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
-) -> DynamoTablePage:
+@grouped
+async def aws_dynamodb_tables_list(ctx: Context[Any, Any], *, ask: ShortListing) -> DynamoTablePage:
     """Summarize DynamoDB tables: status, item count, size, key schema, billing mode, indexes."""
-    aws = state_of(ctx)
-
-    def describe(c: Any, names: list[str]) -> dict[str, DynamoTable]:
-        out = {}
-        for n in names:
-            t = c.describe_table(TableName=n)["Table"]
-            idx = [i["IndexName"] for i in t.get("GlobalSecondaryIndexes", []) + t.get("LocalSecondaryIndexes", [])]
-            out[n] = DynamoTable(
-                name=n,
-                status=t.get("TableStatus"),
-                item_count=t.get("ItemCount"),
-                size_bytes=t.get("TableSizeBytes"),
-                keys={k["AttributeName"]: k["KeyType"] for k in t.get("KeySchema", [])},
-                billing_mode=(t.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
-                indexes=idx,
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "dynamodb",
-        target(profile, region, role_arn),
         "list_tables",
         lambda r: list(r.get("TableNames", [])),
-        expand=describe,
-        size=max_items or 20,
-        token=next_token,
+        expand=each(_dynamo_table),
         action="list DynamoDB tables",
     )
     return DynamoTablePage(tables=page.items, **page.fields())
@@ -408,9 +297,9 @@ class Queue(BaseModel):
     name: str
     url: str
     fifo: bool
-    messages_visible: int | None
-    messages_in_flight: int | None
-    messages_delayed: int | None
+    messages_visible: Annotated[int | None, From("ApproximateNumberOfMessages", then=int)]
+    messages_in_flight: Annotated[int | None, From("ApproximateNumberOfMessagesNotVisible", then=int)]
+    messages_delayed: Annotated[int | None, From("ApproximateNumberOfMessagesDelayed", then=int)]
     dead_letter_target: str | None = None
 
 
@@ -418,51 +307,36 @@ class QueuePage(AwsPage):
     queues: list[Queue]
 
 
+def _queue(c: Any, url: str) -> Queue:
+    a = c.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
+    redrive = a.get("RedrivePolicy")
+    return from_aws(
+        Queue,
+        a,
+        name=url.rsplit("/", 1)[-1],
+        url=url,
+        fifo=a.get("FifoQueue") == "true",
+        dead_letter_target=json.loads(redrive).get("deadLetterTargetArn") if redrive else None,
+    )
+
+
 @tool("AWS SQS: queue summary", READ_OPEN)
+@grouped
 async def aws_sqs_queues_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Only queues whose name starts with this")] = None,
-    max_items: Annotated[int | None, Field(ge=1, le=100)] = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: ShortListing,
 ) -> QueuePage:
     """Summarize SQS queues: approximate visible / in-flight / delayed messages, FIFO, dead-letter target."""
-    import json
-
-    aws = state_of(ctx)
-
-    def describe(c: Any, urls: list[str]) -> dict[str, Queue]:
-        out = {}
-        for u in urls:
-            a = c.get_queue_attributes(QueueUrl=u, AttributeNames=["All"]).get("Attributes", {})
-            redrive = a.get("RedrivePolicy")
-
-            def num(k: str, attrs: dict[str, Any] = a) -> int | None:
-                return int(attrs[k]) if k in attrs else None
-
-            out[u] = Queue(
-                name=u.rsplit("/", 1)[-1],
-                url=u,
-                fifo=a.get("FifoQueue") == "true",
-                messages_visible=num("ApproximateNumberOfMessages"),
-                messages_in_flight=num("ApproximateNumberOfMessagesNotVisible"),
-                messages_delayed=num("ApproximateNumberOfMessagesDelayed"),
-                dead_letter_target=json.loads(redrive).get("deadLetterTargetArn") if redrive else None,
-            )
-        return out
-
     page = await list_page(
-        aws,
+        state_of(ctx),
+        ask,
         "sqs",
-        target(profile, region, role_arn),
         "list_queues",
         lambda r: list(r.get("QueueUrls", [])),
         params={"QueueNamePrefix": prefix} if prefix else None,
-        expand=describe,
-        size=max_items or 20,
-        token=next_token,
+        expand=each(_queue),
         action="list SQS queues",
     )
     return QueuePage(queues=page.items, **page.fields())

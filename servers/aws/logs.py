@@ -12,20 +12,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from servers._common import cap_items, tool_error, truncate_text
-from servers._common.paging import page_size
 from servers._common.tools import READ_OPEN, tool
 from servers.aws.client import Aws, Target
-from servers.aws.common import (
-    AwsPage,
-    Limit,
-    NextToken,
-    Profile,
-    Region,
-    RoleArn,
-    list_page,
-    state_of,
-    target,
-)
+from servers.aws.common import AwsPage, From, Listing, On, from_aws, grouped, list_page, state_of
 from servers.aws.sensitive import mask_field, mask_text
 
 MESSAGE_CAP = 4_096
@@ -52,11 +41,11 @@ def _parse_time(value: str | None, name: str) -> int | None:
 
 
 class LogGroupInfo(BaseModel):
-    name: str
-    stored_bytes: int | None
-    retention_days: int | None = Field(description="null: never expire")
-    created: str | None
-    log_class: str | None = None
+    name: Annotated[str, From("logGroupName")]
+    stored_bytes: Annotated[int | None, From("storedBytes")]
+    retention_days: Annotated[int | None, From("retentionInDays")] = Field(description="null: never expire")
+    created: Annotated[str | None, From("creationTime", then=_ms)]
+    log_class: Annotated[str | None, From("logGroupClass")] = None
 
 
 class LogGroupPage(AwsPage):
@@ -64,35 +53,22 @@ class LogGroupPage(AwsPage):
 
 
 @tool("AWS Logs: list log groups", READ_OPEN)
+@grouped
 async def aws_logs_groups_list(
     ctx: Context[Any, Any],
     prefix: Annotated[str | None, Field(description="Group name prefix")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> LogGroupPage:
     """List CloudWatch Logs log groups (name, stored bytes, retention)."""
     aws = state_of(ctx)
     page = await list_page(
         aws,
+        ask,
         "logs",
-        target(profile, region, role_arn),
         "describe_log_groups",
-        lambda r: [
-            LogGroupInfo(
-                name=g["logGroupName"],
-                stored_bytes=g.get("storedBytes"),
-                retention_days=g.get("retentionInDays"),
-                created=_ms(g.get("creationTime")),
-                log_class=g.get("logGroupClass"),
-            )
-            for g in r.get("logGroups", [])
-        ],
+        lambda r: [from_aws(LogGroupInfo, g) for g in r.get("logGroups", [])],
         params={"logGroupNamePrefix": prefix} if prefix else None,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
         action="list log groups",
     )
     return LogGroupPage(groups=page.items, **page.fields())
@@ -116,6 +92,7 @@ class LogEventPage(AwsPage):
 
 
 @tool("AWS Logs: filter or tail log events", READ_OPEN)
+@grouped
 async def aws_logs_events_filter(
     ctx: Context[Any, Any],
     group: LogGroup,
@@ -126,11 +103,8 @@ async def aws_logs_events_filter(
     start_time: Annotated[str | None, Field(description="ISO 8601 start (overrides since_minutes)")] = None,
     end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
     stream_prefix: Annotated[str | None, Field(description="Stream name prefix")] = None,
-    max_items: Limit = None,
-    next_token: NextToken = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    ask: Listing,
 ) -> LogEventPage:
     """Search or tail a log group's events in a time window, oldest first.
 
@@ -166,15 +140,7 @@ async def aws_logs_events_filter(
         return out
 
     page = await list_page(
-        aws,
-        "logs",
-        target(profile, region, role_arn),
-        "filter_log_events",
-        convert,
-        params=params,
-        size=page_size(aws.settings, max_items),
-        token=next_token,
-        action=f"filter log events of {group}",
+        aws, ask, "logs", "filter_log_events", convert, params=params, action=f"filter log events of {group}"
     )
     return LogEventPage(
         group=group,
@@ -193,9 +159,9 @@ class InsightsResult(BaseModel):
     rows: list[dict[str, str]] = Field(description="Result rows as field -> value (@ptr dropped)")
     count: int
     truncated: bool = Field(description="True when rows were cut by `limit`/the byte cap or the query timed out")
-    records_matched: float | None = None
-    records_scanned: float | None = None
-    bytes_scanned: float | None = None
+    records_matched: Annotated[float | None, From("recordsMatched")] = None
+    records_scanned: Annotated[float | None, From("recordsScanned")] = None
+    bytes_scanned: Annotated[float | None, From("bytesScanned")] = None
     elapsed_s: float
 
 
@@ -238,6 +204,7 @@ def _row_size(row: dict[str, str]) -> int:
 
 
 @tool("AWS Logs: run a Logs Insights query", READ_OPEN)
+@grouped
 async def aws_logs_insights_query(
     ctx: Context[Any, Any],
     groups: Annotated[list[str], Field(min_length=1, max_length=50, description="Log group names")],
@@ -250,13 +217,12 @@ async def aws_logs_insights_query(
     end_time: Annotated[str | None, Field(description="ISO 8601 end (default: now)")] = None,
     limit: Annotated[int, Field(ge=1, le=10_000)] = 100,
     timeout_s: Annotated[float | None, Field(gt=0, le=900, description="Stop waiting after this (default 60)")] = None,
-    region: Region = None,
-    profile: Profile = None,
-    role_arn: RoleArn = None,
+    *,
+    on: On,
 ) -> InsightsResult:
     """Run a CloudWatch Logs Insights query and wait for its rows; at the timeout, partial rows return (truncated)."""
     aws = state_of(ctx)
-    where = target(profile, region, role_arn)
+    where = on.where
     now = time.time()
     start = _parse_time(start_time, "start_time") or int((now - since_minutes * 60) * 1000)
     end = _parse_time(end_time, "end_time") or int(now * 1000)
@@ -292,15 +258,14 @@ async def aws_logs_insights_query(
     stats = res.get("statistics") or {}
     if float(stats.get("recordsMatched") or 0) > len(rows):  # AWS stops at `limit`; more rows matched
         cut = True
-    return InsightsResult(
+    return from_aws(
+        InsightsResult,
+        stats,
         region=used,
         query_id=qid,
         status=status,
         rows=rows,
         count=len(rows),
         truncated=cut,
-        records_matched=stats.get("recordsMatched"),
-        records_scanned=stats.get("recordsScanned"),
-        bytes_scanned=stats.get("bytesScanned"),
         elapsed_s=round(time.monotonic() - t0, 3),
     )

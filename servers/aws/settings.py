@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
@@ -14,33 +14,35 @@ from servers._common.settings import BamSettings, PageLimit, PageSize, ResultByt
 from servers._common.tools import csv_items
 
 
+def _from(*variables: str, about: str) -> Any:
+    """A setting read from the first of `variables` that is set (none: null)."""
+    return Field(default=None, validation_alias=AliasChoices(*variables), description=about)
+
+
 class AwsSettings(BamSettings):
     model_config = SettingsConfigDict(env_prefix="BAM_AWS_")
 
-    profile: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("BAM_AWS_PROFILE", "AWS_PROFILE"),
-        description="Default named profile (else the standard credential chain).",
+    profile: str | None = _from(
+        "BAM_AWS_PROFILE", "AWS_PROFILE", about="Default named profile (else the standard credential chain)."
     )
-    region: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("BAM_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
-        description="Default region (else the profile's region, else us-east-1).",
+    region: str | None = _from(
+        "BAM_AWS_REGION",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        about="Default region (else the profile's region, else us-east-1).",
     )
-    endpoint_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("BAM_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
-        description="Endpoint for every service (LocalStack/moto); boto3 also reads AWS_ENDPOINT_URL itself.",
+    endpoint_url: str | None = _from(
+        "BAM_AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL",
+        about="Endpoint for every service (LocalStack/moto); boto3 also reads AWS_ENDPOINT_URL itself.",
     )
-    config_file: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("BAM_AWS_CONFIG_FILE", "AWS_CONFIG_FILE"),
-        description="Shared config file (profiles, regions, SSO, role_arn/source_profile).",
+    config_file: str | None = _from(
+        "BAM_AWS_CONFIG_FILE",
+        "AWS_CONFIG_FILE",
+        about="Shared config file (profiles, regions, SSO, role_arn/source_profile).",
     )
-    credentials_file: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("BAM_AWS_CREDENTIALS_FILE", "AWS_SHARED_CREDENTIALS_FILE"),
-        description="Shared credentials file.",
+    credentials_file: str | None = _from(
+        "BAM_AWS_CREDENTIALS_FILE", "AWS_SHARED_CREDENTIALS_FILE", about="Shared credentials file."
     )
     allowed_role_arns: str = Field(
         default="",
