@@ -12,6 +12,8 @@ contract as the SDK's transport:
   never costs more memory than one message, and the server keeps serving;
 - responses written with orjson (`encode`): the SDK's transport serialises each result through pydantic once
   more;
+- no tasks or memory streams of its own between the pipes and the server: the server's receive parses the
+  next line (`LineReader`), its send writes the line (`LineWriter`), one hop less each way per message;
 - EOF on stdin closes the read stream, so the server finishes its work and exits;
 - while serving, fd 0 reads /dev/null and fd 1 points at stderr, so stray output of handlers and child
   processes never corrupts the wire; both are restored on exit.
@@ -30,7 +32,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import anyio
 import mcp_types as types
@@ -38,7 +40,6 @@ import orjson
 import pydantic_core
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
-from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 
 log = logging.getLogger("backend_architect_mcp.stdio")
@@ -173,8 +174,85 @@ def encode(message: types.JSONRPCMessage) -> bytes:
     return text.encode() + b"\n"
 
 
+class LineWriter:
+    """The write stream: `send` writes the message's line to the pipe itself (no memory stream, no task).
+
+    Concurrent senders are fine: each line goes to the transport's buffer in one `write`, and `drain` waits
+    only while the client is not reading. A gone client is `BrokenResourceError`, as on a memory stream.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self._closed = False
+
+    async def send(self, item: SessionMessage, /) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        try:
+            self._writer.write(encode(item.message))
+            await self._writer.drain()
+        except ConnectionError as exc:
+            self._closed = True
+            raise anyio.BrokenResourceError from exc
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class LineReader:
+    """The read stream: `receive` reads and parses the next line itself (no reader task, no memory stream).
+
+    A line that is not a message is answered through `replies` and skipped; EOF ends the stream.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, replies: LineWriter) -> None:
+        self._reader = reader
+        self._replies = replies
+        self._closed = False
+
+    async def receive(self) -> SessionMessage:
+        while not self._closed:
+            line = await read_line(self._reader)
+            if line is None:
+                raise anyio.EndOfStream
+            if not line.strip():
+                continue  # blank lines (and what is left of a discarded one) are not messages
+            parsed = parse_line(line)
+            if not isinstance(parsed, Rejected):
+                return SessionMessage(parsed)
+            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                await self._replies.send(SessionMessage(parsed.error))
+        raise anyio.ClosedResourceError
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SessionMessage:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
 @asynccontextmanager
-async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) -> AsyncIterator[tuple[Any, Any]]:
+async def pipe_stdio(
+    stdin_fd: int | None = None, stdout_fd: int | None = None
+) -> AsyncIterator[tuple[LineReader, LineWriter]]:
     """(read_stream, write_stream) for `Server.run`, served by asyncio pipes; the SDK's stdio_server interface.
 
     With no descriptors given, the process's stdin/stdout are claimed (and restored on exit).
@@ -191,40 +269,9 @@ async def pipe_stdio(stdin_fd: int | None = None, stdout_fd: int | None = None) 
     write_transport, write_protocol = await loop.connect_write_pipe(
         lambda: asyncio.streams.FlowControlMixin(loop=loop), os.fdopen(out_fd, "wb", buffering=0, closefd=False)
     )
-    writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
-
-    read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
-    write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
-
-    async def stdin_reader() -> None:
-        try:
-            async with read_stream_writer:
-                while (line := await read_line(reader)) is not None:
-                    if not line.strip():
-                        continue  # blank lines (and what is left of a discarded one) are not messages
-                    parsed = parse_line(line)
-                    if isinstance(parsed, Rejected):
-                        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                            await write_stream.send(SessionMessage(parsed.error))
-                        continue
-                    await read_stream_writer.send(SessionMessage(parsed))
-        except anyio.ClosedResourceError:  # pragma: no cover - the server stopped reading
-            await anyio.lowlevel.checkpoint()
-
-    async def stdout_writer() -> None:
-        try:
-            async with write_stream_reader:
-                async for session_message in write_stream_reader:
-                    writer.write(encode(session_message.message))
-                    await writer.drain()
-        except (anyio.ClosedResourceError, ConnectionError):  # pragma: no cover - the client went away
-            await anyio.lowlevel.checkpoint()
-
+    writer = LineWriter(asyncio.StreamWriter(write_transport, write_protocol, None, loop))
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(stdin_reader)
-            tg.start_soon(stdout_writer)
-            yield read_stream, write_stream
+        yield LineReader(reader, writer), writer
     finally:
         read_transport.close()
         write_transport.close()
