@@ -174,26 +174,10 @@ def encode(message: types.JSONRPCMessage) -> bytes:
     return text.encode() + b"\n"
 
 
-class LineWriter:
-    """The write stream: `send` writes the message's line to the pipe itself (no memory stream, no task).
+class _PipeEnd:
+    """What the SDK does with a stream besides sending or receiving: use it as a context and close it."""
 
-    Concurrent senders are fine: each line goes to the transport's buffer in one `write`, and `drain` waits
-    only while the client is not reading. A gone client is `BrokenResourceError`, as on a memory stream.
-    """
-
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-        self._closed = False
-
-    async def send(self, item: SessionMessage, /) -> None:
-        if self._closed:
-            raise anyio.ClosedResourceError
-        try:
-            self._writer.write(encode(item.message))
-            await self._writer.drain()
-        except ConnectionError as exc:
-            self._closed = True
-            raise anyio.BrokenResourceError from exc
+    _closed = False
 
     async def aclose(self) -> None:
         self._closed = True
@@ -205,7 +189,28 @@ class LineWriter:
         await self.aclose()
 
 
-class LineReader:
+class LineWriter(_PipeEnd):
+    """The write stream: `send` writes the message's line to the pipe itself (no memory stream, no task).
+
+    Concurrent senders are fine: each line goes to the transport's buffer in one `write`, and `drain` waits
+    only while the client is not reading. A gone client is `BrokenResourceError`, as on a memory stream.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+
+    async def send(self, item: SessionMessage, /) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        try:
+            self._writer.write(encode(item.message))
+            await self._writer.drain()
+        except ConnectionError as exc:
+            self._closed = True
+            raise anyio.BrokenResourceError from exc
+
+
+class LineReader(_PipeEnd):
     """The read stream: `receive` reads and parses the next line itself (no reader task, no memory stream).
 
     A line that is not a message is answered through `replies` and skipped; EOF ends the stream.
@@ -214,7 +219,6 @@ class LineReader:
     def __init__(self, reader: asyncio.StreamReader, replies: LineWriter) -> None:
         self._reader = reader
         self._replies = replies
-        self._closed = False
 
     async def receive(self) -> SessionMessage:
         while not self._closed:
@@ -238,15 +242,6 @@ class LineReader:
             return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        self._closed = True
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 @asynccontextmanager
