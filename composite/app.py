@@ -36,7 +36,7 @@ from composite.settings import AppSettings
 from composite.shutdown import InFlightCalls
 from servers._common import Health, ModuleInfo, ModuleState, ToolPolicy
 from servers._common.logs import ToolCallLog
-from servers._common.tools import install_lean_results
+from servers._common.tools import install_lean_results, skip_idle_tracing
 from servers._common.version import VERSION
 from servers.registry import load
 
@@ -275,6 +275,7 @@ def build(settings: AppSettings | None = None) -> Composite:
     server = _new_server(runtime, metrics, instructions, served, guards)
     install_request_selection(server, index, meta, lambda request: auth.identity_for(auth.token_of(request), settings))
     install_lean_results(server)
+    skip_idle_tracing(server)
     for m in mounted:
         log.info(
             "mounted %s (%s): %d tools%s",

@@ -38,6 +38,8 @@ HEALTH_TTL_S = 5.0
 class ToolMetrics(ToolCallObserver):
     """Server middleware recording every `tools/call`; also the registry `/metrics` renders."""
 
+    after_response = True
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._tools: dict[str, str] = {}

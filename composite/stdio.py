@@ -12,7 +12,10 @@ contract as the SDK's transport:
   never costs more memory than one message, and the server keeps serving;
 - responses written with orjson (`encode`): the SDK's transport serialises each result through pydantic once
   more;
-- EOF on stdin closes the read stream, so the server finishes its work and exits;
+- no tasks or memory streams of its own between the pipes and the server: the server's receive parses the
+  next line (`LineReader`), its send writes the line (`LineWriter`), one hop less each way per message;
+- EOF on stdin closes the read stream, so the server finishes its work and exits; SIGTERM/SIGINT stop the
+  reading, let the requests read be answered (`Intake`, `composite/shutdown.py`), then end it the same way;
 - while serving, fd 0 reads /dev/null and fd 1 points at stderr, so stray output of handlers and child
   processes never corrupts the wire; both are restored on exit.
 
@@ -28,10 +31,10 @@ import os
 import signal
 import stat
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import anyio
 import mcp_types as types
@@ -39,7 +42,6 @@ import orjson
 import pydantic_core
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
-from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
 
 from composite.shutdown import InFlightCalls, drain
@@ -198,7 +200,9 @@ class Intake:
     stdin unread while the server runs on; `release()` then ends the input as EOF does."""
 
     def __init__(self) -> None:
-        self.reading = anyio.CancelScope()
+        self.end_input: Callable[[], None] = lambda: None
+        """Stops the pipe's reading and wakes a pending read as EOF does (`pipe_stdio` sets it)."""
+        self.stopping = False
         self.released = anyio.Event()
         self.pending: set[types.RequestId] = set()
 
@@ -216,16 +220,100 @@ class Intake:
         return len(self.pending)
 
     def stop_reading(self) -> None:
-        self.reading.cancel()
+        """Read nothing more: a line read after this is dropped, and a pending read wakes as at EOF."""
+        self.stopping = True
+        self.end_input()
+
+    async def ended(self) -> None:
+        """The input is over: at once at EOF, after `release()` when a graceful shutdown stopped the reading."""
+        if self.stopping:
+            await self.released.wait()
 
     def release(self) -> None:
         self.released.set()
 
 
+class _PipeEnd:
+    """What the SDK does with a stream besides sending or receiving: use it as a context and close it."""
+
+    _closed = False
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class LineWriter(_PipeEnd):
+    """The write stream: `send` writes the message's line to the pipe itself (no memory stream, no task).
+
+    Concurrent senders are fine: each line goes to the transport's buffer in one `write`, and `drain` waits
+    only while the client is not reading. A gone client is `BrokenResourceError`, as on a memory stream.
+    """
+
+    def __init__(self, writer: asyncio.StreamWriter, intake: Intake) -> None:
+        self._writer = writer
+        self._intake = intake
+
+    async def send(self, item: SessionMessage, /) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        try:
+            self._writer.write(encode(item.message))
+            await self._writer.drain()
+        except ConnectionError as exc:
+            self._closed = True
+            self._intake.pending.clear()  # nothing more can be answered: a shutdown need not wait for it
+            raise anyio.BrokenResourceError from exc
+        self._intake.answered(item.message)
+
+
+class LineReader(_PipeEnd):
+    """The read stream: `receive` reads and parses the next line itself (no reader task, no memory stream).
+
+    A line that is not a message is answered through `replies` and skipped; EOF ends the stream (after the
+    intake's release when a graceful shutdown stopped the reading).
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, replies: LineWriter, intake: Intake) -> None:
+        self._reader = reader
+        self._replies = replies
+        self._intake = intake
+
+    async def receive(self) -> SessionMessage:
+        while not self._closed:
+            line = await read_line(self._reader)
+            if line is None or self._intake.stopping:
+                await self._intake.ended()
+                raise anyio.EndOfStream
+            if not line.strip():
+                continue  # blank lines (and what is left of a discarded one) are not messages
+            parsed = parse_line(line)
+            if not isinstance(parsed, Rejected):
+                self._intake.taken(parsed)
+                return SessionMessage(parsed)
+            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                await self._replies.send(SessionMessage(parsed.error))
+        raise anyio.ClosedResourceError
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SessionMessage:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+
 @asynccontextmanager
 async def pipe_stdio(
     stdin_fd: int | None = None, stdout_fd: int | None = None, intake: Intake | None = None
-) -> AsyncIterator[tuple[Any, Any]]:
+) -> AsyncIterator[tuple[LineReader, LineWriter]]:
     """(read_stream, write_stream) for `Server.run`, served by asyncio pipes; the SDK's stdio_server interface.
 
     With no descriptors given, the process's stdin/stdout are claimed (and restored on exit). `intake`
@@ -243,48 +331,17 @@ async def pipe_stdio(
     write_transport, write_protocol = await loop.connect_write_pipe(
         lambda: asyncio.streams.FlowControlMixin(loop=loop), os.fdopen(out_fd, "wb", buffering=0, closefd=False)
     )
-    writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
-
-    read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
-    write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
     intake = intake or Intake()
 
-    async def stdin_reader() -> None:
-        try:
-            async with read_stream_writer:
-                with intake.reading:
-                    while (line := await read_line(reader)) is not None:
-                        if not line.strip():
-                            continue  # blank lines (and what is left of a discarded one) are not messages
-                        parsed = parse_line(line)
-                        if isinstance(parsed, Rejected):
-                            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                                await write_stream.send(SessionMessage(parsed.error))
-                            continue
-                        await read_stream_writer.send(SessionMessage(parsed))
-                        intake.taken(parsed)
-                if intake.reading.cancel_called:  # a graceful shutdown: the input ends once it is drained
-                    await intake.released.wait()
-        except anyio.ClosedResourceError:  # pragma: no cover - the server stopped reading
-            await anyio.lowlevel.checkpoint()
+    def end_input() -> None:
+        read_transport.pause_reading()  # nothing more is fed after the EOF
+        if not reader.at_eof():
+            reader.feed_eof()
 
-    async def stdout_writer() -> None:
-        try:
-            async with write_stream_reader:
-                async for session_message in write_stream_reader:
-                    writer.write(encode(session_message.message))
-                    await writer.drain()
-                    intake.answered(session_message.message)
-        except (anyio.ClosedResourceError, ConnectionError):  # pragma: no cover - the client went away
-            await anyio.lowlevel.checkpoint()
-        finally:
-            intake.pending.clear()  # nothing more can be answered: a shutdown need not wait for it
-
+    intake.end_input = end_input
+    writer = LineWriter(asyncio.StreamWriter(write_transport, write_protocol, None, loop), intake)
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(stdin_reader)
-            tg.start_soon(stdout_writer)
-            yield read_stream, write_stream
+        yield LineReader(reader, writer, intake), writer
     finally:
         read_transport.close()
         write_transport.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
 import re
@@ -17,10 +19,16 @@ from mcp.shared.exceptions import MCPError
 from servers._common.output import redact_text
 
 
+@functools.lru_cache(maxsize=4)
+def _second(epoch_s: int) -> str:
+    """The timestamp of a log line to the second: formatted once per second, not once per line."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s))
+
+
 class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         event: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": f"{_second(int(record.created))}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": redact_text(record.getMessage()),
@@ -87,7 +95,13 @@ class ToolCallObserver:
 
     `observe` never sees the arguments, so no log line or metric label can carry them; a subclass that
     must identify a call (the audit log) overrides `begin`/`finish`, which see the request.
+
+    With `after_response`, `finish` runs in the event loop's next round instead of before the result
+    goes back: the response is written first (a log line or a metric sample is not what the client
+    waits for).
     """
+
+    after_response = False
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         if getattr(ctx, "method", None) != "tools/call":
@@ -109,7 +123,11 @@ class ToolCallObserver:
             code = "cancelled" if isinstance(exc, anyio.get_cancelled_exc_class()) else "internal_error"
             raise
         finally:
-            self.finish(begun, params.get("name"), time.perf_counter() - start, outcome, code)
+            args = (begun, params.get("name"), time.perf_counter() - start, outcome, code)
+            if self.after_response:
+                asyncio.get_running_loop().call_soon(self.finish, *args)
+            else:
+                self.finish(*args)
 
     def begin(self, ctx: Any, params: Mapping[str, Any]) -> Any:
         """Called before the tool runs; what it returns is handed to `finish`."""
@@ -124,6 +142,8 @@ class ToolCallObserver:
 
 class ToolCallLog(ToolCallObserver):
     """One log line per tool call (name, duration, outcome); never the arguments."""
+
+    after_response = True
 
     def __init__(self) -> None:
         self.log = logging.getLogger("backend_architect_mcp.calls")

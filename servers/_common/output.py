@@ -44,6 +44,8 @@ def is_secret_key(key: str) -> bool:
 
 def redact_text(text: str) -> str:
     """Mask passwords in URLs, `password=...` pairs and bearer tokens inside free text."""
+    if "=" not in text and ":" not in text and "bearer" not in text.lower():
+        return text  # none of the three can match (a URL and a pair need `:` or `=`): no regex pass
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
     text = _INLINE_SECRET.sub(lambda m: f"{m['k']}{m['q']}{REDACTED}", text)
     return _BEARER.sub(lambda m: f"{m[1]}{REDACTED}", text)

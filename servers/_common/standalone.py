@@ -11,7 +11,7 @@ from mcp.server.mcpserver.tools import Tool
 
 from servers._common.logs import ToolCallLog
 from servers._common.module import ModuleInfo
-from servers._common.tools import install_lean_results
+from servers._common.tools import install_lean_results, skip_idle_tracing
 from servers._common.version import VERSION
 
 
@@ -50,6 +50,7 @@ def build_standalone(
         **server_kwargs,
     )
     install_lean_results(server)
+    skip_idle_tracing(server)
     return server
 
 

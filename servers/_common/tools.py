@@ -22,6 +22,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import SERVER_INFO_META_KEY
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 
 class Effect(StrEnum):
@@ -339,30 +341,55 @@ def _is_bare_type(schema: Any) -> bool:
     return isinstance(schema, dict) and list(schema) == ["type"] and isinstance(schema["type"], str)
 
 
-def structured_result(data: dict[str, Any]) -> CallToolResult:
-    """A structured tool result from JSON-ready `data`, its text block the compact JSON serialised once.
+def structured_result(data: dict[str, Any], text: str | None = None) -> CallToolResult:
+    """A structured tool result from JSON-ready `data`, its text block the compact JSON serialised once
+    (`text`: that JSON, when the caller has it already).
 
     For tools with large results (row pages): declare the return type `Annotated[CallToolResult, Model]`, so
     the output schema is still `Model`'s and the SDK checks `data` against it, without building a model
     that is then dumped again.
     """
-    text = orjson.dumps(data).decode()
+    text = orjson.dumps(data).decode() if text is None else text
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
 def install_lean_results(server: MCPServer[Any]) -> None:
-    """Answer `tools/call` with the wire form of the result (`wire_result`), through the public handler API."""
+    """Answer `tools/call` with the wire form of the result (`wire_result`), through the public handler API.
+
+    On 2026-era connections every result carries the server's identity in `_meta` (spec #3002); the SDK
+    stamps a deep copy of the whole `serverInfo` (title and description included) into each one. A tool
+    result is stamped here with the identity itself, name and version, shared by all results: it is only
+    ever serialised.
+    """
     low = server._lowlevel_server
     entry = low.get_request_handler("tools/call")
     if entry is None:  # pragma: no cover - MCPServer always registers it
         raise RuntimeError("the server has no tools/call handler")
     handler = entry.handler
+    stamp = {SERVER_INFO_META_KEY: {"name": low.name, "version": low.version or ""}}
 
     async def call_tool(ctx: Any, params: Any) -> Any:
         result = await handler(ctx, params)
-        return wire_result(result) if isinstance(result, CallToolResult) else result
+        if not isinstance(result, CallToolResult):
+            return result
+        out = wire_result(result)
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and "_meta" not in out:
+            out["_meta"] = stamp
+        return out
 
     low.add_request_handler("tools/call", entry.params_type, call_tool)
+
+
+def skip_idle_tracing(server: MCPServer[Any]) -> None:
+    """Drop the SDK's OpenTelemetry middleware when no tracer provider is installed (tracing is set up
+    before the server is built: `composite.metrics.configure_tracing`); its span per request then records
+    nothing and costs a few percent of a small call."""
+    from mcp.server._otel import OpenTelemetryMiddleware
+    from opentelemetry import trace
+
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        chain = server._lowlevel_server.middleware
+        chain[:] = [m for m in chain if not isinstance(m, OpenTelemetryMiddleware)]
 
 
 def wire_result(result: CallToolResult) -> dict[str, Any]:

@@ -104,10 +104,13 @@ class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
         pool = await backend.get()
         timeout = self.settings.acquire_timeout_s
         try:
-            # Not `acquire(timeout=)`, which on Python < 3.12 runs the wait in a task of its own, nor an anyio
-            # cancel scope: `asyncio.timeout` (what asyncpg uses itself) is the cheapest deadline per call.
-            async with asyncio.timeout(timeout):
+            if pool.get_idle_size():  # an open connection is free: acquiring it does not wait
                 conn = await pool.acquire()
+            else:
+                # Not `acquire(timeout=)`, which on Python < 3.12 runs the wait in a task of its own, nor an
+                # anyio cancel scope: `asyncio.timeout` (what asyncpg uses itself) is the cheapest deadline.
+                async with asyncio.timeout(timeout):
+                    conn = await pool.acquire()
         except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             raise backend.unavailable(exc) from exc
         except asyncpg.PostgresError as exc:

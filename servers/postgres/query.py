@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import orjson
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
-from pydantic import BaseModel, Field, SkipValidation, WithJsonSchema
+from pydantic import BaseModel, Field, GetJsonSchemaHandler, SkipValidation, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue
 
 from servers._common import cap_items, json_size, tool_error
 from servers._common.tools import DESTRUCTIVE, READ, structured_result, tool
@@ -45,7 +46,19 @@ class QueryResult(BaseModel):
     row_count: int = Field(description="Rows in this page")
     truncated: bool = Field(description="True when more rows exist (or the byte cap cut the page)")
     next_offset: int | None = Field(description="Pass as `offset` to fetch the next page; null when done")
-    notes: list[str] = Field(default_factory=list, description="Caveats about the result")
+    notes: list[str] = Field(default_factory=list, description="Caveats about the result (absent when none)")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """The published outputSchema: the fields every page has, and the one it may have.
+
+        A client checks each result against it (the mcp client with jsonschema, which descends into every
+        property the result carries: ~10 subschemas for this model, more than the rest of the client's work
+        on a small page). `required` names the fields at no cost; `notes` is described because it is only
+        there when it is not empty. The server still checks each page against the model itself.
+        """
+        required = [name for name, field in cls.model_fields.items() if field.is_required()]
+        return {"type": "object", "required": required, "properties": {"notes": {"type": "array"}}}
 
 
 async def _forbid_volatile_user_functions(conn: Any, names: set[str]) -> None:
@@ -129,9 +142,23 @@ async def _read_page(
 
 def fit_rows(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str, Any]], bool]:
     """The rows that fit `max_bytes` of JSON (at least one), measured once per page; True when cut."""
-    if len(rows) <= 1 or len(orjson.dumps(rows, default=str)) <= max_bytes:
-        return rows, False
-    return cap_items(rows, max_items=None, max_bytes=max_bytes)
+    kept, cut, _ = _fit_rows_json(rows, max_bytes)
+    return kept, cut
+
+
+def _fit_rows_json(rows: list[dict[str, Any]], max_bytes: int) -> tuple[list[dict[str, Any]], bool, bytes | None]:
+    """`fit_rows`, plus the JSON of the rows when it was made whole (not cut) and holds JSON values only."""
+    if len(rows) <= 1:
+        return rows, False, None
+    try:
+        encoded = orjson.dumps(rows)
+        whole: bytes | None = encoded
+    except TypeError:  # a value only `default=str` writes: measured that way, not reused
+        encoded, whole = orjson.dumps(rows, default=str), None
+    if len(encoded) <= max_bytes:
+        return rows, False, whole
+    kept, cut = cap_items(rows, max_items=None, max_bytes=max_bytes)
+    return kept, cut, None
 
 
 @tool("PostgreSQL: run a read-only query", READ)
@@ -167,21 +194,29 @@ def page_result(
     is (serialised once for the text block, never re-dumped through a model)."""
     more = len(records) > page
     shaper = RowShaper(attributes, reveal=settings.reveal_secrets)
-    rows, byte_cut = fit_rows(shaper.rows(records[:page]), settings.max_bytes)
+    rows, byte_cut, rows_json = _fit_rows_json(shaper.rows(records[:page]), settings.max_bytes)
     if byte_cut:
         notes.append(f"page cut at the {settings.max_bytes}-byte cap; select fewer or narrower columns")
     notes += shaper.note()
     truncated = more or byte_cut
-    return structured_result(
-        {
-            "columns": [{"name": a.name, "type": a.type.name} for a in attributes],
-            "rows": rows,
-            "row_count": len(rows),
-            "truncated": truncated,
-            "next_offset": offset + len(rows) if truncated else None,
-            "notes": notes,
-        }
-    )
+    data: dict[str, Any] = {
+        "columns": [{"name": a.name, "type": a.type.name} for a in attributes],
+        "rows": rows,
+        "row_count": len(rows),
+        "truncated": truncated,
+        "next_offset": offset + len(rows) if truncated else None,
+    }
+    if notes:
+        data["notes"] = notes
+    return structured_result(data, text=None if rows_json is None else _page_text(data, rows_json))
+
+
+def _page_text(data: dict[str, Any], rows_json: bytes) -> str:
+    """`orjson.dumps(data)` with the rows' JSON, already made to measure the page, put in place (the rows
+    are the page's bulk: dumped once, not twice)."""
+    head = orjson.dumps({"columns": data["columns"]})[:-1]
+    tail = orjson.dumps({k: v for k, v in data.items() if k not in ("columns", "rows")})[1:]
+    return (head + b',"rows":' + rows_json + b"," + tail).decode()
 
 
 class ExplainResult(BaseModel):

@@ -118,8 +118,17 @@ _IDENTITY = {"int2", "int4", "int8", "oid", "text", "varchar", "bpchar", "name",
 
 def via_orjson(column: list[Any]) -> list[Any]:
     """A whole column through orjson's own encoders (dates, UTC and naive timestamps: the same text as
-    `isoformat()`, at C speed)."""
-    converted: list[Any] = orjson.loads(orjson.dumps(column))
+    `isoformat()`, at C speed).
+
+    Without nulls the encoded column is `["...","...",...]` of ISO texts (no quotes, commas or escapes in
+    them), split apart in one pass instead of parsed back value by value.
+    """
+    text = orjson.dumps(column).decode()
+    if column and "null" not in text:
+        parts = text[2:-2].split('","')
+        if len(parts) == len(column):
+            return parts
+    converted: list[Any] = orjson.loads(text)
     return converted
 
 
@@ -162,6 +171,23 @@ def _objects(names: list[str], cols: list[Any], n: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _suspect(text: str) -> bool:
+    return "@" in text or "=" in text or "earer" in text
+
+
+def _scanned(col: Any) -> Any:
+    """A text column with secrets in its values redacted; a column of plain text (the rule: no `@`, `=` or
+    `earer` in any value) is checked as one joined string and returned as it is."""
+    try:
+        joined = "\x00".join(col)
+    except TypeError:  # not all str (nulls, decoded json)
+        pass
+    else:
+        if not _suspect(joined):
+            return col
+    return [redact_text(v) if type(v) is str and _suspect(v) else v for v in col]
+
+
 class RowShaper:
     """Result records to JSON rows: converters picked per column, secret columns masked, text scanned for secrets.
 
@@ -196,9 +222,7 @@ class RowShaper:
                 cols[i] = [REDACTED if isinstance(v, str | dict) and v != "" else v for v in col]
                 self.masked.add(self.names[i])
         for i in self.scan:
-            cols[i] = [
-                redact_text(v) if type(v) is str and ("@" in v or "=" in v or "earer" in v) else v for v in cols[i]
-            ]
+            cols[i] = _scanned(cols[i])
         return _objects(self.names, cols, len(records))
 
     def note(self) -> list[str]:

@@ -34,7 +34,8 @@ def test_tools_json_lists_annotations_and_schemas() -> None:
         "openWorldHint": False,
     }
     assert "sql" in tools["pg_query"]["inputSchema"]["properties"]
-    assert tools["pg_query"]["outputSchema"]["properties"]["truncated"]["type"] == "boolean"
+    assert "truncated" in tools["pg_query"]["outputSchema"]["required"]
+    assert tools["pg_execute"]["outputSchema"]["properties"]["committed"]["type"] == "boolean"
 
 
 def test_tools_table_respects_env_policy_and_logs_only_to_stderr() -> None:

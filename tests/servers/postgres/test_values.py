@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from servers._common import redact_text
 from servers._common.output import REDACTED
-from servers.postgres.values import RowShaper, is_secret_column, pg_to_json, via_orjson
+from servers.postgres.values import RowShaper, _scanned, is_secret_column, pg_to_json, via_orjson
 
 UTC = dt.UTC
 
@@ -80,3 +80,10 @@ def test_numeric_stays_exact_and_reveal_shows_secrets() -> None:
         {"n": "12345678901234567890.123456789", "password": "x"}
     ]
     assert shaper.note() == []
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="ab=@:rBe /x", max_size=12))))
+def test_a_text_column_is_redacted_as_value_by_value(values: list[str | None]) -> None:
+    """The joined-string shortcut of a plain column changes nothing: the same as redacting each value."""
+    expected = [redact_text(v) if isinstance(v, str) and ("@" in v or "=" in v or "earer" in v) else v for v in values]
+    assert list(_scanned(values)) == expected
