@@ -24,7 +24,9 @@ def test_wheel_carries_entry_point_packages_and_prompt(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         entry = next(n for n in names if n.endswith("entry_points.txt"))
-        assert "backend-architect-mcp = composite.cli:main" in z.read(entry).decode()
+        assert (
+            "backend-architect-mcp = composite.__main__:main" in z.read(entry).decode()
+        )  # no GC from the first import
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "composite/prompts/backend_architect.md" in names
     assert "servers/_common/tool_manifest.json" in names  # tools/list at start-up without building the tools
