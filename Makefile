@@ -7,7 +7,7 @@ ENV_FILE := .backends/env
 # Endpoints of the local backends (written by scripts/backends/up.sh) when the environment has none.
 LOAD_ENV := if [ -z "$${DATABASE_URL:-}" ] && [ -f $(ENV_FILE) ]; then source $(ENV_FILE); fi
 
-.PHONY: help install backends run test check fmt lint typecheck bench soak bench-peers snapshots image clean
+.PHONY: help install backends run test check fmt lint typecheck bench soak bench-peers snapshots manifest image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ bench-peers: backends ## ours vs. peer MCP servers over stdio (installs peers in
 
 snapshots: backends ## regenerate the tool-list snapshots after an intended change
 	@$(LOAD_ENV); BAM_UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q tests/composite/test_snapshot.py
+
+manifest: install ## regenerate servers/_common/tool_manifest.json (the tool definitions served at start-up) after a change under servers/
+	$(BIN)/python -c "from servers._common.manifest import main; main()"
 
 image: install ## build the image backend-architect-mcp:<version> and :latest (no registry needed: see scripts/image)
 	@PY=$(BIN)/python bash scripts/image/build.sh

@@ -27,7 +27,6 @@ from composite import auth
 from composite import modules as registry
 from composite.audit import AuditLog
 from composite.cancellation import cancel_on_disconnect
-from composite.discovery import discovery_tools
 from composite.gate import gate_middleware, server_guards
 from composite.limits import CallLimits
 from composite.metrics import ToolMetrics, metrics_endpoint
@@ -265,7 +264,7 @@ def build(settings: AppSettings | None = None) -> Composite:
     ]
     index = ToolIndex(catalog, [t for m in mounted for t in tools[m.info.key]])
     # Discovery mode serves meta-tools over the index instead of the module tools.
-    served = discovery_tools(index, keys, index.has_writes()) if settings.discovery else list(index.tools())
+    served = _discovery_tools(index, keys) if settings.discovery else list(index.tools())
     meta = {t.name: bool(t.annotations and t.annotations.read_only_hint) for t in served} if settings.discovery else {}
     instructions = system_prompt(mounted, discovery=settings.discovery)
     runtime = Runtime(infos)
@@ -305,6 +304,12 @@ def build(settings: AppSettings | None = None) -> Composite:
         guards.limits,
         guards.inflight,
     )
+
+
+def _discovery_tools(index: ToolIndex, keys: list[str]) -> list[Tool]:
+    from composite.discovery import discovery_tools  # perf: its models are only built in discovery mode
+
+    return discovery_tools(index, keys, index.has_writes())
 
 
 def required_modules(value: str, mounted: list[str]) -> list[str]:

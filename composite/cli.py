@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_tracing()
     from composite.app import build
 
-    gc.disable()  # perf: start-up allocates a great many objects and frees few, so collecting during it is waste
+    gc.disable()  # perf: start-up allocates a great many objects and frees few (off from the first import in __main__)
     try:
         app = build(settings)
     except ValueError as exc:

@@ -86,7 +86,7 @@ class ModuleTools:
 
 def module_tools(name: str) -> ModuleTools:
     info = load(name)
-    return ModuleTools(name, info.prefix, info.catalog())
+    return ModuleTools(name, info.prefix, info.declared_catalog())
 
 
 def resolve_toolsets(selection: str, catalog: list[ModuleTools]) -> set[tuple[str, str]]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from mcp.server.mcpserver.tools import Tool
 from pydantic_settings import BaseSettings
 
+from servers._common import manifest
 from servers._common.backend import Health
 from servers._common.tools import ToolPolicy, ToolSpec, make_tools, spec_of
 
@@ -158,8 +159,28 @@ class ModuleInfo:
             raise TypeError(f"{self.catalog_module}.CATALOG is not a ToolCatalog")
         return catalog
 
+    def declared_catalog(self) -> ToolCatalog:
+        """The catalog as the tool manifest declares it (no tool imported) while it is fresh, else `catalog()`."""
+        declared = manifest.declared_module(self.catalog_module)
+        if declared is None:
+            return self.catalog()
+        return ToolCatalog(declared.tools, declared.toolsets, declared.default_toolsets, declared.variants)
+
     def tools(self, policy: ToolPolicy | None = None, prefix: str | None = None) -> list[Tool]:
-        """The tools `policy` (default: read-only) exposes, ready for `MCPServer(tools=...)`."""
+        """The tools `policy` (default: read-only) exposes, ready for `MCPServer(tools=...)`.
+
+        Defined by the tool manifest while it is fresh (each built on its first run), else built now.
+        """
+        pre = self.prefix if prefix is None else prefix
+        if pre == self.prefix:
+            specs = self.declared_catalog().permitted(self.key, pre, policy or ToolPolicy())
+            deferred = manifest.deferred_tools(self, specs)
+            if deferred is not None:
+                return deferred
+        return self.built_tools(policy, pre)
+
+    def built_tools(self, policy: ToolPolicy | None = None, prefix: str | None = None) -> list[Tool]:
+        """The tools `policy` exposes, built from the imported tool functions."""
         pre = self.prefix if prefix is None else prefix
         specs = self.catalog().permitted(self.key, pre, policy or ToolPolicy())
         return make_tools(specs, module=self.key, prefix=pre)

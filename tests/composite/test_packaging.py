@@ -1,4 +1,4 @@
-"""The distribution: `pip install .` gets the console script, both packages and the role prompt file."""
+"""The distribution: `pip install .` gets the console script, both packages, the role prompt file and the tool manifest."""
 
 from __future__ import annotations
 
@@ -24,9 +24,12 @@ def test_wheel_carries_entry_point_packages_and_prompt(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         entry = next(n for n in names if n.endswith("entry_points.txt"))
-        assert "backend-architect-mcp = composite.cli:main" in z.read(entry).decode()
+        assert (
+            "backend-architect-mcp = composite.__main__:main" in z.read(entry).decode()
+        )  # no GC from the first import
         metadata = z.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "composite/prompts/backend_architect.md" in names
+    assert "servers/_common/tool_manifest.json" in names  # tools/list at start-up without building the tools
     for module in MODULES:
         assert f"servers/{module}/__main__.py" in names
     assert not any(n.startswith("tests/") or n.startswith("bench/") for n in names)
