@@ -30,7 +30,9 @@ IMAGE_PATTERN = (
 
 ObjectRef = Annotated[str, Field(pattern=NAME_PATTERN, max_length=255)]  # a name, an id or an id prefix
 ContainerRef = ObjectRef
-NewName = Annotated[str, Field(pattern=NAME_PATTERN, max_length=128)]  # the name of an object to create
+NEW_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"
+"""The engine's rule for a name it gives a container or a volume: `NAME_PATTERN`, at least two characters."""
+NewName = Annotated[str, Field(pattern=NEW_NAME_PATTERN, max_length=128)]  # the name of an object to create
 ImageRef = Annotated[
     str, Field(pattern=IMAGE_PATTERN, max_length=512)  # repo:tag, repo@digest or an image id
 ]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from servers._common import newest_lines, redact, redact_output, tool_error
 from servers._common.tools import DELETE, DISRUPT, STOP, WRITE, WRITE_IDEMPOTENT, tool
 from servers.docker.client import Docker
-from servers.docker.common import NAME_PATTERN, ContainerRef, ImageRef, Labels, state_of
+from servers.docker.common import NEW_NAME_PATTERN, ContainerRef, ImageRef, Labels, NewName, state_of
 from servers.docker.safety import (
     check_container,
     check_network,
@@ -31,7 +31,7 @@ class MountSpec(BaseModel):
     read_only: bool = False
 
 
-VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+VOLUME_NAME = re.compile(NEW_NAME_PATTERN)
 
 
 async def _mounts(d: Docker, action: str, mounts: list[MountSpec]) -> list[Any]:
@@ -91,7 +91,7 @@ class RunResult(BaseModel):
 
 Command = Annotated[list[str] | None, Field(description="Command and arguments (exec form)")]
 Entrypoint = list[str] | None
-ContainerName = Annotated[str | None, Field(pattern=NAME_PATTERN, max_length=128)]
+ContainerName = NewName | None
 Env = dict[str, str] | None
 Mounts = Annotated[list[MountSpec] | None, Field(description="Bind, volume or tmpfs mounts")]
 NetworkMode = Annotated[

@@ -432,6 +432,23 @@ async def test_generated_names_stay_names(esc: Client, sdk: Any, tree: Tree, uid
             assert res.is_error
 
 
+async def test_names_the_engine_would_refuse_are_refused_first(esc: Client, sdk: Any, tree: Tree, uid: str) -> None:
+    """A name the engine cannot give (one character, found by Hypothesis: `volume name is too short`) is
+    refused by its own rule before any call, for a mount's volume, a container and a new volume."""
+    attempts = [
+        ("docker_container_run", {"image": tree.image, "mounts": [{"type": "volume", "source": "0", "target": "/m"}]}),
+        ("docker_container_run", {"image": tree.image, "name": "x"}),
+        ("docker_volume_create", {"name": "v"}),
+    ]
+    for tool, args in attempts:
+        r = await esc.call_tool(tool, {**args, "labels": {"bam-test": uid}})
+        text = texts(r)
+        assert r.is_error and ("[invalid]" in text or "validation error" in text.lower()), text
+        assert "APIError" not in text, text
+    assert not sdk.api.containers(all=True, filters={"label": [f"bam-test={uid}"]})
+    assert not sdk.api.volumes(filters={"label": f"bam-test={uid}"}).get("Volumes")
+
+
 async def test_named_volume_that_binds_is_checked_at_run(esc: Client, sdk: Any, tree: Tree, uid: str) -> None:
     """A volume created behind the server's back with a bind device cannot smuggle a host path into a run."""
     for device in ("/etc", ".", str(tree.outside), f"{tree.allowed}/to_root"):
