@@ -372,7 +372,7 @@ def gate_middleware(app: Any, security: TransportSecuritySettings | None) -> Any
         security=effective_security(security, s.host),
         limits=app.limits,
         audit=app.audit,
-        auth_required=app.server._token_verifier is not None,
+        auth_required=app.verifier is not None,
         max_sse=s.max_sessions,
         sse_idle_s=s.session_idle_s,
     )

@@ -28,6 +28,7 @@ from mcp_types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, Lis
 from composite.auth import Grants, grants_of, missing_scope
 from composite.modules import ModuleTools, resolve_toolsets
 from servers._common.identity import BackendIdentity, acting_as
+from servers._common.sdk import lowlevel
 from servers._common.tools import ADMIN
 
 HEADER_TOOLSETS = "x-bam-toolsets"
@@ -191,7 +192,7 @@ def install_request_selection(
     have no toolset, so a toolset narrowing keeps them, and a read-only narrowing keeps the reading ones.
     `identity_of(request)` is whom a call acts as at the backends (servers._common.identity).
     """
-    low = server._lowlevel_server
+    low = lowlevel(server)
     list_entry, call_entry = low.get_request_handler("tools/list"), low.get_request_handler("tools/call")
     assert list_entry is not None and call_entry is not None
 

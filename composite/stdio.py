@@ -45,6 +45,7 @@ from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from mcp.shared.message import SessionMessage
 
 from composite.shutdown import InFlightCalls, drain
+from servers._common.sdk import lowlevel
 
 log = logging.getLogger("backend_architect_mcp.stdio")
 
@@ -364,11 +365,11 @@ async def serve_stdio(server: MCPServer[Any], inflight: InFlightCalls | None = N
         log.debug("stdin/stdout are not pipes: using the SDK's stdio transport")
         await server.run_stdio_async()
         return
-    lowlevel = server._lowlevel_server
+    low = lowlevel(server)
     intake = Intake()
     async with pipe_stdio(intake=intake) as (read_stream, write_stream), anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_signal, intake, inflight or InFlightCalls(), grace_s)
-        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        await low.run(read_stream, write_stream, low.create_initialization_options())
         tg.cancel_scope.cancel()
 
 

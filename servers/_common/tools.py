@@ -25,6 +25,8 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import SERVER_INFO_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from servers._common.sdk import lowlevel
+
 
 class Effect(StrEnum):
     """What a tool does to its backend: the one input of the annotation rule (`annotations_for`).
@@ -361,7 +363,7 @@ def install_lean_results(server: MCPServer[Any]) -> None:
     result is stamped here with the identity itself, name and version, shared by all results: it is only
     ever serialised.
     """
-    low = server._lowlevel_server
+    low = lowlevel(server)
     entry = low.get_request_handler("tools/call")
     if entry is None:  # pragma: no cover - MCPServer always registers it
         raise RuntimeError("the server has no tools/call handler")
@@ -388,7 +390,7 @@ def skip_idle_tracing(server: MCPServer[Any]) -> None:
     from opentelemetry import trace
 
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-        chain = server._lowlevel_server.middleware
+        chain = server.middleware
         chain[:] = [m for m in chain if not isinstance(m, OpenTelemetryMiddleware)]
 
 
