@@ -435,7 +435,7 @@ async def test_generated_names_stay_names(esc: Client, sdk: Any, tree: Tree, uid
 async def test_names_the_engine_would_refuse_are_refused_first(esc: Client, sdk: Any, tree: Tree, uid: str) -> None:
     """A name the engine cannot give (one character, found by Hypothesis: `volume name is too short`) is
     refused by its own rule before any call, for a mount's volume, a container and a new volume."""
-    attempts = [
+    attempts: list[tuple[str, dict[str, Any]]] = [
         ("docker_container_run", {"image": tree.image, "mounts": [{"type": "volume", "source": "0", "target": "/m"}]}),
         ("docker_container_run", {"image": tree.image, "name": "x"}),
         ("docker_volume_create", {"name": "v"}),
