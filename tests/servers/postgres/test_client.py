@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio
 import asyncpg
 import pytest
 from mcp import Client
@@ -185,3 +186,37 @@ async def test_a_schema_change_between_reads_is_retried_with_the_new_columns(ro_
     finally:
         await admin.execute(f"DROP TABLE IF EXISTS {SCHEMA}.shape")
         await admin.close()
+
+
+async def test_the_read_connection_is_kept_for_the_next_read_but_never_starves_the_pool(seeded: str) -> None:
+    """Sequential reads take the kept connection (no acquire/release); a failed read, a transaction left open
+    or a pool with every connection out gives it back; closing the pool takes it back first (no hang)."""
+    async with resources(PostgresSettings(database_url=seeded, pool_min_size=1, pool_max_size=2)) as pg:
+        pool = await pg.backend.get()
+        assert pg.kept is not None
+        async with pg.connection() as conn:
+            first = await conn.fetchval("SELECT pg_backend_pid()")
+        assert pg.kept.idle == 1 and pool.get_idle_size() == 0  # kept out of the pool, idle
+        for _ in range(3):
+            async with pg.connection() as conn:
+                assert await conn.fetchval("SELECT pg_backend_pid()") == first
+                assert pg.kept.idle == 0  # taken
+                assert await conn.fetchval("SHOW default_transaction_read_only") == "on"
+        with pytest.raises(asyncpg.UndefinedTableError):
+            async with pg.connection() as conn:
+                await conn.fetchval("SELECT * FROM no_such_table_here")
+        assert pg.kept.idle == 0 and pool.get_idle_size() == 1  # an error: back to the pool
+        async with pg.connection() as a:
+            async with pg.connection() as b:  # both connections of the pool out
+                assert await a.fetchval("SELECT pg_backend_pid()") != await b.fetchval("SELECT pg_backend_pid()")
+            assert pg.kept.idle == 0 and pool.get_idle_size() == 1  # b came back with every one out: released
+        assert pg.kept.idle == 1 and pool.get_idle_size() == 1  # a came back with one free in the pool: kept
+        async with pg.connection() as conn:
+            await conn.execute("BEGIN READ ONLY")
+        assert pg.kept.idle == 0  # a transaction left open: closed, never kept
+        async with pg.connection() as conn:
+            pass
+        assert pg.kept.idle == 1
+        with anyio.fail_after(10):
+            await pg.aclose()  # gives the kept connection back, then the pool closes
+        assert pool.is_closing() and pg.kept.idle == 0
