@@ -95,13 +95,13 @@ class KeptConnection:
 
     def take(self, pool: asyncpg.Pool) -> asyncpg.Connection | None:
         conn, self._conn = self._conn, None
-        if conn is None or self._pool is not pool or conn.is_closed():
+        if conn is None or self._pool is not pool or not _open(conn):
             return None  # a closed one went back to its pool by itself (asyncpg releases it on close)
         return conn
 
     def keep(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> bool:
         """Keep `conn` for the next read instead of releasing it; whether it was kept."""
-        if self._conn is not None or pool.is_closing() or conn.is_closed() or conn.is_in_transaction():
+        if self._conn is not None or pool.is_closing() or not _open(conn) or conn.is_in_transaction():
             return False
         if pool.get_size() - pool.get_idle_size() >= pool.get_max_size():
             return False  # every connection of the pool is out: a taker may be waiting for this one
@@ -111,13 +111,24 @@ class KeptConnection:
     @property
     def idle(self) -> int:
         """Connections kept idle here (out of the pool's own count of idle ones)."""
-        return int(self._conn is not None and not self._conn.is_closed())
+        return int(self._conn is not None and _open(self._conn))
 
     async def drop(self, pool: asyncpg.Pool) -> None:
         """Give the kept connection back to `pool` (before the pool closes: closing waits for every one)."""
         conn, kept_by, self._conn = self._conn, self._pool, None
-        if conn is not None and not conn.is_closed() and kept_by is not None and kept_by is pool:
+        if conn is not None and _open(conn) and kept_by is not None and kept_by is pool:
             await kept_by.release(conn)
+
+
+def _open(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection is open; one that closed while kept has gone back to its pool, and its
+    proxy answers nothing more (InterfaceError)."""
+    import asyncpg
+
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
 
 
 @dataclass
@@ -170,7 +181,7 @@ class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
             raise translate(exc, "connect") from exc
 
     async def _release(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
-        if not conn.is_closed() and conn.is_in_transaction():
+        if _open(conn) and conn.is_in_transaction():
             conn.terminate()  # its transaction (and any SET LOCAL ROLE) must not reach the next caller
         await pool.release(conn, timeout=self.settings.acquire_timeout_s)
 
