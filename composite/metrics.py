@@ -124,18 +124,20 @@ class BackendCollector(Collector):
             if limiter is not None:
                 threads.add_metric([module, "in_use"], float(limiter.borrowed_tokens))
                 threads.add_metric([module, "limit"], float(limiter.total_tokens))
-            for state, value in pool_sizes(getattr(backend, "_client", None)):
+            kept = getattr(resource, "kept", None)  # postgres: a read connection kept out of its pool, idle
+            for state, value in pool_sizes(getattr(backend, "_client", None), getattr(kept, "idle", 0)):
                 conns.add_metric([module, state], float(value))
         yield conns
         yield threads
 
 
-def pool_sizes(client: Any) -> Iterator[tuple[str, int]]:
-    """`(state, count)` of a connected client's pool: asyncpg pools and redis-py connection pools."""
+def pool_sizes(client: Any, kept_idle: int = 0) -> Iterator[tuple[str, int]]:
+    """`(state, count)` of a connected client's pool: asyncpg pools (`kept_idle`: idle connections the
+    module keeps out of the pool, which the pool counts in use) and redis-py connection pools."""
     if client is None:
         return
     if callable(getattr(client, "get_idle_size", None)):  # asyncpg.Pool
-        size, idle = int(client.get_size()), int(client.get_idle_size())
+        size, idle = int(client.get_size()), int(client.get_idle_size()) + kept_idle
         yield from (("in_use", size - idle), ("idle", idle), ("max", int(client.get_max_size())))
         return
     pool = getattr(client, "connection_pool", None)  # redis.asyncio.Redis

@@ -28,6 +28,7 @@ from mcp_types import INVALID_PARAMS, CallToolRequestParams, CallToolResult, Lis
 from composite.auth import Grants, grants_of, missing_scope
 from composite.modules import ModuleTools, resolve_toolsets
 from servers._common.identity import BackendIdentity, acting_as
+from servers._common.identity import current as current_identity
 from servers._common.sdk import lowlevel
 from servers._common.tools import ADMIN
 
@@ -221,7 +222,10 @@ def install_request_selection(
             return unknown_tool(params.name)
         if n is not None and params.name not in meta and (refused := index.refusal(params.name, n)) is not None:
             return refused
-        with acting_as(identity_of(ctx.request) if identity_of is not None else None):
+        identity = identity_of(ctx.request) if identity_of is not None else None
+        if identity is None and current_identity() is None:  # nobody to act as (stdio, no mapping): as it is
+            return await call_entry.handler(ctx, params)
+        with acting_as(identity):
             return await call_entry.handler(ctx, params)
 
     low.add_request_handler("tools/list", list_entry.params_type, list_tools)

@@ -25,20 +25,47 @@ def _second(epoch_s: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s))
 
 
+def json_line(created: float, level: str, logger: str, msg: str, fields: Mapping[str, Any] | None = None) -> str:
+    """One log event as its JSON line (no newline): time to the millisecond (UTC), level, logger, the message
+    with secrets masked, then `fields`."""
+    second = int(created)
+    event: dict[str, Any] = {
+        "ts": f"{_second(second)}.{int((created - second) * 1000):03d}Z",
+        "level": level,
+        "logger": logger,
+        "msg": redact_text(msg),
+    }
+    if fields:
+        event.update(fields)
+    return orjson.dumps(event, default=str).decode()
+
+
 class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        event: dict[str, Any] = {
-            "ts": f"{_second(int(record.created))}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": redact_text(record.getMessage()),
-        }
         fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            event.update(fields)
+        extra: dict[str, Any] = dict(fields) if isinstance(fields, dict) else {}
         if record.exc_info:
-            event["exc"] = redact_text(self.formatException(record.exc_info))
-        return orjson.dumps(event, default=str).decode()
+            extra["exc"] = redact_text(self.formatException(record.exc_info))
+        return json_line(record.created, record.levelname.lower(), record.name, record.getMessage(), extra)
+
+
+def json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    """The one handler a `level` record of `logger` would reach when that is a plain JSON-line stream handler
+    (`configure_logging`'s) with no filter on the way; None otherwise (another handler, a filter, a capture),
+    so the caller logs the usual way."""
+    if logger.filters or logger.disabled:
+        return None
+    found: list[logging.Handler] = []
+    node: logging.Logger | None = logger
+    while node is not None:
+        found += node.handlers
+        node = node.parent if node.propagate else None
+    if len(found) != 1:
+        return None
+    h = found[0]
+    if type(h) is not logging.StreamHandler or type(h.formatter) is not JsonLineFormatter or h.filters:
+        return None
+    return h if h.level <= level else None
 
 
 def configure_logging(level: str | None = None) -> None:
@@ -140,8 +167,16 @@ class ToolCallObserver:
         raise NotImplementedError
 
 
+CALL_MESSAGE = "tool call"
+
+
 class ToolCallLog(ToolCallObserver):
-    """One log line per tool call (name, duration, outcome); never the arguments."""
+    """One log line per tool call (name, duration, outcome); never the arguments.
+
+    The line is the one `logger.info("tool call", extra={"fields": ...})` writes through `configure_logging`'s
+    handler, written straight to that handler's stream (no LogRecord, no caller lookup): a call's log line
+    costs a fraction of the call. Any other logging set-up (another handler, a filter, a test's capture)
+    gets the record the usual way."""
 
     after_response = True
 
@@ -149,7 +184,20 @@ class ToolCallLog(ToolCallObserver):
         self.log = logging.getLogger("backend_architect_mcp.calls")
 
     def observe(self, name: object, seconds: float, outcome: str) -> None:
-        if not self.log.isEnabledFor(logging.INFO):  # the usual serving level (WARNING): build nothing
+        log = self.log
+        if not log.isEnabledFor(logging.INFO):  # the usual serving level (WARNING): build nothing
             return
         fields = {"tool": str(name if name is not None else "?"), "ms": round(seconds * 1000, 2), "outcome": outcome}
-        self.log.info("tool call", extra={"fields": fields})
+        handler = json_handler(log, logging.INFO)
+        if handler is None:
+            log.info(CALL_MESSAGE, extra={"fields": fields})
+            return
+        line = json_line(time.time(), "info", log.name, CALL_MESSAGE, fields)
+        handler.acquire()
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+        except Exception:  # as a handler does: the call goes on; logging reports it the usual way
+            log.info(CALL_MESSAGE, extra={"fields": fields})
+        finally:
+            handler.release()

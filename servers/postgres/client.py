@@ -80,6 +80,57 @@ async def fetch_page(
     return records, list(current.get_attributes())
 
 
+class KeptConnection:
+    """The read pool's last returned connection, kept out of the pool for the next read: taking it back is an
+    attribute swap, where asyncpg's acquire and release cost a queue, a shielded task and a timer each.
+
+    One at most, healthy only (open, no transaction left, the block ended without an error), and only while
+    the pool still has a connection for any other taker (fewer in use, the kept one included, than its
+    maximum), so nothing ever waits on the pool for it; `drop` gives it back before the pool closes.
+    """
+
+    def __init__(self) -> None:
+        self._pool: asyncpg.Pool | None = None
+        self._conn: asyncpg.Connection | None = None
+
+    def take(self, pool: asyncpg.Pool) -> asyncpg.Connection | None:
+        conn, self._conn = self._conn, None
+        if conn is None or self._pool is not pool or not _open(conn):
+            return None  # a closed one went back to its pool by itself (asyncpg releases it on close)
+        return conn
+
+    def keep(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> bool:
+        """Keep `conn` for the next read instead of releasing it; whether it was kept."""
+        if self._conn is not None or pool.is_closing() or not _open(conn) or conn.is_in_transaction():
+            return False
+        if pool.get_size() - pool.get_idle_size() >= pool.get_max_size():
+            return False  # every connection of the pool is out: a taker may be waiting for this one
+        self._pool, self._conn = pool, conn
+        return True
+
+    @property
+    def idle(self) -> int:
+        """Connections kept idle here (out of the pool's own count of idle ones)."""
+        return int(self._conn is not None and _open(self._conn))
+
+    async def drop(self, pool: asyncpg.Pool) -> None:
+        """Give the kept connection back to `pool` (before the pool closes: closing waits for every one)."""
+        conn, kept_by, self._conn = self._conn, self._pool, None
+        if conn is not None and _open(conn) and kept_by is not None and kept_by is pool:
+            await kept_by.release(conn)
+
+
+def _open(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection is open; one that closed while kept has gone back to its pool, and its
+    proxy answers nothing more (InterfaceError)."""
+    import asyncpg
+
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 @dataclass
 class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
     """What the postgres module's tools get from the lifespan: a read pool and a (lazy) write pool."""
@@ -89,6 +140,8 @@ class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
     """The read pool: sessions start read-only (`default_transaction_read_only`) and never run writes."""
     writer: Backend[asyncpg.Pool] | None = None
     """The write pool, opened on the first write; its connections are fully reset when returned."""
+    kept: KeptConnection | None = None
+    """The read pool's connection kept for the next read (`_backend` gives it back before the pool closes)."""
 
     async def aclose(self) -> None:
         if self.writer is not None:
@@ -98,29 +151,39 @@ class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
     @asynccontextmanager
     async def _acquire(self, *, write: bool) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection; one still inside a transaction when it comes back is closed, never reused."""
-        import asyncpg
-
         backend = self.writer if write and self.writer is not None else self.backend
         pool = await backend.get()
-        timeout = self.settings.acquire_timeout_s
+        kept = self.kept if backend is self.backend else None
+        conn = kept.take(pool) if kept is not None else None
+        if conn is None:
+            conn = await self._from_pool(backend, pool)
+        try:
+            yield conn
+        except BaseException:
+            await self._release(pool, conn)
+            raise
+        if kept is None or not kept.keep(pool, conn):
+            await self._release(pool, conn)
+
+    async def _from_pool(self, backend: Backend[asyncpg.Pool], pool: asyncpg.Pool) -> asyncpg.Connection:
+        import asyncpg
+
         try:
             if pool.get_idle_size():  # an open connection is free: acquiring it does not wait
-                conn = await pool.acquire()
-            else:
-                # Not `acquire(timeout=)`, which on Python < 3.12 runs the wait in a task of its own, nor an
-                # anyio cancel scope: `asyncio.timeout` (what asyncpg uses itself) is the cheapest deadline.
-                async with asyncio.timeout(timeout):
-                    conn = await pool.acquire()
+                return await pool.acquire()
+            # Not `acquire(timeout=)`, which on Python < 3.12 runs the wait in a task of its own, nor an
+            # anyio cancel scope: `asyncio.timeout` (what asyncpg uses itself) is the cheapest deadline.
+            async with asyncio.timeout(self.settings.acquire_timeout_s):
+                return await pool.acquire()
         except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             raise backend.unavailable(exc) from exc
         except asyncpg.PostgresError as exc:
             raise translate(exc, "connect") from exc
-        try:
-            yield conn
-        finally:
-            if not conn.is_closed() and conn.is_in_transaction():
-                conn.terminate()  # its transaction (and any SET LOCAL ROLE) must not reach the next caller
-            await pool.release(conn, timeout=timeout)
+
+    async def _release(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+        if _open(conn) and conn.is_in_transaction():
+            conn.terminate()  # its transaction (and any SET LOCAL ROLE) must not reach the next caller
+        await pool.release(conn, timeout=self.settings.acquire_timeout_s)
 
     @asynccontextmanager
     async def connection(self, *, write: bool = False) -> AsyncIterator[asyncpg.Connection]:
@@ -225,7 +288,7 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 POSTGRES = BackendId("postgres", "PostgreSQL", "DATABASE_URL")
 
 
-def _backend(s: PostgresSettings, *, read_only: bool) -> Backend[asyncpg.Pool]:
+def _backend(s: PostgresSettings, *, read_only: bool, kept: KeptConnection | None = None) -> Backend[asyncpg.Pool]:
     async def connect() -> asyncpg.Pool:
         import asyncpg
 
@@ -247,6 +310,8 @@ def _backend(s: PostgresSettings, *, read_only: bool) -> Backend[asyncpg.Pool]:
         return await pool.fetchval("SELECT 1")
 
     async def close(pool: asyncpg.Pool) -> None:
+        if kept is not None:
+            await kept.drop(pool)
         await pool.close()
 
     return backend_for(POSTGRES, s.target(), connect, probe, close)
@@ -256,8 +321,9 @@ def _backend(s: PostgresSettings, *, read_only: bool) -> Backend[asyncpg.Pool]:
 async def resources(settings: PostgresSettings | None = None) -> AsyncIterator[Postgres]:
     """Own the asyncpg pools for the lifetime of the server; never fail when PostgreSQL is down."""
     s = settings or PostgresSettings()
-    reader, writer = _backend(s, read_only=True), _backend(s, read_only=False)
-    async with serving(Postgres(s, reader, writer), reader, writer) as state:
+    kept = KeptConnection()
+    reader, writer = _backend(s, read_only=True, kept=kept), _backend(s, read_only=False)
+    async with serving(Postgres(s, reader, writer, kept), reader, writer) as state:
         yield state
 
 

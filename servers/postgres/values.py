@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 import ipaddress
 import itertools
 import operator
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -162,7 +163,7 @@ def converter_for(typ: Any) -> Callable[[Any], Any] | None:
     return pg_to_json
 
 
-def _objects(names: list[str], cols: list[Any], n: int) -> list[dict[str, Any]]:
+def _objects(names: Sequence[str], cols: list[Any], n: int) -> list[dict[str, Any]]:
     """Row objects filled column by column: a third of the time of `dict(zip(names, row))` per row."""
     rows: list[dict[str, Any]] = [{} for _ in range(n)]
     for name, col in zip(names, cols, strict=True):
@@ -188,18 +189,35 @@ def _scanned(col: Any) -> Any:
     return [redact_text(v) if type(v) is str and _suspect(v) else v for v in col]
 
 
+_Plan = tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...], tuple[int, ...], tuple[int, ...]]
+
+
+def _plan(attributes: Sequence[Any], reveal: bool) -> _Plan:
+    """`RowShaper`'s column plan: the names, the converter per column, the secret-named and the scanned ones."""
+    names = tuple(a.name for a in attributes)
+    convert = tuple((i, c) for i, a in enumerate(attributes) if (c := converter_for(a.type)) is not None)
+    plain = {i for i, a in enumerate(attributes) if a.type.name in _NO_SECRET_TEXT and a.type.kind == "scalar"}
+    secret = () if reveal else tuple(i for i, n in enumerate(names) if is_secret_column(n))
+    scan = () if reveal else tuple(i for i in range(len(names)) if i not in plain and i not in secret)
+    return names, convert, secret, scan
+
+
+_cached_plan = functools.lru_cache(maxsize=512)(_plan)
+"""The plan of a result shape seen before (the same statement, run again): made once, not per call."""
+
+
 class RowShaper:
     """Result records to JSON rows: converters picked per column, secret columns masked, text scanned for secrets.
 
     Equivalent to `RowRedactor(...)({k: pg_to_json(v) ...})` per row, without per-value type dispatch.
     """
 
-    def __init__(self, attributes: list[Any], *, reveal: bool) -> None:
-        self.names = [a.name for a in attributes]
-        self.convert = [(i, c) for i, a in enumerate(attributes) if (c := converter_for(a.type)) is not None]
-        plain = {i for i, a in enumerate(attributes) if a.type.name in _NO_SECRET_TEXT and a.type.kind == "scalar"}
-        self.secret = [] if reveal else [i for i, n in enumerate(self.names) if is_secret_column(n)]
-        self.scan = [] if reveal else [i for i in range(len(self.names)) if i not in plain and i not in self.secret]
+    def __init__(self, attributes: Sequence[Any], *, reveal: bool) -> None:
+        try:
+            plan = _cached_plan(tuple(attributes), reveal)  # asyncpg's attributes are (hashable) named tuples
+        except TypeError:
+            plan = _plan(attributes, reveal)
+        self.names, self.convert, self.secret, self.scan = plan
         self.masked: set[str] = set()
 
     def rows(self, records: Iterable[Any]) -> list[dict[str, Any]]:

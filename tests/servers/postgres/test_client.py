@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import anyio
 import asyncpg
 import pytest
 from mcp import Client
@@ -185,3 +186,54 @@ async def test_a_schema_change_between_reads_is_retried_with_the_new_columns(ro_
     finally:
         await admin.execute(f"DROP TABLE IF EXISTS {SCHEMA}.shape")
         await admin.close()
+
+
+async def test_the_read_connection_is_kept_for_the_next_read_but_never_starves_the_pool(seeded: str) -> None:
+    """Sequential reads take the kept connection (no acquire/release); a failed read, a transaction left open
+    or a pool with every connection out gives it back; one the server closed while kept is replaced without
+    an error; closing the pool takes it back first (no hang)."""
+    async with resources(PostgresSettings(database_url=seeded, pool_min_size=1, pool_max_size=2)) as pg:
+        pool = await pg.backend.get()
+        kept = pg.kept
+        assert kept is not None
+
+        def idle() -> int:  # read anew each time (no narrowing of a property)
+            return kept.idle
+
+        async with pg.connection() as conn:
+            first = await conn.fetchval("SELECT pg_backend_pid()")
+        assert idle() == 1 and pool.get_idle_size() == 0  # kept out of the pool, idle
+        for _ in range(3):
+            async with pg.connection() as conn:
+                assert await conn.fetchval("SELECT pg_backend_pid()") == first
+                assert idle() == 0  # taken
+                assert await conn.fetchval("SHOW default_transaction_read_only") == "on"
+        with pytest.raises(asyncpg.UndefinedTableError):
+            async with pg.connection() as conn:
+                await conn.fetchval("SELECT * FROM no_such_table_here")
+        assert idle() == 0 and pool.get_idle_size() == 1  # an error: back to the pool
+        async with pg.connection() as a:
+            async with pg.connection() as b:  # both connections of the pool out
+                assert await a.fetchval("SELECT pg_backend_pid()") != await b.fetchval("SELECT pg_backend_pid()")
+            assert idle() == 0 and pool.get_idle_size() == 1  # b came back with every one out: released
+        assert idle() == 1 and pool.get_idle_size() == 1  # a came back with one free in the pool: kept
+        async with pg.connection() as conn:
+            await conn.execute("BEGIN READ ONLY")
+        assert idle() == 0  # a transaction left open: closed, never kept
+        async with pg.connection() as conn:
+            kept_pid = await conn.fetchval("SELECT pg_backend_pid()")
+        assert idle() == 1
+        admin = await asyncpg.connect(seeded)
+        try:
+            await admin.fetchval("SELECT pg_terminate_backend($1)", kept_pid)
+        finally:
+            await admin.close()
+        with anyio.fail_after(5):
+            while idle():  # the loop sees the kept connection close (it goes back to its pool)
+                await anyio.sleep(0.01)
+        async with pg.connection() as conn:  # a fresh one, no error
+            assert await conn.fetchval("SELECT pg_backend_pid()") != kept_pid
+        assert idle() == 1
+        with anyio.fail_after(10):
+            await pg.aclose()  # gives the kept connection back, then the pool closes
+        assert pool.is_closing() and idle() == 0
