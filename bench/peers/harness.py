@@ -19,6 +19,7 @@ from pathlib import Path
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.client.client import ConnectMode
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
@@ -42,6 +43,7 @@ class McpVariant:
     env: dict[str, str] = field(default_factory=dict)
     note: str = ""
     big_arguments: dict[str, object] | None = None  # one extra call to record the size of a large answer
+    mode: ConnectMode = "auto"  # "legacy": the initialize handshake, the protocol the older peers speak
 
 
 @dataclass
@@ -105,7 +107,7 @@ async def _open(stack: AsyncExitStack, v: McpVariant, argv: list[str], slug: str
     errlog = stack.enter_context(log.open("w"))
     params = StdioServerParameters(command=argv[0], args=argv[1:], env={**os.environ, **v.env}, cwd=ROOT)
     try:
-        client = Client(stdio_client(params, errlog=errlog), cache=None, read_timeout_seconds=120)
+        client = Client(stdio_client(params, errlog=errlog), cache=None, read_timeout_seconds=120, mode=v.mode)
         return await stack.enter_async_context(client)
     except Exception as exc:
         errlog.flush()
@@ -129,7 +131,7 @@ async def compare(d: Domain) -> str:
                     notes += [f"{v.peer.label}: {n}" for n in installed.notes]
                 assert v.launch is not None
                 argv = v.launch(installed)
-                slug = v.peer.key if v.peer else f"ours-{d.key}"
+                slug = v.peer.key if v.peer else f"ours-{d.key}-{v.mode}"
                 client = await _open(stack, v, argv, slug)
                 tools = {t.name for t in (await client.list_tools()).tools}
                 if v.tool not in tools:
@@ -175,13 +177,13 @@ def _caller(client: Client, v: McpVariant) -> Callable[[], Awaitable[object]]:
 def _notes(d: Domain, stats: Sequence[Stat], notes: list[str], failures: list[str]) -> str:
     ours = [s for s in stats if s.name.startswith("ours")]
     peers = [s for s in stats if s.name.startswith("peer")]
-    ratios = [f"{p.name} / {o.name}: {p.p50_us / o.p50_us:.2f}×" for o in ours[:1] for p in peers]
+    ratios = [f"{p.name} / {o.name}: {p.p50_us / o.p50_us:.2f}×" for o in ours for p in peers]
     parts = [
         d.setup_note + " All MCP variants are stdio subprocesses driven by the same mcp 2.x `Client` (response "
         "cache off) from this process, measured round-robin in one run after a warm-up; the raw driver call runs "
         "in-process as the floor. Sizes are the JSON of one `CallToolResult` (content + structuredContent). "
-        "The client runs in mode 'auto': a server without 2026-07-28 support is reached through the initialize "
-        "handshake (see each protocol below).",
+        "The client runs in mode 'auto' (a server without 2026-07-28 support is reached through the initialize "
+        "handshake), or 'legacy' where a variant says so; each variant's protocol is named below.",
     ]
     if ratios:
         parts.append("p50 ratio peer vs ours: " + "; ".join(ratios) + ".")

@@ -191,6 +191,16 @@ async def postgres_domain() -> str:
                         big_arguments=big,
                     ),
                     McpVariant(
+                        "ours pg_query, initialize handshake",
+                        "pg_query",
+                        {"sql": "SELECT 1"},
+                        _has("1"),
+                        launch=lambda _: ours_command("postgres"),
+                        mode="legacy",
+                        note="The same server reached as the npm reference server is (it speaks only the "
+                        "handshake-era protocol): the same client, the same protocol on both sides.",
+                    ),
+                    McpVariant(
                         "peer postgres-mcp {version} execute_sql (restricted)",
                         "execute_sql",
                         {"sql": "SELECT 1"},
