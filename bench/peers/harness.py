@@ -131,7 +131,7 @@ async def compare(d: Domain) -> str:
                     notes += [f"{v.peer.label}: {n}" for n in installed.notes]
                 assert v.launch is not None
                 argv = v.launch(installed)
-                slug = v.peer.key if v.peer else f"ours-{d.key}-{v.mode}"
+                slug = v.peer.key if v.peer else re.sub(r"[^a-z0-9]+", "-", f"{d.key} {v.name}".lower())
                 client = await _open(stack, v, argv, slug)
                 tools = {t.name for t in (await client.list_tools()).tools}
                 if v.tool not in tools:

@@ -201,6 +201,23 @@ async def postgres_domain() -> str:
                         "handshake-era protocol): the same client, the same protocol on both sides.",
                     ),
                     McpVariant(
+                        "SDK floor: no-op tool on our stdio transport",
+                        "noop",
+                        {},
+                        _ok,
+                        launch=lambda _: [sys.executable, "-m", "bench.floor_server", "--lean"],
+                        note="A minimal MCPServer with one no-op tool (`bench/floor_server.py`), nothing of ours "
+                        "but the stdio transport: what the SDK costs per call before any tool work.",
+                    ),
+                    McpVariant(
+                        "SDK floor: no-op tool on our stdio transport, initialize handshake",
+                        "noop",
+                        {},
+                        _ok,
+                        launch=lambda _: [sys.executable, "-m", "bench.floor_server", "--lean"],
+                        mode="legacy",
+                    ),
+                    McpVariant(
                         "peer postgres-mcp {version} execute_sql (restricted)",
                         "execute_sql",
                         {"sql": "SELECT 1"},
