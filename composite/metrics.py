@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anyio
@@ -124,32 +124,11 @@ class BackendCollector(Collector):
             if limiter is not None:
                 threads.add_metric([module, "in_use"], float(limiter.borrowed_tokens))
                 threads.add_metric([module, "limit"], float(limiter.total_tokens))
-            kept = getattr(resource, "kept", None)  # postgres: a read connection kept out of its pool, idle
-            for state, value in pool_sizes(getattr(backend, "_client", None), getattr(kept, "idle", 0)):
+            sizes = getattr(resource, "pool_sizes", None)  # servers._common.backend.BackendState.pool_sizes
+            for state, value in sizes() if callable(sizes) else ():
                 conns.add_metric([module, state], float(value))
         yield conns
         yield threads
-
-
-def pool_sizes(client: Any, kept_idle: int = 0) -> Iterator[tuple[str, int]]:
-    """`(state, count)` of a connected client's pool: asyncpg pools (`kept_idle`: idle connections the
-    module keeps out of the pool, which the pool counts in use) and redis-py connection pools."""
-    if client is None:
-        return
-    if callable(getattr(client, "get_idle_size", None)):  # asyncpg.Pool
-        size, idle = int(client.get_size()), int(client.get_idle_size()) + kept_idle
-        yield from (("in_use", size - idle), ("idle", idle), ("max", int(client.get_max_size())))
-        return
-    pool = getattr(client, "connection_pool", None)  # redis.asyncio.Redis
-    if pool is not None and hasattr(pool, "_in_use_connections"):
-        yield from (("in_use", len(pool._in_use_connections)), ("idle", len(pool._available_connections)))
-        yield ("max", int(pool.max_connections))
-        return
-    nodes = client.get_nodes() if callable(getattr(client, "get_nodes", None)) else None  # RedisCluster
-    if nodes:
-        free = sum(len(getattr(n, "_free", ())) for n in nodes)
-        total = sum(len(getattr(n, "_connections", ())) for n in nodes)
-        yield from (("in_use", total - free), ("idle", free))
 
 
 def configure_tracing(exporter: Any = None) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, Literal, ParamSpec, TypeVar
@@ -86,6 +86,11 @@ class Backend(Generic[C]):
             f"{self.env_hint} points to it; the module reconnects by itself on the next call."
         )
 
+    @property
+    def connected(self) -> C | None:
+        """The client when it is connected; never connects (for gauges read at scrape time)."""
+        return self._client
+
     async def get(self) -> C:
         """The connected client; connects (or reconnects) on demand."""
         if self._client is not None:
@@ -148,6 +153,31 @@ class BackendState(Generic[S, C]):
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+
+    def pool_sizes(self) -> Iterator[tuple[str, int]]:
+        """`(state, count)` of the backend's connection pool, when it is connected and pools connections."""
+        return client_pool_sizes(self.backend.connected)
+
+
+def client_pool_sizes(client: Any, idle_outside: int = 0) -> Iterator[tuple[str, int]]:
+    """`(state, count)` of a connected client's pool: asyncpg pools (`idle_outside`: idle connections the
+    module keeps out of the pool, which the pool counts in use) and redis-py connection pools."""
+    if client is None:
+        return
+    if callable(getattr(client, "get_idle_size", None)):  # asyncpg.Pool
+        size, idle = int(client.get_size()), int(client.get_idle_size()) + idle_outside
+        yield from (("in_use", size - idle), ("idle", idle), ("max", int(client.get_max_size())))
+        return
+    pool = getattr(client, "connection_pool", None)  # redis.asyncio.Redis
+    if pool is not None and hasattr(pool, "_in_use_connections"):
+        yield from (("in_use", len(pool._in_use_connections)), ("idle", len(pool._available_connections)))
+        yield ("max", int(pool.max_connections))
+        return
+    nodes = client.get_nodes() if callable(getattr(client, "get_nodes", None)) else None  # RedisCluster
+    if nodes:
+        free = sum(len(getattr(n, "_free", ())) for n in nodes)
+        total = sum(len(getattr(n, "_connections", ())) for n in nodes)
+        yield from (("in_use", total - free), ("idle", free))
 
 
 async def run_sync(fn: Callable[..., R], *args: Any, limiter: anyio.CapacityLimiter | None = None, **kwargs: Any) -> R:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 
 from servers._common import Backend, BackendState, NotConfigured, tool_error
+from servers._common.backend import client_pool_sizes
 from servers._common.identity import principal
 from servers._common.lifespan import BackendId, backend_for, serving
 from servers._common.state import StateOf
@@ -147,6 +148,10 @@ class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
         if self.writer is not None:
             await self.writer.aclose()
         await self.backend.aclose()
+
+    def pool_sizes(self) -> Iterator[tuple[str, int]]:
+        """The read pool's sizes; the kept connection is idle, though the pool counts it in use."""
+        return client_pool_sizes(self.backend.connected, self.kept.idle if self.kept is not None else 0)
 
     @asynccontextmanager
     async def _acquire(self, *, write: bool) -> AsyncIterator[asyncpg.Connection]:
