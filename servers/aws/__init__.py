@@ -1,10 +1,12 @@
 """AWS module (prefix `aws_`): every AWS API through one validated tool, plus curated daily-work tools."""
 
-from servers._common.module import ModuleInfo, client_resources
+from servers._common.module import ModuleInfo
 from servers.aws.settings import AwsSettings, configured
 
-MODULE = ModuleInfo(
-    key="aws",
+MODULE = ModuleInfo.of(
+    __name__,
+    AwsSettings,
+    configured,
     prefix="aws_",
     title="AWS",
     summary=(
@@ -13,10 +15,6 @@ MODULE = ModuleInfo(
         "caller identity, S3, CloudWatch Logs and Logs Insights, EC2/Lambda/ECS/EKS/RDS/DynamoDB/SQS "
         "summaries and cost by service"
     ),
-    settings=AwsSettings,
-    resources=client_resources(__name__),
-    catalog_module=f"{__name__}.tools",
-    configured=configured,
     client_env=(
         "AWS_PROFILE",
         "AWS_REGION",

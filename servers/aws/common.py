@@ -374,14 +374,24 @@ def from_aws(model: type[M], answer: Any, **given: Any) -> M:
     A value that is missing leaves a field with a default at its default, and is null otherwise.
     """
     values = dict(given)
-    for name, field in model.model_fields.items():
-        src = next((m for m in field.metadata if isinstance(m, From)), None)
-        if src is None or name in given:
+    for name, src, required in _sources(model):
+        if name in given:
             continue
         value = src.pick(answer)
-        if value is not None or field.is_required():
+        if value is not None or required:
             values[name] = value
     return model(**values)
+
+
+@functools.cache
+def _sources(model: type[BaseModel]) -> tuple[tuple[str, From, bool], ...]:
+    """(field, its `From`, whether it is required) for each field of `model` marked `From`: read once per model."""
+    return tuple(
+        (name, src, field.is_required())
+        for name, field in model.model_fields.items()
+        for src in [next((m for m in field.metadata if isinstance(m, From)), None)]
+        if src is not None
+    )
 
 
 def iso(value: Any) -> str | None:
