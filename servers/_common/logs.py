@@ -197,7 +197,7 @@ class ToolCallLog(ToolCallObserver):
         try:
             handler.stream.write(line + handler.terminator)
             handler.flush()
-        except Exception:  # as a handler does: the call goes on; logging reports it the usual way
-            log.info(CALL_MESSAGE, extra={"fields": fields})
+        except Exception:  # as a handler does: the call goes on, logging reports the failure (once)
+            handler.handleError(log.makeRecord(log.name, logging.INFO, "", 0, CALL_MESSAGE, (), None))
         finally:
             handler.release()

@@ -57,13 +57,22 @@ SOURCES = Path(__file__).resolve().parents[1]
 
 def fingerprint(root: Path = SOURCES) -> str:
     """The hash of what the tool definitions are generated from (a few ms: about 100 small files)."""
-    h = hashlib.sha256(f"pydantic {pydantic.VERSION} {pydantic_core.__version__}\n".encode())
+    python = ".".join(map(str, sys.version_info[:2]))  # 3.13 strips docstring indentation: descriptions differ
+    head = f"python {python} pydantic {pydantic.VERSION} {pydantic_core.__version__} {' '.join(_sdk_releases())}\n"
+    h = hashlib.sha256(head.encode())
     for module in (sdk_tool_base, sdk_func_metadata):
         h.update(Path(str(module.__file__)).read_bytes())
     for rel in _sources(root):
         h.update(f"\0{rel}\0".encode())
         h.update((root / rel).read_bytes().replace(b"\r\n", b"\n"))
     return h.hexdigest()
+
+
+def _sdk_releases() -> list[str]:
+    """The installed SDK distributions (`mcp-X.dist-info`, `mcp_types-X.dist-info`): the directory beside the
+    package lists them (importlib.metadata would cost ~60 ms of start-up)."""
+    site = Path(str(sdk_tool_base.__file__)).parents[4]
+    return sorted(n for n in os.listdir(site) if n.startswith(("mcp-", "mcp_types-")) and n.endswith(".dist-info"))
 
 
 def _sources(root: Path) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -81,32 +82,45 @@ async def fetch_page(
     return records, list(current.get_attributes())
 
 
+KEPT_MAX_IDLE_S = 30.0
+"""A kept read connection idle longer than this goes back to the pool (whose idle expiry then applies)."""
+
+
 class KeptConnection:
     """The read pool's last returned connection, kept out of the pool for the next read: taking it back is an
     attribute swap, where asyncpg's acquire and release cost a queue, a shielded task and a timer each.
 
     One at most, healthy only (open, no transaction left, the block ended without an error), and only while
     the pool still has a connection for any other taker (fewer in use, the kept one included, than its
-    maximum), so nothing ever waits on the pool for it; `drop` gives it back before the pool closes.
+    maximum), so nothing ever waits on the pool for it; `drop` gives it back before the pool closes, and
+    nothing is kept for that pool after. One kept longer than `KEPT_MAX_IDLE_S` goes back to the pool instead
+    of being used, so the pool's own idle expiry applies to it as to any idle connection.
     """
 
     def __init__(self) -> None:
         self._pool: asyncpg.Pool | None = None
         self._conn: asyncpg.Connection | None = None
+        self._since = 0.0
+        self._dropped: asyncpg.Pool | None = None
 
-    def take(self, pool: asyncpg.Pool) -> asyncpg.Connection | None:
+    def take(self, pool: asyncpg.Pool) -> tuple[asyncpg.Connection | None, asyncpg.Connection | None]:
+        """(the kept connection to use, or a stale one to give back to the pool): at most one of them."""
         conn, self._conn = self._conn, None
         if conn is None or self._pool is not pool or not _open(conn):
-            return None  # a closed one went back to its pool by itself (asyncpg releases it on close)
-        return conn
+            return None, None  # a closed one went back to its pool by itself (asyncpg releases it on close)
+        if time.monotonic() - self._since > KEPT_MAX_IDLE_S:
+            return None, conn
+        return conn, None
 
     def keep(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> bool:
         """Keep `conn` for the next read instead of releasing it; whether it was kept."""
-        if self._conn is not None or pool.is_closing() or not _open(conn) or conn.is_in_transaction():
+        if self._conn is not None or pool is self._dropped or pool.is_closing():
+            return False
+        if not _open(conn) or conn.is_in_transaction():
             return False
         if pool.get_size() - pool.get_idle_size() >= pool.get_max_size():
             return False  # every connection of the pool is out: a taker may be waiting for this one
-        self._pool, self._conn = pool, conn
+        self._pool, self._conn, self._since = pool, conn, time.monotonic()
         return True
 
     @property
@@ -115,7 +129,9 @@ class KeptConnection:
         return int(self._conn is not None and _open(self._conn))
 
     async def drop(self, pool: asyncpg.Pool) -> None:
-        """Give the kept connection back to `pool` (before the pool closes: closing waits for every one)."""
+        """Give the kept connection back to `pool` (before the pool closes: closing waits for every one); a read
+        ending meanwhile does not keep its connection for `pool` any more."""
+        self._dropped = pool
         conn, kept_by, self._conn = self._conn, self._pool, None
         if conn is not None and _open(conn) and kept_by is not None and kept_by is pool:
             await kept_by.release(conn)
@@ -159,7 +175,9 @@ class Postgres(BackendState[PostgresSettings, "asyncpg.Pool"]):
         backend = self.writer if write and self.writer is not None else self.backend
         pool = await backend.get()
         kept = self.kept if backend is self.backend else None
-        conn = kept.take(pool) if kept is not None else None
+        conn, stale = kept.take(pool) if kept is not None else (None, None)
+        if stale is not None:
+            await self._release(pool, stale)
         if conn is None:
             conn = await self._from_pool(backend, pool)
         try:

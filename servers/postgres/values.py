@@ -213,11 +213,8 @@ class RowShaper:
     """
 
     def __init__(self, attributes: Sequence[Any], *, reveal: bool) -> None:
-        try:
-            plan = _cached_plan(tuple(attributes), reveal)  # asyncpg's attributes are (hashable) named tuples
-        except TypeError:
-            plan = _plan(attributes, reveal)
-        self.names, self.convert, self.secret, self.scan = plan
+        # asyncpg's attributes are (hashable) named tuples
+        self.names, self.convert, self.secret, self.scan = _cached_plan(tuple(attributes), reveal)
         self.masked: set[str] = set()
 
     def rows(self, records: Iterable[Any]) -> list[dict[str, Any]]:

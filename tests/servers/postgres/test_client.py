@@ -188,6 +188,37 @@ async def test_a_schema_change_between_reads_is_retried_with_the_new_columns(ro_
         await admin.close()
 
 
+async def test_a_kept_connection_idle_too_long_goes_back_to_the_pool_and_none_is_kept_once_dropped(
+    seeded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `KEPT_MAX_IDLE_S` the kept connection is handed to the pool (its idle expiry applies) and the read
+    takes one from the pool; once `drop` began for a pool, a read ending then keeps nothing for it."""
+    from servers.postgres import client
+
+    async with resources(PostgresSettings(database_url=seeded, pool_min_size=1, pool_max_size=3)) as pg:
+        pool = await pg.backend.get()
+        kept = pg.kept
+        assert kept is not None
+        async with pg.connection() as first:
+            await first.fetchval("SELECT 1")
+        assert kept.idle == 1 and pool.get_idle_size() == 0
+        async with pg.connection() as conn:
+            assert conn is first  # the kept proxy itself: no acquire
+        monkeypatch.setattr(client, "KEPT_MAX_IDLE_S", 0.0)
+        await anyio.sleep(0.01)
+        async with pg.connection() as conn:
+            assert conn is not first  # a proxy of a fresh acquire: the stale one went back to the pool
+            assert kept.idle == 0 and pool.get_idle_size() == 0
+            await conn.fetchval("SELECT 1")
+        monkeypatch.setattr(client, "KEPT_MAX_IDLE_S", 30.0)
+        async with pg.connection() as conn:
+            await kept.drop(pool)  # the pool is about to close
+            await conn.fetchval("SELECT 1")
+        assert kept.idle == 0  # released, not kept: closing the pool does not wait for it
+        with anyio.fail_after(10):
+            await pg.aclose()
+
+
 async def test_the_read_connection_is_kept_for_the_next_read_but_never_starves_the_pool(seeded: str) -> None:
     """Sequential reads take the kept connection (no acquire/release); a failed read, a transaction left open
     or a pool with every connection out gives it back; one the server closed while kept is replaced without

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +27,10 @@ def test_timestamp_and_date_columns_match_isoformat(values: list[Any]) -> None:
 
 
 def _attr(name: str, typ: str) -> Any:
-    return SimpleNamespace(name=name, type=SimpleNamespace(name=typ, kind="scalar", schema="pg_catalog"))
+    """A column as asyncpg describes one (its own named tuples)."""
+    from asyncpg.types import Attribute, Type
+
+    return Attribute(name, Type(0, typ, "scalar", "pg_catalog"))
 
 
 def _reference(row: tuple[Any, ...], names: list[str]) -> dict[str, Any]:
